@@ -1,0 +1,79 @@
+"""The project's own promises: two commands, a curated public API, CI that runs the tests."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import toolkit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_all_is_sorted_and_complete() -> None:
+    public = {
+        n for n, v in vars(toolkit).items()
+        if not n.startswith("_") and not isinstance(v, type(toolkit)) and n != "annotations"
+    }  # fmt: skip
+    assert public == set(toolkit.__all__)
+    # isort style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions
+    def order(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert toolkit.__all__ == sorted(toolkit.__all__, key=order)
+
+
+def test_every_error_is_exported() -> None:
+    from toolkit import errors
+
+    assert set(errors.__all__) <= set(toolkit.__all__)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_test_does_not_reinstall_when_up_to_date() -> None:
+    if not (ROOT / ".venv" / ".installed").exists():
+        pytest.skip("not installed through make")
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "pip install" not in dry.stdout
+    assert "pytest" in dry.stdout
+
+
+def test_makefile_installs_when_pyproject_changes() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(STAMP): pyproject.toml" in makefile
+    assert "-m venv" in makefile
+    for target in ("demo:", "test:"):
+        assert f"{target} $(STAMP)" in makefile
+
+
+def test_ci_runs_make_test() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+
+
+def test_readme_shows_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+
+
+def test_cli_help_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "sandbox" in out
+
+
+def test_library_code_never_reads_os_environ() -> None:
+    offenders = []
+    for path in (ROOT / "toolkit").rglob("*.py"):
+        if path.name in {"cli.py", "demo.py", "__main__.py"}:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == [] or all("config.py" in o for o in offenders), offenders
