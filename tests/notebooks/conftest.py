@@ -1,0 +1,232 @@
+"""Fixtures for the notebook tests: a tiny workspace, a sandbox, JupyterLab and headless Chromium.
+
+JupyterLab follows /work/shared/recipes/jupyterlab-browser-test.md: one server per session on a free
+loopback port with a random token, settings/workspace/runtime dirs inside tmp, shut down over its API.
+Its kernels inherit the server's environment, so the sandbox's NORCE_SANDBOX_* variables are handed
+to the server process (never written into a notebook).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+NORCE_TOML = """\
+[settings]
+state_dir = ".norce"
+
+[profiles.sandbox]
+base_url = "http://127.0.0.1:9"
+client_id = "sandbox"
+scope = "sandbox"
+
+[feeds.stock]
+entity = "onhands"
+profile = "sandbox"
+account = "ERP"
+source = "data/stock.csv"
+
+[feeds.companies]
+entity = "companies"
+profile = "sandbox"
+account = "CRM"
+source = "data/companies.csv"
+"""
+
+STOCK_CSV = """\
+PartNo,WarehouseCode,LocationCode,OnhandValue,IncomingValue,LeadTimeDayCount,IsActive
+SKU-1,WH1,A,10,0,2,true
+SKU-2,WH1,A,5,3,4,true
+SKU-3,WH1,A,0,8,7,true
+SKU-4,WH1,A,-1,,x,true
+"""
+
+COMPANIES_CSV = """\
+Code,Name,OrganizationNo,EmailAddress,IsActive
+C1,Acme AB,556000-0001,info@acme.example,true
+C2,Beta AB,556000-0002,info@beta.example,true
+"""
+
+
+def write_workspace(directory: Path) -> Path:
+    """Write norce.toml and two tiny sources (stock with one bad row, companies) into ``directory``."""
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    (directory / "norce.toml").write_text(NORCE_TOML, encoding="utf-8")
+    (directory / "data" / "stock.csv").write_text(STOCK_CSV, encoding="utf-8")
+    (directory / "data" / "companies.csv").write_text(COMPANIES_CSV, encoding="utf-8")
+    return directory / "norce.toml"
+
+
+def parameterized_copy(name: str, directory: Path, **parameters: Any) -> Path:
+    """Copy ``notebooks/<name>`` into ``directory`` with papermill's parameters cell injected."""
+    from papermill.parameterize import parameterize_notebook
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb = parameterize_notebook(nb, parameters)
+    target = directory / name
+    nbformat.write(nb, target)
+    return target
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh norce.toml (returned) with tiny sources beside it."""
+    return write_workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    """One real sandbox for the notebook tests; tests call ``reset()`` when they need a clean one."""
+    from toolkit.sandbox import serve
+
+    with serve(client_secret=secrets.token_hex(12)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install it (apt-get install -y chromium) to run browser tests")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    return CHROMIUM
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running JupyterLab: its URL, token and root directory (the workspace)."""
+
+    base_url: str
+    token: str
+    root: Path
+    log: Path
+
+    def url(self, notebook: str) -> str:
+        return f"{self.base_url}/lab/tree/{notebook}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _lab_settings(settings_dir: Path) -> None:
+    overrides = {
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+            {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    }  # fmt: skip
+    for rel, value in overrides.items():
+        path = settings_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value), encoding="utf-8")
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, token: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"jupyter lab did not answer within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes], base: str, token: str) -> None:
+    try:
+        httpx.post(f"{base}/api/shutdown", headers={"Authorization": f"token {token}"}, timeout=10)
+        proc.wait(timeout=20)
+    except (httpx.HTTPError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def lab(chromium: Path, sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab over a workspace (norce.toml + sources), its kernels pointed at the sandbox."""
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "work"
+    write_workspace(root)
+    _lab_settings(tmp / "settings")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NORCE_")}
+    env.update(sandbox.environ())
+    env.update(JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))  # fmt: skip
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly"]  # fmt: skip
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = tmp / "lab.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, base, token, log)
+        yield Lab(base, token, root, log)
+    finally:
+        _stop(proc, base, token)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; on failure a screenshot lands in test-artifacts/."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    pg = context.new_page()
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"))
+    context.close()
+
+
+@pytest.fixture
+def notebook_copy() -> Any:
+    """``notebook_copy(name, directory, **parameters)``: a parameterized copy of a notebook."""
+    return parameterized_copy
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/ (git-ignored): screenshots and executed notebooks worth a look."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
