@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from toolkit import charts
+
+
+@pytest.fixture
+def outcomes() -> pl.DataFrame:
+    """A tiny job_outcomes frame: two feeds over two days, one failure."""
+    day1, day2 = datetime(2024, 5, 1, 8, tzinfo=UTC), datetime(2024, 5, 2, 9, tzinfo=UTC)
+    return pl.DataFrame(
+        {
+            "feed": ["stock", "stock", "prices", "prices"],
+            "entity": ["onhands", "onhands", "sku_prices", "sku_prices"],
+            "job_id": [1, 2, 3, 4],
+            "status": ["Succeeded", "Failed", "Succeeded", "Queued"],
+            "items": [100, 50, 2000, 10],
+            "failures": [0, 50, 3, None],
+            "queued_at": [day1, day1, day2, day2],
+            "run_time_s": [1.5, 2.0, 30.0, None],
+            "lead_time_s": [4.0, 5.5, 42.0, None],
+        },
+        schema_overrides={"queued_at": pl.Datetime("us", "UTC")},
+    )
+
+
+def test_jobs_per_day_counts_per_day_and_status(outcomes: pl.DataFrame) -> None:
+    data = charts.jobs_per_day(outcomes).data
+    assert sorted(data.rows()) == [
+        (datetime(2024, 5, 1).date(), "Failed", 1),
+        (datetime(2024, 5, 1).date(), "Succeeded", 1),
+        (datetime(2024, 5, 2).date(), "Queued", 1),
+        (datetime(2024, 5, 2).date(), "Succeeded", 1),
+    ]
+
+
+def test_status_colours_are_fixed_so_charts_agree(outcomes: pl.DataFrame) -> None:
+    scale = charts.jobs_per_day(outcomes).to_dict()["encoding"]["color"]["scale"]
+    assert scale["domain"][:3] == ["Initialized", "Succeeded", "Failed"]
+    assert len(scale["range"]) == len(scale["domain"])
+
+
+def test_durations_drop_unfinished_jobs(outcomes: pl.DataFrame) -> None:
+    assert charts.lead_times(outcomes).data["seconds"].to_list() == [4.0, 5.5, 42.0]
+    assert charts.run_times(outcomes).data["seconds"].to_list() == [1.5, 2.0, 30.0]
+
+
+def test_failures_by_feed(outcomes: pl.DataFrame) -> None:
+    assert charts.failures_by_feed(outcomes).data.rows() == [
+        ("prices", "failed jobs", 0), ("prices", "failed items", 3),
+        ("stock", "failed jobs", 1), ("stock", "failed items", 50),
+    ]  # fmt: skip
+
+
+def test_changes_per_field_from_dict_or_frame() -> None:
+    from_dict = charts.changes_per_field({"IncomingValue": 1, "OnhandValue": 3})
+    from_frame = charts.changes_per_field(pl.DataFrame({"field": ["OnhandValue"], "rows": [3]}))
+    assert from_dict.data.rows() == [("OnhandValue", 3), ("IncomingValue", 1)]
+    assert from_frame.data.rows() == [("OnhandValue", 3)]
+    assert charts.changes_per_field({}).data.height == 0
+
+
+@pytest.mark.parametrize("empty", [True, False])
+def test_every_job_chart_renders_to_svg(outcomes: pl.DataFrame, empty: bool) -> None:
+    frame = outcomes.clear() if empty else outcomes
+    rendered = {name: charts.render(c) for name, c in charts.job_charts(frame).items()}
+    assert set(rendered) == {"jobs_per_day", "lead_times", "run_times", "items_per_job",
+                             "failures_by_feed"}  # fmt: skip
+    for svg in rendered.values():
+        assert svg.data.startswith("<svg")
+        assert svg._repr_svg_() == svg.data
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html", ".json"])
+def test_save_writes_by_suffix(outcomes: pl.DataFrame, tmp_path: Path, suffix: str) -> None:
+    path = charts.save(charts.jobs_per_day(outcomes), tmp_path / "sub" / f"chart{suffix}")
+    data = path.read_bytes()
+    assert len(data) > 100
+    if suffix == ".png":
+        assert data.startswith(b"\x89PNG")
+    if suffix == ".html":
+        text = data.decode()
+        assert "cdn.jsdelivr" not in text and "<script src=" not in text  # vega is inlined
+
+
+def test_save_refuses_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"chart\.gif.*\.png, \.svg, \.html or \.json"):
+        charts.save(charts.changes_per_field({"a": 1}), tmp_path / "chart.gif")
+
+
+def test_enable_offline_uses_svg_renderer() -> None:
+    import altair as alt
+
+    before = alt.renderers.active
+    try:
+        charts.enable_offline()
+        assert alt.renderers.active == "svg"
+    finally:
+        alt.renderers.enable(before)

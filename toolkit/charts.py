@@ -1,0 +1,255 @@
+"""Altair charts of job outcomes and plan changes; frame in, chart out, rendered offline.
+
+Job charts take the frame of :func:`toolkit.runs.job_outcomes` (one row per job: feed, status,
+items, failures, queued_at, run_time_s, lead_time_s, ...). Nothing here loads vega from a CDN:
+:func:`render` turns a chart into an SVG with vl-convert, :func:`save` writes PNG, SVG or self-contained
+HTML, and :func:`enable_offline` switches altair's notebook renderer to the same SVG path.
+
+Examples
+--------
+>>> import polars as pl
+>>> chart = changes_per_field({"OnhandValue": 3, "IncomingValue": 1})
+>>> chart.to_dict()["mark"]["type"]
+'bar'
+>>> render(chart).data.startswith("<svg")
+True
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from toolkit.entities import JobStatus
+
+__all__ = [
+    "changes_per_field",
+    "enable_offline",
+    "failures_by_feed",
+    "items_per_job",
+    "job_charts",
+    "jobs_per_day",
+    "lead_times",
+    "render",
+    "run_times",
+    "save",
+]
+
+STATUS_ORDER = [s.name for s in JobStatus]
+# Succeeded green, failures red/orange, in-flight greys and blues: the same in every chart.
+_STATUS_COLORS = {"Initialized": "#9e9e9e", "Succeeded": "#2e7d32", "Failed": "#c62828",
+                  "ValidationFailed": "#ef6c00", "Validating": "#1565c0", "Queued": "#78909c"}  # fmt: skip
+_STATUS_SCALE = alt.Scale(domain=STATUS_ORDER, range=[_STATUS_COLORS[s] for s in STATUS_ORDER])
+_WIDTH, _HEIGHT = 420, 220
+
+
+def _status_color() -> alt.Color:
+    return alt.Color("status:N", title="status", scale=_STATUS_SCALE, sort=STATUS_ORDER)
+
+
+def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
+    """Stacked bars: jobs queued per day (UTC), coloured by status.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> f = pl.DataFrame({"status": ["Succeeded", "Failed"],
+    ...                   "queued_at": [datetime(2024, 5, 1, 8, tzinfo=UTC)] * 2})
+    >>> jobs_per_day(f).to_dict()["encoding"]["y"]["field"]
+    'jobs'
+    """
+    days = (
+        outcomes.select(pl.col("queued_at").dt.date().alias("day"), "status")
+        .group_by("day", "status")
+        .agg(pl.len().alias("jobs"))
+        .sort("day", "status")
+    )
+    return (
+        alt.Chart(days, title="Jobs per day by status")
+        .mark_bar()
+        .encode(x=alt.X("day:T", title="day", timeUnit="yearmonthdate"),
+                y=alt.Y("jobs:Q", title="jobs", stack=True), color=_status_color(),
+                tooltip=["day:T", "status:N", "jobs:Q"])
+        .properties(width=_WIDTH, height=_HEIGHT)
+    )
+
+
+def _duration_histogram(outcomes: pl.DataFrame, column: str, title: str) -> alt.Chart:
+    data = outcomes.select("feed", pl.col(column).alias("seconds")).drop_nulls("seconds")
+    return (
+        alt.Chart(data, title=title)
+        .mark_bar()
+        .encode(x=alt.X("seconds:Q", bin=alt.Bin(maxbins=20), title="seconds"),
+                y=alt.Y("count():Q", title="jobs"), color=alt.Color("feed:N", title="feed"))
+        .properties(width=_WIDTH, height=_HEIGHT)
+    )
+
+
+def lead_times(outcomes: pl.DataFrame) -> alt.Chart:
+    """Histogram of lead time (queued until finished), by feed.
+
+    Examples
+    --------
+    >>> lead_times(pl.DataFrame({"feed": ["a"], "lead_time_s": [3.5]})).to_dict()["mark"]["type"]
+    'bar'
+    """
+    return _duration_histogram(outcomes, "lead_time_s", "Lead time (queued to finished)")
+
+
+def run_times(outcomes: pl.DataFrame) -> alt.Chart:
+    """Histogram of run time (started until finished), by feed.
+
+    Examples
+    --------
+    >>> run_times(pl.DataFrame({"feed": ["a"], "run_time_s": [1.0]})).to_dict()["title"]
+    'Run time (started to finished)'
+    """
+    return _duration_histogram(outcomes, "run_time_s", "Run time (started to finished)")
+
+
+def items_per_job(outcomes: pl.DataFrame) -> alt.Chart:
+    """Histogram of items per job, by feed.
+
+    Examples
+    --------
+    >>> items_per_job(pl.DataFrame({"feed": ["a"], "items": [10]})).to_dict()["title"]
+    'Items per job'
+    """
+    data = outcomes.select("feed", "items").drop_nulls("items")
+    return (
+        alt.Chart(data, title="Items per job")
+        .mark_bar()
+        .encode(x=alt.X("items:Q", bin=alt.Bin(maxbins=20), title="items"),
+                y=alt.Y("count():Q", title="jobs"), color=alt.Color("feed:N", title="feed"))
+        .properties(width=_WIDTH, height=_HEIGHT)
+    )
+
+
+def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
+    """Bars per feed: failed jobs (Failed or ValidationFailed) and failed items.
+
+    Examples
+    --------
+    >>> f = pl.DataFrame({"feed": ["a", "a"], "status": ["Failed", "Succeeded"], "failures": [2, 0]})
+    >>> failures_by_feed(f).data.rows()
+    [('a', 'failed jobs', 1), ('a', 'failed items', 2)]
+    """
+    failed = pl.col("status").is_in(["Failed", "ValidationFailed"])
+    data = (
+        outcomes.group_by("feed", maintain_order=True)
+        .agg(failed.sum().cast(pl.Int64).alias("failed jobs"),
+             pl.col("failures").fill_null(0).sum().cast(pl.Int64).alias("failed items"))
+        .unpivot(index="feed", variable_name="measure", value_name="count")
+        .sort("feed", pl.col("measure").cast(pl.Enum(["failed jobs", "failed items"])))
+    )
+    return (
+        alt.Chart(data, title="Failures by feed")
+        .mark_bar()
+        .encode(y=alt.Y("feed:N", title="feed"), x=alt.X("count:Q", title="count"),
+                color=alt.Color("measure:N", title=None,
+                                scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
+                yOffset="measure:N", tooltip=["feed:N", "measure:N", "count:Q"])
+        .properties(width=_WIDTH)
+    )
+
+
+def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Chart:
+    """Horizontal bars: rows changed per field, largest first.
+
+    ``field_counts`` is a plan summary's or a Diff's ``field_counts`` (field -> rows changed), or a
+    frame with columns ``field`` and ``rows``.
+
+    Examples
+    --------
+    >>> changes_per_field({"PriceSale": 4}).data.to_dicts()
+    [{'field': 'PriceSale', 'rows': 4}]
+    """
+    if isinstance(field_counts, pl.DataFrame):
+        data = field_counts.select("field", "rows")
+    else:
+        data = pl.DataFrame({"field": list(field_counts), "rows": list(field_counts.values())},
+                            schema={"field": pl.String, "rows": pl.Int64})  # fmt: skip
+    data = data.sort("rows", "field", descending=[True, False])
+    return (
+        alt.Chart(data, title="Changes per field")
+        .mark_bar(color="#1565c0")
+        .encode(y=alt.Y("field:N", sort="-x", title="field"), x=alt.X("rows:Q", title="rows changed"),
+                tooltip=["field:N", "rows:Q"])
+        .properties(width=_WIDTH)
+    )
+
+
+def job_charts(outcomes: pl.DataFrame) -> dict[str, alt.Chart]:
+    """Every job chart by name: jobs_per_day, lead_times, run_times, items_per_job, failures_by_feed.
+
+    Examples
+    --------
+    >>> sorted(job_charts(pl.DataFrame(schema=_OUTCOME_SCHEMA)))[:2]
+    ['failures_by_feed', 'items_per_job']
+    """
+    return {f.__name__: f(outcomes) for f in
+            (jobs_per_day, lead_times, run_times, items_per_job, failures_by_feed)}  # fmt: skip
+
+
+_OUTCOME_SCHEMA = {"feed": pl.String, "status": pl.String, "items": pl.Int64, "failures": pl.Int64,
+                   "queued_at": pl.Datetime("us", "UTC"), "run_time_s": pl.Float64,
+                   "lead_time_s": pl.Float64}  # fmt: skip
+
+
+class _SVG:
+    """An SVG document that notebooks show as ``image/svg+xml`` (no JavaScript involved)."""
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+    def _repr_svg_(self) -> str:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"<SVG chart, {len(self.data)} characters>"
+
+
+def render(chart: alt.TopLevelMixin) -> _SVG:
+    """The chart as an offline SVG (vl-convert) that Jupyter displays as an image.
+
+    Examples
+    --------
+    >>> render(changes_per_field({"a": 1})).data[:4]
+    '<svg'
+    """
+    buffer = io.StringIO()
+    chart.save(buffer, format="svg")
+    return _SVG(buffer.getvalue())
+
+
+def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:
+    """Write the chart by the path's suffix: ``.png``, ``.svg``, ``.html`` (vega inlined) or ``.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = save(changes_per_field({"a": 1}), Path(tempfile.mkdtemp()) / "c.svg")
+    >>> out.read_text()[:4]
+    '<svg'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg", ".html", ".json"):
+        msg = f"cannot save chart as {path.name!r}: expected a .png, .svg, .html or .json file"
+        raise ValueError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"inline": True} if suffix == ".html" else {}
+    if suffix == ".png":
+        options["scale_factor"] = 2
+    chart.save(str(path), **options)
+    return path
+
+
+def enable_offline() -> None:
+    """Make altair render charts in notebooks as SVG through vl-convert (never from a CDN)."""
+    alt.renderers.enable("svg")
