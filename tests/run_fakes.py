@@ -79,7 +79,10 @@ class FakePlan:
 
 
 def make_plan(plan_id: str = "plan-1", sizes: tuple[int, ...] = (2, 3, 2), **kw: Any) -> FakePlan:
-    batches = tuple(FakeBatch(i, json.dumps([plan_id, i, n]).encode(), n) for i, n in enumerate(sizes))
+    batches = tuple(
+        FakeBatch(i, json.dumps([{"Plan": plan_id, "Batch": i, "Item": k} for k in range(n)]).encode(), n)
+        for i, n in enumerate(sizes)
+    )
     return FakePlan(plan_id, batches, **kw)
 
 

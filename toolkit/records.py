@@ -136,6 +136,11 @@ class JobRecord:
     def is_finished(self) -> bool:
         return self.status in (2, 3, 4)
 
+    @property
+    def succeeded(self) -> bool:
+        """Succeeded with no failed item: only then may the plan's snapshot become the baseline."""
+        return self.status == 2 and not self.fail
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> JobRecord:
         values = {**dict(row), "index": row["idx"]}

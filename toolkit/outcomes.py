@@ -1,0 +1,210 @@
+"""Wait for a plan's jobs, keep their outcomes, and promote its snapshot only when all succeeded.
+
+A job that failed keeps the baseline where it was, so the next plan carries the same changes again;
+``Outcome.failures`` lists such jobs with the tail of their log. ``job_outcomes`` turns the ledger's
+job rows into a frame for charts and reports.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from toolkit.ledger import Ledger
+>>> job_outcomes(Ledger(pathlib.Path(tempfile.mkdtemp()) / "l.sqlite")).columns[:4]
+['feed', 'entity', 'kind', 'plan_id']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from toolkit.entities import JobStatus
+from toolkit.errors import ConnectAPIError, JobFailed, JobTimeout, LedgerError
+from toolkit.ledger import Ledger
+from toolkit.records import JobRecord, Reason
+
+if TYPE_CHECKING:
+    from toolkit.connect.models import Job
+    from toolkit.feeds import Plan
+    from toolkit.runs import Submission, _Client
+    from toolkit.snapshots import SnapshotStore
+
+__all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "wait_for_jobs"]
+
+_LOG_TAIL = 20
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job that did not succeed, with the tail of its log."""
+
+    job_id: int
+    index: int
+    status: str
+    fail: int | None
+    log: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a plan's jobs; ``promoted`` is the snapshot id that became the baseline."""
+
+    plan_id: str
+    feed: str
+    jobs: tuple[JobRecord, ...]
+    failures: tuple[Failure, ...] = ()
+    promoted: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.failures
+
+    def raise_for_status(self) -> Outcome:
+        """Raise JobFailed naming the failed jobs and their last log lines; else return self."""
+        if self.failures:
+            first = self.failures[0]
+            msg = (f"plan {self.plan_id} ({self.feed}): {len(self.failures)} of {len(self.jobs)} "
+                   f"jobs failed (job {first.job_id}: {first.status}); the baseline did not move")
+            raise JobFailed(msg, job=first, log_tail=first.log)  # fmt: skip
+        return self
+
+    def __str__(self) -> str:
+        head = (f"plan {self.plan_id} ({self.feed}): {len(self.jobs) - len(self.failures)}/"
+                f"{len(self.jobs)} jobs succeeded")  # fmt: skip
+        lines = [head + (f"; baseline is now {self.promoted}" if self.promoted else "")]
+        for f in self.failures:
+            lines.append(f"  job {f.job_id} (batch {f.index}): {f.status}, {f.fail or 0} failed items")
+            lines.extend(f"    {line}" for line in f.log[-5:])
+        return "\n".join([*lines, *self.notes])
+
+
+# --- wait and promote ------------------------------------------------------------------------
+def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store: SnapshotStore, *,
+                  timeout: float = 3600.0, poll_interval: float = 5.0) -> Outcome:  # fmt: skip
+    """Wait until every job of the plan finished, store outcomes, and promote when all succeeded.
+
+    Jobs that failed (or ended with failed items) keep the baseline where it was and are listed in
+    ``Outcome.failures`` with the tail of their log. Raises JobTimeout (after recording what is known)
+    when jobs are still running at ``timeout``, and LedgerError when batches are not all accepted.
+    """
+    plan = submission.plan
+    with ledger.lock(plan.feed):
+        batches = ledger.batches(plan.id)
+        pending = [b.index for b in batches if b.state != "accepted"]
+        if pending:
+            msg = (f"plan {plan.id} ({plan.feed}): batches {pending} are not accepted; "
+                   "run resume first")  # fmt: skip
+            raise LedgerError(msg)
+        ids = [int(b.job_id) for b in batches if b.job_id is not None]
+        jobs = _wait(client, ledger, ids, timeout, poll_interval) if ids else {}
+        records = tuple(_store_outcome(client, ledger, jobs[i]) for i in ids)
+        failures = tuple(_failure(r) for r in records if not r.succeeded)
+        if failures:
+            ledger.set_plan_state(plan.id, "failed")
+            return Outcome(plan.id, plan.feed, records, failures)
+        promoted, notes = _promote(plan, ledger, store)
+        return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
+
+
+def _wait(client: _Client, ledger: Ledger, ids: Sequence[int], timeout: float,
+          poll_interval: float) -> dict[int, Job]:  # fmt: skip
+    try:
+        return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval)
+    except JobTimeout as exc:
+        if exc.job is not None and exc.job.job_id in ids:
+            ledger.record_job(exc.job)
+        raise
+
+
+def _store_outcome(client: _Client, ledger: Ledger, job: Job) -> JobRecord:
+    tail = _log_tail(client, job) if not job.succeeded or job.fail else None
+    return ledger.record_job(job, log_tail=tail)
+
+
+def _log_tail(client: _Client, job: Job) -> list[dict[str, Any]]:
+    try:
+        entries = client.job_log(job.job_id)
+    except ConnectAPIError as exc:
+        return [{"severity": 3, "message": f"job log unavailable: {exc}"}]
+    return [{"severity": e.severity, "message": e.message, "timestamp": e.timestamp,
+             "imported_row": e.imported_row} for e in entries[-_LOG_TAIL:]]  # fmt: skip
+
+
+def _failure(rec: JobRecord) -> Failure:
+    name = JobStatus(rec.status).name if rec.status is not None else "Unknown"
+    lines = tuple(f"[{_SEVERITY.get(int(e.get('severity') or 1), '?')}] {e.get('message', '')}"
+                  + (f" (row {e['imported_row']})" if e.get("imported_row") else "")
+                  for e in rec.log_tail)  # fmt: skip
+    return Failure(rec.job_id, rec.index, name, rec.fail, lines)
+
+
+_SEVERITY = {1: "info", 2: "warning", 3: "error"}
+
+
+def _promote(plan: Plan, ledger: Ledger, store: SnapshotStore) -> tuple[str | None, tuple[str, ...]]:
+    """Promote the plan's snapshot unless the plan was superseded or the baseline moved meanwhile."""
+    rec = ledger.plan(plan.id)
+    current = store.baseline(plan.feed)
+    current_id = current.id if current is not None else None
+    snapshot_id = plan.snapshot.id if plan.snapshot is not None else None
+    why = ("a newer plan superseded it" if rec.state == "superseded" else
+           "the baseline moved since it was planned" if current_id not in (rec.baseline_id,
+                                                                          snapshot_id) else "")  # fmt: skip
+    if why:
+        note = f"snapshot {snapshot_id} not promoted: {why}"
+        ledger.event(Reason.PROMOTION_SKIPPED, feed=plan.feed, plan_id=plan.id, detail={"why": why})
+        return None, (note,)
+    if plan.snapshot is not None and current_id != snapshot_id:
+        store.promote(plan.snapshot)
+    ledger.record_promotion(plan.feed, snapshot_id, plan.id)
+    return snapshot_id, ()
+
+
+# --- outcomes --------------------------------------------------------------------------------
+_TS = pl.Datetime("us", "UTC")
+OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "feed": pl.String(), "entity": pl.String(), "kind": pl.String(), "plan_id": pl.String(),
+    "batch_id": pl.String(), "job_id": pl.Int64(), "status": pl.String(), "items": pl.Int64(),
+    "inserts": pl.Int64(), "updates": pl.Int64(), "failures": pl.Int64(), "queued_at": _TS,
+    "started_at": _TS, "stopped_at": _TS, "run_time_s": pl.Float64(), "lead_time_s": pl.Float64(),
+    "restarted_from": pl.Int64(),
+}  # fmt: skip
+
+
+def job_outcomes(ledger: Ledger, *, since: timedelta | datetime | None = None,
+                 feed: str | None = None) -> pl.DataFrame:  # fmt: skip
+    """One row per job run (a restart is its own row), oldest first.
+
+    ``run_time_s`` is Connect's run time (else stop - start); ``lead_time_s`` is submit to finish
+    (stop - queued). ``since`` is a period back from now or a point in time.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> job_outcomes(Ledger(pathlib.Path(tempfile.mkdtemp()) / "l.sqlite")).columns[:4]
+    ['feed', 'entity', 'kind', 'plan_id']
+    """
+    cutoff = ledger.now() - since if isinstance(since, timedelta) else since
+    rows = [r for r in ledger.job_rows(since=cutoff) if feed is None or r["feed"] == feed]
+    status = {int(s): s.name for s in JobStatus}
+    data = [
+        (r["feed"], r["entity"], r["kind"], r["plan_id"], r["batch_id"], r["job_id"],
+         status.get(r["status"]) if r["status"] is not None else None,
+         r["totals"] if r["totals"] is not None else r["item_count"], r["inserts"], r["updates"],
+         r["fail"], _parse(r["queued_at"]), _parse(r["start"]), _parse(r["stop"]), r["run_time_s"],
+         None, r["restarted_from"])
+        for r in rows
+    ]  # fmt: skip
+    frame = pl.DataFrame(data, schema=OUTCOME_SCHEMA, orient="row")
+    seconds = (pl.col("stopped_at") - pl.col("started_at")).dt.total_microseconds() / 1e6
+    lead = (pl.col("stopped_at") - pl.col("queued_at")).dt.total_microseconds() / 1e6
+    return frame.with_columns(pl.coalesce("run_time_s", seconds).alias("run_time_s"),
+                              lead.cast(pl.Float64).alias("lead_time_s"))  # fmt: skip
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).astimezone(UTC) if text else None

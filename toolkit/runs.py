@@ -1,0 +1,306 @@
+"""Submit plans, track their jobs and promote their snapshots: the one place joining feeds, client and ledger.
+
+The rules, under every failure:
+
+- each batch is recorded ``sending`` before its request and ``accepted`` with its job id after it, so a
+  crashed run resumes where it stopped and never sends an accepted batch again;
+- a request whose answer was lost (OutcomeUnknown) is looked up in Job/List before anything is sent
+  again; a batch whose job cannot be found is marked ``unknown`` and the submission stops;
+- a plan's snapshot becomes the baseline only when every job of the plan succeeded; otherwise the
+  baseline stays and the next plan carries the same changes again.
+
+Examples
+--------
+>>> from toolkit.runs import JobLookup
+>>> JobLookup().skew
+datetime.timedelta(seconds=120)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from toolkit.entities import JobStatus
+from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
+from toolkit.ledger import Ledger
+from toolkit.outcomes import OUTCOME_SCHEMA, Failure, Outcome, job_outcomes, wait_for_jobs
+from toolkit.records import BatchRecord, JobRecord, PlanRecord, Reason
+
+if TYPE_CHECKING:
+    from toolkit.config import Settings
+    from toolkit.connect.models import Job
+    from toolkit.feeds import Batch, Plan
+
+__all__ = [
+    "OUTCOME_SCHEMA",
+    "Failure",
+    "JobLookup",
+    "Outcome",
+    "Progress",
+    "Submission",
+    "job_outcomes",
+    "restart_failed",
+    "resume",
+    "submit",
+    "wait_for_jobs",
+]
+
+Progress = Callable[[dict[str, Any]], None]
+RESTART_WINDOW = timedelta(days=14)
+
+
+class _Client(Protocol):  # the part of ConnectClient that runs uses
+    def import_items(self, entity: str, items_or_body: Any, header: dict[str, Any]) -> Any: ...
+    def list_jobs(self) -> list[Job]: ...
+    def job_log(self, job_id: int) -> list[Any]: ...
+    def restart_job(self, job_id: int) -> Any: ...
+    def wait_for_jobs(self, job_ids: Iterable[int], *, timeout: float,
+                      poll_interval: float) -> dict[int, Job]: ...  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobLookup:
+    """How to look for the job of a batch whose answer was lost.
+
+    A job matches when it is not tied to another batch yet, its ``Totals`` equal the batch's item count,
+    it started no earlier than the attempt minus ``skew`` (clock differences) and its StorageName, when
+    given, names the endpoint's import. Job/List is asked ``attempts`` times, ``delay`` seconds apart,
+    because a slow server may create the job after the client gave up waiting.
+    """
+
+    attempts: int = 3
+    delay: float = 2.0
+    skew: timedelta = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A plan as submitted: its batches' states (from the ledger) and what this call did."""
+
+    plan: Plan
+    batches: tuple[BatchRecord, ...]
+    sent: int = 0
+    found: int = 0
+
+    @property
+    def plan_id(self) -> str:
+        return self.plan.id
+
+    @property
+    def feed(self) -> str:
+        return self.plan.feed
+
+    @property
+    def job_ids(self) -> tuple[int, ...]:
+        return tuple(b.job_id for b in self.batches if b.job_id is not None)
+
+    @property
+    def is_complete(self) -> bool:
+        """True when every batch of the plan is accepted."""
+        return all(b.state == "accepted" for b in self.batches)
+
+    def __str__(self) -> str:
+        done = sum(b.state == "accepted" for b in self.batches)
+        return (f"plan {self.plan_id} ({self.feed}): {done}/{len(self.batches)} batches accepted, "
+                f"{self.sent} sent now, {self.found} found in Job/List")  # fmt: skip
+
+
+# --- submit ----------------------------------------------------------------------------------
+def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | None = None,
+           lookup: JobLookup = JobLookup(), sleep: Callable[[float], None] = time.sleep,
+           ) -> Submission:  # fmt: skip
+    """Send every batch of ``plan`` not accepted yet, in order, recording each step in the ledger.
+
+    The plan is saved (``Plan.save``) under ``ledger.directory / "plans" / plan.id`` and recorded with
+    its batches before anything is sent, so ``resume`` can continue from another process.
+
+    Raises
+    ------
+    FeedLocked
+        Another run holds the feed.
+    OutcomeUnknown
+        A batch was sent, no answer came back and its job is not in Job/List (batch marked unknown).
+    ConnectAPIError
+        Connect refused a batch (batch marked failed).
+    """
+    emit = progress or _ignore
+    with ledger.lock(plan.feed):
+        _record(plan, ledger)
+        records = {b.index: b for b in ledger.batches(plan.id)}
+        todo = [b for b in plan.batches if records[b.index].state != "accepted"]
+        rate = _rate(client)
+        emit(_event("start", plan, len(plan.batches) - len(todo), len(todo), rate))
+        sent = found = 0
+        for left, batch in zip(range(len(todo) - 1, -1, -1), todo, strict=True):
+            rec, was_found = _deliver(plan, batch, records[batch.index], client, ledger, lookup, sleep)
+            sent, found = sent + (not was_found), found + was_found
+            emit({**_event("batch", plan, len(plan.batches) - left, left, rate),
+                  "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
+        emit(_event("done", plan, len(plan.batches), 0, rate))
+        return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent, found=found)
+
+
+def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger: Ledger,
+             lookup: JobLookup, sleep: Callable[[float], None]) -> tuple[BatchRecord, bool]:  # fmt: skip
+    """Find the job of a batch left ``sending``/``unknown`` by an earlier attempt, else send it."""
+    if rec.state in ("sending", "unknown") and rec.sent_at is not None:
+        job = _find_job(client, ledger, batch, rec.sent_at, lookup, sleep)
+        if job is not None:
+            return ledger.mark_accepted(plan.id, batch.index, job.job_id,
+                                        reason=Reason.FOUND_IN_LIST), True  # fmt: skip
+    return _send(plan, batch, client, ledger, lookup, sleep), False
+
+
+def _send(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: JobLookup,
+          sleep: Callable[[float], None], *, reason: Reason = Reason.ACCEPTED,
+          restarted_from: int | None = None) -> BatchRecord:  # fmt: skip
+    rec = ledger.mark_sending(plan.id, batch.index)
+    try:
+        response = client.import_items(batch.entity, batch.body, batch.header)
+    except OutcomeUnknown as exc:
+        job = _find_job(client, ledger, batch, rec.sent_at or ledger.now(), lookup, sleep)
+        if job is None:
+            ledger.mark_unknown(plan.id, batch.index, str(exc))
+            msg = (f"plan {plan.id} batch {batch.index} ({batch.endpoint}): sent, no answer, and no "
+                   f"matching job in Job/List; run resume to look again before resending")  # fmt: skip
+            raise OutcomeUnknown(msg, endpoint=batch.endpoint, batch=batch.id) from exc
+        return ledger.mark_accepted(plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST,
+                                    restarted_from=restarted_from)  # fmt: skip
+    except ConnectAPIError as exc:
+        ledger.mark_failed(plan.id, batch.index, str(exc))
+        raise
+    return ledger.mark_accepted(plan.id, batch.index, int(response.job_id), reason=reason,
+                                restarted_from=restarted_from)  # fmt: skip
+
+
+def _find_job(client: _Client, ledger: Ledger, batch: Batch, since: datetime, lookup: JobLookup,
+              sleep: Callable[[float], None]) -> Job | None:  # fmt: skip
+    """The earliest unclaimed job in Job/List that matches the batch (see JobLookup)."""
+    name = batch.endpoint.rstrip("/").rsplit("/", 1)[-1].lower()
+    cutoff = since - lookup.skew
+    for attempt in range(max(lookup.attempts, 1)):
+        if attempt:
+            sleep(lookup.delay)
+        known = ledger.known_job_ids()
+        hits = [j for j in client.list_jobs() if j.job_id not in known
+                and _matches(j, batch.item_count, cutoff, name)]  # fmt: skip
+        if hits:
+            return min(hits, key=lambda j: (j.start or cutoff, j.job_id))
+    return None
+
+
+def _matches(job: Job, items: int, cutoff: datetime, name: str) -> bool:
+    counted = job.totals == items or (not _is_done(job) and not job.totals)
+    recent = job.start is None or job.start >= cutoff
+    return counted and recent and (not job.storage_name or name in job.storage_name.lower())
+
+
+def _record(plan: Plan, ledger: Ledger) -> PlanRecord:
+    directory = ledger.directory / "plans" / plan.id
+    if not directory.exists():
+        plan.save(directory)
+    return ledger.record_plan(plan, directory=directory)
+
+
+def _rate(client: object) -> int:
+    return int(getattr(getattr(client, "profile", None), "rate_limit_per_minute", 60) or 60)
+
+
+def _event(kind: str, plan: Plan, accepted: int, left: int, rate: int) -> dict[str, Any]:
+    return {"event": kind, "plan_id": plan.id, "feed": plan.feed, "batches": len(plan.batches),
+            "accepted": accepted, "requests_left": left, "eta_s": left * 60.0 / rate}  # fmt: skip
+
+
+def _ignore(event: dict[str, Any]) -> None:
+    return None
+
+
+# --- resume ----------------------------------------------------------------------------------
+def resume(feed: str, *, settings: Settings | None = None, client: _Client, ledger: Ledger,
+           progress: Progress | None = None, lookup: JobLookup = JobLookup()) -> Submission:  # fmt: skip
+    """Continue the feed's latest unfinished submission (loaded from the plan ``submit`` saved).
+
+    ``settings`` is accepted for symmetry with the CLI; the saved plan is found through the ledger.
+    Raises LedgerError when the feed has no unfinished submission.
+    """
+    with ledger.lock(feed):
+        rec = ledger.open_plan(feed)
+        if rec is None:
+            msg = f"feed {feed!r} has no unfinished submission in {ledger.path}"
+            raise LedgerError(msg)
+        return submit(load_plan(rec), client, ledger, progress=progress, lookup=lookup)
+
+
+def load_plan(rec: PlanRecord) -> Plan:
+    """The plan ``submit`` saved for ``rec`` (``Plan.load`` of its directory)."""
+    from toolkit.feeds import Plan
+
+    if rec.directory is None or not Path(rec.directory).exists():
+        msg = f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory})"
+        raise LedgerError(msg)
+    return Plan.load(rec.directory)
+
+
+# --- restart ---------------------------------------------------------------------------------
+def restart_failed(target: Submission | str, client: _Client, ledger: Ledger, *,
+                   job_ids: Iterable[int] | None = None, now: datetime | None = None,
+                   lookup: JobLookup = JobLookup(),
+                   sleep: Callable[[float], None] = time.sleep) -> Submission:  # fmt: skip
+    """Restart the failed jobs of a plan (a Submission or a plan id), or only ``job_ids``.
+
+    Job/Restart is used where Connect allows it (status Succeeded or Failed, finished within 14 days);
+    otherwise (validation failed, too old, refused, or no job at all) the batch is sent again. Either
+    way the new job is recorded with ``restarted_from`` set. Wait with ``wait_for_jobs`` afterwards.
+    """
+    plan = target.plan if isinstance(target, Submission) else load_plan(ledger.plan(target))
+    wanted = set(job_ids) if job_ids is not None else None
+    by_index = {b.index: b for b in plan.batches}
+    with ledger.lock(plan.feed):
+        when = now or ledger.now()
+        sent = 0
+        for rec in ledger.batches(plan.id):
+            job = ledger.job(rec.job_id) if rec.job_id is not None else None
+            if not _needs_restart(rec, job, wanted):
+                continue
+            if job is not None and _restart(plan, rec, job, client, ledger, when):
+                continue
+            _send(plan, by_index[rec.index], client, ledger, lookup, sleep, reason=Reason.RESUBMITTED,
+                  restarted_from=job.job_id if job else None)  # fmt: skip
+            sent += 1
+        return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent)
+
+
+def _needs_restart(rec: BatchRecord, job: JobRecord | None, wanted: set[int] | None) -> bool:
+    if wanted is not None:
+        return job is not None and job.job_id in wanted
+    if rec.state in ("failed", "unknown"):
+        return True
+    return job is not None and job.is_finished and not job.succeeded
+
+
+def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: _Client, ledger: Ledger,
+             when: datetime) -> bool:  # fmt: skip
+    finished = job.stop or job.start or job.queued_at
+    if job.status not in (JobStatus.Succeeded, JobStatus.Failed) or finished is None:
+        return False
+    if when - finished > RESTART_WINDOW:
+        return False
+    try:
+        response = client.restart_job(job.job_id)
+    except ConnectAPIError as exc:
+        ledger.event(Reason.RESTART_REFUSED, feed=plan.feed, plan_id=plan.id, index=rec.index,
+                     job_id=job.job_id, detail={"error": str(exc)})  # fmt: skip
+        return False
+    ledger.mark_accepted(plan.id, rec.index, int(response.job_id), reason=Reason.RESTARTED,
+                         restarted_from=job.job_id, queued_at=when)  # fmt: skip
+    return True
+
+
+def _is_done(job: Job) -> bool:
+    return bool(getattr(job, "is_done", job.is_finished))
+
