@@ -1,0 +1,376 @@
+"""Load source files (CSV, Excel, Parquet, JSON, NDJSON) into canonical frames of a feed's entity.
+
+``scan_source(feed)`` returns a LazyFrame, ``read_source(feed)`` collects it (one code path). Each file
+is read as raw values, renamed through ``Feed.mapping`` (source column -> canonical column), then cast
+to the entity's canonical dtypes (``entities.Column.dtype``). Columns whose name already is a canonical
+column are kept without a mapping; any other column is dropped with a logged note, never an error.
+
+Metadata columns (``_``-prefixed, never data):
+
+- ``_source`` (String): the file name; ``_row`` (Int64): the row in the file, 1-based, counting data rows
+  after the header.
+- ``_raw_<col>`` (String): the raw text of ``<col>`` where it could not be cast (text in a numeric
+  column, a bad date, an unknown boolean word), null where the cast worked. The canonical column holds
+  null there, so nothing is silently lost: ``checks.validate`` rejects those rows quoting the raw text.
+  ``scan_source`` adds one for every column it has to parse; ``read_source`` drops the all-null ones.
+- ``_error`` (String): present only when the loader flagged rows itself (a truncated last line of a CSV);
+  the checks reject those rows with this text as the reason.
+
+Options (``Feed.options``; unknown keys raise ConfigError):
+
+==================  ========================================================================
+``separator``       CSV field separator, default ``","`` (``";"`` for most Nordic ERP exports)
+``quote_char``      CSV quote character, default ``'"'``; ``""`` or None turns quoting off
+``encoding``        ``utf-8`` (default), ``utf-8-sig`` (BOM), ``cp1252``, ``latin-1``; also any
+                    Python codec name. Non-UTF-8 files are decoded in Python in 1 MiB chunks.
+                    ``utf8-lossy`` (replace undecodable bytes) only when set explicitly.
+``decimal_comma``   ``true``: ``12,50`` means 12.5 in decimal and integer columns (default false)
+``thousands``       thousands separator to remove before parsing numbers, e.g. ``" "`` or ``"."``
+``skip_rows``       lines (CSV) or rows (Excel) before the header line, default 0
+``sheet``           Excel sheet by name, or by 0-based index (default 0, the first sheet)
+``pick``            for a glob: ``"newest"`` (default, latest modification time) or ``"all"``
+                    (concatenated; ``_source`` tells the file of each row)
+``empty_as_null``   empty (or blank) strings become null, default true; strings are always trimmed
+``list_separator``  separator of list columns given as text (``Categories``), default ``"|"``
+``date_format``     strftime format of date columns, default ``"%Y-%m-%d"`` (a time part is ignored)
+``culture``         culture appended to unqualified culture columns (``Name`` -> ``Name[sv-SE]``)
+==================  ========================================================================
+
+Canonical casts: money and rates -> Decimal, counts -> Int64 (``5.00`` accepted as 5), dates -> Date,
+booleans from ``1/0/true/false/ja/nej/yes/no/j/n/y`` (any case), list columns from separator-joined text,
+a blank or absent ``QuantityBreak`` key means 1 (the base price),
+enum columns (``Column.values``) -> the member NAME when the value is a name (any case) or a number,
+else kept as given for the checks to reject. Sales-area qualifiers are normalised (``VatRate[sweden]``
+-> ``VatRate[Sweden]``).
+
+Errors: a file that cannot be read raises SourceError naming the file, the line and what was expected;
+a decoding error suggests the ``encoding`` option; mapped or key columns missing from a file raise
+SourceError listing the missing and the available columns. A LazyFrame from ``scan_source`` collected
+by the caller raises polars' own errors; ``read_source`` translates them.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> from toolkit.config import Feed
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "stock.csv").write_bytes("Artikel;Lager;Plats;Saldo\\nA1;W1;L1;5\\n".encode("cp1252"))
+>>> feed = Feed(name="stock", entity="onhands", profile="sandbox", account=None,
+...             source="stock.csv", format="csv", root=d,
+...             options={"separator": ";", "encoding": "cp1252"},
+...             mapping={"Artikel": "PartNo", "Lager": "WarehouseCode", "Plats": "LocationCode",
+...                      "Saldo": "OnhandValue"})
+>>> read_source(feed).drop("WarehouseCode", "LocationCode").row(0, named=True)
+{'_source': 'stock.csv', '_row': 1, 'PartNo': 'A1', 'OnhandValue': 5}
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from toolkit import _readers
+from toolkit.config import Feed
+from toolkit.entities import SALES_AREAS, VALUE_ENUMS, Entity, get_entity, split_qualified
+from toolkit.errors import ConfigError, SourceError
+
+__all__ = ["PickMode", "SourceOptions", "read_source", "scan_source"]
+
+log = logging.getLogger(__name__)
+
+PickMode = Literal["newest", "all"]
+_TRUE = ("1", "true", "ja", "yes", "j", "y")
+_FALSE = ("0", "false", "nej", "no", "n")
+_BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_AREAS = {a.lower(): a for a in SALES_AREAS}
+# Key columns Connect lets a file leave out or blank: the base price is quantity break 1.
+_KEY_DEFAULTS = {"QuantityBreak": 1}
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """The reading options of a feed (see the module docstring)."""
+
+    separator: str = ","
+    quote_char: str | None = '"'
+    encoding: str = "utf-8"
+    decimal_comma: bool = False
+    thousands: str | None = None
+    skip_rows: int = 0
+    sheet: str | int = 0
+    pick: PickMode = "newest"
+    empty_as_null: bool = True
+    list_separator: str = "|"
+    date_format: str = "%Y-%m-%d"
+    culture: str | None = None
+
+    @classmethod
+    def from_feed(cls, feed: Feed) -> SourceOptions:
+        """Options from ``feed.options``; an unknown key or a bad value raises ConfigError.
+
+        >>> SourceOptions.from_mapping({"separator": ";"}).separator
+        ';'
+        """
+        return cls.from_mapping(feed.options, where=f"feed {feed.name!r}")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any], *, where: str = "options") -> SourceOptions:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            msg = f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            raise ConfigError(msg)
+        opts = cls(**options)
+        if opts.pick not in ("newest", "all"):
+            msg = f"{where}: option pick expected 'newest' or 'all', found {opts.pick!r}"
+            raise ConfigError(msg)
+        return opts
+
+
+def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
+    """Lazily read a feed's source files into a canonical frame of its entity.
+
+    Parameters
+    ----------
+    feed
+        The feed: entity, format, options and column mapping.
+    path
+        A file or glob to read instead of ``feed.source_path``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from toolkit.config import Feed
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.csv").write_text("PartNo,PriceListCode,PriceSale,IsActive\\nA1,SE,12.5,ja\\n")
+    >>> feed = Feed(name="p", entity="sku_prices", profile="x", account=None, source="p.csv",
+    ...             format="csv", root=d)
+    >>> scan_source(feed).collect_schema()["PriceSale"]
+    Decimal(precision=18, scale=4)
+    """
+    return _plan(feed, path)[1]
+
+
+def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
+    """Read a feed's source files into a canonical DataFrame (``scan_source`` collected).
+
+    All-null ``_raw_<col>`` columns are dropped; read errors become SourceError.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from toolkit.config import Feed
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.csv").write_text("PartNo,PriceListCode,PriceSale\\nA1,SE,12.5\\nA2,SE,gratis\\n")
+    >>> feed = Feed(name="p", entity="sku_prices", profile="x", account=None, source="p.csv",
+    ...             format="csv", root=d)
+    >>> read_source(feed).select("_row", "PriceSale", "_raw_PriceSale").rows()
+    [(1, Decimal('12.5000'), None), (2, None, 'gratis')]
+    """
+    files, lf = _plan(feed, path)
+    try:
+        frame = lf.collect()
+    except pl.exceptions.PolarsError as exc:
+        opts = SourceOptions.from_feed(feed)
+        raise _readers.explain(exc, files, feed.format, opts) from exc
+    empty = [c for c in frame.columns if c.startswith("_raw_") and frame[c].null_count() == len(frame)]
+    return frame.drop(empty)
+
+
+def _plan(feed: Feed, path: str | Path | None) -> tuple[list[Path], pl.LazyFrame]:
+    opts = SourceOptions.from_feed(feed)
+    entity = get_entity(feed.entity)
+    files = resolve_files(path if path is not None else feed.source_path, pick=opts.pick)
+    frames = [_canonical(f, feed, entity, opts) for f in files]
+    lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    return files, lf
+
+
+def resolve_files(pattern: str | Path, *, pick: PickMode = "newest") -> list[Path]:
+    """The files a path or glob names: the newest one, or all of them sorted by name.
+
+    >>> resolve_files("/nonexistent/*.csv")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.SourceError: no file matches '/nonexistent/*.csv'
+    """
+    text = str(pattern)
+    if not any(ch in text for ch in "*?["):
+        if not Path(text).is_file():
+            msg = f"{text}: no such file (expected the source file of the feed)"
+            raise SourceError(msg)
+        return [Path(text)]
+    matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    if not matches:
+        msg = f"no file matches {text!r}"
+        raise SourceError(msg)
+    if pick == "newest":
+        return [max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))]
+    return matches
+
+
+def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> pl.LazyFrame:
+    raw = _readers.scan_raw(file, feed.format, opts)
+    schema = _readers.schema_of(raw, file, feed.format, opts)
+    names = [c for c in schema if not c.startswith("_")]
+    renames = _column_plan(file, names, entity, feed.mapping, opts) if names else {}
+    # key columns a file may leave out (or, for an empty JSON array, has no columns at all)
+    absent = {f"__{k}": k for k in entity.key if k not in renames.values()}
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(src) for src in absent)
+    schema.update(dict.fromkeys(absent, pl.String()))
+    order = {c.name: i for i, c in enumerate(entity.columns)}
+    renames = dict(sorted({**renames, **absent}.items(), key=lambda kv: order[split_qualified(kv[1])[0]]))
+    casts = [_cast(src, dst, schema[src], entity, opts) for src, dst in renames.items()]
+    shadows = [shadow for _, shadow in casts if shadow is not None]
+    error = [pl.col("_error")] if "_error" in schema else []
+    return raw.select("_source", "_row", *(value for value, _ in casts), *shadows, *error)
+
+
+def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str],
+                 opts: SourceOptions) -> dict[str, str]:  # fmt: skip
+    """Source column -> canonical column; raises when mapped or key columns are missing."""
+    missing = [src for src in mapping if src not in names]
+    if missing:
+        msg = (f"{file}: mapped column(s) {', '.join(map(repr, missing))} not in the file; "
+               f"available: {', '.join(map(repr, names)) or 'none'}")  # fmt: skip
+        raise SourceError(msg)
+    plan: dict[str, str] = {}
+    targets = set(mapping.values())
+    for name in names:
+        if name.startswith("_"):
+            continue
+        dst = mapping.get(name) or (name if name not in targets else None)
+        dst = _canonical_name(file, dst, entity, opts) if dst else None
+        if dst is None:
+            log.warning("%s: column %r is not a column of %s; dropped", file, name, entity.name)
+        elif dst in plan.values():
+            msg = f"{file}: two columns map to {dst!r}; map only one of them"
+            raise SourceError(msg)
+        else:
+            plan[name] = dst
+    _require_keys(file, names, entity, plan)
+    return plan
+
+
+def _canonical_name(file: Path, name: str, entity: Entity, opts: SourceOptions) -> str | None:
+    base, qual = split_qualified(name)
+    if not entity.has_column(base):
+        return None
+    spec = entity.column(base)
+    if spec.qualifier is None:
+        return name if qual is None else None
+    if qual is None and spec.qualifier == "culture" and opts.culture:
+        return f"{base}[{opts.culture}]"
+    if qual is None:
+        example = "Name[sv-SE]" if spec.qualifier == "culture" else "VatRate[Sweden]"
+        msg = (f"{file}: column {name!r} needs a {spec.qualifier.replace('_', ' ')} qualifier, "
+               f"like {example}; rename it in the mapping or set the option culture")  # fmt: skip
+        raise SourceError(msg)
+    if spec.qualifier == "sales_area":
+        qual = _AREAS.get(qual.lower(), qual)
+    return f"{base}[{qual}]"
+
+
+def _require_keys(file: Path, names: list[str], entity: Entity, plan: dict[str, str]) -> None:
+    lacking = [k for k in entity.key if k not in plan.values() and k not in _KEY_DEFAULTS]
+    if lacking and names:
+        msg = (f"{file}: key column(s) {', '.join(map(repr, lacking))} of {entity.name} missing; "
+               f"available: {', '.join(map(repr, names))} (map them in the feed's mapping)")  # fmt: skip
+        raise SourceError(msg)
+
+
+def _cast(src: str, name: str, dtype: pl.DataType, entity: Entity,
+          opts: SourceOptions) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
+    """Canonical column ``name`` from source column ``src``, and its ``_raw_`` shadow (or None)."""
+    spec = entity.column(name)
+    target = spec.dtype
+    raw = _text(pl.col(src), opts) if dtype == pl.String else pl.col(src)
+    if target == pl.String:
+        value = _as_string(raw, dtype)
+        if spec.values:
+            value = _enum_name(value, spec.values)
+        return value.alias(name), None
+    value = raw if dtype == target else _parse(raw, dtype, target, opts)
+    if spec.is_key and name in _KEY_DEFAULTS:
+        value = pl.when(raw.is_null()).then(pl.lit(_KEY_DEFAULTS[name], target)).otherwise(value)
+    if dtype == target or isinstance(target, pl.List):
+        return value.alias(name), None
+    failed = value.is_null() & raw.is_not_null()
+    shadow = pl.when(failed).then(_as_string(raw, dtype)).otherwise(None)
+    return value.alias(name), shadow.alias(f"_raw_{name}")
+
+
+def _text(col: pl.Expr, opts: SourceOptions) -> pl.Expr:
+    col = col.str.strip_chars()
+    return pl.when(col != "").then(col) if opts.empty_as_null else col
+
+
+def _as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return raw
+    if dtype.is_float():  # 7310000000001.0 from Excel must stay 7310000000001
+        whole = raw.is_finite() & (raw == raw.round()) & (raw.abs() < 2**53)
+        return pl.when(whole).then(raw.cast(pl.Int64).cast(pl.String)).otherwise(raw.cast(pl.String))
+    if isinstance(dtype, pl.List | pl.Struct):
+        return raw.cast(pl.String, strict=False)
+    return raw.cast(pl.String)
+
+
+def _enum_name(value: pl.Expr, enum_name: str) -> pl.Expr:
+    enum = VALUE_ENUMS[enum_name]
+    names = {m.name.lower(): m.name for m in enum} | {str(m.value): m.name for m in enum}
+    number = value.str.strip_chars_start("0").str.replace(r"^$", "0")
+    lookup = pl.when(value.str.contains(r"^\d+$")).then(number).otherwise(value.str.to_lowercase())
+    return lookup.replace_strict(names, default=value, return_dtype=pl.String)
+
+
+def _parse(raw: pl.Expr, dtype: pl.DataType, target: pl.DataType, opts: SourceOptions) -> pl.Expr:
+    if isinstance(target, pl.List):
+        if isinstance(dtype, pl.List):
+            return raw.cast(target, strict=False)
+        items = pl.element().str.strip_chars()
+        parts = _as_string(raw, dtype).str.split(opts.list_separator).list.eval(items)
+        return parts.list.eval(pl.element().filter(pl.element() != ""))
+    if target == pl.Boolean:
+        text = _as_string(raw, dtype).str.to_lowercase()
+        return text.replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+    if target == pl.Date:
+        return _parse_date(raw, dtype, opts)
+    if dtype == pl.String:
+        raw = _number_text(raw, opts)
+    if target == pl.Int64:
+        return _parse_int(raw, dtype)
+    return raw.cast(target, strict=False)
+
+
+def _number_text(raw: pl.Expr, opts: SourceOptions) -> pl.Expr:
+    if opts.thousands:
+        raw = raw.str.replace_all(opts.thousands, "", literal=True)
+    if opts.decimal_comma:
+        raw = raw.str.replace(",", ".", literal=True)
+    return raw
+
+
+def _parse_int(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    number = raw.cast(pl.Float64, strict=False) if dtype == pl.String or dtype.is_float() else None
+    exact = raw.cast(pl.Int64, strict=False)
+    if number is None:
+        return exact
+    whole = number.is_finite() & (number == number.round()) & (number.abs() < 2**53)
+    return pl.coalesce(exact, pl.when(whole).then(number.cast(pl.Int64)))
+
+
+def _parse_date(raw: pl.Expr, dtype: pl.DataType, opts: SourceOptions) -> pl.Expr:
+    if isinstance(dtype, pl.Datetime):
+        return raw.dt.date()
+    if dtype != pl.String:
+        return raw.cast(pl.Date, strict=False)
+    if opts.date_format != "%Y-%m-%d":
+        return raw.str.to_date(opts.date_format, strict=False)
+    iso = (raw.str.len_chars() == 10) | raw.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]")
+    return pl.when(iso).then(raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
