@@ -47,8 +47,127 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("submit", help="plan a feed, show its summary, send it (and wait for the jobs)")
+    p.add_argument("feed", help="a feed of norce.toml")
+    p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
+    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the jobs; promote the snapshot when all succeeded")  # fmt: skip
+    p.add_argument("--allow-mass-deactivation", action="store_true",
+                   help="send even if the guard would refuse (needs --reason; recorded)")  # fmt: skip
+    p.add_argument("--reason", default=None, help="why the guard is overridden")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the jobs")
+    _settings_arg(p)
+    p.set_defaults(run=_run_submit)
+
+
+def _run_submit(args: argparse.Namespace) -> int:
+    from toolkit.config import load_settings
+    from toolkit.progress import ProgressBar
+    from toolkit.runs import submit_feed
+
+    if args.allow_mass_deactivation and not args.reason:
+        print("error: --allow-mass-deactivation needs --reason TEXT (it is recorded)", file=sys.stderr)
+        return EXIT_USAGE
+    result = submit_feed(
+        load_settings(args.settings), args.feed, kind=args.kind, wait=args.wait,
+        confirm=None if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
+        override_reason=args.reason, progress=ProgressBar(disable=None), timeout=args.timeout,
+    )  # fmt: skip
+    return _report_run(result)
+
+
+def _confirm(plan: object) -> bool:
+    print(getattr(plan, "summary", plan))
+    batches = len(getattr(plan, "batches", ()))
+    try:
+        answer = input(f"send {batches} batch(es) to Connect? [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _report_run(result: object) -> int:
+    if result is None:
+        print("nothing sent")
+        return EXIT_OK
+    print(result)
+    return EXIT_JOB_FAILED if getattr(result, "succeeded", True) is False else EXIT_OK
+
+
+def _add_resume(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("resume", help="continue the feed's interrupted submission")
+    p.add_argument("feed", help="a feed of norce.toml")
+    p.add_argument("--wait", action="store_true", help="wait for the jobs, then promote")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the jobs")
+    _settings_arg(p)
+    p.set_defaults(run=_run_resume)
+
+
+def _run_resume(args: argparse.Namespace) -> int:
+    from toolkit.config import load_settings
+    from toolkit.progress import ProgressBar
+    from toolkit.runs import resume_feed
+
+    result = resume_feed(load_settings(args.settings), args.feed, wait=args.wait,
+                         progress=ProgressBar(disable=None), timeout=args.timeout)  # fmt: skip
+    return _report_run(result)
+
+
+def _period(text: str) -> object:
+    from toolkit.config import parse_period
+
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("jobs", help="list job outcomes from the ledger")
+    p.add_argument("--feed", default=None, help="only this feed")
+    p.add_argument("--since", type=_period, default=None, help="only jobs queued in this period (7d)")
+    _settings_arg(p)
+    p.set_defaults(run=_run_jobs)
+
+
+def _run_jobs(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from toolkit.config import load_settings
+    from toolkit.runs import read_job_outcomes
+
+    frame = read_job_outcomes(load_settings(args.settings), feed=args.feed, since=args.since)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=240, tbl_hide_dataframe_shape=True):
+        print(frame)
+    return EXIT_OK
+
+
+def _add_restart(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("restart", help="restart a failed job (Job/Restart, else resend its batch)")
+    p.add_argument("job_id", type=int, help="the job id, as `norce-feeds jobs` shows it")
+    p.add_argument("--wait", action="store_true", help="wait for the job, then promote")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
+    _settings_arg(p)
+    p.set_defaults(run=_run_restart)
+
+
+def _run_restart(args: argparse.Namespace) -> int:
+    from toolkit.config import load_settings
+    from toolkit.runs import restart_job
+
+    result = restart_job(load_settings(args.settings), args.job_id, wait=args.wait,
+                         timeout=args.timeout)  # fmt: skip
+    return _report_run(result)
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_sandbox,
+    _add_submit,
+    _add_resume,
+    _add_jobs,
+    _add_restart,
 ]
 
 

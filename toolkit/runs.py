@@ -19,11 +19,14 @@ datetime.timedelta(seconds=120)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import polars as pl
 
 from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
@@ -32,9 +35,11 @@ from toolkit.outcomes import OUTCOME_SCHEMA, Failure, Outcome, job_outcomes, wai
 from toolkit.records import BatchRecord, JobRecord, PlanRecord, Reason
 
 if TYPE_CHECKING:
-    from toolkit.config import Settings
+    from toolkit.config import FeedKind, Settings
+    from toolkit.connect import ConnectClient
     from toolkit.connect.models import Job
     from toolkit.feeds import Batch, Plan
+    from toolkit.snapshots import SnapshotStore
 
 __all__ = [
     "OUTCOME_SCHEMA",
@@ -42,11 +47,18 @@ __all__ = [
     "JobLookup",
     "Outcome",
     "Progress",
+    "Run",
     "Submission",
     "job_outcomes",
+    "load_plan",
+    "open_run",
+    "read_job_outcomes",
     "restart_failed",
+    "restart_job",
     "resume",
+    "resume_feed",
     "submit",
+    "submit_feed",
     "wait_for_jobs",
 ]
 
@@ -304,3 +316,82 @@ def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: _Client, ledg
 def _is_done(job: Job) -> bool:
     return bool(getattr(job, "is_done", job.is_finished))
 
+
+
+# --- one feed, from settings (what the CLI and notebooks call) --------------------------------
+@dataclass(frozen=True)
+class Run:
+    """What a run of one feed needs, built from settings by ``open_run``."""
+
+    settings: Settings
+    feed: str
+    client: ConnectClient
+    ledger: Ledger
+    store: SnapshotStore
+
+
+@contextmanager
+def open_run(settings: Settings, feed: str) -> Iterator[Run]:
+    """The client, ledger and snapshot store of ``feed``, all under ``settings.state_dir``."""
+    from toolkit.connect import ConnectClient
+    from toolkit.snapshots import SnapshotStore
+
+    profile = settings.profile_of(feed)
+    with ConnectClient(profile, state_dir=settings.state_dir) as client, \
+            Ledger(settings.state_dir / "ledger.sqlite") as ledger:  # fmt: skip
+        yield Run(settings, feed, client, ledger, SnapshotStore(settings.state_dir / "snapshots"))
+
+
+def submit_feed(settings: Settings, feed: str, *, kind: FeedKind = "auto",
+                confirm: Callable[[Plan], bool] | None = None, wait: bool = False,
+                allow_mass_deactivation: bool = False, override_reason: str | None = None,
+                progress: Progress | None = None, timeout: float = 3600.0,
+                poll_interval: float = 5.0) -> Submission | Outcome | None:  # fmt: skip
+    """Plan ``feed``, ask ``confirm(plan)`` (None: no question), submit, and wait when asked.
+
+    The feed's lock is taken before anything is read, so a second run fails fast with FeedLocked.
+    Returns None when ``confirm`` said no, the Outcome with ``wait``, else the Submission.
+    """
+    from toolkit.feeds import plan_feed
+
+    with open_run(settings, feed) as run, run.ledger.lock(feed):
+        plan = plan_feed(settings, feed, kind=kind, allow_mass_deactivation=allow_mass_deactivation,
+                         override_reason=override_reason, store=run.store)  # fmt: skip
+        if confirm is not None and not confirm(plan):
+            return None
+        sub = submit(plan, run.client, run.ledger, progress=progress)
+        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+
+
+def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: Progress | None = None,
+                timeout: float = 3600.0, poll_interval: float = 5.0) -> Submission | Outcome:  # fmt: skip
+    """``resume`` the feed's unfinished submission with the settings' client and ledger."""
+    with open_run(settings, feed) as run:
+        sub = resume(feed, settings=settings, client=run.client, ledger=run.ledger, progress=progress)
+        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+
+
+def restart_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
+                poll_interval: float = 5.0) -> Submission | Outcome:  # fmt: skip
+    """Restart (or resubmit) the batch of job ``job_id``; the feed is found through the ledger."""
+    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
+        plan_id = ledger.job(job_id).plan_id
+        feed = ledger.plan(plan_id).feed
+    with open_run(settings, feed) as run:
+        sub = restart_failed(plan_id, run.client, run.ledger, job_ids=[job_id])
+        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+
+
+def read_job_outcomes(settings: Settings, *, feed: str | None = None,
+                      since: timedelta | datetime | None = None) -> pl.DataFrame:  # fmt: skip
+    """``job_outcomes`` of the ledger in ``settings.state_dir``."""
+    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
+        return job_outcomes(ledger, since=since, feed=feed)
+
+
+def _maybe_wait(sub: Submission, run: Run, wait: bool, timeout: float,
+                poll_interval: float) -> Submission | Outcome:  # fmt: skip
+    if not wait:
+        return sub
+    return wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
+                         poll_interval=poll_interval)  # fmt: skip
