@@ -1,0 +1,142 @@
+"""Rows of a canonical frame -> Connect items as JSON, built by polars expressions in bulk.
+
+Items are polars structs encoded by ``struct.json_encode``; null members are then dropped with one
+regular expression over the rows that have any (keys come first and are never null), except members
+marked :data:`~toolkit.payloads.members.KEEP` (a listed field that is cleared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import orjson
+import polars as pl
+
+from toolkit.entities import Entity
+from toolkit.payloads.headers import item_columns, resolve
+from toolkit.payloads.members import Schema, level_members
+
+# `,"Member":null` or `"Member":null,` outside strings: in JSON text a quote inside a string is always
+# escaped, so `,"` and `{"` only start members; marked members (escaped \u0001...) never match.
+_NULL_MEMBER = r',"[^"\\]*":null|"[^"\\]*":null,'
+_KEEP_JSON = '"\\u0001\\u0002\\u0003'  # KEEP as json_encode writes it
+
+
+def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
+                 clear: Collection[str] = ()) -> pl.Series:  # fmt: skip
+    """One JSON object (a String value) per item, in the order items first appear in ``frame``.
+
+    Parameters
+    ----------
+    entity
+        The entity (or its name).
+    frame
+        A canonical frame ("_"-prefixed columns ignored); products have one row per SKU.
+    fields
+        Canonical columns to carry besides identity (``None``: every column of the frame).
+    clear
+        Columns whose nulls are sent as explicit ``null`` (a listed field that is cleared); other
+        nulls are omitted.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"PartNo": ["A"], "WarehouseCode": ["W"], "LocationCode": ["L"],
+    ...                    "OnhandValue": [5], "IncomingValue": [None]})
+    >>> encode_items("onhands", df).to_list()
+    ['{"PartNo":"A","WarehouseCode":"W","LocationCode":"L","OnhandValue":5}']
+    >>> encode_items("onhands", df, fields=["IncomingValue"], clear=["IncomingValue"]).to_list()
+    ['{"PartNo":"A","WarehouseCode":"W","LocationCode":"L","IncomingValue":null}']
+    """
+    ent = resolve(entity)
+    cols = item_columns(ent, frame.columns, fields)
+    keep = frozenset(clear).intersection(cols)
+    schema: Schema = dict(frame.schema)
+    if ent.name == "products":
+        json = _product_items(ent, frame, cols, schema, keep)
+    else:
+        struct = pl.struct(level_members(ent, cols, schema, keep))
+        json = frame.select(struct.struct.json_encode().alias("item")).to_series()
+    return _drop_nulls(json, marked=bool(keep))
+
+
+def _drop_nulls(json: pl.Series, *, marked: bool) -> pl.Series:
+    has_null = json.str.contains(":null", literal=True)
+    if has_null.any():
+        rows = has_null.arg_true()
+        json = json.scatter(rows, json.gather(rows).str.replace_all(_NULL_MEMBER, ""))
+    if marked:
+        json = json.str.replace_all(_KEEP_JSON, '"', literal=True)
+    return json
+
+
+def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
+    levels: dict[str, list[str]] = {"product": [], "variant": [], "sku": []}
+    for name in cols:
+        levels[entity.column(name).level].append(name)
+    return levels
+
+
+def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema,
+                   keep: frozenset[str]) -> pl.Series:  # fmt: skip
+    """Product -> Variants -> Skus: group SKU rows by ManufacturerPartNo, then by product Code."""
+    levels = _levels(entity, cols)
+    rows = frame.select(
+        pl.col("Code").alias("_p"),
+        pl.col("ManufacturerPartNo").alias("_v"),
+        pl.struct(level_members(entity, levels["product"], schema, keep)).alias("_prod"),
+        pl.struct(level_members(entity, levels["variant"], schema, keep)).alias("_var"),
+        pl.struct(level_members(entity, levels["sku"], schema, keep)).alias("_sku"),
+    )
+    variants = rows.group_by("_p", "_v", maintain_order=True).agg(
+        pl.first("_prod"), pl.first("_var"), pl.col("_sku").alias("Skus")
+    )
+    variant = pl.struct(pl.col("_var").struct.unnest(), pl.col("Skus"))
+    products = variants.group_by("_p", maintain_order=True).agg(
+        pl.first("_prod"), variant.alias("Variants")
+    )
+    item = pl.struct(pl.col("_prod").struct.unnest(), pl.col("Variants"))
+    return products.select(item.struct.json_encode().alias("item")).to_series()
+
+
+def join_items(json: pl.Series) -> bytes:
+    """A JSON array (bytes) of the encoded items.
+
+    >>> join_items(pl.Series(['{"a":1}', '{"a":2}']))
+    b'[{"a":1},{"a":2}]'
+    """
+    if json.is_empty():
+        return b"[]"
+    return b"[" + json.str.join(",").item().encode() + b"]"
+
+
+def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,
+                    fields: Iterable[str] | None = None, clear: Collection[str] = ()) -> bytes:  # fmt: skip
+    """The request body: a JSON array of the frame's items (see :func:`encode_items`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"Code": ["ACME"], "Name": ["Acme AB"], "IsActive": [True]})
+    >>> serialize_items("companies", df)
+    b'[{"Code":"ACME","Name":"Acme AB","IsActive":true}]'
+    """
+    return join_items(encode_items(entity, frame, fields=fields, clear=clear))
+
+
+def build_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
+                clear: Collection[str] = ()) -> list[dict[str, Any]]:  # fmt: skip
+    """The frame's items as Python objects, exactly as :func:`serialize_items` sends them.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"Code": ["C1"], "CompanyCode": ["ACME"], "FirstName": ["Ann"]})
+    >>> build_items("customers", df)
+    [{'Code': 'C1', 'FirstName': 'Ann', 'Companies': [{'Code': 'ACME', 'IsPrimary': True}]}]
+    >>> build_items("customers", df, fields=["FirstName"])
+    [{'Code': 'C1', 'FirstName': 'Ann'}]
+    """
+    items: list[dict[str, Any]] = orjson.loads(serialize_items(entity, frame, fields=fields, clear=clear))
+    return items

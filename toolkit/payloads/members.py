@@ -1,0 +1,160 @@
+"""Canonical columns -> members of a Connect item, as polars expressions, one nesting level at a time.
+
+Each builder returns one expression aliased to the member's name. A member whose column is in the
+``clear`` set is aliased with the :data:`KEEP` prefix, so its null survives the null-omission pass of
+the encoder (a listed field that is cleared must be sent as an explicit ``null``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+
+import polars as pl
+
+from toolkit.entities import VALUE_ENUMS, Entity, SalesArea, split_qualified
+
+# Prefix of members whose null must be kept; the encoder strips it after removing the other nulls.
+KEEP = "\x01\x02\x03"
+SUB_ELEMENTS = ("OnHand", "PriceList")
+# Identity members every product item carries, whatever the field list says.
+PRODUCT_IDENTITY = ("Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo")
+
+Schema = dict[str, pl.DataType]
+Builder = Callable[[Entity, str, list[str], Schema, frozenset[str]], pl.Expr]
+
+
+def member_of(entity: Entity, name: str) -> str:
+    """The item member a canonical column is written into (``Name[sv-SE]`` -> ``Cultures``)."""
+    col = entity.column(name)
+    base = split_qualified(name)[0]
+    if col.qualifier == "culture":
+        return "Cultures"
+    if col.qualifier == "sales_area":
+        return "VatRates"
+    if "." in base:
+        return base.split(".", 1)[0]
+    if entity.name == "customers" and base == "CompanyCode":
+        return "Companies"
+    return base
+
+
+def enum_codes(values: str) -> dict[str, int]:
+    """Enum names (and their numbers as text) -> the integer Connect receives."""
+    enum = VALUE_ENUMS[values]
+    return {**{m.name: m.value for m in enum}, **{str(m.value): m.value for m in enum}}
+
+
+def value_expr(entity: Entity, name: str, schema: Schema) -> pl.Expr:
+    """A column's values as JSON-ready polars values: enum names -> ints, decimals -> floats."""
+    col = entity.column(name)
+    expr = pl.col(name)
+    if col.values is not None:
+        return expr.cast(pl.String).replace_strict(enum_codes(col.values), return_dtype=pl.Int64)
+    if schema[name].is_decimal():
+        return expr.cast(pl.Float64)
+    return expr
+
+
+def _alias(member: str, names: Collection[str], clear: frozenset[str]) -> str:
+    return KEEP + member if clear.intersection(names) else member
+
+
+def _present(names: Sequence[str], clear: frozenset[str]) -> pl.Expr:
+    """True where an element carrying ``names`` must be sent: a value, or a cleared column."""
+    if clear.intersection(names):
+        return pl.lit(True)
+    return pl.any_horizontal(pl.col(n).is_not_null() for n in names)
+
+
+def _non_empty(lst: pl.Expr, member: str) -> pl.Expr:
+    lst = lst.list.drop_nulls()
+    return pl.when(lst.list.len() > 0).then(lst).alias(member)
+
+
+def _scalar(entity: Entity, member: str, names: list[str], schema: Schema,
+            clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    (name,) = names
+    if isinstance(schema[name], pl.List):  # Categories, Warehouses: [{"Code": c}, ...]
+        expr = pl.col(name).list.eval(pl.struct(pl.element().alias("Code")))
+    elif member == "MainImage":
+        url = pl.col(name)
+        image = pl.struct(url.alias("Url"), url.alias("ExternalCode"),
+                          pl.lit("MainImage").alias("FileTypeName"))  # fmt: skip
+        expr = pl.when(url.is_not_null()).then(image)
+    else:
+        expr = value_expr(entity, name, schema)
+    return expr.alias(_alias(member, names, clear))
+
+
+def _cultures(entity: Entity, member: str, names: list[str], schema: Schema,
+              clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    by_culture: dict[str, dict[str, str]] = {}
+    for name in names:
+        base, culture = split_qualified(name)
+        field = entity.column(name).field or base
+        by_culture.setdefault(str(culture), {})[field] = name
+    fields = {f: n for cols in by_culture.values() for f, n in cols.items()}
+    keep = {f for cols in by_culture.values() for f, n in cols.items() if n in clear}
+    elements = []
+    for culture, cols in by_culture.items():
+        values = [
+            (value_expr(entity, cols[f], schema) if f in cols else pl.lit(None, schema[n]))
+            .alias(KEEP + f if f in keep else f)
+            for f, n in fields.items()
+        ]
+        element = pl.struct(pl.lit(culture).alias("CultureCode"), *values)
+        elements.append(pl.when(_present(list(cols.values()), clear)).then(element))
+    return _non_empty(pl.concat_list(elements), member)
+
+
+def _vat_rates(entity: Entity, member: str, names: list[str], schema: Schema,
+               clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    elements = []
+    for name in names:
+        area = SalesArea[str(split_qualified(name)[1])].value
+        rate = value_expr(entity, name, schema).alias(_alias("Rate", [name], clear))
+        element = pl.struct(pl.lit(area, pl.Int64).alias("SalesArea"), rate)
+        elements.append(pl.when(_present([name], clear)).then(element))
+    return _non_empty(pl.concat_list(elements), member)
+
+
+def _sub_element(entity: Entity, member: str, names: list[str], schema: Schema,
+                 clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    values = [
+        value_expr(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear)) for n in names
+    ]
+    element = pl.when(_present(names, clear)).then(pl.struct(values))
+    return _non_empty(pl.concat_list(element), member)
+
+
+def _companies(entity: Entity, member: str, names: list[str], schema: Schema,
+               clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    (name,) = names
+    code = pl.col(name)
+    company = pl.struct(code.alias("Code"), pl.lit(True).alias("IsPrimary"))
+    expr = pl.when(code.is_not_null()).then(pl.concat_list(company))
+    if name in clear:  # a cleared company link is an empty list, not an absent member
+        empty = pl.lit([], pl.List(pl.Struct({"Code": pl.String, "IsPrimary": pl.Boolean})))
+        expr = expr.otherwise(empty)
+    return expr.alias(member)
+
+
+_BUILDERS: dict[str, Builder] = {
+    "Cultures": _cultures,
+    "VatRates": _vat_rates,
+    "OnHand": _sub_element,
+    "PriceList": _sub_element,
+    "Companies": _companies,
+}
+
+
+def level_members(entity: Entity, names: Sequence[str], schema: Schema,
+                  clear: frozenset[str]) -> list[pl.Expr]:  # fmt: skip
+    """The members of one object built from ``names``, in column order."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(member_of(entity, name), []).append(name)
+    return [
+        _BUILDERS.get(member, _scalar)(entity, member, cols, schema, clear)
+        for member, cols in groups.items()
+    ]
