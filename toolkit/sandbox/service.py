@@ -1,0 +1,233 @@
+"""The sandbox's behaviour, free of HTTP: tokens, imports, jobs, restarts, limits, faults, stats.
+
+``app.py`` maps requests onto these methods; ``server.py`` runs the app. Refusals raise
+``RequestError`` with the HTTP status and a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from toolkit.entities import ENTITIES, JobStatus
+from toolkit.sandbox.faults import FaultInjector, parse_faults
+from toolkit.sandbox.jobs import format_time
+from toolkit.sandbox.limits import Clock, SlidingWindow, TokenBucket
+from toolkit.sandbox.spec import RequestError, parse_header
+from toolkit.sandbox.store import Store, prepare_import
+from toolkit.sandbox.worker import JobWorker
+
+RESTART_DAYS = 14
+_MAX_MESSAGES = 100
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-time settings of a sandbox (``POST /_sandbox/settings`` changes them, reset restores)."""
+
+    rate_limit: int = 60
+    rate_window: float = 60.0
+    token_ttl: int = 3600
+    job_delay: float = 0.0
+    token_per_minute: float = 3.0
+    token_burst: int = 20
+
+
+class Sandbox:
+    """One sandbox: catalog, jobs, worker, tokens, limits and faults. Thread-safe."""
+
+    def __init__(self, *, client_id: str, client_secret: str, state: str | Path | None = None,
+                 options: Options | None = None,
+                 faults: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.client_id, self._secret = client_id, client_secret
+        self.clock = Clock()
+        self.store = Store(state, clock=self.clock.now)
+        self._initial = options or Options()
+        self._initial_faults = dict(faults or {})
+        self.faults = FaultInjector(parse_faults(self._initial_faults))
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._stats: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._apply_options(self._initial)
+        self.worker = JobWorker(self.store, delay=lambda: self.options.job_delay)
+
+    def _apply_options(self, options: Options) -> None:
+        self.options = options
+        self.limiter = SlidingWindow(limit=options.rate_limit, window=options.rate_window, clock=self.clock)
+        self.token_limiter = TokenBucket(per_minute=options.token_per_minute, burst=options.token_burst,
+                                         clock=self.clock)  # fmt: skip
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.store.close()
+
+    # --- auth and limits -----------------------------------------------------------------------
+    def issue_token(self, form: Mapping[str, str], address: str) -> dict[str, Any]:
+        """The token endpoint: client credentials in, a bearer token out."""
+        _retry(self.token_limiter.hit(address), f"token endpoint: too many requests from {address}")
+        if form.get("grant_type") != "client_credentials":
+            raise RequestError(400, "unsupported_grant_type")
+        given_id, given_secret = form.get("client_id", ""), form.get("client_secret", "")
+        id_ok = hmac.compare_digest(given_id.encode(), self.client_id.encode())
+        if not (hmac.compare_digest(given_secret.encode(), self._secret.encode()) and id_ok):
+            raise RequestError(401, "invalid_client")
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = (self.client_id, self.clock.now() + self.options.token_ttl)
+        return {"access_token": token, "expires_in": self.options.token_ttl, "token_type": "Bearer",
+                "scope": form.get("scope", "")}  # fmt: skip
+
+    def client_of(self, authorization: str | None) -> str | None:
+        """The client a bearer token belongs to, or None when missing, unknown or expired."""
+        scheme, _, token = (authorization or "").partition(" ")
+        entry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        return entry[0] if entry and entry[1] > self.clock.now() else None
+
+    def authenticate(self, authorization: str | None) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise RequestError(401, "missing bearer token (Authorization: Bearer <access_token>)")
+        entry = self._tokens.get(token.strip())
+        if entry is None:
+            raise RequestError(401, "invalid bearer token: unknown to this sandbox")
+        if entry[1] <= self.clock.now():
+            raise RequestError(401, "bearer token expired: request a new one from the token endpoint")
+        return entry[0]
+
+    def check_rate(self, key: str) -> None:
+        _retry(self.limiter.hit(key), f"rate limit: {self.options.rate_limit} requests per "
+                                      f"{self.options.rate_window:g} s per client")  # fmt: skip
+
+    # --- imports and jobs ----------------------------------------------------------------------
+    def submit(self, entity_name: str, header_text: str | None, body: bytes, *,
+               fail_job: bool = False, restarted_from: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """Check and queue one import; the JobResponse of the contract."""
+        entity = ENTITIES[entity_name]
+        header = parse_header(entity, header_text)
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError(400, f"body is not valid JSON: {exc}") from None
+        if not isinstance(items, list):
+            raise RequestError(400, f"body must be a JSON array of {entity.item} items, found {_kind(items)}")
+        prepared = prepare_import(entity, header, items)
+        with self.store.transaction():
+            job_id = self.store.jobs.create(
+                entity=entity.name, endpoint=entity.endpoint, header=header_text or "", payload=body,
+                totals=len(items), errors=prepared.errors, fail_injected=fail_job,
+                restarted_from=restarted_from,
+            )  # fmt: skip
+        self.worker.enqueue(job_id, prepared)
+        failed = sorted({r for r, _ in prepared.errors})
+        return {
+            "StatusCode": "Ok" if not failed else "ValidationFailed",
+            "Description": f"job {job_id} queued: {len(items)} {entity.item} items",
+            "JobId": str(job_id),
+            "ValidationSummary": {"NrOfItemsInTotal": len(items), "NrOfValidationFailures": len(failed),
+                                  "Messages": [m for _, m in prepared.errors[:_MAX_MESSAGES]]},
+        }  # fmt: skip
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        with self.store.lock:
+            record = self.store.jobs.get(job_id)
+        if record is None:
+            raise RequestError(404, f"job {job_id} not found")
+        return record.dto()
+
+    def jobs(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [r.dto() for r in self.store.jobs.all()]
+
+    def job_log(self, job_id: int) -> list[dict[str, Any]]:
+        self.job(job_id)
+        with self.store.lock:
+            return self.store.jobs.logs(job_id)
+
+    def restart(self, job_id: int, *, fail_job: bool = False) -> dict[str, Any]:
+        """Run a finished job's payload again as a new job (status 2 or 3, within 14 days)."""
+        with self.store.lock:
+            record = self.store.jobs.get(job_id)
+        if record is None:
+            raise RequestError(404, f"job {job_id} not found")
+        if record.status not in (JobStatus.Succeeded, JobStatus.Failed):
+            status = JobStatus(record.status).name
+            msg = f"job {job_id} is {status}; only Succeeded or Failed jobs can be restarted"
+            raise RequestError(400, msg)
+        age = self.clock.now() - record.start
+        if age > RESTART_DAYS * 86400:
+            raise RequestError(400, f"job {job_id} started {age / 86400:.1f} days ago; its payload is kept "
+                                    f"{RESTART_DAYS} days, so it can no longer be restarted")  # fmt: skip
+        return self.submit(record.entity, record.header, record.payload, fail_job=fail_job,
+                           restarted_from=job_id)  # fmt: skip
+
+    # --- admin ---------------------------------------------------------------------------------
+    def record(self, method: str, path: str, status: str) -> None:
+        with self._lock:
+            self._stats[(f"{method} {path}", status)] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            requests: dict[str, dict[str, int]] = {}
+            for (path, status), n in sorted(self._stats.items()):
+                requests.setdefault(path, {})[status] = n
+        with self.store.lock:
+            jobs = self.store.jobs.by_status()
+        faults = Counter(f["fault"] for f in self.faults.describe()["injected"])
+        return {"requests": requests, "jobs": jobs, "items": self.store.counts(), "faults": dict(faults),
+                "clock": format_time(self.clock.now()), "settings": asdict(self.options)}  # fmt: skip
+
+    def reset(self) -> None:
+        """Empty catalog, jobs and stats; restore settings, faults, limits and the clock."""
+        self.store.reset()
+        self.worker.forget()
+        with self._lock:
+            self._stats.clear()
+        self.clock.reset()
+        self._apply_options(self._initial)
+        self.faults.configure(parse_faults(self._initial_faults))
+
+    def set_faults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            self.faults.configure(parse_faults(dict(spec)))
+        except ValueError as exc:
+            raise RequestError(400, str(exc)) from None
+        return self.faults.describe()
+
+    def configure(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Change run-time settings (rate_limit, rate_window, token_ttl, job_delay, token_*)."""
+        known = set(asdict(self.options))
+        if set(settings) - known:
+            msg = f"unknown setting(s) {sorted(set(settings) - known)}; known: {sorted(known)}"
+            raise RequestError(400, msg)
+        try:
+            self._apply_options(replace(self.options, **settings))
+        except TypeError as exc:
+            raise RequestError(400, str(exc)) from None
+        return asdict(self.options)
+
+    def advance_clock(self, seconds: float) -> str:
+        self.clock.advance(seconds)
+        return format_time(self.clock.now())
+
+
+def _retry(wait: float | None, message: str) -> None:
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise RequestError(429, f"{message}; retry after {seconds} s", headers={"Retry-After": str(seconds)})
+
+
+def _kind(value: object) -> str:
+    names = {dict: "an object", str: "a string", type(None): "null", bool: "a boolean"}
+    return names.get(type(value), "a number")

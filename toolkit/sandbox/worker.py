@@ -1,0 +1,117 @@
+"""The job worker: one thread that runs queued jobs in order, like Connect's import queue.
+
+Queued (6) -> Validating (5) -> Initialized (1) -> Succeeded (2) | Failed (3) | Validation failed (4).
+``job_delay`` seconds pass in Validating and again in Initialized, so a test can watch the statuses.
+The catalog changes and the final status are committed in one transaction: a job is applied once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import orjson
+
+from toolkit.entities import ENTITIES, JobStatus
+from toolkit.sandbox.jobs import JobRecord
+from toolkit.sandbox.prepare import Prepared
+from toolkit.sandbox.spec import RequestError, parse_header
+from toolkit.sandbox.store import Store, prepare_import
+
+logger = logging.getLogger("toolkit.sandbox")
+
+
+class JobWorker:
+    """Runs the store's pending jobs one at a time, oldest first, in a daemon thread."""
+
+    def __init__(self, store: Store, *, delay: Callable[[], float]) -> None:
+        self._store, self._delay = store, delay
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._prepared: dict[int, Prepared] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sandbox-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def enqueue(self, job_id: int, prepared: Prepared | None = None) -> None:
+        """Wake the worker for a new job; ``prepared`` spares parsing the payload again."""
+        if prepared is not None:
+            self._prepared[job_id] = prepared
+        self._wake.set()
+
+    def forget(self) -> None:
+        self._prepared.clear()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._store.lock:
+                job = self._store.jobs.next_pending()
+            if job is None:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            try:
+                self._process(job)
+            except Exception:  # a broken job must not stop the queue
+                logger.exception("sandbox job %s failed", job.id)
+                self._finish(job.id, JobStatus.Failed, "internal error while applying the import")
+
+    def _process(self, job: JobRecord) -> None:
+        self._status(job.id, JobStatus.Validating)
+        if self._stop.wait(self._delay()):
+            return
+        errors = orjson.loads(job.errors)
+        if errors:
+            with self._store.transaction():
+                self._store.jobs.log_many(job.id, [(3, m, r) for r, m in errors])
+                failed = len({r for r, _ in errors})
+                self._store.jobs.set_status(job.id, JobStatus.ValidationFailed, fail=failed)
+            self._prepared.pop(job.id, None)
+            return
+        self._status(job.id, JobStatus.Initialized)
+        if self._stop.wait(self._delay()):
+            return
+        if job.fail_injected:
+            self._prepared.pop(job.id, None)
+            self._finish(job.id, JobStatus.Failed, "injected fault: the job failed")
+            return
+        self._apply(job, self._prepared.pop(job.id, None) or _prepare(job))
+
+    def _apply(self, job: JobRecord, prepared: Prepared) -> None:
+        entries: list[tuple[int, str, int | None]] = []
+        with self._store.transaction():
+            counts = self._store.apply(prepared, lambda s, m, r: entries.append((s, m, r)))
+            entries.append((1, f"{prepared.total} items: {counts.inserts} inserted, "
+                               f"{counts.updates} updated, {counts.fail} failed", None))  # fmt: skip
+            self._store.jobs.log_many(job.id, entries)
+            self._store.jobs.set_status(job.id, JobStatus.Succeeded, inserts=counts.inserts,
+                                        updates=counts.updates, fail=counts.fail)  # fmt: skip
+
+    def _status(self, job_id: int, status: int) -> None:
+        with self._store.transaction():
+            self._store.jobs.set_status(job_id, status)
+
+    def _finish(self, job_id: int, status: int, message: str) -> None:
+        with self._store.transaction():
+            self._store.jobs.log(job_id, 3, message)
+            self._store.jobs.set_status(job_id, status)
+
+
+def _prepare(job: JobRecord) -> Prepared:
+    """Parse a stored payload again (after a restart of the sandbox, or for a restarted job)."""
+    entity = ENTITIES[job.entity]
+    try:
+        header = parse_header(entity, job.header)
+    except RequestError as exc:  # accepted once, so this cannot happen unless the file was edited
+        raise ValueError(exc.message) from None
+    return prepare_import(entity, header, orjson.loads(job.payload))
