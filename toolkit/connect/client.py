@@ -203,7 +203,7 @@ class ConnectClient:
         try:
             response = self._send("GET", path, extensions={"retry_policy": _PING_RETRY})
         except ConnectAPIError as exc:
-            if is_tls_failure(exc):
+            if isinstance(exc, AuthError) or is_tls_failure(exc):
                 raise
             return False
         if response.status_code == 429 or response.status_code >= 500:
@@ -221,7 +221,8 @@ class ConnectClient:
         JobTimeout
             The job was not finished after ``timeout`` seconds; carries its last state.
         """
-        return self.wait_for_jobs([job_id], timeout=timeout, poll_interval=poll_interval)[job_id]
+        return self.wait_for_jobs([job_id], timeout=timeout, poll_interval=poll_interval,
+                                  raise_on_failure=True)[job_id]  # fmt: skip
 
     def wait_for_jobs(
         self,
@@ -229,13 +230,18 @@ class ConnectClient:
         *,
         timeout: float = 600.0,
         poll_interval: float = 5.0,
-        raise_on_failure: bool = True,
+        raise_on_failure: bool = False,
     ) -> dict[int, Job]:
         """Poll many jobs until all are finished, with one Job/List per round while several are pending.
 
-        Jobs that Job/List does not show are asked for with Job/Get. With ``raise_on_failure``,
-        ``JobFailed`` is raised (for the first failed job, naming all) once every job has finished;
-        otherwise failed jobs are returned like the others.
+        Jobs that Job/List does not show are asked for with Job/Get. Failed jobs are returned like
+        the others (check ``Job.succeeded``); with ``raise_on_failure``, ``JobFailed`` is raised
+        instead (for the first failed job, naming all) once every job has finished.
+
+        Raises
+        ------
+        JobTimeout
+            Some job was not finished after ``timeout`` seconds; carries the first one's last state.
         """
         ids = list(dict.fromkeys(int(i) for i in job_ids))
         deadline = self._clock() + timeout

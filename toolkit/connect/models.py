@@ -61,7 +61,7 @@ def parse_timestamp(value: object) -> datetime | None:
         msg = f"expected a timestamp string, found {type(value).__name__} {value!r}"
         raise ValueError(msg)
     text = value.strip()
-    m = _MS_DATE.match(text.strip("\\"))
+    m = _MS_DATE.match(text.replace("\\/", "/"))  # JSON may escape the slashes
     if m:  # the offset in /Date(ms+0100)/ is display only: ms are UTC
         return datetime.fromtimestamp(int(m["ms"]) / 1000, UTC)
     try:
