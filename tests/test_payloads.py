@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import orjson
 import polars as pl
 import pytest
+from fixtures.canonical import frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from fixtures.canonical import frames
 from toolkit.entities import ENTITIES, SALES_AREAS, VALUE_ENUMS, Entity
 from toolkit.payloads import (
     build_header,
@@ -160,7 +159,8 @@ def test_header_members_per_entity() -> None:
     assert build_header("relations", account=1, fields=["Name[sv-SE]", "SortOrder"]) == {
         "AccountId": 1, "FullFile": False, "RelationFieldsThatAreSet": ["Cultures", "SortOrder"],
         "RelationCultureFieldsThatAreSet": ["Name"]}  # fmt: skip
-    assert build_header("sku_prices", account=1, fields=["PriceRuleValue", "CurrencyCode"], full_file=True) == {
+    fields = ["PriceRuleValue", "CurrencyCode"]
+    assert build_header("sku_prices", account=1, fields=fields, full_file=True) == {
         "AccountId": 1, "FullFile": True, "SkuPriceListFieldsThatAreSet": ["PriceRule"]}  # fmt: skip
     assert build_header("customers", account=1, fields=["CompanyCode", "IsActive"]) == {
         "AccountId": 1, "CustomerFieldsThatAreSet": ["IsActive", "Companies"]}  # fmt: skip
@@ -250,7 +250,9 @@ def _order_like_items(entity: str, df: pl.DataFrame) -> pl.DataFrame:
     if entity != "products" or df.is_empty():
         return df
     order = df.with_row_index("_i").with_columns(
-        pl.col("_i").min().over("Code").alias("_p"), pl.col("_i").min().over("Code", "ManufacturerPartNo").alias("_v"))
+        pl.col("_i").min().over("Code").alias("_p"),
+        pl.col("_i").min().over("Code", "ManufacturerPartNo").alias("_v"),
+    )
     return order.sort("_p", "_v", "_i").drop("_i", "_p", "_v")
 
 
