@@ -1,0 +1,167 @@
+"""The row checks behind ``toolkit.checks``: one polars expression per check, from the registry.
+
+A ``Rule`` is a check on one column: ``ok`` (True where the row passes, never null) is what both the
+vectorised pre-pass and the pandera ``Check`` evaluate, so the two cannot disagree; ``value`` and
+``reason`` turn a failure into plain words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from toolkit.entities import SALES_AREAS, VALUE_ENUMS, Column, Entity, split_qualified
+
+META: dict[str, pl.DataType] = {"_source": pl.String(), "_row": pl.Int64(), "_error": pl.String()}
+
+# ISO 4217 active codes (2025), without XTS (testing) and XXX (no currency).
+ISO_4217: frozenset[str] = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
+BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
+KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR
+MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU
+UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR
+ZMW ZWG
+""".split())  # fmt: skip
+CULTURE_CODE = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?-[A-Z]{2}$"
+URL = r"^https?://[^\s/?#@]+(:\d+)?([/?#]\S*)?$"
+_PARSE_REASONS = {
+    "Int64": "is not a whole number",
+    "Date": "is not a date (expected YYYY-MM-DD or the feed's date_format)",
+    "Boolean": "is not a yes/no value (expected 1/0, true/false, ja/nej, yes/no)",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check of one column; ``ok``, ``value`` and ``reason`` are polars expressions."""
+
+    check: str
+    column: str
+    ok: pl.Expr
+    value: pl.Expr
+    reason: pl.Expr
+    report_column: str
+
+    def pandera(self) -> pa.Check:
+        """The same check as a pandera polars ``Check`` (custom, vectorised)."""
+        ok = self.ok
+        return pa.Check(lambda data: data.lazyframe.select(ok), name=self.check, ignore_na=False)
+
+
+def rules_for(ent: Entity, columns: list[str]) -> list[Rule]:
+    """Every rule that applies to a frame of ``ent`` with ``columns``."""
+    rules: list[Rule] = []
+    for name in columns:
+        if not name.startswith("_"):
+            rules += _column_rules(ent, name, ent.column(name), columns)
+        elif name == "_error":
+            rules.append(_rule("source", name, pl.col(name).is_null(), pl.lit(""), pl.col(name), ""))
+    if all(k in columns for k in ent.key):
+        rules.append(_unique_key(ent))
+    return rules
+
+
+def _rule(check: str, column: str, ok: pl.Expr, value: pl.Expr, reason: pl.Expr | str,
+          report: str | None = None) -> Rule:  # fmt: skip
+    why = pl.lit(reason) if isinstance(reason, str) else reason
+    return Rule(check, column, ok.fill_null(True), value, why, column if report is None else report)
+
+
+def _quoted(value: pl.Expr, text: str) -> pl.Expr:
+    return pl.concat_str([pl.lit("'"), value, pl.lit(f"' {text}")])
+
+
+def _column_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> list[Rule]:
+    col, text = pl.col(name), as_text(pl.col(name), spec.dtype)
+    rules = [_rule(chk, name, ok, text, _quoted(text, why)) for chk, ok, why in _value_checks(spec, col)]
+    raw = f"_raw_{name}"
+    if raw in columns:
+        why = _PARSE_REASONS.get(str(spec.dtype.base_type()), "is not a number")
+        rules.append(_rule("parse", name, pl.col(raw).is_null(), pl.col(raw), _quoted(pl.col(raw), why)))
+    if spec.is_key or spec.is_required:
+        present = col.is_not_null() | (pl.col(raw).is_not_null() if raw in columns else pl.lit(False))
+        rules.append(_rule("not_null", name, present, pl.lit(""), f"{name} is empty; it is required"))
+    if spec.max_length and spec.dtype == pl.String:
+        size = col.str.len_chars()
+        long = pl.format("is {} characters long; at most {} are allowed", size, pl.lit(spec.max_length))
+        rules.append(_rule("max_length", name, size <= spec.max_length, text, long))
+    return rules + _qualifier_rules(name, spec) + _consistency_rules(ent, name, spec, columns)
+
+
+def _value_checks(spec: Column, col: pl.Expr) -> list[tuple[str, pl.Expr, str]]:
+    checks: list[tuple[str, pl.Expr, str]] = []
+    if spec.ge is not None:
+        checks.append(("ge", col >= spec.ge, f"is less than the minimum {spec.ge:g}"))
+    if spec.le is not None:
+        checks.append(("le", col <= spec.le, f"is more than the maximum {spec.le:g}"))
+    if spec.values:
+        names = [m.name for m in VALUE_ENUMS[spec.values]]
+        shown = ", ".join(names) if len(names) <= 12 else ", ".join(names[:4]) + ", …"
+        why = f"is not a {spec.values}; expected one of {shown} (or its number)"
+        checks.append(("one_of", col.is_in(names), why))
+    if spec.kind == "currency":
+        checks.append(("currency", col.is_in(sorted(ISO_4217)),
+                       "is not an ISO 4217 currency code (like SEK, NOK, EUR)"))  # fmt: skip
+    if spec.kind == "culture":
+        checks.append(("culture_code", col.str.contains(CULTURE_CODE), "is not a culture code like sv-SE"))
+    if spec.kind == "url":
+        checks.append(("url", col.str.contains(URL), "is not an http(s) URL"))
+    return checks
+
+
+def _qualifier_rules(name: str, spec: Column) -> list[Rule]:
+    """A bad qualifier (``Name[sv_SE]``, ``VatRate[Sverige]``) rejects the rows that use the column."""
+    qual = split_qualified(name)[1]
+    if qual is None:
+        return []
+    if spec.qualifier == "culture" and not re.match(CULTURE_CODE, qual):
+        check, why = "culture_code", f"column {name}: {qual!r} is not a culture code like sv-SE"
+    elif spec.qualifier == "sales_area" and qual not in SALES_AREAS:
+        check, why = "sales_area", f"column {name}: {qual!r} is not a SalesArea such as Sweden"
+    else:
+        return []
+    return [_rule(check, name, pl.col(name).is_null(), pl.lit(qual), why)]
+
+
+def _consistency_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> list[Rule]:
+    """Products: SKUs of one product (Code) or one variant (ManufacturerPartNo) must agree."""
+    if ent.name != "products":
+        return []
+    groups = []
+    if spec.level == "product" and name != "Code":
+        groups.append(("consistent_product", "Code", "product"))
+    if (spec.level == "variant" and name != "ManufacturerPartNo") or name == "Code":
+        groups.append(("consistent_variant", "ManufacturerPartNo", "variant"))
+    rules = []
+    for check, by, level in groups:
+        if by not in columns:
+            continue
+        ok = pl.col(by).is_null() | (pl.col(name).n_unique().over(by) == 1)
+        why = pl.format(f"the SKUs of {level} {{}} disagree on {name}; all of them are held back",
+                        pl.col(by))  # fmt: skip
+        rules.append(_rule(check, name, ok, as_text(pl.col(name), spec.dtype), why))
+    return rules
+
+
+def _unique_key(ent: Entity) -> Rule:
+    key = list(ent.key)
+    complete = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    ok = ~(pl.struct(key).is_duplicated() & complete)
+    why = pl.format("the key appears on {} rows; all are held back as it is unclear which is right",
+                    pl.len().over("key"))  # fmt: skip
+    return _rule("unique_key", key[0], ok, pl.col("key"), why, ", ".join(key))
+
+
+def as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value as the text a person would write (``12.5``, not ``12.5000``; lists joined by ``|``)."""
+    if isinstance(dtype, pl.List):
+        return col.list.join("|")
+    if isinstance(dtype, pl.Decimal):
+        return col.cast(pl.String).str.replace(r"(\.\d*?)0+$", "$1").str.strip_suffix(".")
+    return col.cast(pl.String)

@@ -1,0 +1,269 @@
+"""Check canonical frames against the Connect contract: valid rows go on, rejected rows keep a reason.
+
+``schema_for(entity)`` is a pandera (polars backend) ``DataFrameSchema`` generated from the registry
+in ``toolkit.entities``: key columns present, not null and unique together; canonical dtypes; ranges
+(``Column.ge``/``le``); enum members (``Column.values``, by NAME, as ``read_source`` normalises them);
+ISO 4217 currency codes (``kind="currency"``); culture codes (``kind="culture"`` and the qualifier of
+``Name[sv-SE]``-style columns); sales areas (``VatRate[Sweden]``); maximum lengths; URL shape
+(``kind="url"``); values that ``read_source`` could not cast (its ``_raw_<col>`` shadows); rows the
+loader flagged (``_error``); and for products, product-level columns that disagree between the SKUs
+of one product ``Code`` and variant-level ones between the SKUs of one ``ManufacturerPartNo``.
+
+``validate(entity, frame)`` runs it and returns a ``CheckResult``. For speed every check is one polars
+expression: a single vectorised pass over the whole frame finds the rows with any problem, then
+pandera validates only those rows (``lazy=True``) and its failure cases become ``.rejected``. That gives
+the same failure cases as validating the whole frame, because every check is element-wise or over a
+group (key, product, variant) whose rows are all flagged together. Frames are validated collected:
+pandera checks only the schema of a LazyFrame.
+
+Workarounds for pandera's polars backend (each has a regression test in tests/test_checks.py):
+
+- ``DataFrameSchema(unique=[...])`` reports a duplicate as a JSON dump of the whole row with no column,
+  built row by row in Python; the key check here is a column check (``unique_key``) over the key.
+- A LazyFrame is validated at schema depth only (data checks silently skipped), so ``validate``
+  accepts only collected DataFrames.
+
+Examples
+--------
+>>> import polars as pl
+>>> frame = pl.DataFrame({"PartNo": ["A", "B", "B"], "PriceListCode": ["SE", "SE", "SE"],
+...                       "QuantityBreak": [1, 1, 1]})
+>>> result = validate("sku_prices", frame, policies=Policies(max_reject_ratio=1.0))
+>>> result.valid["PartNo"].to_list()
+['A']
+>>> result.rejected.select("_row", "key", "check").rows()
+[(2, 'B|SE|1', 'unique_key'), (3, 'B|SE|1', 'unique_key')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.config import ValidationDepth, config_context
+
+from toolkit._rules import ISO_4217, META, Rule, rules_for
+from toolkit.config import Policies
+from toolkit.entities import Entity, get_entity
+from toolkit.errors import CheckFailed
+
+__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "schema_for", "validate"]
+
+REJECTED_SCHEMA = pl.Schema({
+    "_source": pl.String(), "_row": pl.Int64(), "key": pl.String(), "column": pl.String(),
+    "check": pl.String(), "value": pl.String(), "reason": pl.String(),
+})  # fmt: skip
+_CROSS_FEED = {"onhands": ("PartNo",), "sku_prices": ("PartNo",), "competitor_skus": ("PartNo",),
+               "relations": ("PartNo", "RelatedPartNo")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Valid rows, one rejected row per problem, counts, and warnings that reject nothing."""
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+    summary: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def schema_for(entity: str | Entity, columns: list[str] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of an entity's canonical frame with ``columns`` (default: all plain ones).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> schema = schema_for("onhands")
+    >>> sorted(schema.columns)[:3]
+    ['IncomingValue', 'IsActive', 'LeadTimeDayCount']
+    >>> bad = pl.DataFrame({"PartNo": ["A"], "WarehouseCode": ["W"], "LocationCode": ["L"],
+    ...                     "LeadTimeDayCount": [-2]})
+    >>> try:
+    ...     schema.validate(bad, lazy=True)
+    ... except pa.errors.SchemaErrors as exc:
+    ...     exc.failure_cases.select("column", "check", "failure_case").rows()
+    [('LeadTimeDayCount', 'ge', '-2')]
+    """
+    ent = get_entity(entity) if isinstance(entity, str) else entity
+    if columns is None:
+        columns = [c.name for c in ent.columns if c.qualifier is None]
+    return _schema(ent, columns, rules_for(ent, columns))
+
+
+def _schema(ent: Entity, columns: list[str], rules: list[Rule]) -> pa.DataFrameSchema:
+    specs: dict[str, pa.Column] = {}
+    for name in columns:
+        if name in META or name.startswith("_raw_"):
+            specs[name] = pa.Column(META.get(name, pl.String()), nullable=True, required=False,
+                                    checks=[r.pandera() for r in rules if r.column == name])  # fmt: skip
+            continue
+        # nulls in key and required columns are the custom not_null check: it knows when a null
+        # stands for a value read_source could not cast (reported once, as parse)
+        checks = [r.pandera() for r in rules if r.column == name]
+        specs[name] = pa.Column(ent.column(name).dtype, nullable=True, required=ent.column(name).is_key,
+                                checks=checks)  # fmt: skip
+    return pa.DataFrameSchema(specs, name=ent.name, strict=False)
+
+
+def validate(
+    entity: str | Entity,
+    frame: pl.DataFrame,
+    *,
+    policies: Policies | None = None,
+    products: pl.DataFrame | pl.LazyFrame | None = None,
+) -> CheckResult:
+    """Split a canonical frame into valid rows and rejected problems.
+
+    Parameters
+    ----------
+    entity
+        The entity (name or ``Entity``) the frame holds.
+    frame
+        A collected canonical frame, as ``read_source`` gives it.
+    policies
+        ``max_reject_ratio`` (above it: CheckFailed) and ``on_reject`` (``"fail"``: any rejected row
+        raises CheckFailed); defaults to ``Policies()``.
+    products
+        The products frame (or snapshot): PartNo values of onhands, sku_prices, relations and
+        competitor_skus that it lacks are reported in ``.warnings`` (Connect skips those rows).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"PartNo": ["A", None], "WarehouseCode": ["W", "W"],
+    ...                       "LocationCode": ["L", "L"], "OnhandValue": [3, 4]})
+    >>> result = validate("onhands", frame, policies=Policies(max_reject_ratio=0.5))
+    >>> result.summary["rejected_rows"], result.rejected["reason"][0]
+    (1, 'PartNo is empty; it is required')
+    """
+    ent = get_entity(entity) if isinstance(entity, str) else entity
+    if not isinstance(frame, pl.DataFrame):
+        msg = f"validate({ent.name!r}) expects a collected DataFrame, found {type(frame).__name__}"
+        raise TypeError(msg)
+    frame, warnings = _prepare(ent, frame)
+    rules = rules_for(ent, frame.columns)
+    schema = _schema(ent, frame.columns, rules)
+    _check_structure(ent, schema, frame)
+    flags = frame.select(pl.any_horizontal([~r.ok for r in rules]) if rules else pl.lit(False))
+    bad = flags.to_series().fill_null(False)
+    candidates = frame.filter(bad)
+    rejected = _rejected(ent, schema, candidates, rules)
+    data = [c for c in frame.columns if not c.startswith("_") or c in ("_source", "_row")]
+    valid = frame.filter(~bad).select(data)
+    summary = _summary(ent, frame.height, valid.height, rejected)
+    warnings += _cross_feed(ent, valid, products)
+    _enforce(ent, policies or Policies(), summary, rejected)
+    return CheckResult(valid=valid, rejected=rejected, summary=summary, warnings=warnings)
+
+
+def _prepare(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Add ``_source``/``_row`` when missing; drop columns that are neither canonical nor metadata."""
+    warnings: list[str] = []
+    extra = [c for c in frame.columns
+             if not c.startswith("_") and not (ent.has_column(c) and _plausible(ent, c))]  # fmt: skip
+    if extra:
+        warnings.append(f"{ent.name}: column(s) {', '.join(extra)} are not columns of "
+                        f"{ent.name}; ignored")  # fmt: skip
+        frame = frame.drop(extra)
+    if "_row" not in frame.columns:
+        frame = frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+    if "_source" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("_source"))
+    return frame, warnings
+
+
+def _plausible(ent: Entity, name: str) -> bool:
+    """A ``Base[qualifier]`` name only for qualified columns, a plain name only for plain ones."""
+    from toolkit.entities import split_qualified
+
+    qualified = split_qualified(name)[1] is not None
+    return qualified == (ent.column(name).qualifier is not None)
+
+
+def _check_structure(ent: Entity, schema: pa.DataFrameSchema, frame: pl.DataFrame) -> None:
+    """Columns and dtypes (pandera at schema depth); a frame-level failure raises CheckFailed."""
+    try:
+        with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+            schema.validate(frame.head(0), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.select("column", "check", "failure_case").rows()
+        found = "; ".join(f"{col}: {check} (found {case})" for col, check, case in cases)
+        msg = (f"{ent.name}: the frame does not have the canonical columns and types: {found}; "
+               "load it with read_source")  # fmt: skip
+        raise CheckFailed(msg) from exc
+
+
+def _failure_cases(schema: pa.DataFrameSchema, candidates: pl.DataFrame) -> pl.DataFrame:
+    try:
+        with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+            schema.validate(candidates, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases: pl.DataFrame = exc.failure_cases
+        return cases.filter(pl.col("index").is_not_null())
+    return pl.DataFrame(schema={"column": pl.String, "check": pl.String, "index": pl.Int32})
+
+
+def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
+              rules: list[Rule]) -> pl.DataFrame:  # fmt: skip
+    """One row per pandera failure case on the candidate rows, with value and reason."""
+    if candidates.height == 0:
+        return pl.DataFrame(schema=REJECTED_SCHEMA)
+    cases = _failure_cases(schema, candidates).select("column", "check", "index").unique()
+    by_name = {(r.column, r.check): r for r in rules}
+    indexed = candidates.with_row_index("index").with_columns(_key_text(ent).alias("key"))
+    parts = []
+    for (column, check), group in cases.group_by("column", "check", maintain_order=True):
+        rule = by_name[(str(column), str(check))]
+        rows = indexed.join(group.select(pl.col("index").cast(pl.UInt32)), on="index", how="semi")
+        parts.append(rows.select(
+            "_source", "_row", "key", pl.lit(rule.report_column).alias("column"),
+            pl.lit(rule.check).alias("check"), rule.value.alias("value"), rule.reason.alias("reason"),
+            "index",
+        ))  # fmt: skip
+    out = pl.concat(parts) if parts else pl.DataFrame(schema={**REJECTED_SCHEMA, "index": pl.UInt32})
+    return out.sort("index", maintain_order=True).drop("index").cast(REJECTED_SCHEMA)
+
+
+def _key_text(ent: Entity) -> pl.Expr:
+    parts = [pl.col(k).cast(pl.String).fill_null("(empty)") for k in ent.key]
+    return pl.concat_str(parts, separator="|")
+
+
+def _summary(ent: Entity, rows: int, valid: int, rejected: pl.DataFrame) -> dict[str, Any]:
+    problems = dict(rejected.group_by("check").len().sort("check").iter_rows())
+    bad = rows - valid
+    return {"entity": ent.name, "rows": rows, "valid": valid, "rejected_rows": bad,
+            "reject_ratio": round(bad / rows, 6) if rows else 0.0, "problems": problems,
+            "examples": rejected.head(5).to_dicts()}  # fmt: skip
+
+
+def _cross_feed(ent: Entity, valid: pl.DataFrame,
+                products: pl.DataFrame | pl.LazyFrame | None) -> list[str]:  # fmt: skip
+    if products is None or ent.name not in _CROSS_FEED:
+        return []
+    known = products.lazy().select(pl.col("PartNo").drop_nulls().unique())
+    warnings = []
+    for column in _CROSS_FEED[ent.name]:
+        if column not in valid.columns:
+            continue
+        wanted = valid.lazy().select(pl.col(column).drop_nulls().unique().alias("PartNo"))
+        absent = wanted.join(known, on="PartNo", how="anti").sort("PartNo").collect()["PartNo"]
+        if len(absent):
+            shown = ", ".join(absent.head(10).to_list()) + (" …" if len(absent) > 10 else "")
+            warnings.append(f"{ent.name}: {len(absent)} {column} value(s) are not in the products "
+                            f"snapshot, so Connect will skip their rows: {shown}")  # fmt: skip
+    return warnings
+
+
+def _enforce(ent: Entity, policies: Policies, summary: dict[str, Any], rejected: pl.DataFrame) -> None:
+    bad, rows = summary["rejected_rows"], summary["rows"]
+    examples = "; ".join(f"row {r['_row']} {r['column']}: {r['reason']}" for r in summary["examples"])
+    if bad and policies.on_reject == "fail":
+        msg = f"{ent.name}: {bad} of {rows} rows rejected and the feed's on_reject is 'fail': {examples}"
+        raise CheckFailed(msg, summary=summary)
+    if rows and bad / rows > policies.max_reject_ratio:
+        msg = (f"{ent.name}: {bad} of {rows} rows rejected ({bad / rows:.1%}), more than the feed's "
+               f"max_reject_ratio {policies.max_reject_ratio:.1%}: {examples}")  # fmt: skip
+        raise CheckFailed(msg, summary=summary)
