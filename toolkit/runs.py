@@ -63,6 +63,7 @@ __all__ = [
 ]
 
 Progress = Callable[[dict[str, Any]], None]
+Sleep = Callable[[float], None]
 RESTART_WINDOW = timedelta(days=14)
 
 
@@ -149,8 +150,9 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
         emit(_event("start", plan, len(plan.batches) - len(todo), len(todo), rate))
         sent = found = 0
         for left, batch in zip(range(len(todo) - 1, -1, -1), todo, strict=True):
-            rec, was_found = _deliver(plan, batch, records[batch.index], client, ledger, lookup, sleep)
-            sent, found = sent + (not was_found), found + was_found
+            rec, was_sent, was_found = _deliver(plan, batch, records[batch.index], client, ledger,
+                                                lookup, sleep)  # fmt: skip
+            sent, found = sent + was_sent, found + was_found
             emit({**_event("batch", plan, len(plan.batches) - left, left, rate),
                   "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
         emit(_event("done", plan, len(plan.batches), 0, rate))
@@ -158,19 +160,24 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
 
 
 def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger: Ledger,
-             lookup: JobLookup, sleep: Callable[[float], None]) -> tuple[BatchRecord, bool]:  # fmt: skip
-    """Find the job of a batch left ``sending``/``unknown`` by an earlier attempt, else send it."""
+             lookup: JobLookup, sleep: Sleep) -> tuple[BatchRecord, bool, bool]:  # fmt: skip
+    """Find the job of a batch left ``sending``/``unknown`` by an earlier attempt, else send it.
+
+    Returns the batch record, whether a request was sent and whether the job was found in Job/List.
+    """
     if rec.state in ("sending", "unknown") and rec.sent_at is not None:
         job = _find_job(client, ledger, batch, rec.sent_at, lookup, sleep)
         if job is not None:
             return ledger.mark_accepted(plan.id, batch.index, job.job_id,
-                                        reason=Reason.FOUND_IN_LIST), True  # fmt: skip
-    return _send(plan, batch, client, ledger, lookup, sleep), False
+                                        reason=Reason.FOUND_IN_LIST), False, True  # fmt: skip
+    rec, found = _send(plan, batch, client, ledger, lookup, sleep)
+    return rec, True, found
 
 
 def _send(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: JobLookup,
           sleep: Callable[[float], None], *, reason: Reason = Reason.ACCEPTED,
-          restarted_from: int | None = None) -> BatchRecord:  # fmt: skip
+          restarted_from: int | None = None) -> tuple[BatchRecord, bool]:  # fmt: skip
+    """Send one batch; the flag says its job was found in Job/List after a lost answer."""
     rec = ledger.mark_sending(plan.id, batch.index)
     try:
         response = client.import_items(batch.entity, batch.body, batch.header)
@@ -182,12 +189,12 @@ def _send(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: Job
                    f"matching job in Job/List; run resume to look again before resending")  # fmt: skip
             raise OutcomeUnknown(msg, endpoint=batch.endpoint, batch=batch.id) from exc
         return ledger.mark_accepted(plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST,
-                                    restarted_from=restarted_from)  # fmt: skip
+                                    restarted_from=restarted_from), True  # fmt: skip
     except ConnectAPIError as exc:
         ledger.mark_failed(plan.id, batch.index, str(exc))
         raise
     return ledger.mark_accepted(plan.id, batch.index, int(response.job_id), reason=reason,
-                                restarted_from=restarted_from)  # fmt: skip
+                                restarted_from=restarted_from), False  # fmt: skip
 
 
 def _find_job(client: _Client, ledger: Ledger, batch: Batch, since: datetime, lookup: JobLookup,
