@@ -28,6 +28,7 @@ import polars as pl
 from toolkit.entities import JobStatus
 
 __all__ = [
+    "SVG",
     "changes_per_field",
     "enable_offline",
     "failures_by_feed",
@@ -201,7 +202,7 @@ _OUTCOME_SCHEMA = {"feed": pl.String, "status": pl.String, "items": pl.Int64, "f
                    "lead_time_s": pl.Float64}  # fmt: skip
 
 
-class _SVG:
+class SVG:
     """An SVG document that notebooks show as ``image/svg+xml`` (no JavaScript involved)."""
 
     def __init__(self, data: str) -> None:
@@ -214,7 +215,7 @@ class _SVG:
         return f"<SVG chart, {len(self.data)} characters>"
 
 
-def render(chart: alt.TopLevelMixin) -> _SVG:
+def render(chart: alt.TopLevelMixin) -> SVG:
     """The chart as an offline SVG (vl-convert) that Jupyter displays as an image.
 
     Examples
@@ -224,7 +225,7 @@ def render(chart: alt.TopLevelMixin) -> _SVG:
     """
     buffer = io.StringIO()
     chart.save(buffer, format="svg")
-    return _SVG(buffer.getvalue())
+    return SVG(buffer.getvalue())
 
 
 def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:
