@@ -30,14 +30,15 @@ ACCESSORY = ("tillbehor", "strumpor", "mossor", "lampor", "friluftsmat")
 WAREHOUSES = {"STHLM": ("A1", "A2"), "OSLO": ("MAIN",)}
 
 
-def nice_price(x: float) -> int:
-    """A consumer price as shops set them: ending in 9.
+def nice_price(x: float, *, down: bool = False) -> int:
+    """A consumer price as shops set them: ending in 9 (rounded up, or down for a campaign).
 
-    >>> nice_price(2950.0), nice_price(433.0), nice_price(36.0)
-    (2999, 449, 39)
+    >>> nice_price(2950.0), nice_price(433.0), nice_price(36.0), nice_price(104.3, down=True)
+    (2999, 449, 39, 99)
     """
     step = 100 if x >= 1000 else 50 if x >= 100 else 10
-    return max(step, round(x / step + 0.5) * step) - 1
+    steps = int(x // step) if down else round(x / step + 0.5)
+    return max(step, steps * step) - 1
 
 
 def ean13(body12: str) -> str:

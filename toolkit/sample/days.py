@@ -147,7 +147,7 @@ def start_campaign(day: Shop, rng: random.Random, share: float = 0.05) -> int:
     for row in day.prices:
         if row["PriceListCode"] == "SE-B2C" and rng.random() < share:
             sku = skus[row["PartNo"]]
-            gross = catalog.nice_price(sku["_gross_sek"] * rng.uniform(0.68, 0.78))
+            gross = catalog.nice_price(sku["_gross_sek"] * rng.uniform(0.68, 0.78), down=True)
             row["PricePrevious"] = row["PriceSale"]
             row["PriceSale"] = round(gross / (1 + sku["VatRate[Sweden]"] / 100), 2)
             count += 1
