@@ -50,6 +50,7 @@ from toolkit.records import (
 __all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "Ledger", "PlanRecord", "PlanState",
            "Reason"]  # fmt: skip
 
+_NO_PARAMS: tuple[Any, ...] = ()
 OPEN_PLAN_STATES: tuple[PlanState, ...] = ("planned", "sending", "submitted")
 
 
@@ -230,7 +231,7 @@ class Ledger:
 
     def plans(self, feed: str | None = None) -> list[PlanRecord]:
         """Recorded plans, oldest first, of one feed or all."""
-        sql, params = "SELECT * FROM plans", ()
+        sql, params = "SELECT * FROM plans", _NO_PARAMS
         if feed is not None:
             sql, params = sql + " WHERE feed = ?", (feed,)
         return [PlanRecord.from_row(r) for r in self._rows(sql + " ORDER BY recorded_at, rowid", params)]
@@ -351,7 +352,7 @@ class Ledger:
         return JobRecord.from_row(rows[0])
 
     def jobs(self, plan_id: str | None = None) -> list[JobRecord]:
-        sql, params = "SELECT * FROM jobs", ()
+        sql, params = "SELECT * FROM jobs", _NO_PARAMS
         if plan_id is not None:
             sql, params = sql + " WHERE plan_id = ?", (plan_id,)
         return [JobRecord.from_row(r) for r in self._rows(sql + " ORDER BY run", params)]
@@ -380,7 +381,7 @@ class Ledger:
                         detail={"snapshot": snapshot_id})  # fmt: skip
 
     def promotions(self, feed: str | None = None) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM promotions", ()
+        sql, params = "SELECT * FROM promotions", _NO_PARAMS
         if feed is not None:
             sql, params = sql + " WHERE feed = ?", (feed,)
         return [dict(r) for r in self._rows(sql + " ORDER BY rowid", params)]
@@ -464,7 +465,7 @@ def _is_stale(row: sqlite3.Row, host: str) -> bool:
         return False
     started = process_started(row["pid"])
     if started is not None:
-        return started != row["started"]
+        return bool(started != row["started"])
     if Path("/proc/self/stat").exists():
         return True  # /proc works and has no live process of that pid (or only a zombie)
     try:

@@ -106,8 +106,8 @@ class BatchRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> BatchRecord:
-        values = {**dict(row), "index": row["idx"]}
-        conv = {"sent_at": _at, "accepted_at": _at, "updated_at": _at}
+        values: dict[str, Any] = {**dict(row), "index": row["idx"]}
+        conv: dict[str, Callable[[Any], Any]] = {"sent_at": _at, "accepted_at": _at, "updated_at": _at}
         return cls(**{f.name: conv.get(f.name, lambda v: v)(values[f.name]) for f in fields(cls)})
 
 
@@ -143,7 +143,7 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> JobRecord:
-        values = {**dict(row), "index": row["idx"]}
+        values: dict[str, Any] = {**dict(row), "index": row["idx"]}
         conv: dict[str, Callable[[Any], Any]] = {
             "queued_at": _at, "start": _at, "stop": _at,
             "log_tail": lambda t: json.loads(t) if t else []}  # fmt: skip

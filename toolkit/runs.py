@@ -65,6 +65,7 @@ __all__ = [
 Progress = Callable[[dict[str, Any]], None]
 Sleep = Callable[[float], None]
 RESTART_WINDOW = timedelta(days=14)
+_RESTARTABLE = (int(JobStatus["Succeeded"]), int(JobStatus["Failed"]))  # what Job/Restart accepts
 
 
 class _Client(Protocol):  # the part of ConnectClient that runs uses
@@ -102,11 +103,11 @@ class Submission:
 
     @property
     def plan_id(self) -> str:
-        return self.plan.id
+        return str(self.plan.id)
 
     @property
     def feed(self) -> str:
-        return self.plan.feed
+        return str(self.plan.feed)
 
     @property
     def job_ids(self) -> tuple[int, ...]:
@@ -305,7 +306,7 @@ def _needs_restart(rec: BatchRecord, job: JobRecord | None, wanted: set[int] | N
 def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: _Client, ledger: Ledger,
              when: datetime) -> bool:  # fmt: skip
     finished = job.stop or job.start or job.queued_at
-    if job.status not in (JobStatus.Succeeded, JobStatus.Failed) or finished is None:
+    if job.status not in _RESTARTABLE or finished is None:
         return False
     if when - finished > RESTART_WINDOW:
         return False
