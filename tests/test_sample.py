@@ -128,7 +128,7 @@ def test_vat_per_sales_area_with_food_rates() -> None:
 def test_two_product_feeds_split_the_columns() -> None:
     erp, pim = _read("products-erp", "day1"), _read("products-pim", "day1")
     erp_data, pim_data = (set(f.columns) - IDENTITY - {"_source", "_row"} for f in (erp, pim))
-    assert IDENTITY <= set(erp.columns) and IDENTITY <= set(pim.columns)
+    assert set(erp.columns) >= IDENTITY and set(pim.columns) >= IDENTITY
     assert not erp_data & pim_data
     assert {"StandardPrice", "VatRate[Sweden]", "EanCode", "Status"} <= erp_data
     assert {"Name[sv-SE]", "Description[nb-NO]", "VariantName[sv-SE]", "MainImage"} <= pim_data
