@@ -1,9 +1,9 @@
-"""Fixtures for the notebook tests: a tiny workspace, a sandbox, JupyterLab and headless Chromium.
+"""Fixtures for the notebook tests: a tiny workspace, JupyterLab and headless Chromium.
 
 JupyterLab follows /work/shared/recipes/jupyterlab-browser-test.md: one server per session on a free
 loopback port with a random token, settings/workspace/runtime dirs inside tmp, shut down over its API.
-Its kernels inherit the server's environment, so the sandbox's NORCE_SANDBOX_* variables are handed
-to the server process (never written into a notebook).
+Its kernels inherit the server's environment, so the NORCE_SANDBOX_* variables of the session sandbox
+(tests/conftest.py) are handed to the server process, never written into a notebook.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nbformat
 import pytest
+from nb_workspace import ROOT, parameterized_copy, write_workspace
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,76 +32,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 
-NORCE_TOML = """\
-[settings]
-state_dir = ".norce"
-
-[profiles.sandbox]
-base_url = "http://127.0.0.1:9"
-client_id = "sandbox"
-scope = "sandbox"
-
-[feeds.stock]
-entity = "onhands"
-profile = "sandbox"
-account = "ERP"
-source = "data/stock.csv"
-
-[feeds.companies]
-entity = "companies"
-profile = "sandbox"
-account = "CRM"
-source = "data/companies.csv"
-"""
-
-STOCK_CSV = """\
-PartNo,WarehouseCode,LocationCode,OnhandValue,IncomingValue,LeadTimeDayCount,IsActive
-SKU-1,WH1,A,10,0,2,true
-SKU-2,WH1,A,5,3,4,true
-SKU-3,WH1,A,0,8,7,true
-SKU-4,WH1,A,-1,,x,true
-"""
-
-COMPANIES_CSV = """\
-Code,Name,OrganizationNo,EmailAddress,IsActive
-C1,Acme AB,556000-0001,info@acme.example,true
-C2,Beta AB,556000-0002,info@beta.example,true
-"""
-
-
-def write_workspace(directory: Path) -> Path:
-    """Write norce.toml and two tiny sources (stock with one bad row, companies) into ``directory``."""
-    (directory / "data").mkdir(parents=True, exist_ok=True)
-    (directory / "norce.toml").write_text(NORCE_TOML, encoding="utf-8")
-    (directory / "data" / "stock.csv").write_text(STOCK_CSV, encoding="utf-8")
-    (directory / "data" / "companies.csv").write_text(COMPANIES_CSV, encoding="utf-8")
-    return directory / "norce.toml"
-
-
-def parameterized_copy(name: str, directory: Path, **parameters: Any) -> Path:
-    """Copy ``notebooks/<name>`` into ``directory`` with papermill's parameters cell injected."""
-    from papermill.parameterize import parameterize_notebook
-
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nb = parameterize_notebook(nb, parameters)
-    target = directory / name
-    nbformat.write(nb, target)
-    return target
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A fresh norce.toml (returned) with tiny sources beside it."""
     return write_workspace(tmp_path)
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Any]:
-    """One real sandbox for the notebook tests; tests call ``reset()`` when they need a clean one."""
-    from toolkit.sandbox import serve
-
-    with serve(client_secret=secrets.token_hex(12)) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
