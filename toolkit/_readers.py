@@ -114,6 +114,7 @@ def _decode(file: Path, codec: str, out: io.BytesIO | None = None) -> str | None
 
 
 def _decode_message(line: int, byte: int, codec: str) -> str:
+    codec = codec.removesuffix("-sig")
     hint = '"latin-1"' if codec == "cp1252" else '"cp1252" or "latin-1"'
     return (f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
             f"encoding to the file's encoding (e.g. encoding = {hint})")  # fmt: skip

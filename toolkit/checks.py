@@ -94,7 +94,7 @@ def schema_for(entity: str | Entity, columns: list[str] | None = None) -> pa.Dat
 
 def _schema(ent: Entity, columns: list[str], rules: list[Rule]) -> pa.DataFrameSchema:
     specs: dict[str, pa.Column] = {}
-    for name in columns:
+    for name in [*columns, *(k for k in ent.key if k not in columns)]:
         if name in META or name.startswith("_raw_"):
             specs[name] = pa.Column(META.get(name, pl.String()), nullable=True, required=False,
                                     checks=[r.pandera() for r in rules if r.column == name])  # fmt: skip
@@ -168,10 +168,25 @@ def _prepare(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]
                         f"{ent.name}; ignored")  # fmt: skip
         frame = frame.drop(extra)
     if "_row" not in frame.columns:
-        frame = frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+        frame = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
     if "_source" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("_source"))
-    return frame, warnings
+    frame = frame.with_columns(_widen(ent, frame.schema))
+    return frame.select("_source", "_row", pl.exclude("_source", "_row")), warnings
+
+
+def _widen(ent: Entity, schema: pl.Schema) -> list[pl.Expr]:
+    """Lossless casts to the canonical dtype (Int32 -> Int64, other decimal scales, all-null)."""
+    casts = []
+    for name, dtype in schema.items():
+        if name.startswith("_"):
+            continue
+        target = ent.column(name).dtype
+        lossless = (dtype.is_integer() and target == pl.Int64) or dtype == pl.Null or (
+            isinstance(dtype, pl.Decimal) and isinstance(target, pl.Decimal))
+        if dtype != target and lossless:
+            casts.append(pl.col(name).cast(target))
+    return casts
 
 
 def _plausible(ent: Entity, name: str) -> bool:
@@ -189,10 +204,17 @@ def _check_structure(ent: Entity, schema: pa.DataFrameSchema, frame: pl.DataFram
             schema.validate(frame.head(0), lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases.select("column", "check", "failure_case").rows()
-        found = "; ".join(f"{col}: {check} (found {case})" for col, check, case in cases)
-        msg = (f"{ent.name}: the frame does not have the canonical columns and types: {found}; "
-               "load it with read_source")  # fmt: skip
+        found = "; ".join(_structure_problem(*case) for case in cases)
+        msg = f"{ent.name}: {found}; expected the canonical columns and types (see read_source)"
         raise CheckFailed(msg) from exc
+
+
+def _structure_problem(column: str, check: str, case: str) -> str:
+    if check == "column_in_dataframe":
+        return f"key column {case} is missing"
+    if check.startswith("dtype("):
+        return f"column {column} has type {case}, expected {check[7:-2]}"
+    return f"column {column}: {check} ({case})"
 
 
 def _failure_cases(schema: pa.DataFrameSchema, candidates: pl.DataFrame) -> pl.DataFrame:
