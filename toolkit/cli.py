@@ -162,12 +162,42 @@ def _run_restart(args: argparse.Namespace) -> int:
     return _report_run(result)
 
 
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plan", help="plan a feed (nothing is sent): print its summary, write the plan")
+    p.add_argument("feed", help="a feed of norce.toml")
+    p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
+    p.add_argument("--out", default=None, help="plan directory (default: <state_dir>/plans/<plan id>)")
+    p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
+    p.add_argument("--allow-mass-deactivation", action="store_true",
+                   help="plan even if the guard would refuse (recorded with --reason)")  # fmt: skip
+    p.add_argument("--reason", default=None, help="why the guard is overridden")
+    _settings_arg(p)
+    p.set_defaults(run=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toolkit.config import load_settings
+    from toolkit.feeds import plan_feed
+
+    settings = load_settings(args.settings)
+    plan = plan_feed(settings, args.feed, kind=args.kind, source=args.source,
+                     allow_mass_deactivation=args.allow_mass_deactivation,
+                     override_reason=args.reason)  # fmt: skip
+    out = plan.save(Path(args.out) if args.out else settings.state_dir / "plans" / plan.id)
+    print(plan.describe())
+    print(f"plan written to {out}")
+    return EXIT_OK
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_sandbox,
     _add_submit,
     _add_resume,
     _add_jobs,
     _add_restart,
+    _add_plan,
 ]
 
 

@@ -1,0 +1,213 @@
+"""Pure: groups of rows that share one header -> import requests (batches) within the feed's limits.
+
+A :class:`Group` is rows plus the fields their items carry; every batch of a group gets the header of
+exactly those fields. Batches are cut by item count and body bytes, whichever comes first, and named
+by the sha256 of endpoint, header and body, so the same plan always has the same batch ids.
+
+A FullFile import deactivates what it does not contain *within its scope* (on-hands: the warehouse
+locations it holds; SKU prices: its price lists; other entities: everything). A FullFile batch must
+therefore hold whole scopes: scopes that do not fit in one batch are sent without FullFile, and their
+removed items are deactivated explicitly by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+
+from toolkit.config import Policies
+from toolkit.entities import Entity
+from toolkit.errors import PlanError
+from toolkit.payloads import build_header, encode_items, item_columns, join_items
+
+__all__ = [
+    "FULL_FILE_SCOPE", "Batch", "Group", "batch_id", "count_requests", "field_groups",
+    "full_file_groups", "make_batches", "union_groups",
+]  # fmt: skip
+
+# The columns bounding what one FullFile import deactivates (contract section 4; sandbox alike).
+FULL_FILE_SCOPE: dict[str, tuple[str, ...]] = {
+    "onhands": ("WarehouseCode", "LocationCode"),
+    "sku_prices": ("PriceListCode",),
+}
+
+
+def batch_id(endpoint: str, header_json: str, body: bytes) -> str:
+    """sha256 hex of ``endpoint \\n header_json \\n body``.
+
+    >>> batch_id("Product/ImportOnhands", '{"AccountId":1}', b"[]")[:12]
+    'b0a3bdb6a4b6'
+    """
+    return hashlib.sha256(f"{endpoint}\n{header_json}\n".encode() + body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One import request: endpoint, header and a JSON array body of ``item_count`` items."""
+
+    id: str
+    index: int
+    entity: str
+    endpoint: str
+    header: dict[str, Any]
+    body: bytes = field(repr=False)
+    item_count: int
+
+    @property
+    def header_json(self) -> str:
+        """The header as sent in ``X-StormConnect-Header``: one line of JSON."""
+        return orjson.dumps(self.header).decode()
+
+    @property
+    def size(self) -> int:
+        """Body size in bytes."""
+        return len(self.body)
+
+    def items(self) -> list[dict[str, Any]]:
+        """The items of the body as Python objects."""
+        items: list[dict[str, Any]] = orjson.loads(self.body)
+        return items
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows whose items carry the same ``fields`` (None: every column) under one header.
+
+    ``json`` caches the encoded items (one per row for flat entities) when already computed.
+    """
+
+    frame: pl.DataFrame = field(repr=False)
+    fields: tuple[str, ...] | None
+    clear: tuple[str, ...] = ()
+    full_file: bool = False
+    label: str = "items"
+    json: pl.Series | None = field(default=None, repr=False)
+
+    def encoded(self, entity: Entity) -> pl.Series:
+        if self.json is not None:
+            return self.json
+        return encode_items(entity, self.frame, fields=self.fields, clear=self.clear)
+
+
+def _sizes(json: pl.Series) -> np.ndarray:
+    return json.str.len_bytes().to_numpy().astype(np.int64) + 1  # each item plus its comma
+
+
+def _limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
+    """(offset, length) slices: at most max_items items and max_bytes bytes of body each."""
+    sizes = _sizes(json)
+    too_big = np.flatnonzero(sizes + 1 > policies.max_bytes)
+    if too_big.size:
+        msg = (f"item {int(too_big[0])} of a batch is {int(sizes[too_big[0]]) - 1} bytes, more than "
+               f"max_bytes ({policies.max_bytes}); raise max_bytes")  # fmt: skip
+        raise PlanError(msg)
+    out, start, n = [], 0, len(sizes)
+    while start < n:
+        window = np.cumsum(sizes[start : start + policies.max_items]) + 1  # "[" + items, "," -> "]"
+        take = int(np.searchsorted(window, policies.max_bytes, side="right"))
+        out.append((start, take))
+        start += take
+    return out
+
+
+def count_requests(entity: Entity, groups: Sequence[Group], *, policies: Policies) -> int:
+    """How many requests ``groups`` need."""
+    return sum(len(_limits_split(g.encoded(entity), policies)) for g in groups)
+
+
+def make_batches(entity: Entity, groups: Sequence[Group], *, account: int,
+                 policies: Policies) -> tuple[Batch, ...]:  # fmt: skip
+    """Every group cut into batches within ``policies.max_items``/``max_bytes``, numbered from 0."""
+    batches: list[Batch] = []
+    for group in groups:
+        json = group.encoded(entity)
+        fields = item_columns(entity, group.frame.columns, group.fields)
+        header = build_header(entity, account=account, fields=fields, full_file=group.full_file)
+        header_json = orjson.dumps(header).decode()
+        for offset, length in _limits_split(json, policies):
+            body = join_items(json.slice(offset, length))
+            batches.append(Batch(
+                id=batch_id(entity.endpoint, header_json, body), index=len(batches),
+                entity=entity.name, endpoint=entity.endpoint, header=header, body=body,
+                item_count=length,
+            ))  # fmt: skip
+    return tuple(batches)
+
+
+def union_groups(changed: pl.DataFrame, policies: Policies, label: str) -> list[Group]:
+    """Changed rows in slices of ``max_items``, each with the union of its rows' changed fields."""
+    out = []
+    for start in range(0, changed.height, policies.max_items):
+        part = changed.slice(start, policies.max_items)
+        union = part["changed_fields"].explode().unique(maintain_order=True).drop_nulls().to_list()
+        out.append(Group(part.drop("changed_fields"), tuple(union), tuple(union), label=label))
+    return out
+
+
+def field_groups(changed: pl.DataFrame, label: str) -> list[Group]:
+    """Changed rows grouped by their set of changed fields (in order of first appearance)."""
+    if changed.is_empty():
+        return []
+    keyed = changed.with_columns(pl.col("changed_fields").list.join("\x1f").alias("__set"))
+    out = []
+    for part in keyed.partition_by("__set", maintain_order=True, include_key=False):
+        fields = tuple(part["changed_fields"][0].to_list())
+        out.append(Group(part.drop("changed_fields"), fields, fields, label=label))
+    return out
+
+
+def full_file_groups(entity: Entity, group: Group,
+                     policies: Policies) -> tuple[list[Group], pl.DataFrame]:  # fmt: skip
+    """A full feed's group as FullFile groups of whole scopes, each fitting one batch, plus one group
+    without FullFile for scopes too large for a batch. Also returns the scopes FullFile covers (the
+    scope columns' distinct values; for an unscoped entity one row when it is covered, else none)."""
+    scope = list(FULL_FILE_SCOPE.get(entity.name, ()))
+    if not scope:
+        json = group.encoded(entity)
+        fits = len(_limits_split(json, policies)) <= 1
+        covered = pl.DataFrame({"covered": [True] if fits else []}, schema={"covered": pl.Boolean})
+        return [replace(group, json=json, full_file=fits)], covered
+    first = pl.int_range(pl.len()).min().over(scope)
+    frame = group.frame.with_columns(first.alias("__scope")).sort("__scope", maintain_order=True)
+    json = encode_items(entity, frame.drop("__scope"), fields=group.fields, clear=group.clear)
+    packs, large = _pack_scopes(frame["__scope"].to_numpy(), _sizes(json), policies)
+    groups = [replace(group, frame=frame.slice(o, n).drop("__scope"), json=json.slice(o, n),
+                      full_file=True) for o, n in packs]  # fmt: skip
+    if large.any():
+        rows = pl.Series(large)
+        groups.append(replace(group, frame=frame.filter(rows).drop("__scope"), json=json.filter(rows),
+                              full_file=False))  # fmt: skip
+    fit = frame.filter(~pl.Series(large)) if large.size else frame
+    return groups, fit.select(scope).unique(maintain_order=True)
+
+
+def _pack_scopes(scope: np.ndarray, sizes: np.ndarray,
+                 policies: Policies) -> tuple[list[tuple[int, int]], np.ndarray]:  # fmt: skip
+    """Consecutive whole scopes packed into (offset, length) slices within the limits; rows of
+    scopes too large for one batch are flagged in the returned mask (and left out of the slices)."""
+    starts = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1]]) if scope.size else scope
+    ends = np.r_[starts[1:], scope.size].astype(np.int64)
+    counts, nbytes = ends - starts, np.add.reduceat(sizes, starts) if scope.size else sizes
+    large = np.zeros(scope.size, dtype=bool)
+    packs: list[tuple[int, int]] = []
+    cur_start, cur_n, cur_bytes = -1, 0, 1
+    for s, c, b in zip(starts.tolist(), counts.tolist(), nbytes.tolist(), strict=True):
+        if c > policies.max_items or b + 1 > policies.max_bytes:
+            large[s : s + c] = True
+            continue
+        if cur_n and (cur_n + c > policies.max_items or cur_bytes + b > policies.max_bytes
+                      or cur_start + cur_n != s):  # fmt: skip
+            packs.append((cur_start, cur_n))
+            cur_n, cur_bytes = 0, 1
+        if not cur_n:
+            cur_start = s
+        cur_n, cur_bytes = cur_n + c, cur_bytes + b
+    if cur_n:
+        packs.append((cur_start, cur_n))
+    return packs, large

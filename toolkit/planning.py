@@ -1,0 +1,212 @@
+"""How ``plan_feed`` builds a plan: choose the kind, turn a diff into groups, guard, batch, summarise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from toolkit.batches import (
+    FULL_FILE_SCOPE,
+    Batch,
+    Group,
+    field_groups,
+    full_file_groups,
+    make_batches,
+    union_groups,
+)
+from toolkit.batches import count_requests as _count
+from toolkit.config import Feed, Policies, Settings
+from toolkit.entities import Entity, get_entity
+
+if TYPE_CHECKING:
+    from toolkit.diff import Diff
+    from toolkit.feeds import FeedKind, KindOption, Plan, PlanSummary
+    from toolkit.snapshots import SnapshotRef, SnapshotStore
+
+
+@dataclass
+class Parts:
+    """The groups of a plan and the counts that go with them."""
+
+    groups: list[Group] = field(default_factory=list)
+    deactivated: int = 0
+    left_for_full: int = 0
+    deactivating: int = 0  # what the guard weighs: removed items that are still active
+    grouping: str = "none"
+    notes: list[str] = field(default_factory=list)
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def choose_kind(kind: KindOption, feed: Feed, store: SnapshotStore, baseline: SnapshotRef | None,
+                now: datetime) -> tuple[FeedKind, str]:  # fmt: skip
+    """The kind to plan and why."""
+    if kind in ("change", "full"):
+        return kind, f"{kind} feed asked for" + ("" if baseline else "; no baseline yet")
+    if baseline is None:
+        return "full", "no baseline yet"
+    period = feed.policies.full_every
+    if period is None:
+        return "change", f"baseline {baseline.id}; no full_every policy"
+    last = store.last_full(feed.name)
+    if last is None:
+        return "full", f"no full feed on record (full_every {period})"
+    age = _utc(now) - _utc(last.created)
+    if age >= period:
+        return "full", f"last full feed {last.id} is {age} old (full_every {period})"
+    return "change", f"baseline {baseline.id}; last full feed {last.id} is {age} old (full_every {period})"
+
+
+def _still_active(entity: Entity, removed: pl.DataFrame) -> pl.DataFrame:
+    if entity.removal == "sku_status" and "Status" in removed.columns:
+        return removed.filter(pl.col("Status").ne_missing("Inactive"))
+    if "IsActive" in removed.columns:
+        return removed.filter(pl.col("IsActive").fill_null(True))
+    return removed
+
+
+def _deactivation(entity: Entity, rows: pl.DataFrame) -> Group | None:
+    """Explicit deactivations (IsActive false; SKU Status Inactive), or None where there is no field."""
+    if rows.is_empty() or entity.removal == "full_feed":
+        return None
+    column, value = ("Status", "Inactive") if entity.removal == "sku_status" else ("IsActive", False)
+    frame = rows.with_columns(pl.lit(value).alias(column))
+    return Group(frame, (column,), (), label="deactivated")
+
+
+def _cleared(diff: Diff) -> tuple[str, ...]:
+    """Columns that some changed row turned from a value into null."""
+    ch = diff.changed
+    cols = [c for c in ch.columns if c not in diff.key and c != "changed_fields"]
+    if ch.is_empty() or not cols:
+        return ()
+    hits = ch.select(
+        (pl.col(c).is_null() & pl.col("changed_fields").list.contains(c)).any().alias(c) for c in cols
+    )
+    return tuple(c for c in cols if hits[c][0])
+
+
+def _encoded(entity: Entity, groups: list[Group]) -> list[Group]:
+    return [g if g.json is not None else replace(g, json=g.encoded(entity)) for g in groups]
+
+
+def change_parts(entity: Entity, diff: Diff, policies: Policies) -> Parts:
+    """Added items whole, changed items by changed fields, removed ones deactivated or left."""
+    parts = Parts()
+    added = [] if diff.added.is_empty() else [Group(diff.added, None, (), label="added")]
+    active = _still_active(entity, diff.removed)
+    parts.deactivating = active.height
+    deactivation = _deactivation(entity, active)
+    if deactivation is not None:
+        parts.deactivated = active.height
+    elif active.height:
+        parts.left_for_full = active.height
+        parts.notes.append(f"{active.height} removed items left for the next full feed "
+                           f"({entity.item} has no IsActive or Status)")  # fmt: skip
+    fixed = _encoded(entity, [*added, *([deactivation] if deactivation else [])])
+    parts.grouping, changed = _changed_groups(entity, diff.changed, policies,
+                                              fixed=_count(entity, fixed, policies=policies))  # fmt: skip
+    parts.groups = [*fixed[: len(added)], *changed, *fixed[len(added) :]]
+    return parts
+
+
+def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
+                    fixed: int) -> tuple[str, list[Group]]:  # fmt: skip
+    if changed.is_empty():
+        return "none", []
+    by_fields = _encoded(entity, field_groups(changed, "changed"))
+    union = _encoded(entity, union_groups(changed, policies, "changed"))
+    n_fields = _count(entity, by_fields, policies=policies)
+    n_union = _count(entity, union, policies=policies)
+    if n_fields - n_union <= policies.max_extra_requests * (fixed + n_union):
+        return f"by changed fields ({len(by_fields)} sets)", by_fields
+    return f"union per batch ({n_fields} requests by fields vs {n_union})", union
+
+
+def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies) -> Parts:
+    """Every item with every field; FullFile where the header has it and a batch holds whole scopes."""
+    parts = Parts(grouping="full")
+    group = Group(valid, None, _cleared(diff), full_file=entity.has_full_file, label="full")
+    active = _still_active(entity, diff.removed)
+    parts.deactivating = active.height
+    outside = active
+    if entity.has_full_file:
+        parts.groups, covered = full_file_groups(entity, group, policies)
+        scope = list(FULL_FILE_SCOPE.get(entity.name, ()))
+        if scope:
+            outside = active.join(covered, on=scope, how="anti", nulls_equal=True)
+        elif not covered.is_empty():
+            outside = active.clear()
+        if any(not g.full_file for g in parts.groups):
+            limits = f"max_items {policies.max_items}, max_bytes {policies.max_bytes}"
+            parts.notes.append(f"FullFile off where a scope does not fit one batch ({limits})")
+    else:
+        parts.groups = [group]
+    deactivation = _deactivation(entity, outside)
+    parts.deactivated = active.height - (0 if deactivation else outside.height)
+    if deactivation is not None:
+        parts.groups.append(deactivation)
+    elif outside.height:
+        parts.left_for_full = outside.height
+        parts.notes.append(f"{outside.height} removed items stay active: no FullFile import covers "
+                           f"them and {entity.item} has no IsActive or Status")  # fmt: skip
+    return parts
+
+
+def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str | Path | None,
+               now: datetime, allow: bool, reason: str | None, store: SnapshotStore) -> Plan:  # fmt: skip
+    """read_source -> validate -> snapshot -> diff -> guard -> batches -> Plan."""
+    from toolkit.checks import validate
+    from toolkit.diff import diff_frames
+    from toolkit.feeds import Plan, guard, plan_id
+    from toolkit.sources import read_source
+
+    entity = get_entity(feed.entity)
+    checked = validate(entity, read_source(feed, path=source), policies=feed.policies)
+    valid = checked.valid.select(c for c in checked.valid.columns if not c.startswith("_"))
+    base_ref = store.baseline(feed.name)
+    chosen, why = choose_kind(kind, feed, store, base_ref, now)
+    snapshot = store.save(feed.name, valid, kind=chosen)
+    base = store.load(base_ref) if base_ref is not None else valid.clear()
+    diff = diff_frames(base, valid, key=list(feed.key or entity.key))
+    policies = feed.policies
+    if chosen == "change":
+        parts = change_parts(entity, diff, policies)
+    else:
+        parts = full_parts(entity, valid, diff, policies)
+    guard(feed, chosen, valid=valid.height, baseline=base.height, deactivating=parts.deactivating,
+          allow=allow)  # fmt: skip
+    assert feed.account is not None
+    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
+    profile = settings.profile_of(feed)
+    summary = _summary(chosen, why, diff, parts, batches, checked.rejected.height, base.height,
+                       profile.rate_limit_per_minute)  # fmt: skip
+    content = getattr(snapshot, "content_hash", "")
+    return Plan(
+        id=plan_id(feed.name, chosen, content, [b.id for b in batches]), feed=feed.name,
+        entity=entity.name, profile=profile.name, kind=chosen, created=now, snapshot=snapshot,
+        baseline=base_ref, batches=batches, summary=summary, rejected=checked.rejected,
+        allow_mass_deactivation=allow, override_reason=reason,
+    )  # fmt: skip
+
+
+def _summary(kind: FeedKind, why: str, diff: Diff, parts: Parts, batches: tuple[Batch, ...],
+             rejected: int, baseline: int, rate: int) -> PlanSummary:  # fmt: skip
+    from toolkit.feeds import PlanSummary
+
+    requests = len(batches)
+    return PlanSummary(
+        kind=kind, reason=why, added=diff.added.height, changed=diff.changed.height,
+        removed=diff.removed.height, deactivated=parts.deactivated, unchanged=diff.unchanged,
+        rejected=rejected, left_for_full=parts.left_for_full, baseline_items=baseline,
+        items=sum(b.item_count for b in batches), field_counts=dict(diff.field_counts),
+        batches=requests, requests=requests, bytes=sum(b.size for b in batches),
+        eta_seconds=round(requests * 60.0 / max(rate, 1), 1), grouping=parts.grouping,
+        notes=tuple(parts.notes),
+    )  # fmt: skip
