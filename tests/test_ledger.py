@@ -183,3 +183,17 @@ def test_job_rows_since(ledger: Ledger) -> None:
     ledger.mark_accepted("plan-1", 0, 7)
     assert len(ledger.job_rows()) == 1
     assert ledger.job_rows(since=T0 + timedelta(seconds=1)) == []
+
+
+def test_failed_plans_are_superseded_and_finished_ones_rearmed(ledger: Ledger) -> None:
+    ledger.record_plan(make_plan("a", sizes=(2,)))
+    ledger.mark_sending("a", 0)
+    ledger.mark_accepted("a", 0, 7)
+    ledger.set_plan_state("a", "failed")
+    ledger.record_plan(make_plan("b"))
+    assert ledger.plan("a").state == "superseded"
+    again = ledger.record_plan(make_plan("a", sizes=(2,)))
+    assert again.state == "planned" and ledger.plan("b").state == "superseded"
+    (batch,) = ledger.batches("a")
+    assert (batch.state, batch.job_id, batch.attempts) == ("planned", None, 1)
+    assert ledger.known_job_ids() == {7} and ledger.open_plan("stock").id == "a"

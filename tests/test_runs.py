@@ -233,3 +233,21 @@ def test_job_outcomes_rows_and_durations(ledger: Ledger) -> None:
     assert job_outcomes(ledger, since=timedelta(days=1)).height == 4
     assert job_outcomes(ledger, since=T0 + timedelta(hours=1)).height == 0
     assert job_outcomes(ledger, feed="prices").height == 0
+
+
+def test_a_finished_plan_submitted_again_is_sent_again(ledger: Ledger) -> None:
+    """Plan ids are deterministic: the same plan can come back after the catalog moved."""
+    client, store = FakeClient(), FakeStore()
+    first = submit(make_plan(), client, ledger, lookup=FAST)
+    wait_for_jobs(first, client, ledger, store, timeout=5, poll_interval=0)
+    again = submit(make_plan(), client, ledger, lookup=FAST)
+    assert again.sent == 3 and again.job_ids == (104, 105, 106) and client.calls == 6
+    assert Reason.REPLANNED in [e.reason for e in ledger.events(plan_id="plan-1")]
+
+
+def test_a_failed_plan_planned_again_resends_its_changes(ledger: Ledger) -> None:
+    client, store = FakeClient(), FakeStore()
+    fail_then(client, ledger, {102: JobStatus.Failed})
+    again = submit(make_plan(), client, ledger, lookup=FAST)
+    outcome = wait_for_jobs(again, client, ledger, store, timeout=5, poll_interval=0)
+    assert again.sent == 3 and outcome.succeeded and store.promoted == ["snap-2"]

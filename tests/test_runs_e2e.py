@@ -240,6 +240,44 @@ def test_killed_submission_resumes_with_only_the_remaining_batches(ws: Workspace
     ws.assert_catalog_is_source()
 
 
+CRASH_IN_FLIGHT = """
+import os, signal, sys, threading
+import httpx
+from toolkit.config import load_settings
+from toolkit.runs import submit_feed
+
+def hook(event):
+    if event["event"] == "batch" and event["accepted"] == 2:  # the next import answers late
+        httpx.post(os.environ["NORCE_SANDBOX_BASE_URL"] + "/_sandbox/faults",
+                   json={"latency": {"next": 1}, "latency_seconds": 5.0, "scope": "imports"})
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+submit_feed(load_settings(sys.argv[1]), "companies", progress=hook)
+"""
+
+
+def test_killed_while_a_batch_is_in_flight_finds_its_job(ws: Workspace) -> None:
+    (ws.root / "norce.toml").write_text(toml(max_items=2), encoding="utf-8")
+    ws.write(companies(10))
+    env = {**os.environ, **ws.environ}
+    proc = subprocess.run([sys.executable, "-c", CRASH_IN_FLIGHT, str(ws.root / "norce.toml")], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == -9, proc.stderr
+    assert len(sandbox_jobs(ws)) == 3  # the third was accepted; its answer never arrived
+    with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:
+        (plan,) = ledger.plans("companies")
+        assert [b.state for b in ledger.batches(plan.id)][:3] == ["accepted", "accepted", "sending"]
+    ws.sandbox.set_faults()
+    result = resume_feed(ws.settings, "companies", wait=True, **FAST_WAIT)
+    assert isinstance(result, Outcome) and result.succeeded
+    assert sorted(j.job_id for j in sandbox_jobs(ws)) == sorted(j.job_id for j in result.jobs)
+    assert len(result.jobs) == 5
+    with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:
+        reasons = [e.reason for e in ledger.events(plan_id=plan.id)]
+    assert reasons.count(Reason.FOUND_IN_LIST) == 1 and reasons.count(Reason.SENDING) == 5
+    ws.assert_catalog_is_source()
+
+
 # --- 4. a read timeout after the server accepted creates no duplicate --------------------------
 def test_read_timeout_after_accept_creates_no_duplicate(ws: Workspace) -> None:
     (ws.root / "norce.toml").write_text(toml(max_items=3, timeout=0.5), encoding="utf-8")

@@ -182,44 +182,59 @@ class Ledger:
 
     # --- plans -------------------------------------------------------------------------------
     def record_plan(self, plan: Any, *, directory: Path | None = None) -> PlanRecord:
-        """Record a plan and its batches (state ``planned``) unless already recorded; idempotent.
+        """Record a plan and its batches (state ``planned``); a no-op while the plan is open.
 
-        Older open plans of the same feed become ``superseded``: the new plan was diffed against the
-        same last good baseline, so it carries their changes again.
+        Plan ids are deterministic, so a finished plan (succeeded, failed, superseded) can come back
+        with the same id: its batches are then re-armed (``planned``, no job) and sent again, because
+        the catalog may have moved since. Other open or failed plans of the feed become
+        ``superseded``: the new plan was diffed against the last good baseline and carries their
+        changes again.
         """
-        existing = self._rows("SELECT id FROM plans WHERE id = ?", (plan.id,))
-        if existing:
+        rows = self._rows("SELECT state FROM plans WHERE id = ?", (plan.id,))
+        if rows and rows[0][0] in OPEN_PLAN_STATES:
             return self.plan(plan.id)
         now = _iso(self.now())
-        snap, base = plan.snapshot, plan.baseline
         with self._tx() as con:
-            stale = con.execute(
-                f"SELECT id FROM plans WHERE feed = ? AND state IN ({_marks(OPEN_PLAN_STATES)})",
-                (plan.feed, *OPEN_PLAN_STATES),
-            ).fetchall()
-            for row in stale:
-                con.execute("UPDATE plans SET state='superseded', updated_at=? WHERE id=?", (now, row[0]))
-                self._event(con, Reason.SUPERSEDED, feed=plan.feed, plan_id=row[0],
-                            detail={"by": plan.id})  # fmt: skip
-            con.execute(
-                "INSERT INTO plans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (plan.id, plan.feed, plan.entity, plan.kind, getattr(plan, "profile", None),
-                 snap.id if snap else None, base.id if base else None,
-                 json.dumps(plan.summary.as_dict(), default=str, sort_keys=True),
-                 _iso(plan.created), int(plan.allow_mass_deactivation), plan.override_reason,
-                 str(directory) if directory else None, "planned", now, now),
-            )  # fmt: skip
-            con.executemany(
-                "INSERT INTO batches (plan_id, idx, batch_id, endpoint, item_count, bytes, state, "
-                "updated_at) VALUES (?,?,?,?,?,?,'planned',?)",
-                [(plan.id, b.index, b.id, b.endpoint, b.item_count, b.size, now) for b in plan.batches],
-            )
-            self._event(con, Reason.PLANNED, feed=plan.feed, plan_id=plan.id,
-                        detail={"batches": len(plan.batches), "kind": plan.kind})  # fmt: skip
+            self._supersede(con, plan.feed, plan.id, now)
+            if rows:
+                con.execute("UPDATE batches SET state='planned', job_id=NULL, error=NULL, updated_at=? "
+                            "WHERE plan_id=?", (now, plan.id))  # fmt: skip
+                con.execute("UPDATE plans SET state='planned', updated_at=? WHERE id=?", (now, plan.id))
+                self._event(con, Reason.REPLANNED, feed=plan.feed, plan_id=plan.id,
+                            detail={"was": rows[0][0]})  # fmt: skip
+            else:
+                self._insert_plan(con, plan, directory, now)
             if plan.allow_mass_deactivation:
                 self._event(con, Reason.GUARD_OVERRIDE, feed=plan.feed, plan_id=plan.id,
                             detail={"reason": plan.override_reason})  # fmt: skip
         return self.plan(plan.id)
+
+    def _supersede(self, con: sqlite3.Connection, feed: str, plan_id: str, now: str | None) -> None:
+        states = (*OPEN_PLAN_STATES, "failed")
+        stale = con.execute(f"SELECT id FROM plans WHERE feed = ? AND id != ? AND state IN "
+                            f"({_marks(states)})", (feed, plan_id, *states)).fetchall()  # fmt: skip
+        for row in stale:
+            con.execute("UPDATE plans SET state='superseded', updated_at=? WHERE id=?", (now, row[0]))
+            self._event(con, Reason.SUPERSEDED, feed=feed, plan_id=row[0], detail={"by": plan_id})
+
+    def _insert_plan(self, con: sqlite3.Connection, plan: Any, directory: Path | None,
+                     now: str | None) -> None:  # fmt: skip
+        snap, base = plan.snapshot, plan.baseline
+        con.execute(
+            "INSERT INTO plans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (plan.id, plan.feed, plan.entity, plan.kind, getattr(plan, "profile", None),
+             snap.id if snap else None, base.id if base else None,
+             json.dumps(plan.summary.as_dict(), default=str, sort_keys=True),
+             _iso(plan.created), int(plan.allow_mass_deactivation), plan.override_reason,
+             str(directory) if directory else None, "planned", now, now),
+        )  # fmt: skip
+        con.executemany(
+            "INSERT INTO batches (plan_id, idx, batch_id, endpoint, item_count, bytes, state, "
+            "updated_at) VALUES (?,?,?,?,?,?,'planned',?)",
+            [(plan.id, b.index, b.id, b.endpoint, b.item_count, b.size, now) for b in plan.batches],
+        )
+        self._event(con, Reason.PLANNED, feed=plan.feed, plan_id=plan.id,
+                    detail={"batches": len(plan.batches), "kind": plan.kind})  # fmt: skip
 
     def plan(self, plan_id: str) -> PlanRecord:
         """The recorded plan ``plan_id``; LedgerError when unknown."""
@@ -240,7 +255,7 @@ class Ledger:
         """The feed's latest plan that is not finished (planned, sending or submitted), if any."""
         rows = self._rows(
             f"SELECT * FROM plans WHERE feed = ? AND state IN ({_marks(OPEN_PLAN_STATES)}) "
-            "ORDER BY recorded_at DESC, rowid DESC LIMIT 1",
+            "ORDER BY updated_at DESC, rowid DESC LIMIT 1",
             (feed, *OPEN_PLAN_STATES),
         )
         return PlanRecord.from_row(rows[0]) if rows else None

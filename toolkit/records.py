@@ -33,6 +33,7 @@ class Reason(StrEnum):
     """Why an event was recorded; count them to see how runs fail (like pandera's SchemaErrorReason)."""
 
     PLANNED = "planned"
+    REPLANNED = "replanned"
     GUARD_OVERRIDE = "guard_override"
     SENDING = "sending"
     ACCEPTED = "accepted"
