@@ -79,7 +79,8 @@ def _run_submit(args: argparse.Namespace) -> int:
 
 
 def _confirm(plan: object) -> bool:
-    print(getattr(plan, "summary", plan))
+    describe = getattr(plan, "describe", None)
+    print(describe() if callable(describe) else plan)
     batches = len(getattr(plan, "batches", ()))
     try:
         answer = input(f"send {batches} batch(es) to Connect? [y/N] ")
