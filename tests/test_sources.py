@@ -222,3 +222,13 @@ def test_excel_text_cells_stay_text_and_numbers_keep_their_digits(tmp_path: Path
     frame = read_source(make_feed("p.xlsx", "excel", "products", root=tmp_path))
     assert frame.select("_row", "PartNo", "EanCode", "Name[sv-SE]", "UnitOfMeasurementCount").rows() == [
         (1, "=1+1", "7310000000011", "=SUMMA(A1)", 6), (2, "B", None, None, None)]  # fmt: skip
+
+
+def test_documented_products_example_loads_and_passes_the_checks() -> None:
+    from toolkit.checks import validate
+
+    root = Path(__file__).parent.parent
+    frame = read_source(make_feed("data/examples/products-flat.csv", entity="products", root=root))
+    result = validate("products", frame)
+    assert (frame.height, result.summary["valid"]) == (5, 5)
+    assert frame.select(pl.col("Code").n_unique(), pl.col("ManufacturerPartNo").n_unique()).row(0) == (3, 4)
