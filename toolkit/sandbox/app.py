@@ -191,24 +191,28 @@ class _Edge:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = ["none"]
+        sandbox: Sandbox = scope["app"].state.sandbox
+        started = False
 
         async def send_and_count(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = str(message["status"])
+            nonlocal started
+            if message["type"] == "http.response.start":  # count before the client can see it
+                started = True
+                sandbox.record(scope["method"], scope["path"], str(message["status"]))
             await send(message)
 
-        app_state = scope["app"].state
         try:
             await self.app(scope, receive, send_and_count)
         except DropConnection:
-            status[0] = "dropped"
-            drop = getattr(app_state, "drop_connection", None)
+            sandbox.record(scope["method"], scope["path"], "dropped")
+            drop = getattr(scope["app"].state, "drop_connection", None)
             if drop is None or not drop(scope):
                 raise
             await asyncio.sleep(0.05)  # let the server see the connection is gone
-        finally:
-            app_state.sandbox.record(scope["method"], scope["path"], status[0])
+        except BaseException:
+            if not started:
+                sandbox.record(scope["method"], scope["path"], "500")
+            raise
 
 
 def _routes() -> list[Route]:

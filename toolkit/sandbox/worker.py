@@ -1,7 +1,7 @@
 """The job worker: one thread that runs queued jobs in order, like Connect's import queue.
 
 Queued (6) -> Validating (5) -> Initialized (1) -> Succeeded (2) | Failed (3) | Validation failed (4).
-``job_delay`` seconds pass in Validating and again in Initialized, so a test can watch the statuses.
+``job_delay`` seconds pass in each of Queued, Validating and Initialized, so a test can watch them.
 The catalog changes and the final status are committed in one transaction: a job is applied once.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import orjson
@@ -31,6 +32,7 @@ class JobWorker:
         self._stop = threading.Event()
         self._prepared: dict[int, Prepared] = {}
         self._thread: threading.Thread | None = None
+        self._generation = 0  # bumped by forget(): a job of an older generation is abandoned
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sandbox-jobs", daemon=True)
@@ -50,7 +52,19 @@ class JobWorker:
         self._wake.set()
 
     def forget(self) -> None:
+        """Abandon the job in progress and cached payloads (the sandbox was reset)."""
+        self._generation += 1
         self._prepared.clear()
+
+    def _sleep(self, generation: int) -> bool:
+        """Wait one stage; True when the worker stops or the job was abandoned meanwhile."""
+        deadline = time.monotonic() + self._delay()
+        while time.monotonic() < deadline:
+            if self._stop.wait(min(0.02, max(deadline - time.monotonic(), 0))):
+                return True
+            if generation != self._generation:
+                return True
+        return self._stop.is_set() or generation != self._generation
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -67,8 +81,11 @@ class JobWorker:
                 self._finish(job.id, JobStatus.Failed, "internal error while applying the import")
 
     def _process(self, job: JobRecord) -> None:
+        generation = self._generation
+        if self._sleep(generation):  # Queued
+            return
         self._status(job.id, JobStatus.Validating)
-        if self._stop.wait(self._delay()):
+        if self._sleep(generation):
             return
         errors = orjson.loads(job.errors)
         if errors:
@@ -79,7 +96,7 @@ class JobWorker:
             self._prepared.pop(job.id, None)
             return
         self._status(job.id, JobStatus.Initialized)
-        if self._stop.wait(self._delay()):
+        if self._sleep(generation):
             return
         if job.fail_injected:
             self._prepared.pop(job.id, None)
@@ -90,6 +107,8 @@ class JobWorker:
     def _apply(self, job: JobRecord, prepared: Prepared) -> None:
         entries: list[tuple[int, str, int | None]] = []
         with self._store.transaction():
+            if self._store.jobs.get(job.id) is None:  # the sandbox was reset meanwhile
+                return
             counts = self._store.apply(prepared, lambda s, m, r: entries.append((s, m, r)))
             entries.append((1, f"{prepared.total} items: {counts.inserts} inserted, "
                                f"{counts.updates} updated, {counts.fail} failed", None))  # fmt: skip
