@@ -62,7 +62,7 @@ def test_changes_per_field_from_dict_or_frame() -> None:
     from_frame = charts.changes_per_field(pl.DataFrame({"field": ["OnhandValue"], "rows": [3]}))
     assert from_dict.data.rows() == [("OnhandValue", 3), ("IncomingValue", 1)]
     assert from_frame.data.rows() == [("OnhandValue", 3)]
-    assert charts.changes_per_field({}).data.height == 0
+    assert charts.changes_per_field({}).to_dict()["mark"]["type"] == "text"
 
 
 @pytest.mark.parametrize("empty", [True, False])
@@ -86,6 +86,12 @@ def test_save_writes_by_suffix(outcomes: pl.DataFrame, tmp_path: Path, suffix: s
     if suffix == ".html":
         text = data.decode()
         assert "cdn.jsdelivr" not in text and "<script src=" not in text  # vega is inlined
+
+
+def test_empty_charts_still_save_as_png(outcomes: pl.DataFrame, tmp_path: Path) -> None:
+    empty = {**charts.job_charts(outcomes.clear()), "changes": charts.changes_per_field({})}
+    for name, chart in empty.items():
+        assert charts.save(chart, tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_save_refuses_unknown_suffix(tmp_path: Path) -> None:

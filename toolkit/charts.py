@@ -148,6 +148,8 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
         .unpivot(index="feed", variable_name="measure", value_name="count")
         .sort("feed", pl.col("measure").cast(pl.Enum(["failed jobs", "failed items"])))
     )
+    if data.height == 0:
+        return _nothing("Failures by feed", "no jobs")
     return (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
@@ -155,8 +157,23 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
                 color=alt.Color("measure:N", title=None,
                                 scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
                 yOffset="measure:N", tooltip=["feed:N", "measure:N", "count:Q"])
-        .properties(width=_WIDTH)
+        .properties(width=_WIDTH, height=_bar_height(data["feed"].n_unique(), per=36))
     )
+
+
+def _nothing(title: str, text: str) -> alt.Chart:
+    """A chart that says there is nothing to show (an empty nominal axis has no size)."""
+    return (
+        alt.Chart(pl.DataFrame({"text": [text]}), title=title)
+        .mark_text(color="#757575", fontSize=14)
+        .encode(text="text:N")
+        .properties(width=_WIDTH, height=80)
+    )
+
+
+def _bar_height(bars: int, *, per: int = 22) -> int:
+    """Bars of a nominal axis get a fixed height each; an empty chart still has a size (for PNG)."""
+    return max(80, bars * per)
 
 
 def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Chart:
@@ -169,6 +186,8 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
     --------
     >>> changes_per_field({"PriceSale": 4}).data.to_dicts()
     [{'field': 'PriceSale', 'rows': 4}]
+    >>> changes_per_field({}).data.to_dicts()
+    [{'text': 'no changed fields'}]
     """
     if isinstance(field_counts, pl.DataFrame):
         data = field_counts.select("field", "rows")
@@ -176,12 +195,14 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
         data = pl.DataFrame({"field": list(field_counts), "rows": list(field_counts.values())},
                             schema={"field": pl.String, "rows": pl.Int64})  # fmt: skip
     data = data.sort("rows", "field", descending=[True, False])
+    if data.height == 0:
+        return _nothing("Changes per field", "no changed fields")
     return (
         alt.Chart(data, title="Changes per field")
         .mark_bar(color="#1565c0")
         .encode(y=alt.Y("field:N", sort="-x", title="field"), x=alt.X("rows:Q", title="rows changed"),
                 tooltip=["field:N", "rows:Q"])
-        .properties(width=_WIDTH)
+        .properties(width=_WIDTH, height=_bar_height(data.height))
     )
 
 
