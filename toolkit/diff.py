@@ -1,0 +1,440 @@
+"""Pure diff of two canonical frames: added, removed and changed rows, with the fields that changed.
+
+Rows are matched on the key. Every row of each side gets one u64 hash of its compared columns
+(``pl.struct(...).hash``); rows whose hashes are equal are unchanged, and only the few candidates whose
+hashes differ are compared column by column with ``ne_missing``. So:
+
+- null vs value is a change, null vs null is not;
+- decimals, dates, lists and structs are compared exactly (by value, nested nulls included);
+- a column present on one side only is compared as if it were all-null on the other side (a column
+  dropped from the source therefore shows as changed to null wherever the baseline had a value);
+- columns whose names start with ``_`` (``_source``, ``_row``) are metadata: ignored and dropped;
+- a column whose dtypes differ is compared in the two dtypes' supertype (Int32 vs Int64 as Int64).
+
+Nothing here touches disk or keeps global state, so partitions of a key space can be diffed anywhere
+and their diffs concatenated (`diff_partitioned` does exactly that, one partition at a time).
+
+Examples
+--------
+>>> import polars as pl
+>>> old = pl.DataFrame({"PartNo": ["a", "b", "c"], "Price": [1, 2, None], "Name": ["x", "y", "z"]})
+>>> new = pl.DataFrame({"PartNo": ["b", "c", "d"], "Price": [2, 3, 4], "Name": ["y", "Z", "w"]})
+>>> d = diff_frames(old, new, key="PartNo")
+>>> d.counts
+{'added': 1, 'removed': 1, 'changed': 1, 'unchanged': 1}
+>>> d.changed.to_dicts()
+[{'PartNo': 'c', 'Price': 3, 'Name': 'Z', 'changed_fields': ['Price', 'Name']}]
+>>> d.previous.to_dicts()
+[{'PartNo': 'c', 'Price': None, 'Name': 'z'}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+__all__ = ["HASH_SEED", "Diff", "RowHashes", "diff_frames", "diff_partitioned", "hash_rows"]
+
+HASH_SEED = 0x5EED_D1FF
+"""Seed of the row hashes. Fixed, so hashes cached beside a stored snapshot can be reused."""
+
+KEY_HASH, ROW_HASH = "__key_hash", "__row_hash"
+CHANGED_FIELDS = "changed_fields"
+_IB, _IC, _HB, _HC = "__ib", "__ic", "__hb", "__hc"
+_PRIME = 0x100000001B3  # odd, so a change in any one column always changes the combined hash
+Frame = pl.DataFrame | pl.LazyFrame
+
+
+@dataclass(frozen=True)
+class RowHashes:
+    """Hashes of a frame's rows: u64 ``__key_hash`` and ``__row_hash``, one row per frame row, in order.
+
+    ``signature`` says how they were computed (polars version, seed, key and columns with dtypes); a
+    diff uses them only when its own signature is equal, else it hashes the baseline again.
+    """
+
+    frame: pl.DataFrame
+    signature: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What changed between a baseline and a current frame.
+
+    ``added`` holds current rows and ``removed`` baseline rows (their own columns). ``changed`` holds
+    the key, the current values of every compared column and ``changed_fields`` (list of column names,
+    in column order); ``previous`` the key and baseline values of the same rows, in the same order.
+    ``added`` and ``changed`` follow the current frame's row order, ``removed`` the baseline's.
+    """
+
+    key: tuple[str, ...]
+    fields: tuple[str, ...]
+    added: pl.DataFrame
+    removed: pl.DataFrame
+    changed: pl.DataFrame
+    previous: pl.DataFrame
+    unchanged: int
+    field_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows added, removed, changed and unchanged."""
+        return {"added": self.added.height, "removed": self.removed.height,
+                "changed": self.changed.height, "unchanged": self.unchanged}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"Diff(key={self.key!r}, counts={self.counts!r})"
+
+
+def diff_frames(
+    baseline: Frame,
+    current: Frame,
+    *,
+    key: str | Sequence[str],
+    fields: Sequence[str] | None = None,
+    baseline_hashes: RowHashes | None = None,
+) -> Diff:
+    """Diff ``current`` against ``baseline`` on ``key``.
+
+    Parameters
+    ----------
+    baseline, current
+        DataFrames or LazyFrames, each collected once. ``_``-prefixed columns are ignored.
+    key
+        Column name(s) identifying a row; unique and non-null on both sides, else ValueError.
+    fields
+        Columns to compare (default: every non-key column of either side).
+    baseline_hashes
+        `hash_rows` of ``baseline`` (the snapshot store caches them). Used when their signature
+        matches: the baseline is then not hashed, and when it is a LazyFrame only its removed and
+        changed rows are read.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> old = pl.DataFrame({"k": [1, 2], "tags": [["a"], None]})
+    >>> new = pl.DataFrame({"k": [1, 2], "tags": [["a"], []]})
+    >>> diff_frames(old, new, key="k").field_counts
+    {'tags': 1}
+    """
+    base_lf, cur_lf = _data(baseline), _data(current)
+    spec = _spec(_as_key(key), base_lf.collect_schema(), cur_lf.collect_schema(), fields)
+    cached = baseline_hashes
+    if cached is not None and cached.signature != spec.signature:
+        cached = None
+    sides = _load(base_lf, cur_lf, spec, cached, defer=isinstance(baseline, pl.LazyFrame))
+    try:
+        return _classify(sides, spec, exact=False)
+    except _KeyHashCollision:
+        return _classify(sides, spec, exact=True)
+
+
+def hash_rows(
+    frame: Frame, *, key: str | Sequence[str], columns: Sequence[str] | None = None
+) -> RowHashes:
+    """Hash each row's key and ``columns`` (default: every non-key, non-``_`` column).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> h = hash_rows(pl.DataFrame({"k": ["a"], "v": [1]}), key="k")
+    >>> h.frame.columns, h.signature["columns"]
+    (['__key_hash', '__row_hash'], [['v', 'Int64']])
+    """
+    lf = _data(frame)
+    schema = lf.collect_schema()
+    spec = _spec(_as_key(key), schema, schema, columns)
+    return RowHashes(lf.select(_hash_exprs(spec, schema)).collect(), spec.signature)
+
+
+def diff_partitioned(
+    baseline: pl.LazyFrame,
+    current: pl.LazyFrame,
+    *,
+    key: str | Sequence[str],
+    parts: int,
+    fields: Sequence[str] | None = None,
+) -> Diff:
+    """Diff in ``parts`` partitions of the key hash, one at a time, to bound memory.
+
+    Each partition is read with a predicate on the key hash (the streaming engine keeps only that
+    partition's rows), diffed with `diff_frames`, and the small results are concatenated. Peak memory
+    is about 1/parts of a whole diff, at the cost of scanning the inputs ``parts`` times.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> old = pl.LazyFrame({"k": range(10), "v": range(10)})
+    >>> new = pl.LazyFrame({"k": range(1, 11), "v": [1, 2, 0, 4, 5, 6, 7, 8, 9, 10]})
+    >>> diff_partitioned(old, new, key="k", parts=3).counts
+    {'added': 1, 'removed': 1, 'changed': 1, 'unchanged': 8}
+    """
+    keys = _as_key(key)
+    bschema, cschema = baseline.collect_schema(), current.collect_schema()
+    dtypes = _common_dtypes(keys, bschema, cschema)
+    part_of = _combine([pl.col(k).cast(dtypes[k]) for k in keys], HASH_SEED + 1) % parts
+    diffs = []
+    for i in range(parts):
+        base, cur = pl.collect_all(
+            [lf.filter(part_of == i) for lf in (baseline, current)], engine="streaming"
+        )
+        diffs.append(diff_frames(base, cur, key=keys, fields=fields))
+    return _concat(diffs)
+
+
+# --- what to compare --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    keys: tuple[str, ...]
+    compared: tuple[str, ...]
+    dtypes: dict[str, pl.DataType]
+
+    @property
+    def signature(self) -> dict[str, Any]:
+        def typed(names: Iterable[str]) -> list[list[str]]:
+            return [[n, str(self.dtypes[n])] for n in names]
+
+        return {"polars": pl.__version__, "seed": HASH_SEED, "key": typed(self.keys),
+                "columns": typed(sorted(self.compared))}  # fmt: skip
+
+
+def _spec(
+    keys: tuple[str, ...], bschema: pl.Schema, cschema: pl.Schema, fields: Iterable[str] | None
+) -> _Spec:
+    _check_columns(keys, bschema, "baseline")
+    _check_columns(keys, cschema, "current")
+    compared = _compared(keys, bschema, cschema, fields)
+    return _Spec(keys, compared, _common_dtypes([*keys, *compared], bschema, cschema))
+
+
+def _as_key(key: str | Sequence[str]) -> tuple[str, ...]:
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    if not keys:
+        raise ValueError("key must name at least one column")
+    return keys
+
+
+def _data(frame: Frame) -> pl.LazyFrame:
+    lf = frame.lazy()
+    return lf.select(c for c in lf.collect_schema().names() if not c.startswith("_"))
+
+
+def _check_columns(keys: tuple[str, ...], schema: pl.Schema, side: str) -> None:
+    missing = [k for k in keys if k not in schema]
+    if missing:
+        msg = f"{side} frame has no key column {missing[0]!r}; columns: {list(schema.names())}"
+        raise ValueError(msg)
+
+
+def _compared(
+    keys: tuple[str, ...], bschema: pl.Schema, cschema: pl.Schema, fields: Iterable[str] | None
+) -> tuple[str, ...]:
+    union = [*cschema.names(), *(c for c in bschema.names() if c not in cschema)]
+    if fields is None:
+        return tuple(c for c in union if c not in keys)
+    wanted = set(fields)
+    unknown = sorted(wanted - set(union))
+    if unknown:
+        raise ValueError(f"field {unknown[0]!r} is in neither frame; columns: {union}")
+    return tuple(c for c in union if c in wanted and c not in keys)
+
+
+def _common_dtypes(
+    names: Iterable[str], bschema: pl.Schema, cschema: pl.Schema
+) -> dict[str, pl.DataType]:
+    out: dict[str, pl.DataType] = {}
+    for name in names:
+        b, c = bschema.get(name), cschema.get(name)
+        dtype = _supertype(name, b, c) if b is not None and c is not None else b or c
+        assert dtype is not None
+        out[name] = dtype
+    return out
+
+
+def _supertype(name: str, b: pl.DataType, c: pl.DataType) -> pl.DataType:
+    if b == c:
+        return b
+    try:
+        both = [pl.DataFrame(schema={name: b}), pl.DataFrame(schema={name: c})]
+        return pl.concat(both, how="vertical_relaxed").schema[name]
+    except pl.exceptions.PolarsError as exc:
+        msg = f"column {name!r} has dtype {b} in the baseline and {c} in current: not comparable"
+        raise ValueError(msg) from exc
+
+
+def _column(name: str, schema: pl.Schema, dtype: pl.DataType) -> pl.Expr:
+    if name not in schema:
+        return pl.lit(None, dtype).alias(name)
+    return pl.col(name) if schema[name] == dtype else pl.col(name).cast(dtype)
+
+
+def _combine(exprs: Sequence[pl.Expr], seed: int) -> pl.Expr:
+    # Per-column hashes folded with wrapping u64 arithmetic: as strong as a struct hash, 3-5x faster.
+    combined = exprs[0].hash(seed)
+    for expr in exprs[1:]:
+        combined = combined * _PRIME + expr.hash(seed)
+    return combined
+
+
+def _hash_exprs(spec: _Spec, schema: pl.Schema) -> list[pl.Expr]:
+    def cols(names: Iterable[str]) -> list[pl.Expr]:
+        return [_column(n, schema, spec.dtypes[n]) for n in names]
+
+    # Sorted, so the hash does not depend on column order and a cached one stays valid.
+    row = cols([*spec.keys, *sorted(spec.compared)])
+    return [_combine(cols(spec.keys), HASH_SEED).alias(KEY_HASH),
+            _combine(row, HASH_SEED).alias(ROW_HASH)]  # fmt: skip
+
+
+# --- reading and hashing the two sides --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sides:
+    cur: pl.DataFrame
+    cur_hashes: pl.DataFrame
+    base_hashes: pl.DataFrame
+    base: pl.DataFrame | None  # None: read rows from base_lf on demand
+    base_lf: pl.LazyFrame
+
+
+def _load(
+    base_lf: pl.LazyFrame,
+    cur_lf: pl.LazyFrame,
+    spec: _Spec,
+    cached: RowHashes | None,
+    *,
+    defer: bool,
+) -> _Sides:
+    cur_q = cur_lf.with_columns(_hash_exprs(spec, cur_lf.collect_schema()))
+    if cached is None:
+        base_q = base_lf.with_columns(_hash_exprs(spec, base_lf.collect_schema()))
+        base, cur = pl.collect_all([base_q, cur_q])
+        return _Sides(*_split(cur), base_hashes=_split(base)[1], base=_split(base)[0],
+                      base_lf=base_lf)  # fmt: skip
+    if defer:
+        cur = cur_q.collect()
+        base = None
+    else:
+        base, cur = pl.collect_all([base_lf, cur_q])
+    return _Sides(*_split(cur), base_hashes=cached.frame, base=base, base_lf=base_lf)
+
+
+def _split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return frame.drop(KEY_HASH, ROW_HASH), frame.select(KEY_HASH, ROW_HASH)
+
+
+def _base_rows(sides: _Sides, index: pl.Series) -> pl.DataFrame:
+    if sides.base is not None:
+        return sides.base[index]
+    wanted = pl.DataFrame({_IB: index.sort()}).lazy()
+    found = sides.base_lf.with_row_index(_IB).join(wanted, on=_IB, how="semi")
+    rows = found.collect(engine="streaming")
+    return pl.DataFrame({_IB: index}).join(rows, on=_IB, how="left", maintain_order="left").drop(_IB)
+
+
+def _base_keys(sides: _Sides, keys: tuple[str, ...]) -> pl.DataFrame:
+    return (sides.base if sides.base is not None else sides.base_lf).lazy().select(keys).collect()
+
+
+# --- classifying rows -------------------------------------------------------------------------
+
+
+class _KeyHashCollision(Exception):
+    """Two different keys share a key hash: pair rows on the key columns themselves."""
+
+
+def _classify(sides: _Sides, spec: _Spec, *, exact: bool) -> Diff:
+    keys = spec.keys
+    _check_nulls(sides.cur.select(keys), keys, "current")
+    _check_nulls(sides.base_lf.select(keys), keys, "baseline")
+    pairs = _pairs(sides, keys, exact=exact)
+    added = pairs.filter(pl.col(_IB).is_null())[_IC].sort()
+    removed = pairs.filter(pl.col(_IC).is_null())[_IB].sort()
+    both = pairs.filter(pl.col(_IB).is_not_null() & pl.col(_IC).is_not_null())
+    cand = both.filter(pl.col(_HB) != pl.col(_HC)).sort(_IC)
+    fetched = _base_rows(sides, pl.concat([removed, cand[_IB]]))
+    out = [*keys, *spec.compared]
+    previous = _aligned(fetched.slice(removed.len()), out, spec.dtypes)
+    current = _aligned(sides.cur[cand[_IC]], out, spec.dtypes)
+    if not exact and not previous.select(keys).equals(current.select(keys)):
+        raise _KeyHashCollision
+    changed, previous = _compare(previous, current, spec.compared)
+    return Diff(keys, spec.compared, sides.cur[added], fetched.slice(0, removed.len()), changed,
+                previous, both.height - changed.height, _field_counts(changed, spec.compared))  # fmt: skip
+
+
+def _check_nulls(frame: pl.DataFrame | pl.LazyFrame, keys: tuple[str, ...], side: str) -> None:
+    nulls = frame.lazy().select(pl.sum_horizontal(pl.col(keys).null_count())).collect().item()
+    if nulls:
+        raise ValueError(f"key {list(keys)} is null in {nulls} {side} rows")
+
+
+def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> pl.DataFrame:
+    bh, ch = sides.base_hashes, sides.cur_hashes
+    unique = bh[KEY_HASH].n_unique() == bh.height and ch[KEY_HASH].n_unique() == ch.height
+    if not unique:
+        _check_unique(_base_keys(sides, keys), keys, "baseline")
+        _check_unique(sides.cur.select(keys), keys, "current")
+    if exact or not unique:
+        bh = bh.with_columns(_base_keys(sides, keys)).drop(KEY_HASH)
+        ch = ch.with_columns(sides.cur.select(keys)).drop(KEY_HASH)
+    on = list(keys) if exact or not unique else [KEY_HASH]
+    left = bh.lazy().with_row_index(_IB).rename({ROW_HASH: _HB})
+    right = ch.lazy().with_row_index(_IC).rename({ROW_HASH: _HC})
+    joined = left.join(right, on=on, how="full", coalesce=True)
+    return joined.select(_IB, _IC, _HB, _HC).collect()
+
+
+def _check_unique(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None:
+    dup = frame.filter(pl.struct(keys).is_duplicated())
+    if dup.height:
+        msg = f"key {list(keys)} is not unique in the {side} frame: {dup.row(0)!r} repeats"
+        raise ValueError(msg)
+
+
+def _aligned(frame: pl.DataFrame, names: list[str], dtypes: dict[str, pl.DataType]) -> pl.DataFrame:
+    return frame.select(_column(n, frame.schema, dtypes[n]) for n in names)
+
+
+def _compare(
+    previous: pl.DataFrame, current: pl.DataFrame, compared: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if not compared:
+        return current.with_columns(pl.lit([], pl.List(pl.String)).alias(CHANGED_FIELDS)).clear(), \
+            previous.clear()
+    masks = pl.DataFrame([previous[c].ne_missing(current[c]).alias(c) for c in compared])
+    names = masks.select(
+        pl.concat_list(pl.when(pl.col(c)).then(pl.lit(c)) for c in compared)
+        .list.drop_nulls()
+        .alias(CHANGED_FIELDS)
+    ).to_series()
+    keep = names.list.len() > 0
+    return current.with_columns(names).filter(keep), previous.filter(keep)
+
+
+def _field_counts(changed: pl.DataFrame, compared: tuple[str, ...]) -> dict[str, int]:
+    counts = changed[CHANGED_FIELDS].explode().drop_nulls().value_counts()
+    found = dict(zip(counts[CHANGED_FIELDS].to_list(), counts["count"].to_list(), strict=True))
+    return {c: found[c] for c in compared if c in found}
+
+
+def _concat(diffs: list[Diff]) -> Diff:
+    first = diffs[0]
+    counts: dict[str, int] = {}
+    for d in diffs:
+        for name, n in d.field_counts.items():
+            counts[name] = counts.get(name, 0) + n
+
+    def cat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(frames, how="vertical_relaxed")
+
+    return Diff(first.key, first.fields, cat([d.added for d in diffs]),
+                cat([d.removed for d in diffs]), cat([d.changed for d in diffs]),
+                cat([d.previous for d in diffs]), sum(d.unchanged for d in diffs),
+                {c: counts[c] for c in first.fields if c in counts})  # fmt: skip
