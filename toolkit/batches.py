@@ -127,7 +127,8 @@ def make_batches(entity: Entity, groups: Sequence[Group], *, account: int,
     batches: list[Batch] = []
     for group in groups:
         json = group.encoded(entity)
-        fields = item_columns(entity, group.frame.columns, group.fields)
+        # the header lists the group's fields (identity members carried along are not written)
+        fields = group.fields if group.fields is not None else item_columns(entity, group.frame.columns)
         header = build_header(entity, account=account, fields=fields, full_file=group.full_file)
         header_json = orjson.dumps(header).decode()
         for offset, length in _limits_split(json, policies):
@@ -173,8 +174,8 @@ def full_file_groups(entity: Entity, group: Group,
         fits = len(_limits_split(json, policies)) <= 1
         covered = pl.DataFrame({"covered": [True] if fits else []}, schema={"covered": pl.Boolean})
         return [replace(group, json=json, full_file=fits)], covered
-    first = pl.int_range(pl.len()).min().over(scope)
-    frame = group.frame.with_columns(first.alias("__scope")).sort("__scope", maintain_order=True)
+    frame = group.frame.with_row_index("__scope")  # scope id: the row index where it first appears
+    frame = frame.with_columns(pl.col("__scope").min().over(scope)).sort("__scope", maintain_order=True)
     json = encode_items(entity, frame.drop("__scope"), fields=group.fields, clear=group.clear)
     packs, large = _pack_scopes(frame["__scope"].to_numpy(), _sizes(json), policies)
     groups = [replace(group, frame=frame.slice(o, n).drop("__scope"), json=json.slice(o, n),

@@ -138,7 +138,7 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
     GuardRefused
         The plan would deactivate too much of the baseline, or the source is empty.
     """
-    from toolkit.plan_build import build_plan
+    from toolkit.planning import build_plan
 
     f = settings.feed(feed) if isinstance(feed, str) else feed
     if f.account is None:

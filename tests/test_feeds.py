@@ -1,0 +1,303 @@
+"""feeds: change feeds carry only changed fields, full feeds guarded, batches within limits, plans on disk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from fixtures.canonical import catalog
+
+from toolkit.cli import EXIT_GUARD, EXIT_OK, main
+from toolkit.config import Settings, load_settings
+from toolkit.entities import ENTITIES
+from toolkit.errors import GuardRefused, PlanError
+from toolkit.feeds import Plan, plan_feed
+from toolkit.payloads import build_header, identity_columns
+
+SnapshotStore = pytest.importorskip("toolkit.snapshots").SnapshotStore
+
+T0 = datetime.now(UTC)
+ERP = 10000
+
+
+def write_settings(root: Path, entity: str, policies: str = "") -> Settings:
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "norce.toml").write_text(f"""
+[settings]
+state_dir = "state"
+[profiles.sandbox]
+base_url = "http://127.0.0.1:9"
+client_id = "sandbox"
+scope = "sandbox"
+[feeds.{entity}]
+entity = "{entity}"
+profile = "sandbox"
+account = "ERP"
+source = "src/{entity}.parquet"
+[feeds.{entity}.policies]
+{policies}
+""")
+    return load_settings(root / "norce.toml", environ={})
+
+
+def plan_day(settings: Settings, entity: str, frame: pl.DataFrame, **kw: Any) -> Plan:
+    frame.write_parquet(settings.path.parent / "src" / f"{entity}.parquet")
+    return plan_feed(settings, entity, now=kw.pop("now", T0), **kw)
+
+
+def accept(settings: Settings, plan: Plan) -> None:
+    assert plan.snapshot is not None
+    SnapshotStore(settings.state_dir / "snapshots").promote(plan.snapshot)
+
+
+# Per entity: two changed columns and the field lists each one alone must produce.
+CHANGES: dict[str, tuple[str, str, dict[str, list[str]], dict[str, list[str]]]] = {
+    "products": ("StandardPrice", "Name[sv-SE]",
+                 {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
+                  "SkuFieldsThatAreSet": ["StandardPrice"]},
+                 {"ProductFieldsThatAreSet": ["Cultures"], "ProductCultureFieldsThatAreSet": ["Name"]}),
+    "onhands": ("OnhandValue", "LeadTimeDayCount", {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
+                {"SkuOnhandFieldsThatAreSet": ["LeadTimeDayCount"]}),
+    "sku_prices": ("PriceSale", "IsPriceDiscountable", {"SkuPriceListFieldsThatAreSet": ["PriceSale"]},
+                   {"SkuPriceListFieldsThatAreSet": ["IsPriceDiscountable"]}),
+    "price_lists": ("Name", "Warehouses", {"PriceListFieldsThatAreSet": ["Name"]},
+                    {"PriceListFieldsThatAreSet": ["Warehouses"]}),
+    "relations": ("SortOrder", "Name[sv-SE]", {"RelationFieldsThatAreSet": ["SortOrder"]},
+                  {"RelationFieldsThatAreSet": ["Cultures"], "RelationCultureFieldsThatAreSet": ["Name"]}),
+    "competitor_skus": ("ProductName", "CompetitorName",
+                        {"CompetitorSkuFieldsThatAreSet": ["ProductName"]},
+                        {"CompetitorSkuFieldsThatAreSet": ["CompetitorName"]}),
+    "customers": ("FirstName", "CompanyCode", {"CustomerFieldsThatAreSet": ["FirstName"]},
+                  {"CustomerFieldsThatAreSet": ["Companies"]}),
+    "companies": ("Name", "VatNo", {"CompanyFieldsThatAreSet": ["Name"]},
+                  {"CompanyFieldsThatAreSet": ["VatNo"]}),
+    "supplier_products": ("ProductName", "OnHand.Value", {"FieldsThatAreSet": ["ProductName"]},
+                          {"OnhandFieldsThatAreSet": ["Value"]}),
+}  # fmt: skip
+MEMBERS = {"Name[sv-SE]": "Cultures", "CompanyCode": "Companies", "OnHand.Value": "OnHand"}
+
+
+def _new_value(frame: pl.DataFrame, column: str, row: int) -> pl.Expr:
+    dtype = frame.schema[column]
+    old = frame[column][row]
+    if isinstance(dtype, pl.List):
+        return pl.lit(["W9"], dtype)
+    if dtype == pl.String():
+        return pl.lit(f"{old}-new", dtype)
+    if dtype == pl.Boolean():
+        return pl.lit(not old, dtype)
+    return pl.lit((old or 0) + 1).cast(dtype)
+
+
+def _change(frame: pl.DataFrame, column: str, rows: list[int]) -> pl.DataFrame:
+    idx = pl.int_range(pl.len())
+    return frame.with_columns(
+        pl.when(idx.is_in(rows)).then(_new_value(frame, column, rows[0])).otherwise(pl.col(column))
+        .alias(column)
+    )
+
+
+def _lists(header: dict[str, Any]) -> dict[str, list[str]]:
+    return {k: v for k, v in header.items() if k.endswith("FieldsThatAreSet")}
+
+
+def _product_rows(frame: pl.DataFrame, code: str) -> list[int]:
+    return frame.with_row_index().filter(pl.col("Code") == code)["index"].to_list()
+
+
+def _check_members(entity: str, item: dict[str, Any], column: str) -> None:
+    """The item carries identity members and the changed column's member, nothing else."""
+    if entity == "products":
+        if column == "StandardPrice":
+            assert set(item) == {"Code", "ManufacturerCode", "Variants"}
+            (variant,) = item["Variants"]
+            assert set(variant) == {"ManufacturerPartNo", "Skus"}
+            assert all(set(s) == {"PartNo", "StandardPrice"} for s in variant["Skus"])
+        else:
+            assert set(item) == {"Code", "ManufacturerCode", "Cultures", "Variants"}
+            assert all(set(s) == {"PartNo"} for v in item["Variants"] for s in v["Skus"])
+        return
+    identity = set(identity_columns(ENTITIES[entity]))
+    member = MEMBERS.get(column, column)
+    assert set(item) == identity | {member}, item
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITIES))
+def test_change_feed_headers_list_exactly_the_changed_fields(tmp_path: Path, entity: str) -> None:
+    settings = write_settings(tmp_path, entity, "max_extra_requests = 1.0")
+    base = catalog(entity, 24)
+    accept(settings, plan_day(settings, entity, base, kind="full"))
+    a, b, lists_a, lists_b = CHANGES[entity]
+    rows_a, rows_b = ([0], [1]) if entity != "products" else (_product_rows(base, "P1-0")[:1],
+                                                               _product_rows(base, "P1-1"))  # fmt: skip
+    day2 = _change(_change(base, a, rows_a), b, rows_b)
+    plan = plan_day(settings, entity, day2, kind="change")
+    assert plan.summary.changed == len(rows_a) + len(rows_b)
+    assert plan.summary.added == plan.summary.removed == 0
+    by_lists = {orjson.dumps(_lists(batch.header)): batch for batch in plan.batches}
+    assert len(plan.batches) == 2
+    for column, lists in ((a, lists_a), (b, lists_b)):
+        batch = by_lists[orjson.dumps(lists)]
+        if ENTITIES[entity].has_full_file:
+            assert batch.header["FullFile"] is False
+        assert batch.header["AccountId"] == ERP
+        for item in batch.items():
+            _check_members(entity, item, column)
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITIES))
+def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
+    settings = write_settings(tmp_path, entity)
+    full = catalog(entity, 40)
+    base, extra = full.head(36), full.tail(4)
+    accept(settings, plan_day(settings, entity, base, kind="full"))
+    day2 = pl.concat([base.tail(-2), extra.head(2)])
+    plan = plan_day(settings, entity, day2)
+    s = plan.summary
+    assert (s.kind, s.added, s.removed, s.changed) == ("change", 2, 2, 0)
+    ent = ENTITIES[entity]
+    added = plan.batches[0]
+    assert added.header == build_header(ent, account=ERP, fields=day2.columns)
+    if ent.removal == "full_feed":
+        assert (s.deactivated, s.left_for_full, len(plan.batches)) == (0, 2, 1)
+        assert "left for the next full feed" in s.notes[0]
+        return
+    assert (s.deactivated, s.left_for_full) == (2, 0)
+    gone = plan.batches[-1]
+    column, value = ("Status", 5) if entity == "products" else ("IsActive", False)
+    lists = _lists(gone.header)
+    assert column in next(iter(lists.values())) or lists.get("SkuFieldsThatAreSet") == ["Status"]
+    items = gone.items()
+    if entity == "products":
+        skus = [s for p in items for v in p["Variants"] for s in v["Skus"]]
+        assert skus == [{"PartNo": p, "Status": 5} for p in base["PartNo"].head(2)]
+    else:
+        assert all(set(i) == {*identity_columns(ent), column} and i[column] is value for i in items)
+
+
+@pytest.mark.parametrize("kind", ["change", "full"])
+def test_guard_refuses_a_truncated_source(tmp_path: Path, kind: str) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    base = catalog("onhands", 20)
+    accept(settings, plan_day(settings, "onhands", base, kind="full"))
+    with pytest.raises(GuardRefused, match=r"deactivate 6 of 20 baseline items \(30.0%\)") as err:
+        plan_day(settings, "onhands", base.head(14), kind=kind)
+    assert err.value.counts["deactivating"] == 6
+    plan = plan_day(settings, "onhands", base.head(14), kind=kind, allow_mass_deactivation=True,
+                    override_reason="warehouse W1 closed")  # fmt: skip
+    assert plan.allow_mass_deactivation and plan.override_reason == "warehouse W1 closed"
+    assert plan.summary.deactivated == 6
+    loaded = Plan.load(plan.save(tmp_path / "plan"))
+    assert loaded.override_reason == "warehouse W1 closed" and loaded.allow_mass_deactivation
+
+
+def test_guard_counts_items_left_for_a_full_feed(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "competitor_skus")
+    base = catalog("competitor_skus", 10)
+    accept(settings, plan_day(settings, "competitor_skus", base, kind="full"))
+    with pytest.raises(GuardRefused, match="3 of 10"):
+        plan_day(settings, "competitor_skus", base.head(7), kind="change")
+
+
+def test_guard_refuses_an_empty_source(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    with pytest.raises(GuardRefused, match="no valid rows"):
+        plan_day(settings, "onhands", catalog("onhands", 4).clear())
+
+
+def test_kind_auto(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands", 'full_every = "7d"')
+    base = catalog("onhands", 10)
+    first = plan_day(settings, "onhands", base)
+    assert (first.kind, first.summary.reason) == ("full", "no baseline yet")
+    accept(settings, first)
+    assert plan_day(settings, "onhands", base, now=T0 + timedelta(days=3)).kind == "change"
+    later = plan_day(settings, "onhands", base, now=T0 + timedelta(days=8))
+    assert later.kind == "full" and "full_every" in later.summary.reason
+
+
+def test_full_feed_file_scopes(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands", "max_items = 6")
+    two_locations = catalog("onhands", 12).with_columns(
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("L1")).otherwise(pl.lit("L2"))
+        .alias("LocationCode"))
+    plan = plan_day(settings, "onhands", two_locations, kind="full")
+    assert [b.header["FullFile"] for b in plan.batches] == [True, True]
+    assert [{i["LocationCode"] for i in b.items()} for b in plan.batches] == [{"L1"}, {"L2"}]
+    # L1 (5 rows left) fits one batch of 5: FullFile deactivates A-0; L2 (6 rows) is sent without it
+    settings = write_settings(tmp_path / "mixed", "onhands", "max_items = 5")
+    accept(settings, plan_day(settings, "onhands", two_locations, kind="full"))
+    plan = plan_day(settings, "onhands", two_locations.tail(-1), kind="full")
+    assert [b.header["FullFile"] for b in plan.batches] == [True, False, False]
+    assert (plan.summary.deactivated, plan.summary.left_for_full) == (1, 0)
+    # no scope fits: no FullFile at all, and the removed item is deactivated explicitly
+    settings = write_settings(tmp_path / "big", "onhands", "max_items = 4")
+    accept(settings, plan_day(settings, "onhands", two_locations, kind="full"))
+    plan = plan_day(settings, "onhands", two_locations.tail(-1), kind="full")
+    assert not any(b.header["FullFile"] for b in plan.batches)
+    gone = plan.batches[-1]
+    assert gone.items() == [{"PartNo": "A-0", "WarehouseCode": "W1", "LocationCode": "L1",
+                             "IsActive": False}]  # fmt: skip
+    assert "FullFile off" in plan.summary.notes[0]
+
+
+def test_batches_within_limits_and_stable(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path / "a", "sku_prices", "max_items = 7\nmax_bytes = 900")
+    frame = catalog("sku_prices", 60)
+    plan = plan_day(settings, "sku_prices", frame, kind="full")
+    assert sum(b.item_count for b in plan.batches) == 60
+    assert all(b.item_count <= 7 and b.size <= 900 for b in plan.batches)
+    assert any(b.size > 700 for b in plan.batches)
+    again = plan_day(write_settings(tmp_path / "b", "sku_prices", "max_items = 7\nmax_bytes = 900"),
+                     "sku_prices", frame, kind="full")  # fmt: skip
+    assert [b.id for b in again.batches] == [b.id for b in plan.batches] and again.id == plan.id
+    small = write_settings(tmp_path / "c", "sku_prices", "max_bytes = 100")
+    with pytest.raises(PlanError, match="more than max_bytes"):
+        plan_day(small, "sku_prices", frame, kind="full")
+
+
+def test_union_headers_when_grouping_costs_requests(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    base = catalog("onhands", 20)
+    accept(settings, plan_day(settings, "onhands", base, kind="full"))
+    day2 = _change(_change(base, "OnhandValue", [0]), "LeadTimeDayCount", [1])
+    plan = plan_day(settings, "onhands", day2)
+    (batch,) = plan.batches
+    assert batch.header["SkuOnhandFieldsThatAreSet"] == ["OnhandValue", "LeadTimeDayCount"]
+    assert plan.summary.grouping.startswith("union")
+
+
+def test_save_load_preview_and_tampering(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "products", "max_items = 2")
+    plan = plan_day(settings, "products", catalog("products", 8), kind="full")
+    directory = plan.save(tmp_path / "plan")
+    loaded = Plan.load(directory)
+    assert loaded.batches == plan.batches and loaded.summary == plan.summary
+    assert (loaded.id, loaded.snapshot, loaded.created) == (plan.id, plan.snapshot, plan.created)
+    preview = plan.preview(1)
+    assert preview[0]["header"] == plan.batches[0].header and len(preview[0]["items"]) == 1
+    body = next((directory / "batches").iterdir())
+    body.write_bytes(body.read_bytes().replace(b"99.5", b"9.95"))
+    with pytest.raises(PlanError, match="does not match its hash"):
+        Plan.load(directory)
+    body.unlink()
+    with pytest.raises(PlanError, match="missing"):
+        Plan.load(directory)
+
+
+def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    base = catalog("onhands", 10)
+    base.write_parquet(tmp_path / "src" / "onhands.parquet")
+    out = tmp_path / "out"
+    assert main(["plan", "onhands", "--settings", str(settings.path), "--out", str(out)]) == EXIT_OK
+    assert "full feed of onhands" in capsys.readouterr().out
+    assert Plan.load(out).summary.items == 10
+    accept(settings, Plan.load(out))
+    base.head(5).write_parquet(tmp_path / "src" / "onhands.parquet")
+    assert main(["plan", "onhands", "--settings", str(settings.path), "--kind", "change"]) == EXIT_GUARD
+    assert "deactivate 5 of 10" in capsys.readouterr().err
