@@ -213,12 +213,13 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8765, state: str | Path |
                tls: bool = False, rate_limit: int = 60, token_ttl: int = 3600, job_delay: float = 0.0,
                client_id: str = "sandbox", client_secret: str | None = None, allow_remote: bool = False,
                rate_window: float = 60.0, seed: int | None = None,
-               echo: Callable[[str], None] = print) -> None:  # fmt: skip
+               echo: Callable[[str], None] | None = None) -> None:  # fmt: skip
     """Serve a sandbox in the foreground until interrupted (``norce-feeds sandbox``).
 
     Prints the base URL on the first line, the CA bundle path on the second (with ``tls``). Without
     ``client_secret`` a random one is generated and shown once on the terminal.
     """
+    echo = echo or _print
     with ExitStack() as stack:
         sock, certs = _prepare(stack, tls=tls, state=state, host=host, port=port, allow_remote=allow_remote)
         secret = client_secret or secrets.token_urlsafe(24)
@@ -231,3 +232,7 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8765, state: str | Path |
         if client_secret is None:
             echo(f"client id: {client_id}; generated client secret (shown once): {secret}")
         _server(sandbox, certs, quiet=False).run(sockets=[sock])
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
