@@ -37,12 +37,15 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    import os
+
     from toolkit.sandbox import run_server
 
+    secret = args.client_secret or os.environ.get("NORCE_SANDBOX_CLIENT_SECRET") or None
     run_server(
         host=args.host, port=args.port, state=args.state, tls=args.tls,
         rate_limit=args.rate_limit, token_ttl=args.token_ttl, job_delay=args.job_delay,
-        client_id=args.client_id, client_secret=args.client_secret, allow_remote=args.allow_remote,
+        client_id=args.client_id, client_secret=secret, allow_remote=args.allow_remote,
     )  # fmt: skip
     return EXIT_OK
 
