@@ -36,7 +36,15 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["HASH_SEED", "Diff", "RowHashes", "diff_frames", "diff_partitioned", "hash_rows"]
+__all__ = [
+    "HASH_SEED",
+    "Diff",
+    "RowHashes",
+    "diff_frames",
+    "diff_partitioned",
+    "hash_rows",
+    "row_hash_signature",
+]
 
 HASH_SEED = 0x5EED_D1FF
 """Seed of the row hashes. Fixed, so hashes cached beside a stored snapshot can be reused."""
@@ -148,6 +156,22 @@ def hash_rows(
     schema = lf.collect_schema()
     spec = _spec(_as_key(key), schema, schema, columns)
     return RowHashes(lf.select(_hash_exprs(spec, schema)).collect(), spec.signature)
+
+
+def row_hash_signature(
+    schema: pl.Schema, *, key: str | Sequence[str], columns: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """How `hash_rows` would hash a frame of this ``schema`` now (to check a cache cheaply).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> sig = row_hash_signature(pl.Schema({"k": pl.String, "v": pl.Int64}), key="k")
+    >>> sig["key"], sig["columns"], sig["polars"] == pl.__version__
+    ([['k', 'String']], [['v', 'Int64']], True)
+    """
+    clean = pl.Schema({n: t for n, t in schema.items() if not n.startswith("_")})
+    return _spec(_as_key(key), clean, clean, columns).signature
 
 
 def diff_partitioned(

@@ -1,0 +1,374 @@
+"""Snapshots of canonical frames on disk: Parquet files, a manifest per feed, the baseline.
+
+A snapshot is what a feed's source looked like when a plan was made. The one whose plan Norce
+accepted is the feed's **baseline**: the next diff runs against it. Layout::
+
+    <directory>/<feed>/manifest.json            every snapshot of the feed, its hash and status
+    <directory>/<feed>/<id>.parquet             the rows (zstd), "_"-prefixed columns dropped
+    <directory>/<feed>/<id>.hashes.parquet      optional row-hash cache (see `SnapshotStore.row_hashes`)
+
+Every file is written atomically (temp file in the same directory, fsync, ``os.replace``, fsync of
+the directory), so a crash leaves the old file or the new one, never half of one. Every read checks
+the file against the sha256 in the manifest. A baseline whose file is missing or corrupt raises
+`SnapshotError` naming the file; it is never treated as "no baseline", which would turn the next
+change feed into a full import of everything.
+
+Statuses: ``saved`` (written, not accepted yet), ``baseline`` (the last promoted), ``superseded``
+(promoted once, then replaced). Retention keeps the last ``keep`` snapshots, the baseline and the
+last promoted full snapshot, and deletes the rest with their files.
+
+Examples
+--------
+>>> import tempfile, polars as pl
+>>> store = SnapshotStore(tempfile.mkdtemp())
+>>> ref = store.save("stock", pl.DataFrame({"PartNo": ["a"], "OnhandValue": [3]}), kind="full")
+>>> ref.rows, ref.status, store.baseline("stock")
+(1, 'saved', None)
+>>> store.promote(ref).status
+'baseline'
+>>> store.load(store.baseline("stock")).to_dicts()
+[{'PartNo': 'a', 'OnhandValue': 3}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from toolkit.diff import Diff, RowHashes, diff_frames, hash_rows, row_hash_signature
+from toolkit.errors import SnapshotError
+
+__all__ = ["SnapshotKind", "SnapshotRef", "SnapshotStatus", "SnapshotStore"]
+
+SnapshotStatus = Literal["saved", "baseline", "superseded"]
+SnapshotKind = Literal["change", "full"]
+MANIFEST = "manifest.json"
+_FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """One stored snapshot, as its feed's manifest describes it.
+
+    ``hash_cache`` is the row-hash cache file beside it (None when there is none); ``promoted`` is
+    when it became the baseline (None if it never did).
+    """
+
+    id: str
+    feed: str
+    path: Path
+    rows: int
+    content_hash: str
+    created: dt.datetime
+    status: SnapshotStatus
+    kind: SnapshotKind | None
+    hash_cache: Path | None = None
+    promoted: dt.datetime | None = None
+
+
+class SnapshotStore:
+    """Snapshots of every feed under one ``directory``; see the module docstring for the layout.
+
+    Parameters
+    ----------
+    directory
+        Root directory; one sub-directory per feed, created on first save.
+    keep
+        Retention: how many of the latest snapshots to keep (the baseline and the last promoted full
+        snapshot are kept whatever their age).
+    clock
+        Returns the current UTC time (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        keep: int = 10,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.directory = Path(directory)
+        self.keep = keep
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._verified: dict[Path, tuple[int, int, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"SnapshotStore({str(self.directory)!r}, keep={self.keep})"
+
+    def save(
+        self,
+        feed: str,
+        frame: pl.DataFrame | pl.LazyFrame,
+        *,
+        kind: SnapshotKind | None = None,
+        key: str | Sequence[str] | None = None,
+    ) -> SnapshotRef:
+        """Write ``frame`` as a new snapshot of ``feed`` (status ``saved``) and return its ref.
+
+        With ``key``, the row hashes of the snapshot are cached beside it, so a later diff against it
+        need not hash it again (`row_hashes`).
+        """
+        data = _data(frame)
+        folder = self._folder(feed, create=True)
+        created = self._clock().astimezone(dt.UTC)
+        snap_id = f"{created:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
+        path = folder / f"{snap_id}.parquet"
+        hashes = hash_rows(data, key=key) if key is not None else None
+        with self._manifest(feed) as entries:
+            _write_atomic(path, lambda tmp: data.write_parquet(tmp, compression="zstd"))
+            entry = {"id": snap_id, "file": path.name, "rows": data.height,
+                     "bytes": path.stat().st_size, "content_hash": _sha256(path),
+                     "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
+                     "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
+            entries.append(entry)
+            self._retain(folder, entries)
+        return _ref(feed, folder, entry)
+
+    def load(self, ref: SnapshotRef) -> pl.DataFrame:
+        """The snapshot's rows, after checking the file against its content hash."""
+        return _read(self._verify(ref), lambda p: pl.read_parquet(p))
+
+    def scan(self, ref: SnapshotRef) -> pl.LazyFrame:
+        """A LazyFrame over the snapshot's rows, after checking the file against its content hash."""
+        return _read(self._verify(ref), lambda p: pl.scan_parquet(p))
+
+    def baseline(self, feed: str) -> SnapshotRef | None:
+        """The feed's baseline (the last promoted snapshot), checked; None if it never had one.
+
+        Raises `SnapshotError` when the manifest names a baseline whose file is missing or corrupt,
+        or when snapshot files exist but the manifest does not.
+        """
+        found = [r for r in self.history(feed) if r.status == "baseline"]
+        if not found:
+            return None
+        self._verify(found[-1])
+        return found[-1]
+
+    def promote(self, ref: SnapshotRef) -> SnapshotRef:
+        """Make ``ref`` the baseline of its feed (the previous one becomes ``superseded``)."""
+        now = _iso(self._clock().astimezone(dt.UTC))
+        folder = self._folder(ref.feed, create=False)
+        with self._manifest(ref.feed) as entries:
+            entry = _find(entries, ref)
+            self._verify(ref)
+            for other in entries:
+                if other["status"] == "baseline":
+                    other["status"] = "superseded"
+            entry["status"], entry["promoted"] = "baseline", now
+            self._retain(folder, entries)
+        return _ref(ref.feed, folder, entry)
+
+    def history(self, feed: str) -> list[SnapshotRef]:
+        """Every snapshot of ``feed`` still kept, oldest first."""
+        folder = self._folder(feed, create=False)
+        return [_ref(feed, folder, e) for e in _read_manifest(folder)]
+
+    def last_full(self, feed: str) -> SnapshotRef | None:
+        """The last promoted snapshot of kind ``full`` (None if no full feed was ever accepted)."""
+        full = [r for r in self.history(feed) if r.kind == "full" and r.promoted is not None]
+        return max(full, key=lambda r: r.promoted or r.created, default=None)
+
+    def row_hashes(
+        self, ref: SnapshotRef, *, key: str | Sequence[str], columns: Sequence[str] | None = None
+    ) -> RowHashes:
+        """The snapshot's row hashes: from its cache when that was computed the same way (same
+        polars version, seed, key and columns), else computed now and cached for next time."""
+        lf = self.scan(ref)
+        wanted = row_hash_signature(lf.collect_schema(), key=key, columns=columns)
+        cached = self._cached(ref, wanted)
+        if cached is not None:
+            return cached
+        hashes = hash_rows(lf, key=key, columns=columns)
+        folder = self._folder(ref.feed, create=False)
+        cache = _write_cache(folder, ref.id, hashes)
+        with self._manifest(ref.feed) as entries:
+            _find(entries, ref)["hash_cache"] = cache
+        return hashes
+
+    def diff(
+        self,
+        ref: SnapshotRef,
+        current: pl.DataFrame | pl.LazyFrame,
+        *,
+        key: str | Sequence[str],
+        fields: Sequence[str] | None = None,
+    ) -> Diff:
+        """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes.
+
+        Only the snapshot's removed and changed rows are read back from its file.
+        """
+        hashes = self.row_hashes(ref, key=key)
+        return diff_frames(self.scan(ref), current, key=key, fields=fields, baseline_hashes=hashes)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _folder(self, feed: str, *, create: bool) -> Path:
+        if not _FEED_NAME.match(feed):
+            raise SnapshotError(f"feed name {feed!r} cannot name a snapshot directory")
+        folder = self.directory / feed
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @contextlib.contextmanager
+    def _manifest(self, feed: str) -> Iterator[list[dict[str, Any]]]:
+        folder = self._folder(feed, create=True)
+        with open(folder / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            entries = _read_manifest(folder)
+            if not (folder / MANIFEST).exists():
+                # Written before any snapshot file, so files without a manifest always mean trouble.
+                _write_manifest(folder, feed, entries)
+            yield entries
+            _write_manifest(folder, feed, entries)
+
+    def _verify(self, ref: SnapshotRef) -> Path:
+        path = ref.path
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            msg = f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is missing"
+            raise SnapshotError(msg) from None
+        seen = self._verified.get(path)
+        if seen is not None and seen == (stat.st_mtime_ns, stat.st_size, ref.content_hash):
+            return path
+        found = _sha256(path)
+        if found != ref.content_hash:
+            msg = (f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is corrupt (sha256 "
+                   f"{found[:12]}…, expected {ref.content_hash[:12]}…)")  # fmt: skip
+            raise SnapshotError(msg)
+        self._verified[path] = (stat.st_mtime_ns, stat.st_size, found)
+        return path
+
+    def _cached(self, ref: SnapshotRef, wanted: dict[str, Any]) -> RowHashes | None:
+        folder = self._folder(ref.feed, create=False)
+        entry = next((e for e in _read_manifest(folder) if e["id"] == ref.id), None)
+        cache = (entry or {}).get("hash_cache")
+        if not cache or cache["signature"] != wanted:
+            return None
+        path = folder / cache["file"]
+        # A cache is only a cache: when it is missing or damaged, it is computed again.
+        if not path.exists() or _sha256(path) != cache["sha256"]:
+            return None
+        return RowHashes(pl.read_parquet(path), cache["signature"])
+
+    def _retain(self, folder: Path, entries: list[dict[str, Any]]) -> None:
+        full = [e for e in entries if e["kind"] == "full" and e["promoted"]]
+        keep = {e["id"] for e in entries[-self.keep :]}
+        keep |= {e["id"] for e in entries if e["status"] == "baseline"}
+        if full:
+            keep.add(max(full, key=lambda e: e["promoted"])["id"])
+        for entry in [e for e in entries if e["id"] not in keep]:
+            entries.remove(entry)
+            (folder / entry["file"]).unlink(missing_ok=True)
+            if entry["hash_cache"]:
+                (folder / entry["hash_cache"]["file"]).unlink(missing_ok=True)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _data(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    lf = frame.lazy()
+    return lf.select(c for c in lf.collect_schema().names() if not c.startswith("_")).collect()
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _write_manifest(folder: Path, feed: str, entries: list[dict[str, Any]]) -> None:
+    data = json.dumps({"format": 1, "feed": feed, "snapshots": entries}, indent=1).encode()
+    _write_atomic(folder / MANIFEST, lambda tmp: tmp.write_bytes(data))
+
+
+def _write_cache(folder: Path, snap_id: str, hashes: RowHashes) -> dict[str, Any]:
+    path = folder / f"{snap_id}.hashes.parquet"
+    _write_atomic(path, lambda tmp: hashes.frame.write_parquet(tmp, compression="zstd"))
+    return {"file": path.name, "sha256": _sha256(path), "signature": hashes.signature}
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
+    try:
+        return reader(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SnapshotError(f"snapshot file {path} cannot be read: {exc}") from exc
+
+
+def _read_manifest(folder: Path) -> list[dict[str, Any]]:
+    path = folder / MANIFEST
+    if not path.exists():
+        orphans = sorted(p.name for p in folder.glob("*.parquet")) if folder.exists() else []
+        if orphans:
+            msg = f"snapshot manifest {path} is missing but {len(orphans)} snapshot files exist"
+            raise SnapshotError(msg)
+        return []
+    try:
+        entries = json.loads(path.read_bytes())["snapshots"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnapshotError(f"snapshot manifest {path} is not valid: {exc}") from exc
+    if not isinstance(entries, list):
+        raise SnapshotError(f"snapshot manifest {path} is not valid: 'snapshots' is not a list")
+    return entries
+
+
+def _find(entries: list[dict[str, Any]], ref: SnapshotRef) -> dict[str, Any]:
+    for entry in entries:
+        if entry["id"] == ref.id:
+            return entry
+    raise SnapshotError(f"snapshot {ref.id!r} is not in the manifest of feed {ref.feed!r}")
+
+
+def _ref(feed: str, folder: Path, entry: dict[str, Any]) -> SnapshotRef:
+    try:
+        cache = entry.get("hash_cache")
+        return SnapshotRef(
+            id=entry["id"], feed=feed, path=folder / entry["file"], rows=int(entry["rows"]),
+            content_hash=entry["content_hash"], created=_parse(entry["created"]),
+            status=entry["status"], kind=entry["kind"],
+            hash_cache=folder / cache["file"] if cache else None,
+            promoted=_parse(entry["promoted"]) if entry.get("promoted") else None,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        msg = f"snapshot manifest {folder / MANIFEST} has an invalid entry: {exc!r}"
+        raise SnapshotError(msg) from exc
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
