@@ -59,9 +59,10 @@ def write_workspace(directory: Path) -> Path:
 
 def parameterized_copy(name: str, directory: Path, **parameters: Any) -> Path:
     """Copy ``notebooks/<name>`` into ``directory`` with papermill's parameters cell injected."""
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb = load_notebook_node(str(NOTEBOOKS / name))  # with the metadata papermill expects
     nb = parameterize_notebook(nb, parameters)
     target = directory / name
     nbformat.write(nb, target)
