@@ -98,7 +98,8 @@ def preview(settings: Settings) -> Preview:
         rejected=pl.DataFrame({"_source": ["stock.csv"], "_row": [4], "key": ["SKU-4"],
                                "column": ["OnhandValue"], "check": ["dtype"], "value": ["x"],
                                "reason": ["not an integer"]}),
-        summary={"rows": 4, "valid": 3},
+        summary={"entity": "onhands", "rows": 4, "valid": 3, "rejected_rows": 1,
+                 "problems": {"parse": 1}, "examples": [{"key": "SKU-4"}]},
     )  # fmt: skip
     key = {"PartNo": ["SKU-1", "SKU-2"], "WarehouseCode": ["WH1"] * 2, "LocationCode": ["A"] * 2}
     diff = FakeDiff(
@@ -129,6 +130,7 @@ def test_check_view_shows_counts_and_rejected_reasons(preview: Preview) -> None:
     view = widgets.CheckView()
     view.show(preview)
     assert "<b>4</b> rows" in view.summary.value and "<b>1</b> rejected rows" in view.summary.value
+    assert "<b>1</b> parse problems" in view.summary.value and "examples" not in view.summary.value
     assert "not an integer" in view.rejected.value and "SKU-4" in view.rejected.value
 
 

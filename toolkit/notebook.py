@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,6 +129,9 @@ class Preview:
     def __str__(self) -> str:
         return f"preview of {self.feed} ({self.kind}): {self.verdict}"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
+        printer.text(str(self))
+
 
 def _first_feed(settings: Settings, feed: str | None) -> str:
     if feed:
@@ -154,7 +157,9 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: str = "au
 
     name = _first_feed(settings, feed)
     spec, path = settings.feed(name), _none(source)
-    check = validate(spec.entity, read_source(spec, path=path), policies=spec.policies)
+    # the preview shows every rejected row; plan_feed enforces the feed's reject policy
+    lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
+    check = validate(spec.entity, read_source(spec, path=path), policies=lenient)
     options = {"kind": kind, "source": path, "allow_mass_deactivation": allow_mass_deactivation,
                "override_reason": _none(override_reason), "now": now}  # fmt: skip
     base = Preview(settings, name, kind, path, check=check, diff=_diff(settings, name, check),
@@ -170,8 +175,6 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: str = "au
 
 
 def _replace(preview: Preview, **changes: Any) -> Preview:
-    from dataclasses import replace
-
     return replace(preview, **changes)
 
 
@@ -262,6 +265,9 @@ class SubmitResult:
         return (f"{self.feed}: {self.batches} batches ({self.items} items) sent, "
                 f"{ok} of {len(self.statuses)} jobs succeeded")  # fmt: skip
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
+        printer.text(str(self))
+
 
 def _items(plan: Plan) -> int:
     return sum(b.item_count for b in plan.batches)
@@ -293,8 +299,6 @@ def submit_feed(preview: Preview, *, submit: bool = False, timeout: float = 600.
 def _send(preview: Preview, plan: Plan, result: SubmitResult, timeout: float, poll_interval: float,
           progress: Callable[[dict[str, Any]], None] | None,
           on_status: StatusCallback | None) -> SubmitResult:  # fmt: skip
-    from dataclasses import replace
-
     from toolkit.connect import ConnectClient
     from toolkit.ledger import Ledger
     from toolkit.runs import submit, wait_for_jobs
@@ -378,6 +382,9 @@ class JobReport:
 
     def __str__(self) -> str:
         return f"{self.outcomes.height} jobs ({self.feed or 'all feeds'}, {self.period or 'all time'})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
+        printer.text(str(self))
 
 
 def job_report(settings: Settings, *, feed: str | None = None, status: str | None = None,

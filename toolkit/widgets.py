@@ -145,7 +145,10 @@ class CheckView(W.VBox):
         if check is None:
             self.summary.value, self.rejected.value = "<i>not checked</i>", ""
             return
-        self.summary.value = _counts({**check.summary, "rejected rows": check.rejected.height})
+        numbers = {k.replace("_", " "): v for k, v in check.summary.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}  # fmt: skip
+        problems = {f"{k} problems": v for k, v in dict(check.summary.get("problems", {})).items()}
+        self.summary.value = _counts({**numbers, **problems})
         warnings = "".join(f"<li>{html.escape(w)}</li>" for w in check.warnings)
         self.rejected.value = (f"<ul>{warnings}</ul>" if warnings else "") + _table(check.rejected)
 
