@@ -115,6 +115,9 @@ class Api:
 
 @pytest.fixture
 def api(sandbox_clean: SandboxServer) -> Iterator[Api]:
+    """A client of the reset session sandbox; the request limit is lifted (polling jobs on a busy
+    machine would exceed 60 a minute), test_sandbox_limits.py sets it back."""
+    sandbox_clean.configure(rate_limit=100_000)
     client = Api(sandbox_clean)
     yield client
     client.close()

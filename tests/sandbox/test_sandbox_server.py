@@ -49,6 +49,7 @@ def test_refuses_a_non_loopback_host() -> None:
 
 
 def test_server_object_profile_environ_and_clean_stop() -> None:
+    before = set(threading.enumerate())
     with serve(tls=True, client_secret="hunter22") as server:
         assert "hunter22" not in repr(server)
         profile = server.profile()
@@ -61,7 +62,7 @@ def test_server_object_profile_environ_and_clean_stop() -> None:
         assert server.profile("stage", rate_limit_per_minute=30).rate_limit_per_minute == 30
         ca = server.ca_bundle
     assert not ca.exists()
-    assert not [t for t in threading.enumerate() if t.name.startswith("sandbox-")]
+    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("sandbox-")]
 
 
 def test_generated_secret_when_none_is_given() -> None:
