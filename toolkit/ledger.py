@@ -141,9 +141,14 @@ class Ledger:
 
     # --- transactions ------------------------------------------------------------------------
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken with BEGIN IMMEDIATE so concurrent writers queue, not fail."""
+    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with BEGIN IMMEDIATE so concurrent writers queue, not fail.
+
+        Commits survive a killed process; ``durable`` ones (a batch about to be sent) also survive
+        a power loss: their fsync of the WAL carries every earlier commit with it.
+        """
         with self._mutex:
+            self._con.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             try:
                 self._con.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -280,7 +285,7 @@ class Ledger:
     def mark_sending(self, plan_id: str, index: int) -> BatchRecord:
         """Record that batch ``index`` is about to be sent (attempts + 1, sent_at = now)."""
         now = _iso(self.now())
-        with self._tx() as con:
+        with self._tx(durable=True) as con:
             con.execute(
                 "UPDATE batches SET state='sending', attempts=attempts+1, sent_at=?, updated_at=?, "
                 "error=NULL WHERE plan_id=? AND idx=?",
