@@ -38,8 +38,11 @@ SCHEMA = (
         row INTEGER)""",
     "CREATE INDEX IF NOT EXISTS job_logs_job ON job_logs (job_id)",
 )
-FINISHED = frozenset({JobStatus.Succeeded, JobStatus.Failed, JobStatus.ValidationFailed})
-PENDING = (int(JobStatus.Queued), int(JobStatus.Validating), int(JobStatus.Initialized))
+# JobStatus numbers (the registry's enum is built at run time, so name them once here)
+_NAMES = ("Initialized", "Succeeded", "Failed", "ValidationFailed", "Validating", "Queued")
+INITIALIZED, SUCCEEDED, FAILED, VALIDATION_FAILED, VALIDATING, QUEUED = (int(JobStatus[n]) for n in _NAMES)
+FINISHED = frozenset({SUCCEEDED, FAILED, VALIDATION_FAILED})
+PENDING = (QUEUED, VALIDATING, INITIALIZED)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class Jobs:
         cur = self._conn.execute(
             "INSERT INTO jobs (entity, status, header, payload, totals, start, last_updated, errors, "
             "fail_injected, restarted_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entity, int(JobStatus.Queued), header, payload, totals, now, now,
+            (entity, QUEUED, header, payload, totals, now, now,
              orjson.dumps(errors).decode(), int(fail_injected), restarted_from),
         )  # fmt: skip
         job_id = int(cur.lastrowid or 0)

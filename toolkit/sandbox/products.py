@@ -32,6 +32,7 @@ _SKU_ENUMS: dict[str, type[IntEnum]] = {
 }  # fmt: skip
 _MEMBER_OF = {"VatRate": "VatRates", "Assortment": "AssortmentCode"}
 _NOT_MEMBERS = {"Variants", "Cultures", "Skus", "PartNoCreateWhenMissing", "CultureCode"}
+_INACTIVE = int(SkuStatus["Inactive"])
 _CULTURES = Nested("Cultures", ("CultureCode",), None, None)
 
 
@@ -234,7 +235,7 @@ def _inactivate_missing(conn: sqlite3.Connection, seen: list[str], log: Log) -> 
     n = conn.execute(
         "UPDATE skus SET data = json_set(data, '$.Status', ?) WHERE part_no NOT IN "
         "(SELECT value FROM json_each(?)) AND coalesce(json_extract(data, '$.Status'), 0) != ?",
-        (int(SkuStatus.Inactive), orjson.dumps(seen).decode(), int(SkuStatus.Inactive)),
+        (_INACTIVE, orjson.dumps(seen).decode(), _INACTIVE),
     ).rowcount
     log(1, f"FullFile: {n} SKUs missing from the import set to Status Inactive (5)", None)
     return n

@@ -118,7 +118,7 @@ def _dropper(server: uvicorn.Server) -> Callable[[Scope], bool]:
         client = tuple(scope.get("client") or ())
         for conn in list(server.server_state.connections):
             if getattr(conn, "client", None) == client:
-                conn.transport.abort()  # type: ignore[attr-defined]
+                conn.transport.abort()
                 return True
         return False
 

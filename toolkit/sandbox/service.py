@@ -20,7 +20,7 @@ import orjson
 
 from toolkit.entities import ENTITIES, JobStatus
 from toolkit.sandbox.faults import FaultInjector, parse_faults
-from toolkit.sandbox.jobs import format_time
+from toolkit.sandbox.jobs import FAILED, SUCCEEDED, format_time
 from toolkit.sandbox.limits import Clock, SlidingWindow, TokenBucket
 from toolkit.sandbox.spec import RequestError, parse_header
 from toolkit.sandbox.store import Store, prepare_import
@@ -161,7 +161,7 @@ class Sandbox:
             record = self.store.jobs.get(job_id)
         if record is None:
             raise RequestError(404, f"job {job_id} not found")
-        if record.status not in (JobStatus.Succeeded, JobStatus.Failed):
+        if record.status not in (SUCCEEDED, FAILED):
             status = JobStatus(record.status).name
             msg = f"job {job_id} is {status}; only Succeeded or Failed jobs can be restarted"
             raise RequestError(400, msg)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import orjson
 
-from toolkit.entities import ENTITIES, JobStatus
-from toolkit.sandbox.jobs import JobRecord
+from toolkit.entities import ENTITIES
+from toolkit.sandbox.jobs import FAILED, INITIALIZED, SUCCEEDED, VALIDATING, VALIDATION_FAILED, JobRecord
 from toolkit.sandbox.prepare import Prepared
 from toolkit.sandbox.spec import RequestError, parse_header
 from toolkit.sandbox.store import Store, prepare_import
@@ -78,13 +78,13 @@ class JobWorker:
                 self._process(job)
             except Exception:  # a broken job must not stop the queue
                 logger.exception("sandbox job %s failed", job.id)
-                self._finish(job.id, JobStatus.Failed, "internal error while applying the import")
+                self._finish(job.id, FAILED, "internal error while applying the import")
 
     def _process(self, job: JobRecord) -> None:
         generation = self._generation
         if self._sleep(generation):  # Queued
             return
-        self._status(job.id, JobStatus.Validating)
+        self._status(job.id, VALIDATING)
         if self._sleep(generation):
             return
         errors = orjson.loads(job.errors)
@@ -92,17 +92,17 @@ class JobWorker:
             with self._store.transaction():
                 self._store.jobs.log_many(job.id, [(3, m, r) for r, m in errors])
                 failed = len({r for r, _ in errors})
-                self._store.jobs.set_status(job.id, JobStatus.ValidationFailed, fail=failed)
+                self._store.jobs.set_status(job.id, VALIDATION_FAILED, fail=failed)
             self._prepared.pop(job.id, None)
             return
-        self._status(job.id, JobStatus.Initialized)
+        self._status(job.id, INITIALIZED)
         if self._sleep(generation):
             return
         if job.fail_injected:
             self._prepared.pop(job.id, None)
-            self._finish(job.id, JobStatus.Failed, "injected fault: the job failed")
+            self._finish(job.id, FAILED, "injected fault: the job failed")
             return
-        self._apply(job, self._prepared.pop(job.id, None) or _prepare(job))
+        self._apply(job, self._prepared.pop(job.id) if job.id in self._prepared else _prepare(job))
 
     def _apply(self, job: JobRecord, prepared: Prepared) -> None:
         entries: list[tuple[int, str, int | None]] = []
@@ -113,7 +113,7 @@ class JobWorker:
             entries.append((1, f"{prepared.total} items: {counts.inserts} inserted, "
                                f"{counts.updates} updated, {counts.fail} failed", None))  # fmt: skip
             self._store.jobs.log_many(job.id, entries)
-            self._store.jobs.set_status(job.id, JobStatus.Succeeded, inserts=counts.inserts,
+            self._store.jobs.set_status(job.id, SUCCEEDED, inserts=counts.inserts,
                                         updates=counts.updates, fail=counts.fail)  # fmt: skip
 
     def _status(self, job_id: int, status: int) -> None:
