@@ -15,7 +15,8 @@ from run_fakes import T0, FakeClient, make_plan
 
 from toolkit.errors import FeedLocked, LedgerError
 from toolkit.ledger import Ledger
-from toolkit.records import Reason, process_started
+from toolkit.locks import process_started
+from toolkit.records import Reason
 
 
 @pytest.fixture

@@ -25,8 +25,6 @@ True
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import FeedLocked, LedgerError
+from toolkit.errors import LedgerError
+from toolkit.locks import FeedLocks
 from toolkit.records import (
     BatchRecord,
     BatchState,
@@ -44,7 +43,6 @@ from toolkit.records import (
     PlanRecord,
     PlanState,
     Reason,
-    process_started,
 )
 
 __all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "Ledger", "PlanRecord", "PlanState",
@@ -87,7 +85,7 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-class Ledger:
+class Ledger(FeedLocks):
     """The SQLite ledger of one state directory (WAL mode; safe for several processes).
 
     Parameters
@@ -413,53 +411,6 @@ class Ledger:
         )
         return [Event.from_row(r) for r in rows]
 
-    # --- locks -------------------------------------------------------------------------------
-    @contextmanager
-    def lock(self, feed: str) -> Iterator[str]:
-        """Hold the feed's lock for the block (re-entrant within this Ledger); yields the holder."""
-        holder = self.acquire(feed)
-        try:
-            yield holder
-        finally:
-            self.release(feed)
-
-    def acquire(self, feed: str) -> str:
-        """Take the feed's lock or raise FeedLocked naming the holder; a dead holder's lock is broken."""
-        if feed in self._held:
-            self._held[feed] += 1
-            return self.holder(feed) or ""
-        host, pid = socket.gethostname(), os.getpid()
-        started = process_started(pid) or _iso(self.now()) or ""
-        holder = f"{host}:{pid}:{started}"
-        with self._tx() as con:
-            row = con.execute("SELECT * FROM locks WHERE feed = ?", (feed,)).fetchone()
-            if row is not None and not _is_stale(row, host):
-                msg = (f"feed {feed!r} is locked by {row['holder']} since {row['taken_at']}; "
-                       "another run of this feed is in progress")  # fmt: skip
-                raise FeedLocked(msg)
-            if row is not None:
-                self._event(con, Reason.STALE_LOCK_BROKEN, feed=feed, detail={"holder": row["holder"]})
-            con.execute("INSERT OR REPLACE INTO locks VALUES (?,?,?,?,?,?)",
-                        (feed, holder, host, pid, started, _iso(self.now())))  # fmt: skip
-        self._held[feed] = 1
-        return holder
-
-    def release(self, feed: str) -> None:
-        """Give the lock back (only this Ledger's own hold; re-entrant holds count down)."""
-        if feed not in self._held:
-            return
-        self._held[feed] -= 1
-        if self._held[feed] > 0:
-            return
-        del self._held[feed]
-        with self._tx() as con:
-            con.execute("DELETE FROM locks WHERE feed = ? AND pid = ?", (feed, os.getpid()))
-
-    def holder(self, feed: str) -> str | None:
-        """Who holds the feed's lock (``host:pid:started``), or None."""
-        rows = self._rows("SELECT holder FROM locks WHERE feed = ?", (feed,))
-        return str(rows[0][0]) if rows else None
-
 
 def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
@@ -477,21 +428,3 @@ def _close_sending(con: sqlite3.Connection, plan_id: str, now: str | None) -> No
     if open_ == 0:
         con.execute("UPDATE plans SET state='submitted', updated_at=? WHERE id=? AND state IN "
                     "('planned','sending','failed')", (now, plan_id))  # fmt: skip
-
-
-def _is_stale(row: sqlite3.Row, host: str) -> bool:
-    """A lock is stale when its holder ran on this host and that process is gone (or was replaced)."""
-    if row["host"] != host:
-        return False
-    started = process_started(row["pid"])
-    if started is not None:
-        return bool(started != row["started"])
-    if Path("/proc/self/stat").exists():
-        return True  # /proc works and has no live process of that pid (or only a zombie)
-    try:
-        os.kill(row["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -13,7 +13,6 @@ True
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -22,8 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "PlanRecord", "PlanState", "Reason",
-           "process_started"]  # fmt: skip
+__all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "PlanRecord", "PlanState", "Reason"]
 
 BatchState = Literal["planned", "sending", "accepted", "unknown", "failed"]
 PlanState = Literal["planned", "sending", "submitted", "succeeded", "failed", "superseded"]
@@ -168,17 +166,3 @@ class Event:
         return cls(at=_at(row["at"]) or datetime.now(UTC), reason=Reason(row["reason"]),
                    feed=row["feed"], plan_id=row["plan_id"], index=row["idx"],
                    job_id=row["job_id"], detail=json.loads(row["detail"] or "{}"))  # fmt: skip
-
-
-def process_started(pid: int) -> str | None:
-    """When process ``pid`` started (UTC, to the second) from /proc; None when gone or unknown."""
-    try:
-        after = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))  # fmt: skip
-    except (OSError, IndexError, ValueError, StopIteration):
-        return None
-    if after[0] == "Z":
-        return None
-    at = datetime.fromtimestamp(boot + int(after[19]) / os.sysconf("SC_CLK_TCK"), UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
