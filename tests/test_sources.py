@@ -95,8 +95,20 @@ def test_price_twins_load_to_the_same_canonical_frame(
 def test_read_source_is_scan_source_collected_without_empty_shadows() -> None:
     feed = make_feed("prices.csv")
     scanned = scan_source(feed).collect()
-    assert "_raw_PriceSale" in scanned.columns and scanned["_raw_PriceSale"].null_count() == 4
+    assert scanned["_raw_PriceSale"].to_list() == ["1499.50", "1399.00", "1499.50", "119.00"]
     assert_frame_equal(scanned.select(read_source(feed).columns), read_source(feed))
+
+
+def test_scanned_and_read_frames_validate_alike(tmp_path: Path) -> None:
+    from toolkit.checks import validate
+    from toolkit.config import Policies
+
+    (tmp_path / "p.csv").write_text("PartNo,PriceListCode,PriceSale\nA,SE,gratis\nB,SE,\nC,SE,3\n")
+    feed = make_feed("p.csv", root=tmp_path)
+    results = [validate("sku_prices", f, policies=Policies(max_reject_ratio=1))
+               for f in (scan_source(feed).collect(), read_source(feed))]  # fmt: skip
+    found = [r.rejected.select("_row", "check", "value").rows() for r in results]
+    assert found == [[(1, "parse", "gratis")]] * 2
 
 
 # --- options and conversions -----------------------------------------------------------------------

@@ -81,11 +81,14 @@ def _column_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> l
     col, text = pl.col(name), as_text(pl.col(name), spec.dtype)
     rules = [_rule(chk, name, ok, text, _quoted(text, why)) for chk, ok, why in _value_checks(spec, col)]
     raw = f"_raw_{name}"
+    # read_source keeps _raw_ text only where a cast failed; scan_source keeps it on every row
+    given = pl.col(raw).str.len_bytes() > 0 if raw in columns else pl.lit(False)
     if raw in columns:
         why = _PARSE_REASONS.get(str(spec.dtype.base_type()), "is not a number")
-        rules.append(_rule("parse", name, pl.col(raw).is_null(), pl.col(raw), _quoted(pl.col(raw), why)))
+        parsed = col.is_not_null() | ~given
+        rules.append(_rule("parse", name, parsed, pl.col(raw), _quoted(pl.col(raw), why)))
     if spec.is_key or spec.is_required:
-        present = col.is_not_null() | (pl.col(raw).is_not_null() if raw in columns else pl.lit(False))
+        present = col.is_not_null() | given
         rules.append(_rule("not_null", name, present, pl.lit(""), f"{name} is empty; it is required"))
     if spec.max_length and spec.dtype == pl.String:
         size = col.str.len_chars()

@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
@@ -146,12 +147,13 @@ def validate(
     rules = rules_for(ent, frame.columns)
     schema = _schema(ent, frame.columns, rules)
     _check_structure(ent, schema, frame)
-    flags = frame.select(pl.any_horizontal([~r.ok for r in rules]) if rules else pl.lit(False))
-    bad = flags.to_series().fill_null(False)
-    candidates = frame.filter(bad)
-    rejected = _rejected(ent, schema, candidates, rules)
+    suspects = _screen(ent, frame, rules)
+    candidates = frame.filter(suspects).with_columns(suspects.arg_true().alias("__pos"))
+    rejected, positions = _rejected(ent, schema, candidates, rules)
     data = [c for c in frame.columns if not c.startswith("_") or c in ("_source", "_row")]
-    valid = frame.filter(~bad).select(data)
+    keep = np.ones(frame.height, dtype=bool)
+    keep[positions] = False
+    valid = frame.select(data).filter(pl.Series(keep)) if len(positions) else frame.select(data)
     summary = _summary(ent, frame.height, valid.height, rejected)
     warnings += _cross_feed(ent, valid, products)
     _enforce(ent, policies or Policies(), summary, rejected)
@@ -227,11 +229,35 @@ def _failure_cases(schema: pa.DataFrameSchema, candidates: pl.DataFrame) -> pl.D
     return pl.DataFrame(schema={"column": pl.String, "check": pl.String, "index": pl.Int32})
 
 
+def _screen(ent: Entity, frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
+    """Rows that may have a problem: every rule in one vectorised pass (a superset is fine)."""
+    exprs = [~r.ok for r in rules if r.check != "unique_key"]
+    flags = frame.select(pl.any_horizontal(exprs) if exprs else pl.repeat(False, pl.len()))
+    suspects = flags.to_series().fill_null(False)
+    if any(r.check == "unique_key" for r in rules):
+        suspects = suspects | _duplicate_screen(frame, list(ent.key))
+    return suspects
+
+
+def _duplicate_screen(frame: pl.DataFrame, key: list[str]) -> pl.Series:
+    """Rows whose key hash occurs twice: all duplicate keys, plus (rarely) hash collisions.
+
+    Sorting the 64-bit row hashes is several times faster than ``is_duplicated`` on the key columns;
+    the exact check runs in pandera on the few rows found here.
+    """
+    hashes = frame.select(key).hash_rows()
+    ordered = np.sort(hashes.to_numpy())
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
+        return pl.Series(np.zeros(frame.height, dtype=bool))
+    return hashes.is_in(pl.Series(np.unique(repeated)).implode())
+
+
 def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
-              rules: list[Rule]) -> pl.DataFrame:  # fmt: skip
-    """One row per pandera failure case on the candidate rows, with value and reason."""
+              rules: list[Rule]) -> tuple[pl.DataFrame, np.ndarray]:  # fmt: skip
+    """One row per pandera failure case on the candidate rows, and the frame positions rejected."""
     if candidates.height == 0:
-        return pl.DataFrame(schema=REJECTED_SCHEMA)
+        return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
     cases = _failure_cases(schema, candidates).select("column", "check", "index").unique()
     by_name = {(r.column, r.check): r for r in rules}
     indexed = candidates.with_row_index("index").with_columns(_key_text(ent).alias("key"))
@@ -242,10 +268,13 @@ def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
         parts.append(rows.select(
             "_source", "_row", "key", pl.lit(rule.report_column).alias("column"),
             pl.lit(rule.check).alias("check"), rule.value.alias("value"), rule.reason.alias("reason"),
-            "index",
+            "index", "__pos",
         ))  # fmt: skip
-    out = pl.concat(parts) if parts else pl.DataFrame(schema={**REJECTED_SCHEMA, "index": pl.UInt32})
-    return out.sort("index", maintain_order=True).drop("index").cast(REJECTED_SCHEMA)
+    if not parts:
+        return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
+    out = pl.concat(parts).sort("index", maintain_order=True)
+    positions = out["__pos"].unique().to_numpy().astype(np.int64)
+    return out.drop("index", "__pos").cast(REJECTED_SCHEMA), positions
 
 
 def _key_text(ent: Entity) -> pl.Expr:

@@ -9,10 +9,13 @@ Metadata columns (``_``-prefixed, never data):
 
 - ``_source`` (String): the file name; ``_row`` (Int64): the row in the file, 1-based, counting data rows
   after the header.
-- ``_raw_<col>`` (String): the raw text of ``<col>`` where it could not be cast (text in a numeric
-  column, a bad date, an unknown boolean word), null where the cast worked. The canonical column holds
-  null there, so nothing is silently lost: ``checks.validate`` rejects those rows quoting the raw text.
-  ``scan_source`` adds one for every column it has to parse; ``read_source`` drops the all-null ones.
+- ``_raw_<col>`` (String): the source text of a column that had to be parsed (text to a number, a
+  date, a boolean). Where the cast failed (text in a numeric column, a bad date, an unknown boolean
+  word) the canonical column holds null and ``_raw_<col>`` the text, so nothing is silently lost:
+  ``checks.validate`` rejects those rows quoting it. ``scan_source`` keeps the (trimmed) text of every
+  row, which costs nothing extra; ``read_source`` keeps it only on the rows whose cast failed (null
+  elsewhere) and drops the column when no row failed. A row failed where ``<col>`` is null and
+  ``_raw_<col>`` is a non-empty text; ``checks`` reads both forms.
 - ``_error`` (String): present only when the loader flagged rows itself (a truncated last line of a CSV);
   the checks reject those rows with this text as the reason.
 
@@ -159,7 +162,7 @@ def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
 def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
     """Read a feed's source files into a canonical DataFrame (``scan_source`` collected).
 
-    All-null ``_raw_<col>`` columns are dropped; read errors become SourceError.
+    ``_raw_<col>`` text is kept only where a cast failed; read errors become SourceError.
 
     Examples
     --------
@@ -178,8 +181,7 @@ def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         opts = SourceOptions.from_feed(feed)
         raise _readers.explain(exc, files, feed.format, opts) from exc
-    empty = [c for c in frame.columns if c.startswith("_raw_") and frame[c].null_count() == len(frame)]
-    return frame.drop(empty)
+    return _reduce_shadows(frame)
 
 
 def _plan(feed: Feed, path: str | Path | None) -> tuple[list[Path], pl.LazyFrame]:
@@ -225,10 +227,15 @@ def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> p
     schema.update(dict.fromkeys(absent, pl.String()))
     order = {c.name: i for i, c in enumerate(entity.columns)}
     renames = dict(sorted({**renames, **absent}.items(), key=lambda kv: order[split_qualified(kv[1])[0]]))
-    casts = [_cast(src, dst, schema[src], entity, opts) for src, dst in renames.items()]
+    # two steps, so that each trimmed text is computed once and shared by value and shadow
+    temps = {src: f"__t{i}" for i, src in enumerate(renames)}
+    error = ["_error"] if "_error" in schema else []
+    trimmed = raw.select("_source", "_row", *error, *(
+        (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
+        for src, tmp in temps.items()))  # fmt: skip
+    casts = [_cast(temps[src], dst, schema[src], entity, opts) for src, dst in renames.items()]
     shadows = [shadow for _, shadow in casts if shadow is not None]
-    error = [pl.col("_error")] if "_error" in schema else []
-    return raw.select("_source", "_row", *(value for value, _ in casts), *shadows, *error)
+    return trimmed.select("_source", "_row", *(value for value, _ in casts), *shadows, *error)
 
 
 def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str],
@@ -284,30 +291,41 @@ def _require_keys(file: Path, names: list[str], entity: Entity, plan: dict[str, 
         raise SourceError(msg)
 
 
-def _cast(src: str, name: str, dtype: pl.DataType, entity: Entity,
+def _cast(tmp: str, name: str, dtype: pl.DataType, entity: Entity,
           opts: SourceOptions) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
-    """Canonical column ``name`` from source column ``src``, and its ``_raw_`` shadow (or None)."""
-    spec = entity.column(name)
+    """Canonical column ``name`` from the trimmed column ``tmp``, and its ``_raw_`` shadow (or None)."""
+    spec, raw = entity.column(name), pl.col(tmp)
     target = spec.dtype
-    raw = _text(pl.col(src), opts) if dtype == pl.String else pl.col(src)
     if target == pl.String:
         value = _as_string(raw, dtype)
-        if spec.values:
-            value = _enum_name(value, spec.values)
+        value = _enum_name(value, spec.values) if spec.values else value
+        if opts.empty_as_null and dtype == pl.String:
+            value = pl.when(raw != "").then(value)
         return value.alias(name), None
     value = raw if dtype == target else _parse(raw, dtype, target, opts)
     if spec.is_key and name in _KEY_DEFAULTS:
-        value = pl.when(raw.is_null()).then(pl.lit(_KEY_DEFAULTS[name], target)).otherwise(value)
+        blank = raw.is_null() | (raw == "") if dtype == pl.String else raw.is_null()
+        value = pl.when(blank).then(pl.lit(_KEY_DEFAULTS[name], target)).otherwise(value)
     if dtype == target or isinstance(target, pl.List):
         return value.alias(name), None
-    failed = value.is_null() & raw.is_not_null()
-    shadow = pl.when(failed).then(_as_string(raw, dtype)).otherwise(None)
-    return value.alias(name), shadow.alias(f"_raw_{name}")
+    return value.alias(name), _as_string(raw, dtype).alias(f"_raw_{name}")
 
 
-def _text(col: pl.Expr, opts: SourceOptions) -> pl.Expr:
-    col = col.str.strip_chars()
-    return pl.when(col != "").then(col) if opts.empty_as_null else col
+def _failed(name: str) -> pl.Expr:
+    """Rows whose cast of ``name`` failed: null value, non-empty ``_raw_`` text."""
+    return pl.col(name).is_null() & (pl.col(f"_raw_{name}").str.len_bytes() > 0)
+
+
+def _reduce_shadows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Keep ``_raw_`` text only where the cast failed; drop shadows of columns that never failed."""
+    names = [c.removeprefix("_raw_") for c in frame.columns if c.startswith("_raw_")]
+    if not names:
+        return frame
+    counts = frame.select(_failed(n).sum().alias(n) for n in names).row(0, named=True)
+    failing = [n for n in names if counts[n]]
+    frame = frame.drop(f"_raw_{n}" for n in names if not counts[n])
+    return frame.with_columns(pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}")
+                              for n in failing)  # fmt: skip
 
 
 def _as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -357,12 +375,12 @@ def _number_text(raw: pl.Expr, opts: SourceOptions) -> pl.Expr:
 
 
 def _parse_int(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    number = raw.cast(pl.Float64, strict=False) if dtype == pl.String or dtype.is_float() else None
+    """Integers; ``5.00`` (a whole number written as a decimal) is accepted as 5."""
     exact = raw.cast(pl.Int64, strict=False)
-    if number is None:
+    if dtype != pl.String and not dtype.is_float():
         return exact
-    whole = number.is_finite() & (number == number.round()) & (number.abs() < 2**53)
-    return pl.coalesce(exact, pl.when(whole).then(number.cast(pl.Int64)))
+    number = raw.cast(pl.Float64, strict=False)
+    return pl.coalesce(exact, pl.when(number == number.round()).then(number).cast(pl.Int64, strict=False))
 
 
 def _parse_date(raw: pl.Expr, dtype: pl.DataType, opts: SourceOptions) -> pl.Expr:
