@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 MANIFEST = "manifest.json"
 REJECTED = "rejected.parquet"
+_PATHS, _TIMES = {"path", "hash_cache"}, {"created", "promoted"}  # SnapshotRef members to restore
 
 
 def _ref_json(ref: SnapshotRef | None) -> dict[str, Any] | None:
@@ -44,10 +45,11 @@ def _ref_from_json(data: dict[str, Any] | None) -> SnapshotRef | None:
     from toolkit.snapshots import SnapshotRef
 
     values = dict(data)
-    if isinstance(values.get("created"), str):
-        values["created"] = datetime.fromisoformat(values["created"])
-    if isinstance(values.get("path"), str):
-        values["path"] = Path(values["path"])
+    for name, value in data.items():
+        if isinstance(value, str) and name in _PATHS:
+            values[name] = Path(value)
+        elif isinstance(value, str) and name in _TIMES:
+            values[name] = datetime.fromisoformat(value)
     return SnapshotRef(**values)
 
 

@@ -172,20 +172,23 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     valid = checked.valid.select(c for c in checked.valid.columns if not c.startswith("_"))
     base_ref = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
-    snapshot = store.save(feed.name, valid, kind=chosen)
-    base = store.load(base_ref) if base_ref is not None else valid.clear()
-    diff = diff_frames(base, valid, key=list(feed.key or entity.key))
+    key = list(feed.key or entity.key)
+    snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
+    if base_ref is not None:
+        diff, baseline_rows = store.diff(base_ref, valid, key=key), base_ref.rows
+    else:
+        diff, baseline_rows = diff_frames(valid.clear(), valid, key=key), 0
     policies = feed.policies
     if chosen == "change":
         parts = change_parts(entity, diff, policies)
     else:
         parts = full_parts(entity, valid, diff, policies)
-    guard(feed, chosen, valid=valid.height, baseline=base.height, deactivating=parts.deactivating,
+    guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
           allow=allow)  # fmt: skip
     assert feed.account is not None
     batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
     profile = settings.profile_of(feed)
-    summary = _summary(chosen, why, diff, parts, batches, checked.rejected.height, base.height,
+    summary = _summary(chosen, why, diff, parts, batches, checked.rejected.height, baseline_rows,
                        profile.rate_limit_per_minute)  # fmt: skip
     content = getattr(snapshot, "content_hash", "")
     return Plan(

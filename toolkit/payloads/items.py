@@ -15,11 +15,13 @@ import polars as pl
 
 from toolkit.entities import Entity
 from toolkit.payloads.headers import item_columns, resolve
-from toolkit.payloads.members import Schema, level_members
+from toolkit.payloads.members import SUB_ELEMENTS, Schema, level_members, object_json
 
-# `,"Member":null` or `"Member":null,` outside strings: in JSON text a quote inside a string is always
-# escaped, so `,"` and `{"` only start members; marked members (escaped \u0001...) never match.
-_NULL_MEMBER = r',"[^"\\]*":null|"[^"\\]*":null,'
+# `,"Member":null` outside strings: in JSON text a quote inside a string is always escaped, so `,"`
+# only starts a member; marked members (escaped \u0001...) never match. Items start with non-null
+# identity members; only supplier OnHand/PriceList elements can start with a null member.
+_NULL_MEMBER = r',"[^"\\]*":null'
+_LEADING_NULL = r'\{"[^"\\]*":null,'
 _KEEP_JSON = '"\\u0001\\u0002\\u0003'  # KEEP as json_encode writes it
 
 
@@ -56,16 +58,20 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     if ent.name == "products":
         json = _product_items(ent, frame, cols, schema, keep)
     else:
-        struct = pl.struct(level_members(ent, cols, schema, keep))
-        json = frame.select(struct.struct.json_encode().alias("item")).to_series()
-    return _drop_nulls(json, marked=bool(keep))
+        json = frame.select(object_json(*level_members(ent, cols, schema, keep)).alias("item"))
+        json = json.to_series()
+    leading = any(c.startswith(tuple(p + "." for p in SUB_ELEMENTS)) for c in cols)
+    return _drop_nulls(json, marked=bool(keep), leading=leading)
 
 
-def _drop_nulls(json: pl.Series, *, marked: bool) -> pl.Series:
+def _drop_nulls(json: pl.Series, *, marked: bool, leading: bool = False) -> pl.Series:
     has_null = json.str.contains(":null", literal=True)
     if has_null.any():
         rows = has_null.arg_true()
-        json = json.scatter(rows, json.gather(rows).str.replace_all(_NULL_MEMBER, ""))
+        fixed = json.gather(rows).str.replace_all(_NULL_MEMBER, "")
+        if leading:
+            fixed = fixed.str.replace_all(_LEADING_NULL, "{")
+        json = json.scatter(rows, fixed)
     if marked:
         json = json.str.replace_all(_KEEP_JSON, '"', literal=True)
     return json
@@ -80,24 +86,26 @@ def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
 
 def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema,
                    keep: frozenset[str]) -> pl.Series:  # fmt: skip
-    """Product -> Variants -> Skus: group SKU rows by ManufacturerPartNo, then by product Code."""
+    """Product -> Variants -> Skus, assembled as JSON text bottom-up: SKU objects per row, joined
+    per ManufacturerPartNo into variants, joined per Code into products. Variant and product members
+    are taken from the first row of their group (one gather, not one ``first()`` per column)."""
     levels = _levels(entity, cols)
-    rows = frame.select(
-        pl.col("Code").alias("_p"),
-        pl.col("ManufacturerPartNo").alias("_v"),
-        pl.struct(level_members(entity, levels["product"], schema, keep)).alias("_prod"),
-        pl.struct(level_members(entity, levels["variant"], schema, keep)).alias("_var"),
-        pl.struct(level_members(entity, levels["sku"], schema, keep)).alias("_sku"),
+    sku = object_json(*level_members(entity, levels["sku"], schema, keep))
+    rows = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "Code", "ManufacturerPartNo",
+                        sku.alias("_s"))  # fmt: skip
+    variants = rows.group_by("Code", "ManufacturerPartNo", maintain_order=True).agg(
+        pl.first("_i"), pl.col("_s").str.join(",")
     )
-    variants = rows.group_by("_p", "_v", maintain_order=True).agg(
-        pl.first("_prod"), pl.first("_var"), pl.col("_sku").alias("Skus")
-    )
-    variant = pl.struct(pl.col("_var").struct.unnest(), pl.col("Skus"))
-    products = variants.group_by("_p", maintain_order=True).agg(
-        pl.first("_prod"), variant.alias("Variants")
-    )
-    item = pl.struct(pl.col("_prod").struct.unnest(), pl.col("Variants"))
-    return products.select(item.struct.json_encode().alias("item")).to_series()
+    upper = frame.select(levels["product"] + levels["variant"]).gather(variants["_i"])
+    members, fragments = level_members(entity, levels["variant"], schema, keep)
+    skus = pl.concat_str(pl.lit('"Skus":['), variants["_s"], pl.lit("]}"))
+    upper = upper.with_columns(object_json(members, fragments, closing=skus).alias("_v"),
+                               pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"))  # fmt: skip
+    products = upper.group_by("Code", maintain_order=True).agg(pl.first("_i"), pl.col("_v").str.join(","))
+    top = upper.select(levels["product"]).gather(products["_i"])
+    members, fragments = level_members(entity, levels["product"], schema, keep)
+    variants_json = pl.concat_str(pl.lit('"Variants":['), products["_v"], pl.lit("]}"))
+    return top.select(object_json(members, fragments, closing=variants_json).alias("item")).to_series()
 
 
 def join_items(json: pl.Series) -> bytes:

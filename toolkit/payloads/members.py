@@ -66,9 +66,14 @@ def _present(names: Sequence[str], clear: frozenset[str]) -> pl.Expr:
     return pl.any_horizontal(pl.col(n).is_not_null() for n in names)
 
 
-def _non_empty(lst: pl.Expr, member: str) -> pl.Expr:
-    lst = lst.list.drop_nulls()
-    return pl.when(lst.list.len() > 0).then(lst).alias(member)
+def _fragment(member: str, elements: list[pl.Expr]) -> pl.Expr:
+    """``"Member":[e1,e2]`` from JSON texts of elements (null ones left out), or null when none.
+
+    Lists are joined as text: ``concat_list`` of structs is slow in polars, ``concat_str`` is not.
+    """
+    joined = pl.concat_str(elements, separator=",", ignore_nulls=True)
+    text = pl.concat_str(pl.lit(f'"{member}":['), joined, pl.lit("]"))
+    return pl.when(pl.any_horizontal(e.is_not_null() for e in elements)).then(text).alias(member)
 
 
 def _scalar(entity: Entity, member: str, names: list[str], schema: Schema,
@@ -93,18 +98,14 @@ def _cultures(entity: Entity, member: str, names: list[str], schema: Schema,
         base, culture = split_qualified(name)
         field = entity.column(name).field or base
         by_culture.setdefault(str(culture), {})[field] = name
-    fields = {f: n for cols in by_culture.values() for f, n in cols.items()}
     keep = {f for cols in by_culture.values() for f, n in cols.items() if n in clear}
     elements = []
     for culture, cols in by_culture.items():
-        values = [
-            (value_expr(entity, cols[f], schema) if f in cols else pl.lit(None, schema[n]))
-            .alias(KEEP + f if f in keep else f)
-            for f, n in fields.items()
-        ]
-        element = pl.struct(pl.lit(culture).alias("CultureCode"), *values)
+        values = [value_expr(entity, n, schema).alias(KEEP + f if f in keep else f)
+                  for f, n in cols.items()]  # fmt: skip
+        element = pl.struct(pl.lit(culture).alias("CultureCode"), *values).struct.json_encode()
         elements.append(pl.when(_present(list(cols.values()), clear)).then(element))
-    return _non_empty(pl.concat_list(elements), member)
+    return _fragment(member, elements)
 
 
 def _vat_rates(entity: Entity, member: str, names: list[str], schema: Schema,
@@ -112,10 +113,10 @@ def _vat_rates(entity: Entity, member: str, names: list[str], schema: Schema,
     elements = []
     for name in names:
         area = SalesArea[str(split_qualified(name)[1])].value
-        rate = value_expr(entity, name, schema).alias(_alias("Rate", [name], clear))
-        element = pl.struct(pl.lit(area, pl.Int64).alias("SalesArea"), rate)
-        elements.append(pl.when(_present([name], clear)).then(element))
-    return _non_empty(pl.concat_list(elements), member)
+        rate = value_expr(entity, name, schema).cast(pl.String).fill_null("null")
+        text = pl.concat_str(pl.lit(f'{{"SalesArea":{area},"Rate":'), rate, pl.lit("}"))
+        elements.append(pl.when(_present([name], clear)).then(text))
+    return _fragment(member, elements)
 
 
 def _sub_element(entity: Entity, member: str, names: list[str], schema: Schema,
@@ -123,8 +124,8 @@ def _sub_element(entity: Entity, member: str, names: list[str], schema: Schema,
     values = [
         value_expr(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear)) for n in names
     ]
-    element = pl.when(_present(names, clear)).then(pl.struct(values))
-    return _non_empty(pl.concat_list(element), member)
+    element = pl.when(_present(names, clear)).then(pl.concat_list(pl.struct(values)))
+    return element.alias(member)
 
 
 def _companies(entity: Entity, member: str, names: list[str], schema: Schema,
@@ -146,15 +147,32 @@ _BUILDERS: dict[str, Builder] = {
     "PriceList": _sub_element,
     "Companies": _companies,
 }
+_FRAGMENTS = {"Cultures", "VatRates"}  # members built as JSON text (see _fragment)
 
 
 def level_members(entity: Entity, names: Sequence[str], schema: Schema,
-                  clear: frozenset[str]) -> list[pl.Expr]:  # fmt: skip
-    """The members of one object built from ``names``, in column order."""
+                  clear: frozenset[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:  # fmt: skip
+    """The members of one object built from ``names``: struct members and JSON-text fragments."""
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(member_of(entity, name), []).append(name)
-    return [
-        _BUILDERS.get(member, _scalar)(entity, member, cols, schema, clear)
-        for member, cols in groups.items()
-    ]
+    members, fragments = [], []
+    for member, cols in groups.items():
+        expr = _BUILDERS.get(member, _scalar)(entity, member, cols, schema, clear)
+        (fragments if member in _FRAGMENTS else members).append(expr)
+    return members, fragments
+
+
+def object_json(members: list[pl.Expr], fragments: Sequence[pl.Expr] = (),
+                closing: pl.Expr | pl.Series | None = None) -> pl.Expr:  # fmt: skip
+    """One JSON object per row: the struct of ``members`` encoded, with ``fragments`` spliced in.
+
+    ``closing`` is a last fragment that is never null and already ends with the object's ``}``.
+    """
+    encoded = pl.struct(members).struct.json_encode()
+    if not fragments and closing is None:
+        return encoded
+    end = [closing] if closing is not None else []
+    text = pl.concat_str([encoded.str.strip_suffix("}"), *fragments, *end], separator=",",
+                         ignore_nulls=True)  # fmt: skip
+    return text if closing is not None else text + "}"
