@@ -29,10 +29,10 @@ from toolkit.runs import (
     Submission,
     job_outcomes,
     open_run,
-    restart_job,
+    plan_and_submit,
+    restart_feed_job,
     resume_feed,
     submit,
-    submit_feed,
     wait_for_jobs,
 )
 
@@ -134,9 +134,9 @@ def ws(tmp_path: Path, sb: Any, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 
 def run(ws: Workspace, **options: Any) -> tuple[Any, Any]:
-    """submit_feed with --yes --wait semantics; returns (plan, outcome)."""
+    """plan_and_submit with --yes --wait semantics; returns (plan, outcome)."""
     plans: list[Any] = []
-    result = submit_feed(ws.settings, "companies", wait=True, confirm=lambda p: plans.append(p) or True,
+    result = plan_and_submit(ws.settings, "companies", wait=True, confirm=lambda p: plans.append(p) or True,
                          **FAST_WAIT, **options)  # fmt: skip
     return plans[0], result
 
@@ -211,13 +211,13 @@ def test_failed_job_keeps_baseline_and_next_plan_resends(ws: Workspace) -> None:
 CRASH = """
 import os, signal, sys
 from toolkit.config import load_settings
-from toolkit.runs import submit_feed
+from toolkit.runs import plan_and_submit
 
 def killer(event):
     if event["event"] == "batch" and event["accepted"] >= int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)
 
-submit_feed(load_settings(sys.argv[1]), "companies", progress=killer)
+plan_and_submit(load_settings(sys.argv[1]), "companies", progress=killer)
 """
 
 
@@ -244,7 +244,7 @@ CRASH_IN_FLIGHT = """
 import os, signal, sys, threading
 import httpx
 from toolkit.config import load_settings
-from toolkit.runs import submit_feed
+from toolkit.runs import plan_and_submit
 
 def hook(event):
     if event["event"] == "batch" and event["accepted"] == 2:  # the next import answers late
@@ -252,7 +252,7 @@ def hook(event):
                    json={"latency": {"next": 1}, "latency_seconds": 5.0, "scope": "imports"})
         threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
 
-submit_feed(load_settings(sys.argv[1]), "companies", progress=hook)
+plan_and_submit(load_settings(sys.argv[1]), "companies", progress=hook)
 """
 
 
@@ -295,14 +295,14 @@ def test_read_timeout_after_accept_creates_no_duplicate(ws: Workspace) -> None:
 HOLD = """
 import sys
 from toolkit.config import load_settings
-from toolkit.runs import submit_feed
+from toolkit.runs import plan_and_submit
 
 def hold(event):
     if event["event"] == "start":
         print("holding", flush=True)
         sys.stdin.readline()
 
-print(submit_feed(load_settings(sys.argv[1]), "companies", progress=hold), flush=True)
+print(plan_and_submit(load_settings(sys.argv[1]), "companies", progress=hold), flush=True)
 """
 
 
@@ -341,7 +341,7 @@ def test_job_outcomes_with_success_failure_and_restart(ws: Workspace) -> None:
     plan, outcome = run(ws)
     failed = outcome.failures[0].job_id
     ws.sandbox.set_faults()
-    restarted = restart_job(ws.settings, failed, wait=True, **FAST_WAIT)
+    restarted = restart_feed_job(ws.settings, failed, wait=True, **FAST_WAIT)
     assert isinstance(restarted, Outcome) and restarted.succeeded
     assert baseline_id(ws) == plan.snapshot.id
     ws.assert_catalog_is_source()

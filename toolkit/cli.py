@@ -68,12 +68,12 @@ def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _run_submit(args: argparse.Namespace) -> int:
     from toolkit.config import load_settings
     from toolkit.progress import ProgressBar
-    from toolkit.runs import submit_feed
+    from toolkit.runs import plan_and_submit
 
     if args.allow_mass_deactivation and not args.reason:
         print("error: --allow-mass-deactivation needs --reason TEXT (it is recorded)", file=sys.stderr)
         return EXIT_USAGE
-    result = submit_feed(
+    result = plan_and_submit(
         load_settings(args.settings), args.feed, kind=args.kind, wait=args.wait,
         confirm=None if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
         override_reason=args.reason, progress=ProgressBar(disable=None), timeout=args.timeout,
@@ -159,9 +159,9 @@ def _add_restart(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _run_restart(args: argparse.Namespace) -> int:
     from toolkit.config import load_settings
-    from toolkit.runs import restart_job
+    from toolkit.runs import restart_feed_job
 
-    result = restart_job(load_settings(args.settings), args.job_id, wait=args.wait,
+    result = restart_feed_job(load_settings(args.settings), args.job_id, wait=args.wait,
                          timeout=args.timeout)  # fmt: skip
     return _report_run(result)
 

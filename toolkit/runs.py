@@ -52,13 +52,13 @@ __all__ = [
     "job_outcomes",
     "load_plan",
     "open_run",
+    "plan_and_submit",
     "read_job_outcomes",
     "restart_failed",
-    "restart_job",
+    "restart_feed_job",
     "resume",
     "resume_feed",
     "submit",
-    "submit_feed",
     "wait_for_jobs",
 ]
 
@@ -350,7 +350,7 @@ def open_run(settings: Settings, feed: str) -> Iterator[Run]:
         yield Run(settings, feed, client, ledger, SnapshotStore(settings.state_dir / "snapshots"))
 
 
-def submit_feed(settings: Settings, feed: str, *, kind: FeedKind = "auto",
+def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto",
                 confirm: Callable[[Plan], bool] | None = None, wait: bool = False,
                 allow_mass_deactivation: bool = False, override_reason: str | None = None,
                 progress: Progress | None = None, timeout: float = 3600.0,
@@ -379,7 +379,7 @@ def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: 
         return _maybe_wait(sub, run, wait, timeout, poll_interval)
 
 
-def restart_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
+def restart_feed_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
                 poll_interval: float = 5.0) -> Submission | Outcome:  # fmt: skip
     """Restart (or resubmit) the batch of job ``job_id``; the feed is found through the ledger."""
     with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
