@@ -251,3 +251,20 @@ def test_a_failed_plan_planned_again_resends_its_changes(ledger: Ledger) -> None
     again = submit(make_plan(), client, ledger, lookup=FAST)
     outcome = wait_for_jobs(again, client, ledger, store, timeout=5, poll_interval=0)
     assert again.sent == 3 and outcome.succeeded and store.promoted == ["snap-2"]
+
+
+def test_cli_override_needs_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    from toolkit.cli import main
+
+    assert main(["submit", "stock", "--yes", "--allow-mass-deactivation"]) == 2
+    assert "--reason" in capsys.readouterr().err
+
+
+def test_progress_bar_follows_submit(ledger: Ledger) -> None:
+    import io
+
+    from toolkit.progress import ProgressBar
+
+    bar = ProgressBar(file=io.StringIO())
+    submit(make_plan(), FakeClient(), ledger, progress=bar, lookup=FAST)
+    assert bar.n == 3 and bar.postfix == {"requests_left": 0, "eta": "0s"}
