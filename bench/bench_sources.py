@@ -74,9 +74,11 @@ def write_files(rows: int, directory: Path) -> dict[str, Path]:
     frame = make_prices(rows)
     csv, parquet = directory / "prices.csv", directory / "prices.parquet"
     frame.write_csv(csv)
+    frame.head(100).write_csv(directory / "head-prices.csv")
     typed = frame.with_columns(pl.col(*MAPPING_MONEY).cast(pl.Decimal(18, 4), strict=False),
                                pl.col("Aktiv").cast(pl.Boolean))  # fmt: skip
     typed.write_parquet(parquet)
+    typed.head(100).write_parquet(directory / "head-prices.parquet")
     return {"csv": csv, "parquet": parquet}
 
 
@@ -92,7 +94,7 @@ def run_toolkit(path: Path, fmt: str) -> dict[str, Any]:
 
     feed = Feed(name="bench", entity="sku_prices", profile="x", account=None, source=str(path),
                 format=fmt, mapping=MAPPING)  # type: ignore[arg-type]  # fmt: skip
-    warm = _head(path, fmt)  # compile and import everything on 100 rows before measuring
+    warm = path.with_name(f"head-{path.name}")  # import and compile on 100 rows before measuring
     validate("sku_prices", read_source(feed, path=warm), policies=Policies(max_reject_ratio=1))
     base = _rss_mb()
     t0 = time.perf_counter()
@@ -104,16 +106,6 @@ def run_toolkit(path: Path, fmt: str) -> dict[str, Any]:
             "valid": result.summary["valid"], "problems": result.rejected.height,
             "frame_mb": frame.estimated_size("mb"), "base_rss_mb": base,
             "peak_rss_mb": _rss_mb()}  # fmt: skip
-
-
-def _head(path: Path, fmt: str) -> Path:
-    head = path.with_name(f"head-{path.name}")
-    if fmt == "csv":
-        with path.open() as fh:
-            head.write_text("".join(fh.readline() for _ in range(101)))
-    else:
-        pl.read_parquet(path, n_rows=100).write_parquet(head)
-    return head
 
 
 def run_pandas(path: Path, fmt: str) -> dict[str, Any]:
@@ -129,7 +121,8 @@ def run_pandas(path: Path, fmt: str) -> dict[str, Any]:
     bad_parse = pd.Series(False, index=df.index)
     for col in MONEY:
         if fmt == "csv":
-            raw = df[col].str.strip().replace("", None)
+            raw = df[col].str.strip()
+            raw = raw.mask(raw == "")
             df[col] = pd.to_numeric(raw, errors="coerce")
             bad_parse |= df[col].isna() & raw.notna()
     df["QuantityBreak"] = pd.to_numeric(df["QuantityBreak"], errors="coerce").astype("Int64")

@@ -321,3 +321,27 @@ def test_valid_rows_roundtrip_unchanged() -> None:
     result = validate("sku_prices", frame)
     assert_frame_equal(result.valid, frame.select(result.valid.columns))
     assert result.rejected.height == 0 and result.summary["problems"] == {}
+
+
+def test_an_over_eager_screen_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-pass may flag too much (hash collisions); only pandera's failure cases reject."""
+    import toolkit.checks as checks
+
+    frame = prices(50, bad=2).vstack(prices(1))  # P0 twice, P0 and P1 negative
+    expected = validate("sku_prices", frame, policies=LENIENT)
+    monkeypatch.setattr(checks, "_duplicate_screen", lambda f, key: pl.Series([True] * f.height))
+    got = validate("sku_prices", frame, policies=LENIENT)
+    assert_frame_equal(got.valid, expected.valid)
+    assert_frame_equal(got.rejected, expected.rejected)
+    assert expected.summary["rejected_rows"] == 3 and expected.valid.height == 48
+
+
+@pytest.mark.parametrize("rows", [0, 1, 10, 1000])
+def test_duplicate_screen_finds_every_duplicate(rows: int) -> None:
+    from toolkit.checks import _duplicate_screen
+
+    frame = pl.DataFrame({"PartNo": [str(i % max(rows // 2, 1)) if i % 3 else str(i) for i in range(rows)],
+                          "PriceListCode": ["SE"] * rows})  # fmt: skip
+    exact = frame.select(pl.struct("PartNo", "PriceListCode").is_duplicated()).to_series()
+    screen = _duplicate_screen(frame, ["PartNo", "PriceListCode"])
+    assert (screen | ~exact).all()

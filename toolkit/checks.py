@@ -240,17 +240,20 @@ def _screen(ent: Entity, frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
 
 
 def _duplicate_screen(frame: pl.DataFrame, key: list[str]) -> pl.Series:
-    """Rows whose key hash occurs twice: all duplicate keys, plus (rarely) hash collisions.
+    """Rows whose key hash occurs twice: all duplicate keys, plus a few hash collisions.
 
-    Sorting the 64-bit row hashes is several times faster than ``is_duplicated`` on the key columns;
-    the exact check runs in pandera on the few rows found here.
+    Sorting row hashes is several times faster than ``is_duplicated`` on the key columns; the exact
+    check runs in pandera on the rows found here. Up to 4M rows, 32 of the 64 hash bits suffice
+    (about 2,000 colliding rows at 4M) and sort twice as fast.
     """
-    hashes = frame.select(key).hash_rows()
-    ordered = np.sort(hashes.to_numpy())
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    hashes = frame.select(key).hash_rows().to_numpy()
+    if frame.height <= 1 << 22:
+        hashes = (hashes >> np.uint64(32)).astype(np.uint32)
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if not len(repeated):
         return pl.Series(np.zeros(frame.height, dtype=bool))
-    return hashes.is_in(pl.Series(np.unique(repeated)).implode())
+    return pl.Series(hashes).is_in(pl.Series(repeated).implode())
 
 
 def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
