@@ -117,8 +117,7 @@ def diff_frames(
         Columns to compare (default: every non-key column of either side).
     baseline_hashes
         `hash_rows` of ``baseline`` (the snapshot store caches them). Used when their signature
-        matches: the baseline is then not hashed, and when it is a LazyFrame only its removed and
-        changed rows are read.
+        matches, so the baseline is read but not hashed again.
 
     Examples
     --------
@@ -133,7 +132,7 @@ def diff_frames(
     cached = baseline_hashes
     if cached is not None and cached.signature != spec.signature:
         cached = None
-    sides = _load(base_lf, cur_lf, spec, cached, defer=isinstance(baseline, pl.LazyFrame))
+    sides = _load(base_lf, cur_lf, spec, cached)
     try:
         return _classify(sides, spec, exact=False)
     except _KeyHashCollision:
@@ -320,50 +319,27 @@ def _hash_exprs(spec: _Spec, schema: pl.Schema) -> list[pl.Expr]:
 
 @dataclass(frozen=True)
 class _Sides:
+    base: pl.DataFrame
     cur: pl.DataFrame
+    base_hashes: pl.DataFrame  # KEY_HASH, ROW_HASH per row, in row order
     cur_hashes: pl.DataFrame
-    base_hashes: pl.DataFrame
-    base: pl.DataFrame | None  # None: read rows from base_lf on demand
-    base_lf: pl.LazyFrame
 
 
 def _load(
-    base_lf: pl.LazyFrame,
-    cur_lf: pl.LazyFrame,
-    spec: _Spec,
-    cached: RowHashes | None,
-    *,
-    defer: bool,
+    base_lf: pl.LazyFrame, cur_lf: pl.LazyFrame, spec: _Spec, cached: RowHashes | None
 ) -> _Sides:
+    # Both sides are read (and hashed) by one collect_all, so they load in parallel.
     cur_q = cur_lf.with_columns(_hash_exprs(spec, cur_lf.collect_schema()))
     if cached is None:
         base_q = base_lf.with_columns(_hash_exprs(spec, base_lf.collect_schema()))
         base, cur = pl.collect_all([base_q, cur_q])
-        return _Sides(*_split(cur), base_hashes=_split(base)[1], base=_split(base)[0],
-                      base_lf=base_lf)  # fmt: skip
-    if defer:
-        cur = cur_q.collect()
-        base = None
-    else:
-        base, cur = pl.collect_all([base_lf, cur_q])
-    return _Sides(*_split(cur), base_hashes=cached.frame, base=base, base_lf=base_lf)
-
-
-def _split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return frame.drop(KEY_HASH, ROW_HASH), frame.select(KEY_HASH, ROW_HASH)
-
-
-def _base_rows(sides: _Sides, index: pl.Series) -> pl.DataFrame:
-    if sides.base is not None:
-        return sides.base[index]
-    wanted = pl.DataFrame({_IB: index.sort()}).lazy()
-    found = sides.base_lf.with_row_index(_IB).join(wanted, on=_IB, how="semi")
-    rows = found.collect(engine="streaming")
-    return pl.DataFrame({_IB: index}).join(rows, on=_IB, how="left", maintain_order="left").drop(_IB)
-
-
-def _base_keys(sides: _Sides, keys: tuple[str, ...]) -> pl.DataFrame:
-    return (sides.base if sides.base is not None else sides.base_lf).lazy().select(keys).collect()
+        return _Sides(base.drop(KEY_HASH, ROW_HASH), cur.drop(KEY_HASH, ROW_HASH),
+                      base.select(KEY_HASH, ROW_HASH), cur.select(KEY_HASH, ROW_HASH))  # fmt: skip
+    base, cur = pl.collect_all([base_lf, cur_q])
+    if cached.frame.height != base.height:
+        msg = f"baseline_hashes hold {cached.frame.height} rows, the baseline {base.height}"
+        raise ValueError(msg)
+    return _Sides(base, cur.drop(KEY_HASH, ROW_HASH), cached.frame, cur.select(KEY_HASH, ROW_HASH))
 
 
 # --- classifying rows -------------------------------------------------------------------------
@@ -375,44 +351,50 @@ class _KeyHashCollision(Exception):
 
 def _classify(sides: _Sides, spec: _Spec, *, exact: bool) -> Diff:
     keys = spec.keys
-    _check_nulls(sides.cur.select(keys), keys, "current")
-    _check_nulls(sides.base_lf.select(keys), keys, "baseline")
-    pairs = _pairs(sides, keys, exact=exact)
+    _check_nulls(sides.base, keys, "baseline")
+    _check_nulls(sides.cur, keys, "current")
+    pairs, unchanged = _pairs(sides, keys, exact=exact)
     added = pairs.filter(pl.col(_IB).is_null())[_IC].sort()
     removed = pairs.filter(pl.col(_IC).is_null())[_IB].sort()
-    both = pairs.filter(pl.col(_IB).is_not_null() & pl.col(_IC).is_not_null())
-    cand = both.filter(pl.col(_HB) != pl.col(_HC)).sort(_IC)
-    fetched = _base_rows(sides, pl.concat([removed, cand[_IB]]))
+    cand = pairs.filter(pl.col(_IB).is_not_null() & pl.col(_IC).is_not_null()).sort(_IC)
     out = [*keys, *spec.compared]
-    previous = _aligned(fetched.slice(removed.len()), out, spec.dtypes)
+    previous = _aligned(sides.base[cand[_IB]], out, spec.dtypes)
     current = _aligned(sides.cur[cand[_IC]], out, spec.dtypes)
     if not exact and not previous.select(keys).equals(current.select(keys)):
         raise _KeyHashCollision
     changed, previous = _compare(previous, current, spec.compared)
-    return Diff(keys, spec.compared, sides.cur[added], fetched.slice(0, removed.len()), changed,
-                previous, both.height - changed.height, _field_counts(changed, spec.compared))  # fmt: skip
+    unchanged += cand.height - changed.height
+    return Diff(keys, spec.compared, sides.cur[added], sides.base[removed], changed, previous,
+                unchanged, _field_counts(changed, spec.compared))  # fmt: skip
 
 
-def _check_nulls(frame: pl.DataFrame | pl.LazyFrame, keys: tuple[str, ...], side: str) -> None:
-    nulls = frame.lazy().select(pl.sum_horizontal(pl.col(keys).null_count())).collect().item()
+def _check_nulls(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None:
+    nulls = sum(frame[k].null_count() for k in keys)
     if nulls:
         raise ValueError(f"key {list(keys)} is null in {nulls} {side} rows")
 
 
-def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> pl.DataFrame:
+def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> tuple[pl.DataFrame, int]:
+    """Row indexes (_IB, _IC) of rows that are not unchanged, paired on the key, and how many
+    rows are unchanged (equal row hashes; the row hash covers the key too)."""
     bh, ch = sides.base_hashes, sides.cur_hashes
     unique = bh[KEY_HASH].n_unique() == bh.height and ch[KEY_HASH].n_unique() == ch.height
     if not unique:
-        _check_unique(_base_keys(sides, keys), keys, "baseline")
+        _check_unique(sides.base.select(keys), keys, "baseline")
         _check_unique(sides.cur.select(keys), keys, "current")
+    same_b = bh[ROW_HASH].is_in(ch[ROW_HASH].implode())
+    same_c = ch[ROW_HASH].is_in(bh[ROW_HASH].implode())
+    if same_b.sum() != same_c.sum() and not exact:
+        raise _KeyHashCollision
+    left = bh.with_row_index(_IB).filter(~same_b).drop(ROW_HASH)
+    right = ch.with_row_index(_IC).filter(~same_c).drop(ROW_HASH)
+    on = [KEY_HASH]
     if exact or not unique:
-        bh = bh.with_columns(_base_keys(sides, keys)).drop(KEY_HASH)
-        ch = ch.with_columns(sides.cur.select(keys)).drop(KEY_HASH)
-    on = list(keys) if exact or not unique else [KEY_HASH]
-    left = bh.lazy().with_row_index(_IB).rename({ROW_HASH: _HB})
-    right = ch.lazy().with_row_index(_IC).rename({ROW_HASH: _HC})
+        on = list(keys)
+        left = pl.concat([left, sides.base.select(keys)[left[_IB]]], how="horizontal")
+        right = pl.concat([right, sides.cur.select(keys)[right[_IC]]], how="horizontal")
     joined = left.join(right, on=on, how="full", coalesce=True)
-    return joined.select(_IB, _IC, _HB, _HC).collect()
+    return joined.select(_IB, _IC), int(same_c.sum())
 
 
 def _check_unique(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None:

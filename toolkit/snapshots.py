@@ -207,10 +207,7 @@ class SnapshotStore:
         key: str | Sequence[str],
         fields: Sequence[str] | None = None,
     ) -> Diff:
-        """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes.
-
-        Only the snapshot's removed and changed rows are read back from its file.
-        """
+        """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes."""
         hashes = self.row_hashes(ref, key=key)
         return diff_frames(self.scan(ref), current, key=key, fields=fields, baseline_hashes=hashes)
 
