@@ -137,8 +137,8 @@ def enum_lookup(enum: type[IntEnum]) -> dict[Any, int]:
 
 
 def _nested_column(nest: Nested, subs: frozenset[str], values: list[Any],
-                   errors: list[tuple[int, str]]) -> list[bytes | None]:  # fmt: skip
-    out: list[bytes | None] = []
+                   errors: list[tuple[int, str]]) -> list[str | None]:  # fmt: skip
+    out: list[str | None] = []
     for i, v in enumerate(values):
         if v is None:
             out.append(None)
@@ -146,7 +146,7 @@ def _nested_column(nest: Nested, subs: frozenset[str], values: list[Any],
             errors.append((i + 1, f"item {i + 1}: {nest.name} must be an array of objects"))
             out.append(None)
         else:
-            out.append(orjson.dumps([_element(nest, subs, e, i + 1, errors) for e in v]))
+            out.append(orjson.dumps([_element(nest, subs, e, i + 1, errors) for e in v]).decode())
     return out
 
 
