@@ -2,8 +2,9 @@
 
 For each entity and size the same JSON body is applied twice (first run inserts, second updates):
 
-- ``toolkit``: the sandbox's path: orjson parse, column-wise validation (``prepare``), one
-  ``executemany`` into a temporary table and set-based upsert / unknown-SKU / count statements;
+- ``toolkit``: the sandbox's path: orjson parse, column-wise validation (``prepare``), the rows
+  loaded into a temporary table by one ``json_each`` statement, then set-based upsert /
+  unknown-SKU / count statements;
 - ``naive``: the obvious per-item loop over the same SQLite: for each item look up the SKU, read the
   stored row, merge the listed fields in Python and write it back (two to three statements per item).
 
