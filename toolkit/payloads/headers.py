@@ -83,23 +83,29 @@ def item_columns(entity: Entity | str, columns: Iterable[str],
 
 def header_lists(entity: Entity | str, fields: Iterable[str]) -> dict[str, list[str]]:
     """The ``...FieldsThatAreSet`` lists for ``fields`` (canonical columns), parent flags included,
-    each sorted by enum value; empty lists left out.
+    each sorted by enum value; empty lists left out. A variant or SKU identity column in ``fields``
+    (``ManufacturerPartNo``, ``PartNo``: items that create variants and SKUs) adds its parent flags.
 
     >>> header_lists("products", ["StandardPrice"])
     {'ProductFieldsThatAreSet': ['Variants'], 'VariantFieldsThatAreSet': ['Skus'], \
 'SkuFieldsThatAreSet': ['StandardPrice']}
+    >>> header_lists("products", ["Code", "PartNo"])
+    {'ProductFieldsThatAreSet': ['Code', 'Variants'], 'VariantFieldsThatAreSet': ['Skus']}
     """
     ent = resolve(entity)
     sets: dict[str, set[str]] = {fl.member: set() for fl in ent.field_lists}
+    nested: set[str] = set()  # field lists whose level the items carry (e.g. a SKU's PartNo)
     for name in fields:
         pair = _field_of(ent, name)
         if pair:
             sets[pair[0]].add(pair[1])
+        elif (level := ent.column(name).level) in ("variant", "sku"):
+            nested |= {fl.member for fl in ent.field_lists if fl.level == level}
     changed = True
     while changed:  # flags can chain (Sku -> Variant -> Product)
         changed = False
         for child, parent, flag in ent.parent_flags:
-            if sets[child] and flag not in sets[parent]:
+            if (sets[child] or child in nested) and flag not in sets[parent]:
                 sets[parent].add(flag)
                 changed = True
     return {
