@@ -209,6 +209,12 @@ def test_options_are_validated() -> None:
         SourceOptions.from_mapping({"delimiter": ";"})
     with pytest.raises(ConfigError, match="pick expected 'newest' or 'all'"):
         SourceOptions.from_mapping({"pick": "oldest"})
+    with pytest.raises(ConfigError, match="option skip_rows expected int, found '2'"):
+        SourceOptions.from_mapping({"skip_rows": "2"})
+    with pytest.raises(ConfigError, match="option decimal_comma expected bool, found 1"):
+        SourceOptions.from_mapping({"decimal_comma": 1})
+    with pytest.raises(ConfigError, match="separator and quote_char must be one character"):
+        SourceOptions.from_mapping({"separator": ";;"})
     with pytest.raises(ConfigError, match="unknown encoding 'klingon'"):
         read_source(make_feed("prices.csv", options={"encoding": "klingon"}))
 

@@ -47,7 +47,7 @@ from pandera.config import ValidationDepth, config_context
 
 from toolkit._rules import ISO_4217, META, Rule, rules_for
 from toolkit.config import Policies
-from toolkit.entities import Entity, get_entity
+from toolkit.entities import Entity, get_entity, split_qualified
 from toolkit.errors import CheckFailed
 
 __all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "schema_for", "validate"]
@@ -150,14 +150,21 @@ def validate(
     suspects = _screen(ent, frame, rules)
     candidates = frame.filter(suspects).with_columns(suspects.arg_true().alias("__pos"))
     rejected, positions = _rejected(ent, schema, candidates, rules)
-    data = [c for c in frame.columns if not c.startswith("_") or c in ("_source", "_row")]
-    keep = np.ones(frame.height, dtype=bool)
-    keep[positions] = False
-    valid = frame.select(data).filter(pl.Series(keep)) if len(positions) else frame.select(data)
+    valid = _valid_rows(frame, positions)
     summary = _summary(ent, frame.height, valid.height, rejected)
     warnings += _cross_feed(ent, valid, products)
     _enforce(ent, policies or Policies(), summary, rejected)
     return CheckResult(valid=valid, rejected=rejected, summary=summary, warnings=warnings)
+
+
+def _valid_rows(frame: pl.DataFrame, rejected_positions: np.ndarray) -> pl.DataFrame:
+    """The data columns (and ``_source``, ``_row``) of the rows not rejected."""
+    data = frame.select(c for c in frame.columns if not c.startswith("_") or c in ("_source", "_row"))
+    if not len(rejected_positions):
+        return data
+    keep = np.ones(frame.height, dtype=bool)
+    keep[rejected_positions] = False
+    return data.filter(pl.Series(keep))
 
 
 def _prepare(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
@@ -193,8 +200,6 @@ def _widen(ent: Entity, schema: pl.Schema) -> list[pl.Expr]:
 
 def _plausible(ent: Entity, name: str) -> bool:
     """A ``Base[qualifier]`` name only for qualified columns, a plain name only for plain ones."""
-    from toolkit.entities import split_qualified
-
     qualified = split_qualified(name)[1] is not None
     return qualified == (ent.column(name).qualifier is not None)
 

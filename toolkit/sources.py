@@ -71,7 +71,7 @@ from __future__ import annotations
 import glob
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -123,16 +123,36 @@ class SourceOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any], *, where: str = "options") -> SourceOptions:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            msg = f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
-            raise ConfigError(msg)
+        _check_types(options, where)
         opts = cls(**options)
         if opts.pick not in ("newest", "all"):
             msg = f"{where}: option pick expected 'newest' or 'all', found {opts.pick!r}"
             raise ConfigError(msg)
+        if len(opts.separator) != 1 or (opts.quote_char and len(opts.quote_char) != 1):
+            msg = f"{where}: options separator and quote_char must be one character each"
+            raise ConfigError(msg)
         return opts
+
+
+def _check_types(options: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(options) - set(_OPTION_TYPES))
+    if unknown:
+        msg = f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(_OPTION_TYPES)}"
+        raise ConfigError(msg)
+    for name, value in options.items():
+        kinds = _OPTION_TYPES[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            expected = " or ".join(k.__name__ for k in kinds)
+            msg = f"{where}: option {name} expected {expected}, found {value!r}"
+            raise ConfigError(msg)
+
+
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "separator": (str,), "quote_char": (str, type(None)), "encoding": (str,), "decimal_comma": (bool,),
+    "thousands": (str, type(None)), "skip_rows": (int,), "sheet": (str, int), "pick": (str,),
+    "empty_as_null": (bool,), "list_separator": (str,), "date_format": (str,),
+    "culture": (str, type(None)),
+}  # fmt: skip
 
 
 def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
