@@ -42,7 +42,7 @@ def batch_id(endpoint: str, header_json: str, body: bytes) -> str:
     """sha256 hex of ``endpoint \\n header_json \\n body``.
 
     >>> batch_id("Product/ImportOnhands", '{"AccountId":1}', b"[]")[:12]
-    'b0a3bdb6a4b6'
+    '6b7cf6ba9587'
     """
     return hashlib.sha256(f"{endpoint}\n{header_json}\n".encode() + body).hexdigest()
 
