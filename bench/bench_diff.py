@@ -228,9 +228,12 @@ def prepare(rows: int, folder: Path) -> dict[str, Any]:
     return meta
 
 
-def contend(name: str, folder: Path, meta: dict[str, Any], parts: int) -> dict[str, Any]:
+def contend(
+    name: str, folder: Path, meta: dict[str, Any], parts: int, *, paths: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    files = paths or {"base": folder / "base.parquet", "cur": folder / "cur.parquet"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", name,
-           "--base", str(folder / "base.parquet"), "--cur", str(folder / "cur.parquet"),
+           "--base", str(files["base"]), "--cur", str(files["cur"]),
            "--store", str(folder / "store"), "--key", ",".join(meta["key"]), "--parts", str(parts)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # fmt: skip
     if done.returncode:

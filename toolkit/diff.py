@@ -204,8 +204,15 @@ def diff_partitioned(
         base, cur = pl.collect_all(
             [lf.filter(part_of == i) for lf in (baseline, current)], engine="streaming"
         )
-        diffs.append(diff_frames(base, cur, key=keys, fields=fields))
+        diffs.append(diff_frames(_compact(base), _compact(cur), key=keys, fields=fields))
+        del base, cur
     return _concat(diffs)
+
+
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    # A filtered string column still points into every buffer it was cut from; a gather copies
+    # out just its rows, so one partition holds one partition's strings.
+    return frame[pl.int_range(frame.height, eager=True)]
 
 
 # --- what to compare --------------------------------------------------------------------------
