@@ -282,7 +282,9 @@ def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
         return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
     out = pl.concat(parts).sort("index", maintain_order=True)
     positions = out["__pos"].unique().to_numpy().astype(np.int64)
-    return out.drop("index", "__pos").cast(REJECTED_SCHEMA), positions
+    out = out.drop("index", "__pos").cast(REJECTED_SCHEMA)
+    # filtered string columns point into the whole frame's buffers; a gather copies just these rows
+    return out[pl.int_range(out.height, eager=True)], positions
 
 
 def _key_text(ent: Entity) -> pl.Expr:
