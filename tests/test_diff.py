@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-import toolkit.diff as diff_module
-from toolkit.diff import Diff, diff_frames, diff_partitioned, hash_rows
+import toolkit.rowhash as rowhash
+from toolkit.diff import Diff, diff_frames, diff_partitioned
+from toolkit.rowhash import hash_rows
 
 SCHEMA = pl.Schema({
     "k": pl.String,
@@ -227,12 +228,12 @@ def test_stale_cached_hashes_are_not_used() -> None:
 
 
 def test_key_hash_collisions_fall_back_to_exact_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = diff_module._combine
+    real = rowhash.combine_hashes
 
     def colliding(exprs: Any, seed: int) -> pl.Expr:
         return real(exprs, seed) if len(exprs) > 1 else pl.lit(7, pl.UInt64).alias("h")
 
-    monkeypatch.setattr(diff_module, "_combine", colliding)
+    monkeypatch.setattr(rowhash, "combine_hashes", colliding)
     one = diff_frames(pl.DataFrame({"k": ["a"], "v": [1]}), pl.DataFrame({"k": ["b"], "v": [1]}),
                       key="k")  # fmt: skip
     assert one.counts == {"added": 1, "removed": 1, "changed": 0, "unchanged": 0}

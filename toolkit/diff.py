@@ -1,8 +1,9 @@
 """Pure diff of two canonical frames: added, removed and changed rows, with the fields that changed.
 
-Rows are matched on the key. Every row of each side gets one u64 hash of its compared columns
-(``pl.struct(...).hash``); rows whose hashes are equal are unchanged, and only the few candidates whose
-hashes differ are compared column by column with ``ne_missing``. So:
+Rows are matched on the key. Every row of each side gets a u64 hash of its key and of its key and
+compared columns (`toolkit.rowhash`); rows whose row hash is on both sides are unchanged, the others
+are paired on the key hash, and only the few changed candidates are compared column by column with
+``ne_missing``. So:
 
 - null vs value is a change, null vs null is not;
 - decimals, dates, lists and structs are compared exactly (by value, nested nulls included);
@@ -30,42 +31,31 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 
-__all__ = [
-    "HASH_SEED",
-    "Diff",
-    "RowHashes",
-    "diff_frames",
-    "diff_partitioned",
-    "hash_rows",
-    "row_hash_signature",
-]
+from toolkit.rowhash import (
+    HASH_SEED,
+    KEY_HASH,
+    ROW_HASH,
+    Columns,
+    Frame,
+    RowHashes,
+    as_key,
+    column_expr,
+    combine_hashes,
+    common_dtypes,
+    data_columns,
+    hash_exprs,
+    plan_columns,
+)
 
-HASH_SEED = 0x5EED_D1FF
-"""Seed of the row hashes. Fixed, so hashes cached beside a stored snapshot can be reused."""
+__all__ = ["Diff", "diff_frames", "diff_partitioned"]
 
-KEY_HASH, ROW_HASH = "__key_hash", "__row_hash"
 CHANGED_FIELDS = "changed_fields"
 _IB, _IC, _HB, _HC = "__ib", "__ic", "__hb", "__hc"
-_PRIME = 0x100000001B3  # odd, so a change in any one column always changes the combined hash
-Frame = pl.DataFrame | pl.LazyFrame
-
-
-@dataclass(frozen=True)
-class RowHashes:
-    """Hashes of a frame's rows: u64 ``__key_hash`` and ``__row_hash``, one row per frame row, in order.
-
-    ``signature`` says how they were computed (polars version, seed, key and columns with dtypes); a
-    diff uses them only when its own signature is equal, else it hashes the baseline again.
-    """
-
-    frame: pl.DataFrame
-    signature: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -127,8 +117,8 @@ def diff_frames(
     >>> diff_frames(old, new, key="k").field_counts
     {'tags': 1}
     """
-    base_lf, cur_lf = _data(baseline), _data(current)
-    spec = _spec(_as_key(key), base_lf.collect_schema(), cur_lf.collect_schema(), fields)
+    base_lf, cur_lf = data_columns(baseline), data_columns(current)
+    spec = plan_columns(as_key(key), base_lf.collect_schema(), cur_lf.collect_schema(), fields)
     cached = baseline_hashes
     if cached is not None and cached.signature != spec.signature:
         cached = None
@@ -137,40 +127,6 @@ def diff_frames(
         return _classify(sides, spec, exact=False)
     except _KeyHashCollision:
         return _classify(sides, spec, exact=True)
-
-
-def hash_rows(
-    frame: Frame, *, key: str | Sequence[str], columns: Sequence[str] | None = None
-) -> RowHashes:
-    """Hash each row's key and ``columns`` (default: every non-key, non-``_`` column).
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> h = hash_rows(pl.DataFrame({"k": ["a"], "v": [1]}), key="k")
-    >>> h.frame.columns, h.signature["columns"]
-    (['__key_hash', '__row_hash'], [['v', 'Int64']])
-    """
-    lf = _data(frame)
-    schema = lf.collect_schema()
-    spec = _spec(_as_key(key), schema, schema, columns)
-    return RowHashes(lf.select(_hash_exprs(spec, schema)).collect(), spec.signature)
-
-
-def row_hash_signature(
-    schema: pl.Schema, *, key: str | Sequence[str], columns: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """How `hash_rows` would hash a frame of this ``schema`` now (to check a cache cheaply).
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> sig = row_hash_signature(pl.Schema({"k": pl.String, "v": pl.Int64}), key="k")
-    >>> sig["key"], sig["columns"], sig["polars"] == pl.__version__
-    ([['k', 'String']], [['v', 'Int64']], True)
-    """
-    clean = pl.Schema({n: t for n, t in schema.items() if not n.startswith("_")})
-    return _spec(_as_key(key), clean, clean, columns).signature
 
 
 def diff_partitioned(
@@ -195,10 +151,10 @@ def diff_partitioned(
     >>> diff_partitioned(old, new, key="k", parts=3).counts
     {'added': 1, 'removed': 1, 'changed': 1, 'unchanged': 8}
     """
-    keys = _as_key(key)
+    keys = as_key(key)
     bschema, cschema = baseline.collect_schema(), current.collect_schema()
-    dtypes = _common_dtypes(keys, bschema, cschema)
-    part_of = _combine([pl.col(k).cast(dtypes[k]) for k in keys], HASH_SEED + 1) % parts
+    dtypes = common_dtypes(keys, bschema, cschema)
+    part_of = combine_hashes([pl.col(k).cast(dtypes[k]) for k in keys], HASH_SEED + 1) % parts
     diffs = []
     for i in range(parts):
         base, cur = pl.collect_all(
@@ -215,112 +171,6 @@ def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     return frame[pl.int_range(frame.height, eager=True)]
 
 
-# --- what to compare --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Spec:
-    keys: tuple[str, ...]
-    compared: tuple[str, ...]
-    dtypes: dict[str, pl.DataType]
-
-    @property
-    def signature(self) -> dict[str, Any]:
-        def typed(names: Iterable[str]) -> list[list[str]]:
-            return [[n, str(self.dtypes[n])] for n in names]
-
-        return {"polars": pl.__version__, "seed": HASH_SEED, "key": typed(self.keys),
-                "columns": typed(sorted(self.compared))}  # fmt: skip
-
-
-def _spec(
-    keys: tuple[str, ...], bschema: pl.Schema, cschema: pl.Schema, fields: Iterable[str] | None
-) -> _Spec:
-    _check_columns(keys, bschema, "baseline")
-    _check_columns(keys, cschema, "current")
-    compared = _compared(keys, bschema, cschema, fields)
-    return _Spec(keys, compared, _common_dtypes([*keys, *compared], bschema, cschema))
-
-
-def _as_key(key: str | Sequence[str]) -> tuple[str, ...]:
-    keys = (key,) if isinstance(key, str) else tuple(key)
-    if not keys:
-        raise ValueError("key must name at least one column")
-    return keys
-
-
-def _data(frame: Frame) -> pl.LazyFrame:
-    lf = frame.lazy()
-    return lf.select(c for c in lf.collect_schema().names() if not c.startswith("_"))
-
-
-def _check_columns(keys: tuple[str, ...], schema: pl.Schema, side: str) -> None:
-    missing = [k for k in keys if k not in schema]
-    if missing:
-        msg = f"{side} frame has no key column {missing[0]!r}; columns: {list(schema.names())}"
-        raise ValueError(msg)
-
-
-def _compared(
-    keys: tuple[str, ...], bschema: pl.Schema, cschema: pl.Schema, fields: Iterable[str] | None
-) -> tuple[str, ...]:
-    union = [*cschema.names(), *(c for c in bschema.names() if c not in cschema)]
-    if fields is None:
-        return tuple(c for c in union if c not in keys)
-    wanted = set(fields)
-    unknown = sorted(wanted - set(union))
-    if unknown:
-        raise ValueError(f"field {unknown[0]!r} is in neither frame; columns: {union}")
-    return tuple(c for c in union if c in wanted and c not in keys)
-
-
-def _common_dtypes(
-    names: Iterable[str], bschema: pl.Schema, cschema: pl.Schema
-) -> dict[str, pl.DataType]:
-    out: dict[str, pl.DataType] = {}
-    for name in names:
-        b, c = bschema.get(name), cschema.get(name)
-        dtype = _supertype(name, b, c) if b is not None and c is not None else b or c
-        assert dtype is not None
-        out[name] = dtype
-    return out
-
-
-def _supertype(name: str, b: pl.DataType, c: pl.DataType) -> pl.DataType:
-    if b == c:
-        return b
-    try:
-        both = [pl.DataFrame(schema={name: b}), pl.DataFrame(schema={name: c})]
-        return pl.concat(both, how="vertical_relaxed").schema[name]
-    except pl.exceptions.PolarsError as exc:
-        msg = f"column {name!r} has dtype {b} in the baseline and {c} in current: not comparable"
-        raise ValueError(msg) from exc
-
-
-def _column(name: str, schema: pl.Schema, dtype: pl.DataType) -> pl.Expr:
-    if name not in schema:
-        return pl.lit(None, dtype).alias(name)
-    return pl.col(name) if schema[name] == dtype else pl.col(name).cast(dtype)
-
-
-def _combine(exprs: Sequence[pl.Expr], seed: int) -> pl.Expr:
-    # Per-column hashes folded with wrapping u64 arithmetic: as strong as a struct hash, 3-5x faster.
-    combined = exprs[0].hash(seed)
-    for expr in exprs[1:]:
-        combined = combined * _PRIME + expr.hash(seed)
-    return combined
-
-
-def _hash_exprs(spec: _Spec, schema: pl.Schema) -> list[pl.Expr]:
-    def cols(names: Iterable[str]) -> list[pl.Expr]:
-        return [_column(n, schema, spec.dtypes[n]) for n in names]
-
-    # Sorted, so the hash does not depend on column order and a cached one stays valid.
-    row = cols([*spec.keys, *sorted(spec.compared)])
-    return [_combine(cols(spec.keys), HASH_SEED).alias(KEY_HASH),
-            _combine(row, HASH_SEED).alias(ROW_HASH)]  # fmt: skip
-
-
 # --- reading and hashing the two sides --------------------------------------------------------
 
 
@@ -333,12 +183,12 @@ class _Sides:
 
 
 def _load(
-    base_lf: pl.LazyFrame, cur_lf: pl.LazyFrame, spec: _Spec, cached: RowHashes | None
+    base_lf: pl.LazyFrame, cur_lf: pl.LazyFrame, spec: Columns, cached: RowHashes | None
 ) -> _Sides:
     # Both sides are read (and hashed) by one collect_all, so they load in parallel.
-    cur_q = cur_lf.with_columns(_hash_exprs(spec, cur_lf.collect_schema()))
+    cur_q = cur_lf.with_columns(hash_exprs(spec, cur_lf.collect_schema()))
     if cached is None:
-        base_q = base_lf.with_columns(_hash_exprs(spec, base_lf.collect_schema()))
+        base_q = base_lf.with_columns(hash_exprs(spec, base_lf.collect_schema()))
         base, cur = pl.collect_all([base_q, cur_q])
         return _Sides(base.drop(KEY_HASH, ROW_HASH), cur.drop(KEY_HASH, ROW_HASH),
                       base.select(KEY_HASH, ROW_HASH), cur.select(KEY_HASH, ROW_HASH))  # fmt: skip
@@ -356,7 +206,7 @@ class _KeyHashCollision(Exception):
     """Two different keys share a key hash: pair rows on the key columns themselves."""
 
 
-def _classify(sides: _Sides, spec: _Spec, *, exact: bool) -> Diff:
+def _classify(sides: _Sides, spec: Columns, *, exact: bool) -> Diff:
     keys = spec.keys
     _check_nulls(sides.base, keys, "baseline")
     _check_nulls(sides.cur, keys, "current")
@@ -412,7 +262,7 @@ def _check_unique(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None
 
 
 def _aligned(frame: pl.DataFrame, names: list[str], dtypes: dict[str, pl.DataType]) -> pl.DataFrame:
-    return frame.select(_column(n, frame.schema, dtypes[n]) for n in names)
+    return frame.select(column_expr(n, frame.schema, dtypes[n]) for n in names)
 
 
 def _compare(

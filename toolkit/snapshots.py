@@ -43,18 +43,20 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 
-from toolkit.diff import Diff, RowHashes, diff_frames, hash_rows, row_hash_signature
+from toolkit.diff import Diff, diff_frames
 from toolkit.errors import SnapshotError
+from toolkit.rowhash import RowHashes, hash_rows, row_hash_signature
 
 __all__ = ["SnapshotKind", "SnapshotRef", "SnapshotStatus", "SnapshotStore"]
 
 SnapshotStatus = Literal["saved", "baseline", "superseded"]
 SnapshotKind = Literal["change", "full"]
 MANIFEST = "manifest.json"
+_T = TypeVar("_T")
 _FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -316,7 +318,7 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
+def _read(path: Path, reader: Callable[[Path], _T]) -> _T:
     try:
         return reader(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
