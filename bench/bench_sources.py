@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -163,7 +164,9 @@ def measure(kind: str, fmt: str, path: Path, repeat: int) -> dict[str, Any]:
 
 
 def report(results: list[dict[str, Any]], rows: int) -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [f"# bench_sources: read + map + validate {rows:,} sku_prices rows", "",
+             f"{os.cpu_count()} CPUs, load average {load} (best of the runs; noisy when loaded)", "",
              "| format | scenario | rows/s | read s | validate s | validation share | frame MB | "
              "peak RSS MB | RSS/frame | (RSS-base)/frame |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows")
     parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per scenario; the fastest counts")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "FORMAT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
