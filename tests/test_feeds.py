@@ -301,3 +301,14 @@ def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base.head(5).write_parquet(tmp_path / "src" / "onhands.parquet")
     assert main(["plan", "onhands", "--settings", str(settings.path), "--kind", "change"]) == EXIT_GUARD
     assert "deactivate 5 of 10" in capsys.readouterr().err
+
+
+def test_source_override_and_preview(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "companies")
+    other = tmp_path / "other.parquet"
+    catalog("companies", 3).write_parquet(other)
+    plan = plan_feed(settings, "companies", source=other, now=T0)
+    assert plan.summary.items == 3 and plan.kind == "full" and plan.created == T0
+    (batch,) = plan.preview(2)
+    assert batch["endpoint"] == "Customer/ImportCompanies" and len(batch["items"]) == 2
+    assert "companies" in repr(plan) and "body" not in repr(plan.batches[0])

@@ -265,3 +265,11 @@ def test_round_trip_property(entity: str, data: st.DataObject) -> None:
     back = frame_from_items(entity, items, columns=df.columns)
     assert_frame_equal(back, _order_like_items(entity, df))
     assert encode_items(entity, df).len() == len(items)
+
+
+def test_supplier_element_with_a_null_first_member() -> None:
+    df = pl.DataFrame({"SupplierPartNo": ["S1"], "OnHand.WarehouseCode": [None],
+                       "OnHand.LocationCode": ["A"], "OnHand.Value": [3]},
+                      schema_overrides={"OnHand.WarehouseCode": pl.String})  # fmt: skip
+    assert build_items("supplier_products", df) == [
+        {"SupplierPartNo": "S1", "OnHand": [{"LocationCode": "A", "Value": 3}]}]

@@ -58,8 +58,8 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     if ent.name == "products":
         json = _product_items(ent, frame, cols, schema, keep)
     else:
-        json = frame.select(object_json(*level_members(ent, cols, schema, keep)).alias("item"))
-        json = json.to_series()
+        item = object_json(*level_members(ent, cols, schema, keep)).alias("item")
+        json = frame.select(item).to_series()
     leading = any(c.startswith(tuple(p + "." for p in SUB_ELEMENTS)) for c in cols)
     return _drop_nulls(json, marked=bool(keep), leading=leading)
 
@@ -116,7 +116,8 @@ def join_items(json: pl.Series) -> bytes:
     """
     if json.is_empty():
         return b"[]"
-    return b"[" + json.str.join(",").item().encode() + b"]"
+    text: str = json.str.join(",").item()
+    return b"[" + text.encode() + b"]"
 
 
 def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,

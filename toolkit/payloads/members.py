@@ -66,7 +66,7 @@ def _present(names: Sequence[str], clear: frozenset[str]) -> pl.Expr:
     return pl.any_horizontal(pl.col(n).is_not_null() for n in names)
 
 
-def _fragment(member: str, elements: list[pl.Expr]) -> pl.Expr:
+def _fragment(member: str, elements: Sequence[pl.Expr]) -> pl.Expr:
     """``"Member":[e1,e2]`` from JSON texts of elements (null ones left out), or null when none.
 
     Lists are joined as text: ``concat_list`` of structs is slow in polars, ``concat_str`` is not.
@@ -133,11 +133,12 @@ def _companies(entity: Entity, member: str, names: list[str], schema: Schema,
     (name,) = names
     code = pl.col(name)
     company = pl.struct(code.alias("Code"), pl.lit(True).alias("IsPrimary"))
-    expr = pl.when(code.is_not_null()).then(pl.concat_list(company))
-    if name in clear:  # a cleared company link is an empty list, not an absent member
-        empty = pl.lit([], pl.List(pl.Struct({"Code": pl.String, "IsPrimary": pl.Boolean})))
-        expr = expr.otherwise(empty)
-    return expr.alias(member)
+    linked = pl.when(code.is_not_null()).then(pl.concat_list(company))
+    if name not in clear:
+        return linked.alias(member)
+    # a cleared company link is an empty list, not an absent member
+    empty = pl.lit([], pl.List(pl.Struct({"Code": pl.String, "IsPrimary": pl.Boolean})))
+    return linked.otherwise(empty).alias(member)
 
 
 _BUILDERS: dict[str, Builder] = {
@@ -156,7 +157,8 @@ def level_members(entity: Entity, names: Sequence[str], schema: Schema,
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(member_of(entity, name), []).append(name)
-    members, fragments = [], []
+    members: list[pl.Expr] = []
+    fragments: list[pl.Expr] = []
     for member, cols in groups.items():
         expr = _BUILDERS.get(member, _scalar)(entity, member, cols, schema, clear)
         (fragments if member in _FRAGMENTS else members).append(expr)
