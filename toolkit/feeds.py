@@ -137,6 +137,28 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
         More rows rejected than the feed's policy allows.
     GuardRefused
         The plan would deactivate too much of the baseline, or the source is empty.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from toolkit.config import load_settings
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "norce.toml").write_text('''
+    ... [profiles.sandbox]
+    ... base_url = "http://127.0.0.1:8765"
+    ... client_id = "sandbox"
+    ... scope = "sandbox"
+    ... [feeds.stock]
+    ... entity = "onhands"
+    ... account = "ERP"
+    ... source = "stock.csv"
+    ... ''')
+    >>> _ = (root / "stock.csv").write_text("PartNo,WarehouseCode,LocationCode,OnhandValue\\nA,W1,L1,5\\n")
+    >>> plan = plan_feed(load_settings(root / "norce.toml", environ={}), "stock")
+    >>> plan.kind, plan.summary.added, plan.preview(1)[0]["header"]
+    ('full', 1, {'AccountId': 10000, 'FullFile': True, 'SkuOnhandFieldsThatAreSet': ['OnhandValue']})
+    >>> plan.preview(1)[0]["items"]
+    [{'PartNo': 'A', 'WarehouseCode': 'W1', 'LocationCode': 'L1', 'OnhandValue': 5}]
     """
     from toolkit.planning import build_plan
 
