@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,11 +33,15 @@ def outcomes() -> pl.DataFrame:
 def test_jobs_per_day_counts_per_day_and_status(outcomes: pl.DataFrame) -> None:
     data = charts.jobs_per_day(outcomes).data
     assert sorted(data.rows()) == [
-        (datetime(2024, 5, 1).date(), "Failed", 1),
-        (datetime(2024, 5, 1).date(), "Succeeded", 1),
-        (datetime(2024, 5, 2).date(), "Queued", 1),
-        (datetime(2024, 5, 2).date(), "Succeeded", 1),
-    ]
+        ("2024-05-01", "Failed", 1), ("2024-05-01", "Succeeded", 1),
+        ("2024-05-02", "Queued", 1), ("2024-05-02", "Succeeded", 1),
+    ]  # fmt: skip
+
+
+def test_count_axes_label_whole_numbers_only(outcomes: pl.DataFrame) -> None:
+    svg = charts.render(charts.jobs_per_day(outcomes.head(2))).data
+    labels = re.findall(r">([^<]+)</text>", svg)
+    assert "0.5" not in labels and labels.count("1") == 1
 
 
 def test_status_colours_are_fixed_so_charts_agree(outcomes: pl.DataFrame) -> None:

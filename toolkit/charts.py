@@ -47,6 +47,8 @@ _STATUS_COLORS = {"Initialized": "#9e9e9e", "Succeeded": "#2e7d32", "Failed": "#
                   "ValidationFailed": "#ef6c00", "Validating": "#1565c0", "Queued": "#78909c"}  # fmt: skip
 _STATUS_SCALE = alt.Scale(domain=STATUS_ORDER, range=[_STATUS_COLORS[s] for s in STATUS_ORDER])
 _WIDTH, _HEIGHT = 420, 220
+# counts have no fractions (this vega ignores tickMinStep): label whole values only
+_COUNT_AXIS = alt.Axis(format="d", labelExpr="datum.value % 1 ? '' : datum.label")
 
 
 def _status_color() -> alt.Color:
@@ -65,7 +67,7 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
     'jobs'
     """
     days = (
-        outcomes.select(pl.col("queued_at").dt.date().alias("day"), "status")
+        outcomes.select(pl.col("queued_at").dt.strftime("%Y-%m-%d").alias("day"), "status")
         .group_by("day", "status")
         .agg(pl.len().alias("jobs"))
         .sort("day", "status")
@@ -73,9 +75,9 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
     return (
         alt.Chart(days, title="Jobs per day by status")
         .mark_bar()
-        .encode(x=alt.X("day:T", title="day", timeUnit="yearmonthdate"),
-                y=alt.Y("jobs:Q", title="jobs", stack=True), color=_status_color(),
-                tooltip=["day:T", "status:N", "jobs:Q"])
+        .encode(x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
+                y=alt.Y("jobs:Q", title="jobs", stack=True, axis=_COUNT_AXIS), color=_status_color(),
+                tooltip=["day:O", "status:N", "jobs:Q"])
         .properties(width=_WIDTH, height=_HEIGHT)
     )
 
@@ -86,7 +88,7 @@ def _duration_histogram(outcomes: pl.DataFrame, column: str, title: str) -> alt.
         alt.Chart(data, title=title)
         .mark_bar()
         .encode(x=alt.X("seconds:Q", bin=alt.Bin(maxbins=20), title="seconds"),
-                y=alt.Y("count():Q", title="jobs"), color=alt.Color("feed:N", title="feed"))
+                y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
         .properties(width=_WIDTH, height=_HEIGHT)
     )
 
@@ -126,7 +128,7 @@ def items_per_job(outcomes: pl.DataFrame) -> alt.Chart:
         alt.Chart(data, title="Items per job")
         .mark_bar()
         .encode(x=alt.X("items:Q", bin=alt.Bin(maxbins=20), title="items"),
-                y=alt.Y("count():Q", title="jobs"), color=alt.Color("feed:N", title="feed"))
+                y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
         .properties(width=_WIDTH, height=_HEIGHT)
     )
 
@@ -153,7 +155,7 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
     return (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
-        .encode(y=alt.Y("feed:N", title="feed"), x=alt.X("count:Q", title="count"),
+        .encode(y=alt.Y("feed:N", title="feed"), x=alt.X("count:Q", title="count", axis=_COUNT_AXIS),
                 color=alt.Color("measure:N", title=None,
                                 scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
                 yOffset="measure:N", tooltip=["feed:N", "measure:N", "count:Q"])
@@ -200,8 +202,8 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
     return (
         alt.Chart(data, title="Changes per field")
         .mark_bar(color="#1565c0")
-        .encode(y=alt.Y("field:N", sort="-x", title="field"), x=alt.X("rows:Q", title="rows changed"),
-                tooltip=["field:N", "rows:Q"])
+        .encode(y=alt.Y("field:N", sort="-x", title="field"),
+                x=alt.X("rows:Q", title="rows changed", axis=_COUNT_AXIS), tooltip=["field:N", "rows:Q"])
         .properties(width=_WIDTH, height=_bar_height(data.height))
     )
 

@@ -110,13 +110,15 @@ class FeedPicker(W.HBox):
         self.settings = settings
         self.feed = _css(W.Dropdown(options=names, value=feed or (names[0] if names else None),
                                     description="feed"), "t-feed")  # fmt: skip
-        self.kind = _css(W.ToggleButtons(options=KINDS, value=kind, description="kind"), "t-kind")
+        self.kind = _css(W.ToggleButtons(options=KINDS, value=kind, description="kind",
+                                         style={"button_width": "72px"}), "t-kind")  # fmt: skip
         self.source = _css(W.Text(value=source or "", description="source",
                                   placeholder="the feed's source"), "t-source")  # fmt: skip
-        self.button = _css(W.Button(description=label, button_style="primary"), "t-pick")
+        self.button = _css(W.Button(description=label, button_style="primary",
+                                    layout=W.Layout(margin="2px 0 0 90px")), "t-pick")  # fmt: skip
         self.feed.observe(self._placeholder, names="value")
         self._placeholder()
-        super().__init__([self.feed, self.kind, self.source, self.button])
+        super().__init__([W.VBox([self.feed, self.kind]), W.VBox([self.source, self.button])])
         self.add_class("t-feed-picker")
 
     def _placeholder(self, *_: Any) -> None:
@@ -312,8 +314,12 @@ class JobsView(_View):
         self.report = report
         summary = report.summary()
         self.summary.value = _counts({"jobs": summary["jobs"], **summary["by_status"]})
-        columns = ["feed", "job_id", "status", "items", "failures", "queued_at", "lead_time_s"]
-        self.table.value = _table(report.outcomes.select(columns).reverse())
+        table = report.outcomes.select(
+            "feed", "job_id", "status", "items", "failures",
+            pl.col("queued_at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("queued (UTC)"),
+            pl.col("lead_time_s").round(1), pl.col("run_time_s").round(1), "restarted_from",
+        )  # fmt: skip
+        self.table.value = _table(table.reverse())
         self.failed.options = summary["restartable"]
         self.restart.disabled = not summary["restartable"]
         self.charts.outputs = ()

@@ -47,13 +47,22 @@ C1,Acme AB,556000-0001,info@acme.example,true
 C2,Beta AB,556000-0002,info@beta.example,true
 """
 
+# day 2 of the companies export: C2 renamed, C1's e-mail changed, C3 new
+COMPANIES_DAY2_CSV = """\
+Code,Name,OrganizationNo,EmailAddress,IsActive
+C1,Acme AB,556000-0001,order@acme.example,true
+C2,Beta Nordic AB,556000-0002,info@beta.example,true
+C3,Gamma AB,556000-0003,info@gamma.example,true
+"""
+
 
 def write_workspace(directory: Path) -> Path:
-    """Write norce.toml and two tiny sources (stock with one bad row, companies) into ``directory``."""
+    """Write norce.toml and tiny sources (stock with one bad row, companies days 1 and 2)."""
     (directory / "data").mkdir(parents=True, exist_ok=True)
     (directory / "norce.toml").write_text(NORCE_TOML, encoding="utf-8")
     (directory / "data" / "stock.csv").write_text(STOCK_CSV, encoding="utf-8")
     (directory / "data" / "companies.csv").write_text(COMPANIES_CSV, encoding="utf-8")
+    (directory / "data" / "companies-day2.csv").write_text(COMPANIES_DAY2_CSV, encoding="utf-8")
     return directory / "norce.toml"
 
 

@@ -16,8 +16,9 @@ from nb_workspace import ROOT, parameterized_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-IDLE = """() => { const w = window.jupyterapp?.shell.currentWidget;
-  return w?.sessionContext?.session?.kernel?.status === 'idle'; }"""
+# the notebook just opened is current and its kernel idle (Lab may restore tabs of earlier tests)
+IDLE = """(name) => { const w = window.jupyterapp?.shell.currentWidget;
+  return w?.context?.path === name && w?.sessionContext?.session?.kernel?.status === 'idle'; }"""
 RUN_ALL = "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
@@ -29,7 +30,7 @@ def open_and_run(page: Any, lab: Any, name: str, **parameters: Any) -> None:
     parameterized_copy(name, lab.root, settings_path=str(lab.root / "norce.toml"), **parameters)
     page.set_default_timeout(TIMEOUT)
     page.goto(lab.url(name))
-    page.wait_for_function(IDLE)
+    page.wait_for_function(IDLE, arg=name)
     page.evaluate(RUN_ALL)
 
 
@@ -47,32 +48,61 @@ def assert_no_errors(page: Any) -> None:
     assert not shown, shown  # a widget callback failed
 
 
-def shot(locator: Any, *paths: Path) -> None:
-    locator.scroll_into_view_if_needed()
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        locator.screenshot(path=str(path))
+def shot(page: Any, selector: str, *paths: Path) -> None:
+    """Screenshot one widget whole: a viewport tall enough that Lab's inner scroller holds it."""
+    size = page.viewport_size
+    box = page.locator(selector).bounding_box()
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(box["height"]) + 300)})
+    try:
+        locator = page.locator(selector)
+        locator.scroll_into_view_if_needed()
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            locator.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
 
 
-def test_preview_shows_header_of_picked_feed(lab: Any, page: Any, artifacts: Path) -> None:
-    open_and_run(page, lab, "01-preview-feed.ipynb", feed="stock")
-    wait_text(page, ".t-rejected", "SKU-4")  # stock's bad row, with its reason
-    wait_text(page, ".t-header", "SkuOnhandFieldsThatAreSet")
-    page.locator(".t-feed select").select_option("companies")
-    page.locator(".t-pick").click()
-    wait_text(page, ".t-preview-verdict", "companies")
+def seed_baseline(lab: Any, sandbox: Any, feed: str) -> None:
+    """Send ``feed`` once (in this process) so the notebooks find a baseline and a job."""
+    from toolkit import load_settings
+    from toolkit.notebook import preview_feed, submit_feed
+
+    settings = load_settings(lab.root / "norce.toml", environ=sandbox.environ())
+    result = submit_feed(preview_feed(settings, feed, kind="full"), submit=True, timeout=60)
+    assert result.succeeded, result
+
+
+def test_preview_shows_changes_and_header_of_picked_feed(lab: Any, page: Any, artifacts: Path,
+                                                         sandbox: Any) -> None:  # fmt: skip
+    seed_baseline(lab, sandbox, "companies")
+    open_and_run(page, lab, "01-preview-feed.ipynb", feed="companies",
+                 source="data/companies-day2.csv")  # fmt: skip
+    wait_text(page, ".t-diff-counts", "changed")
+    wait_text(page, ".t-diff-sample", "Beta Nordic AB")  # old -> new of the renamed company
+    page.locator(".t-diff-chart img").wait_for(state="visible")
     wait_text(page, ".t-header", "CompanyFieldsThatAreSet")
-    wait_text(page, ".t-endpoint", "Customer/ImportCompanies")
-    assert "C1" in page.locator(".t-items").inner_text()
-    page.wait_for_function(IDLE)
+    page.wait_for_function(IDLE, arg="01-preview-feed.ipynb")
     assert_no_errors(page)
-    app = page.locator(".t-preview-app")
-    shot(app, artifacts / "01-preview-feed.png", ROOT / "docs" / "img" / "preview-feed.png")
+    shot(page, ".t-preview-app", artifacts / "01-preview-feed.png",
+         ROOT / "docs" / "img" / "preview-feed.png")  # fmt: skip
+
+    page.locator(".t-feed select").select_option("stock")
+    page.locator(".t-source input").fill("")
+    page.locator(".t-pick").click()
+    wait_text(page, ".t-preview-verdict", "stock")
+    wait_text(page, ".t-header", "SkuOnhandFieldsThatAreSet")
+    wait_text(page, ".t-rejected", "SKU-4")  # stock's bad row, with its reason
+    wait_text(page, ".t-endpoint", "Product/ImportOnhands")
+    assert "SKU-1" in page.locator(".t-items").inner_text()
+    page.wait_for_function(IDLE, arg="01-preview-feed.ipynb")
+    assert_no_errors(page)
+    shot(page, ".t-preview-app", artifacts / "01-preview-feed-stock.png")
 
 
 def test_submit_reaches_succeeded(lab: Any, page: Any, artifacts: Path, sandbox: Any) -> None:
     sandbox.reset()
-    open_and_run(page, lab, "02-submit-feed.ipynb", feed="stock")
+    open_and_run(page, lab, "02-submit-feed.ipynb", feed="stock", kind="full")
     page.locator(".t-feed select").select_option("companies")
     page.locator(".t-pick").click()
     wait_text(page, ".t-header", "CompanyFieldsThatAreSet")
@@ -81,18 +111,14 @@ def test_submit_reaches_succeeded(lab: Any, page: Any, artifacts: Path, sandbox:
     page.locator(".t-confirm").click()
     wait_text(page, ".t-job-status", "Succeeded")
     wait_text(page, ".t-statuses", "1 of 1 jobs succeeded")
-    page.wait_for_function(IDLE)
+    page.wait_for_function(IDLE, arg="02-submit-feed.ipynb")
     assert_no_errors(page)
     assert {i["Code"] for i in sandbox.items("companies")} == {"C1", "C2"}
-    shot(page.locator(".t-preview-app"), artifacts / "02-submit-feed.png")
+    shot(page, ".t-preview-app", artifacts / "02-submit-feed.png")
 
 
 def test_job_outcomes_render_charts(lab: Any, page: Any, artifacts: Path, sandbox: Any) -> None:
-    from toolkit import load_settings
-    from toolkit.notebook import preview_feed, submit_feed
-
-    settings = load_settings(lab.root / "norce.toml", environ=sandbox.environ())
-    submit_feed(preview_feed(settings, "companies"), submit=True, timeout=60)  # at least one job
+    seed_baseline(lab, sandbox, "companies")  # at least one job in the ledger
     open_and_run(page, lab, "03-job-outcomes.ipynb")
     wait_text(page, ".t-jobs-summary", "jobs")
     page.wait_for_function(
@@ -101,6 +127,6 @@ def test_job_outcomes_render_charts(lab: Any, page: Any, artifacts: Path, sandbo
         "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
     assert len(sizes) >= 10 and all(w > 0 and h > 0 for w, h in sizes), sizes
     assert page.locator(".t-jobs-charts .jp-RenderedSVG img").count() == 5
-    page.wait_for_function(IDLE)
+    page.wait_for_function(IDLE, arg="03-job-outcomes.ipynb")
     assert_no_errors(page)
-    shot(page.locator(".t-jobs-view"), artifacts / "03-job-outcomes.png")
+    shot(page, ".t-jobs-view", artifacts / "03-job-outcomes.png")
