@@ -72,7 +72,7 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
         .agg(pl.len().alias("jobs"))
         .sort("day", "status")
     )
-    return (
+    chart: alt.Chart = (
         alt.Chart(days, title="Jobs per day by status")
         .mark_bar()
         .encode(x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
@@ -80,17 +80,19 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
                 tooltip=["day:O", "status:N", "jobs:Q"])
         .properties(width=_WIDTH, height=_HEIGHT)
     )
+    return chart
 
 
 def _duration_histogram(outcomes: pl.DataFrame, column: str, title: str) -> alt.Chart:
     data = outcomes.select("feed", pl.col(column).alias("seconds")).drop_nulls("seconds")
-    return (
+    chart: alt.Chart = (
         alt.Chart(data, title=title)
         .mark_bar()
         .encode(x=alt.X("seconds:Q", bin=alt.Bin(maxbins=20), title="seconds"),
                 y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
         .properties(width=_WIDTH, height=_HEIGHT)
     )
+    return chart
 
 
 def lead_times(outcomes: pl.DataFrame) -> alt.Chart:
@@ -124,13 +126,14 @@ def items_per_job(outcomes: pl.DataFrame) -> alt.Chart:
     'Items per job'
     """
     data = outcomes.select("feed", "items").drop_nulls("items")
-    return (
+    chart: alt.Chart = (
         alt.Chart(data, title="Items per job")
         .mark_bar()
         .encode(x=alt.X("items:Q", bin=alt.Bin(maxbins=20), title="items"),
                 y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
         .properties(width=_WIDTH, height=_HEIGHT)
     )
+    return chart
 
 
 def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
@@ -152,7 +155,7 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
     )
     if data.height == 0:
         return _nothing("Failures by feed", "no jobs")
-    return (
+    chart: alt.Chart = (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
         .encode(y=alt.Y("feed:N", title="feed"), x=alt.X("count:Q", title="count", axis=_COUNT_AXIS),
@@ -161,16 +164,18 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
                 yOffset="measure:N", tooltip=["feed:N", "measure:N", "count:Q"])
         .properties(width=_WIDTH, height=_bar_height(data["feed"].n_unique(), per=36))
     )
+    return chart
 
 
 def _nothing(title: str, text: str) -> alt.Chart:
     """A chart that says there is nothing to show (an empty nominal axis has no size)."""
-    return (
+    chart: alt.Chart = (
         alt.Chart(pl.DataFrame({"text": [text]}), title=title)
         .mark_text(color="#757575", fontSize=14)
         .encode(text="text:N")
         .properties(width=_WIDTH, height=80)
     )
+    return chart
 
 
 def _bar_height(bars: int, *, per: int = 22) -> int:
@@ -199,13 +204,14 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
     data = data.sort("rows", "field", descending=[True, False])
     if data.height == 0:
         return _nothing("Changes per field", "no changed fields")
-    return (
+    chart: alt.Chart = (
         alt.Chart(data, title="Changes per field")
         .mark_bar(color="#1565c0")
         .encode(y=alt.Y("field:N", sort="-x", title="field"),
                 x=alt.X("rows:Q", title="rows changed", axis=_COUNT_AXIS), tooltip=["field:N", "rows:Q"])
         .properties(width=_WIDTH, height=_bar_height(data.height))
     )
+    return chart
 
 
 def job_charts(outcomes: pl.DataFrame) -> dict[str, alt.Chart]:

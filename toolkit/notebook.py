@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from toolkit import charts
-from toolkit.config import Settings, parse_period
+from toolkit.charts import SVG
+from toolkit.config import FeedKind, Settings, parse_period
 from toolkit.errors import CheckFailed, GuardRefused, PlanError
 
 if TYPE_CHECKING:
@@ -53,6 +54,12 @@ def _dump(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Plain JSON values only (dates and the like as strings), keys sorted."""
+    plain: dict[str, Any] = json.loads(_dump(data))
+    return plain
+
+
 def _write_json(directory: str | Path, name: str, data: Any) -> Path:
     path = Path(directory) / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +79,7 @@ class Preview:
 
     settings: Settings = field(repr=False)
     feed: str
-    kind: str
+    kind: FeedKind
     source: str | None
     check: CheckResult | None = field(default=None, repr=False)
     diff: Diff | None = field(default=None, repr=False)
@@ -105,7 +112,7 @@ class Preview:
         if self.plan is not None:
             out["plan"] = {"id": self.plan.id, "kind": self.plan.kind,
                            "batches": len(self.plan.batches), **self.plan.summary.as_dict()}  # fmt: skip
-        return json.loads(_dump(out))
+        return _plain(out)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
         """Write summary.json, rejected.csv, changes.csv and changes_per_field.svg; return the summary."""
@@ -142,7 +149,7 @@ def _first_feed(settings: Settings, feed: str | None) -> str:
     return sorted(settings.feeds)[0]
 
 
-def preview_feed(settings: Settings, feed: str | None = None, *, kind: str = "auto",
+def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind = "auto",
                  source: str | None = None, allow_mass_deactivation: bool = False,
                  override_reason: str | None = None, now: datetime | None = None) -> Preview:  # fmt: skip
     """Read, check, diff and plan ``feed`` (the first feed when empty); nothing is sent.
@@ -160,13 +167,13 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: str = "au
     # the preview shows every rejected row; plan_feed enforces the feed's reject policy
     lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
     check = validate(spec.entity, read_source(spec, path=path), policies=lenient)
-    options = {"kind": kind, "source": path, "allow_mass_deactivation": allow_mass_deactivation,
-               "override_reason": _none(override_reason), "now": now}  # fmt: skip
     base = Preview(settings, name, kind, path, check=check, diff=_diff(settings, name, check),
                    allow_mass_deactivation=allow_mass_deactivation,
                    override_reason=_none(override_reason))  # fmt: skip
     try:
-        plan = plan_feed(settings, name, **options)
+        plan = plan_feed(settings, name, kind=kind, source=path, now=now,
+                         allow_mass_deactivation=allow_mass_deactivation,
+                         override_reason=_none(override_reason))  # fmt: skip
     except GuardRefused as exc:
         return _replace(base, verdict=f"guard refused: {exc}", refused=True)
     except CheckFailed as exc:
@@ -251,7 +258,7 @@ class SubmitResult:
                "statuses": {str(k): v for k, v in self.statuses.items()}, "verdict": self.verdict,
                "succeeded": self.succeeded,
                "promoted": self.outcome.promoted if self.outcome else None}  # fmt: skip
-        return json.loads(_dump(out))
+        return _plain(out)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
         summary = self.summary()
@@ -359,12 +366,12 @@ class JobReport:
                "median_lead_time_s": f["lead_time_s"].median(),
                "median_run_time_s": f["run_time_s"].median(),
                "restartable": restartable(f)["job_id"].to_list()}  # fmt: skip
-        return json.loads(_dump(out))
+        return _plain(out)
 
     def charts(self) -> dict[str, alt.Chart]:
         return charts.job_charts(self.outcomes)
 
-    def chart(self, name: str) -> charts.SVG:
+    def chart(self, name: str) -> SVG:
         """One chart (``jobs_per_day``, ``lead_times``, ``run_times``, ``items_per_job``,
         ``failures_by_feed``) as an offline SVG for the notebook."""
         return charts.render(self.charts()[name])

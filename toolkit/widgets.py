@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import json
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -77,7 +77,7 @@ def _counts(counts: dict[str, Any]) -> str:
     return f"<table><tr>{cells}</tr></table>"
 
 
-class _View(W.VBox):
+class _View(W.VBox):  # type: ignore[misc]
     """A box whose callbacks run inside its Output widget and show their errors there."""
 
     def __init__(self, children: Sequence[W.Widget], *, css: str) -> None:
@@ -101,7 +101,7 @@ class _View(W.VBox):
         self.output.append_stderr(text.rstrip("\n") + "\n")
 
 
-class FeedPicker(W.HBox):
+class FeedPicker(W.HBox):  # type: ignore[misc]
     """Feed (from norce.toml), kind (auto/change/full), source file and a Preview button."""
 
     def __init__(self, settings: Settings, *, feed: str | None = None, kind: str = "auto",
@@ -134,7 +134,7 @@ class FeedPicker(W.HBox):
         self.button.on_click(lambda _: callback(**self.value))
 
 
-class CheckView(W.VBox):
+class CheckView(W.VBox):  # type: ignore[misc]
     """Check summary counts and the rejected rows with their reasons."""
 
     def __init__(self) -> None:
@@ -155,7 +155,7 @@ class CheckView(W.VBox):
         self.rejected.value = (f"<ul>{warnings}</ul>" if warnings else "") + _table(check.rejected)
 
 
-class DiffView(W.VBox):
+class DiffView(W.VBox):  # type: ignore[misc]
     """Added / changed / removed / unchanged counts, changes per field, and old -> new samples."""
 
     def __init__(self, *, sample: int = 10) -> None:
@@ -178,7 +178,7 @@ class DiffView(W.VBox):
         self.changes.value = "<b>changed rows, old -> new</b>" + _table(sample, rows=self.sample * 5)
 
 
-class PayloadView(W.VBox):
+class PayloadView(W.VBox):  # type: ignore[misc]
     """One batch at a time: endpoint, header (pretty JSON), first items, item count and size."""
 
     def __init__(self) -> None:
@@ -270,7 +270,7 @@ class SubmitView(_View):
         self.statuses.value = self._jobs(statuses)
 
     @staticmethod
-    def _jobs(statuses: dict[int, str]) -> str:
+    def _jobs(statuses: Mapping[int, str]) -> str:
         rows = "".join(f"<li>job {k}: <b class='t-job-status'>{html.escape(v)}</b></li>"
                        for k, v in statuses.items())  # fmt: skip
         return f"<ul>{rows}</ul>" if rows else ""
