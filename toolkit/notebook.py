@@ -359,7 +359,8 @@ class JobReport:
 
     def summary(self) -> dict[str, Any]:
         f = self.outcomes
-        by_status = dict(f.group_by("status").len().sort("status").rows())
+        status = pl.col("status").fill_null("unknown")  # a job not polled yet has no status
+        by_status = dict(f.group_by(status).len().sort("status").rows())
         out = {"feed": self.feed, "status": self.status, "period": self.period, "jobs": f.height,
                "by_status": by_status, "items": int(f["items"].sum() or 0),
                "failed_items": int(f["failures"].sum() or 0),
@@ -420,33 +421,41 @@ def job_report(settings: Settings, *, feed: str | None = None, status: str | Non
 
 
 def restartable(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Failed jobs that no later run restarted yet (the ones a restart button may offer).
+    """Jobs that failed (or lost items) and that no later run restarted yet: what Restart offers.
 
     Examples
     --------
-    >>> f = pl.DataFrame({"job_id": [1, 2, 3], "status": ["Failed", "Succeeded", "Failed"],
-    ...                   "restarted_from": [None, 1, None]})
+    >>> f = pl.DataFrame({"job_id": [1, 2, 3, 4], "status": ["Failed", "Succeeded", "Failed", "Succeeded"],
+    ...                   "failures": [0, 0, 0, 2], "restarted_from": [None, 1, None, None]})
     >>> restartable(f)["job_id"].to_list()
-    [3]
+    [3, 4]
     """
     done = outcomes["restarted_from"].drop_nulls().implode()
-    return outcomes.filter(pl.col("status").is_in(FAILED_STATUSES), ~pl.col("job_id").is_in(done))
+    failed = pl.col("status").is_in(FAILED_STATUSES) | (pl.col("failures").fill_null(0) > 0)
+    return outcomes.filter(failed, ~pl.col("job_id").is_in(done))
 
 
-def restart_jobs(settings: Settings, job_ids: Sequence[int], *,
-                 outcomes: pl.DataFrame | None = None) -> list[int]:  # fmt: skip
-    """Restart failed jobs (``runs.restart_failed`` per plan); return the new job ids."""
+def restart_jobs(settings: Settings, job_ids: Sequence[int], *, outcomes: pl.DataFrame | None = None,
+                 timeout: float = 600.0, poll_interval: float = 2.0) -> list[int]:  # fmt: skip
+    """Restart failed jobs (``runs.restart_failed`` per plan), wait for the new ones; return their ids.
+
+    Waiting records the new jobs' outcomes and promotes the plan's snapshot when all its jobs succeeded.
+    """
     from toolkit.connect import ConnectClient
     from toolkit.ledger import Ledger
-    from toolkit.runs import restart_failed
+    from toolkit.runs import restart_failed, wait_for_jobs
+    from toolkit.snapshots import SnapshotStore
 
     frame = outcomes if outcomes is not None else job_report(settings, period=None).outcomes
+    known = set(frame["job_id"].to_list())
     rows = frame.filter(pl.col("job_id").is_in(list(job_ids)))
+    store = SnapshotStore(settings.state_dir / "snapshots")
     new: list[int] = []
     with Ledger(ledger_path(settings)) as ledger:
         for (plan_id, feed), group in rows.group_by("plan_id", "feed", maintain_order=True):
             profile = settings.profile_of(str(feed))
             with ConnectClient(profile, state_dir=settings.state_dir) as client:
                 sub = restart_failed(str(plan_id), client, ledger, job_ids=group["job_id"].to_list())
-            new.extend(j for j in sub.job_ids if j not in set(frame["job_id"].to_list()))
+                wait_for_jobs(sub, client, ledger, store, timeout=timeout, poll_interval=poll_interval)
+            new.extend(j for j in sub.job_ids if j not in known)
     return new
