@@ -73,7 +73,7 @@ def expected_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [c for c in COLUMNS if old[c] != new[c]]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pairs())
 def test_applying_the_diff_to_the_baseline_gives_the_current_frame(pair: Any) -> None:
     base_rows, cur_rows = pair
@@ -97,7 +97,7 @@ def _order_like(frame: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
     return pl.DataFrame({"k": keys}).join(frame, on="k", how="left", maintain_order="left")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(pairs(), st.integers(1, 4))
 def test_cached_hashes_lazy_inputs_and_partitions_give_the_same_diff(pair: Any, parts: int) -> None:
     base, cur = frame(pair[0]), frame(pair[1])
