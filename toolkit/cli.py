@@ -1,7 +1,8 @@
 """norce-feeds: thin commands over the toolkit's functions.
 
 Each command parses its arguments, calls one toolkit function and returns an exit code:
-0 ok, 1 checks failed, 2 usage or settings error, 3 guard refused, 4 a job failed, 5 outcome unknown.
+0 ok, 1 checks failed (or another error), 2 usage or settings error, 3 guard refused, 4 a job failed,
+5 outcome unknown (run `resume`), 6 the feed is locked by another run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from toolkit.errors import ConfigError, ToolkitError
 
-EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_GUARD, EXIT_JOB_FAILED, EXIT_UNKNOWN = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_GUARD, EXIT_JOB_FAILED, EXIT_UNKNOWN, EXIT_LOCKED = 0, 1, 2, 3, 4, 5, 6
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -54,6 +55,7 @@ def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("submit", help="plan a feed, show its summary, send it (and wait for the jobs)")
     p.add_argument("feed", help="a feed of norce.toml")
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
+    p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
     p.add_argument("--yes", action="store_true", help="send without asking")
     p.add_argument("--wait", action="store_true",
                    help="wait for the jobs; promote the snapshot when all succeeded")  # fmt: skip
@@ -74,7 +76,7 @@ def _run_submit(args: argparse.Namespace) -> int:
         print("error: --allow-mass-deactivation needs --reason TEXT (it is recorded)", file=sys.stderr)
         return EXIT_USAGE
     result = plan_and_submit(
-        load_settings(args.settings), args.feed, kind=args.kind, wait=args.wait,
+        load_settings(args.settings), args.feed, kind=args.kind, source=args.source, wait=args.wait,
         confirm=None if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
         override_reason=args.reason, progress=ProgressBar(disable=None), timeout=args.timeout,
     )  # fmt: skip
@@ -237,6 +239,7 @@ def _exit_code(exc: ToolkitError) -> int:
         (errors.GuardRefused, EXIT_GUARD),
         (errors.JobFailed, EXIT_JOB_FAILED),
         (errors.OutcomeUnknown, EXIT_UNKNOWN),
+        (errors.FeedLocked, EXIT_LOCKED),
     ]
     return next((code for kind, code in codes if isinstance(exc, kind)), 1)
 

@@ -350,7 +350,7 @@ def open_run(settings: Settings, feed: str) -> Iterator[Run]:
         yield Run(settings, feed, client, ledger, SnapshotStore(settings.state_dir / "snapshots"))
 
 
-def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto",
+def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto", source: str | None = None,
                 confirm: Callable[[Plan], bool] | None = None, wait: bool = False,
                 allow_mass_deactivation: bool = False, override_reason: str | None = None,
                 progress: Progress | None = None, timeout: float = 3600.0,
@@ -363,8 +363,9 @@ def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto",
     from toolkit.feeds import plan_feed
 
     with open_run(settings, feed) as run, run.ledger.lock(feed):
-        plan = plan_feed(settings, feed, kind=kind, allow_mass_deactivation=allow_mass_deactivation,
-                         override_reason=override_reason, store=run.store)  # fmt: skip
+        plan = plan_feed(settings, feed, kind=kind, source=source, store=run.store,
+                         allow_mass_deactivation=allow_mass_deactivation,
+                         override_reason=override_reason)  # fmt: skip
         if confirm is not None and not confirm(plan):
             return None
         sub = submit(plan, run.client, run.ledger, progress=progress)
