@@ -45,6 +45,10 @@ ENTITY_NAMES = ("products", "onhands", "sku_prices")
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process (VmHWM: unlike ru_maxrss it does not inherit the forking parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -118,13 +118,19 @@ def change_parts(entity: Entity, diff: Diff, policies: Policies) -> Parts:
 
 def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
                     fixed: int) -> tuple[str, list[Group]]:  # fmt: skip
+    """By changed-field set unless that costs more than ``max_extra_requests`` over one union header
+    per batch. Every set needs at least one request, so many sets settle it without encoding them."""
     if changed.is_empty():
         return "none", []
-    by_fields = _encoded(entity, field_groups(changed, "changed"))
     union = _encoded(entity, union_groups(changed, policies, "changed"))
-    n_fields = _count(entity, by_fields, policies=policies)
     n_union = _count(entity, union, policies=policies)
-    if n_fields - n_union <= policies.max_extra_requests * (fixed + n_union):
+    allowed = policies.max_extra_requests * (fixed + n_union)
+    n_sets = changed["changed_fields"].list.join("\x1f").n_unique()
+    if n_sets - n_union > allowed:
+        return f"union per batch ({n_sets} field sets would need >= {n_sets} requests, not {n_union})", union
+    by_fields = _encoded(entity, field_groups(changed, "changed"))
+    n_fields = _count(entity, by_fields, policies=policies)
+    if n_fields - n_union <= allowed:
         return f"by changed fields ({len(by_fields)} sets)", by_fields
     return f"union per batch ({n_fields} requests by fields vs {n_union})", union
 
