@@ -12,7 +12,8 @@ import pytest
 from toolkit import load_settings
 from toolkit.config import Settings
 from toolkit.errors import CheckFailed, ConfigError, GuardRefused
-from toolkit.notebook import job_report, preview_feed, restart_jobs, submit_feed
+from toolkit.notebook import preview_feed, submit_feed
+from toolkit.reports import job_report, restart_jobs
 from toolkit.snapshots import SnapshotStore
 from toolkit.sources import read_source
 

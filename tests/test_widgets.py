@@ -14,7 +14,8 @@ import pytest
 from toolkit import widgets
 from toolkit.config import Settings, load_settings
 from toolkit.errors import GuardRefused
-from toolkit.notebook import JobReport, Preview, SubmitResult
+from toolkit.notebook import Preview, SubmitResult
+from toolkit.reports import JobReport
 
 TOML = """
 [profiles.sandbox]

@@ -8,68 +8,36 @@ of :mod:`toolkit.widgets` call the very same functions when a button is clicked.
   failed checks become the preview's verdict instead of an exception, so a notebook can show them.
 - :func:`submit_feed` sends a preview's plan (``submit=True``) or reports what it would send, waits for
   the jobs and promotes the snapshot when they all succeeded.
-- :func:`job_report` reads job outcomes from the ledger, filtered by feed, status and period.
+- :func:`job_report` (from :mod:`toolkit.reports`) reads job outcomes from the ledger.
 
 Secrets never pass through here: the client reads them from the profile (the environment).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from toolkit import charts
-from toolkit.charts import SVG
-from toolkit.config import FeedKind, Settings, parse_period
+from toolkit.config import FeedKind, Settings
 from toolkit.errors import CheckFailed, GuardRefused, PlanError
+from toolkit.reports import given, ledger_path, summary_json, write_summary
 
 if TYPE_CHECKING:
-    import altair as alt
-
     from toolkit.checks import CheckResult
     from toolkit.diff import Diff
     from toolkit.feeds import Plan
     from toolkit.runs import Outcome
 
-__all__ = ["JobReport", "Preview", "SubmitResult", "job_report", "preview_feed", "restart_jobs",
-           "sample_changes", "submit_feed"]  # fmt: skip
+__all__ = ["Preview", "SubmitResult", "preview_feed", "sample_changes", "submit_feed"]
 
 StatusCallback = Callable[[dict[int, str]], None]
-FAILED_STATUSES = ("Failed", "ValidationFailed")
-
-
-def _none(text: str | None) -> str | None:
-    """Notebook parameters are literals: an empty string means 'not given'."""
-    return text or None
-
-
-def _dump(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, default=str)
-
-
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    """Plain JSON values only (dates and the like as strings), keys sorted."""
-    plain: dict[str, Any] = json.loads(_dump(data))
-    return plain
-
-
-def _write_json(directory: str | Path, name: str, data: Any) -> Path:
-    path = Path(directory) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_dump(data) + "\n", encoding="utf-8")
-    return path
-
-
-def ledger_path(settings: Settings) -> Path:
-    """The ledger of ``settings``: ``<state_dir>/ledger.sqlite``."""
-    return settings.state_dir / "ledger.sqlite"
 
 
 # --- preview ---------------------------------------------------------------------------------
@@ -112,13 +80,13 @@ class Preview:
         if self.plan is not None:
             out["plan"] = {"id": self.plan.id, "kind": self.plan.kind,
                            "batches": len(self.plan.batches), **self.plan.summary.as_dict()}  # fmt: skip
-        return _plain(out)
+        return summary_json(out)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
         """Write summary.json, rejected.csv, changes.csv and changes_per_field.svg; return the summary."""
         directory = Path(directory)
         summary = self.summary()
-        _write_json(directory, "summary.json", summary)
+        write_summary(directory, "summary.json", summary)
         if self.check is not None:
             self.check.rejected.write_csv(directory / "rejected.csv")
         if self.diff is not None:
@@ -163,17 +131,17 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
     from toolkit.sources import read_source
 
     name = _first_feed(settings, feed)
-    spec, path = settings.feed(name), _none(source)
+    spec, path = settings.feed(name), given(source)
     # the preview shows every rejected row; plan_feed enforces the feed's reject policy
     lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
     check = validate(spec.entity, read_source(spec, path=path), policies=lenient)
     base = Preview(settings, name, kind, path, check=check, diff=_diff(settings, name, check),
                    allow_mass_deactivation=allow_mass_deactivation,
-                   override_reason=_none(override_reason))  # fmt: skip
+                   override_reason=given(override_reason))  # fmt: skip
     try:
         plan = plan_feed(settings, name, kind=kind, source=path, now=now,
                          allow_mass_deactivation=allow_mass_deactivation,
-                         override_reason=_none(override_reason))  # fmt: skip
+                         override_reason=given(override_reason))  # fmt: skip
     except GuardRefused as exc:
         return _replace(base, verdict=f"guard refused: {exc}", refused=True)
     except CheckFailed as exc:
@@ -258,11 +226,11 @@ class SubmitResult:
                "statuses": {str(k): v for k, v in self.statuses.items()}, "verdict": self.verdict,
                "succeeded": self.succeeded,
                "promoted": self.outcome.promoted if self.outcome else None}  # fmt: skip
-        return _plain(out)
+        return summary_json(out)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
         summary = self.summary()
-        _write_json(directory, "summary.json", summary)
+        write_summary(directory, "summary.json", summary)
         return summary
 
     def __str__(self) -> str:
@@ -346,116 +314,3 @@ def _watch(client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: 
         time.sleep(poll_interval)
 
 
-# --- job outcomes ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JobReport:
-    """Job outcomes from the ledger (``outcomes``: ``runs.job_outcomes``'s frame), filtered."""
-
-    settings: Settings = field(repr=False)
-    outcomes: pl.DataFrame = field(repr=False)
-    feed: str | None = None
-    status: str | None = None
-    period: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        f = self.outcomes
-        status = pl.col("status").fill_null("unknown")  # a job not polled yet has no status
-        by_status = dict(f.group_by(status).len().sort("status").rows())
-        out = {"feed": self.feed, "status": self.status, "period": self.period, "jobs": f.height,
-               "by_status": by_status, "items": int(f["items"].sum() or 0),
-               "failed_items": int(f["failures"].sum() or 0),
-               "median_lead_time_s": f["lead_time_s"].median(),
-               "median_run_time_s": f["run_time_s"].median(),
-               "restartable": restartable(f)["job_id"].to_list()}  # fmt: skip
-        return _plain(out)
-
-    def charts(self) -> dict[str, alt.Chart]:
-        return charts.job_charts(self.outcomes)
-
-    def chart(self, name: str) -> SVG:
-        """One chart (``jobs_per_day``, ``lead_times``, ``run_times``, ``items_per_job``,
-        ``failures_by_feed``) as an offline SVG for the notebook."""
-        return charts.render(self.charts()[name])
-
-    def write(self, directory: str | Path) -> dict[str, Any]:
-        """Write summary.json, outcomes.csv and every chart as SVG and PNG; return the summary."""
-        directory = Path(directory)
-        summary = self.summary()
-        _write_json(directory, "summary.json", summary)
-        self.outcomes.write_csv(directory / "outcomes.csv")
-        for name, chart in self.charts().items():
-            charts.save(chart, directory / f"{name}.svg")
-            charts.save(chart, directory / f"{name}.png")
-        return summary
-
-    def __str__(self) -> str:
-        return f"{self.outcomes.height} jobs ({self.feed or 'all feeds'}, {self.period or 'all time'})"
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
-        printer.text(str(self))
-
-
-def job_report(settings: Settings, *, feed: str | None = None, status: str | None = None,
-               period: str | None = "30d", now: datetime | None = None) -> JobReport:  # fmt: skip
-    """Job outcomes of ``feed`` (all when empty) with ``status`` (any when empty) in the last ``period``.
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> from toolkit.config import Settings
-    >>> s = Settings(pathlib.Path("norce.toml"), pathlib.Path(tempfile.mkdtemp()), {}, {})
-    >>> job_report(s, period="7d").summary()["jobs"]
-    0
-    """
-    from toolkit.ledger import Ledger
-    from toolkit.runs import job_outcomes
-
-    since = (now or datetime.now(UTC)) - parse_period(period) if period else None
-    with Ledger(ledger_path(settings)) as ledger:
-        frame = job_outcomes(ledger, since=since)
-    if _none(feed):
-        frame = frame.filter(pl.col("feed") == feed)
-    if _none(status):
-        frame = frame.filter(pl.col("status") == status)
-    return JobReport(settings, frame, _none(feed), _none(status), _none(period))
-
-
-def restartable(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Jobs that failed (or lost items) and that no later run restarted yet: what Restart offers.
-
-    Examples
-    --------
-    >>> f = pl.DataFrame({"job_id": [1, 2, 3, 4], "status": ["Failed", "Succeeded", "Failed", "Succeeded"],
-    ...                   "failures": [0, 0, 0, 2], "restarted_from": [None, 1, None, None]})
-    >>> restartable(f)["job_id"].to_list()
-    [3, 4]
-    """
-    done = outcomes["restarted_from"].drop_nulls().implode()
-    failed = pl.col("status").is_in(FAILED_STATUSES) | (pl.col("failures").fill_null(0) > 0)
-    return outcomes.filter(failed, ~pl.col("job_id").is_in(done))
-
-
-def restart_jobs(settings: Settings, job_ids: Sequence[int], *, outcomes: pl.DataFrame | None = None,
-                 timeout: float = 600.0, poll_interval: float = 2.0) -> list[int]:  # fmt: skip
-    """Restart failed jobs (``runs.restart_failed`` per plan), wait for the new ones; return their ids.
-
-    Waiting records the new jobs' outcomes and promotes the plan's snapshot when all its jobs succeeded.
-    """
-    from toolkit.connect import ConnectClient
-    from toolkit.ledger import Ledger
-    from toolkit.runs import restart_failed, wait_for_jobs
-    from toolkit.snapshots import SnapshotStore
-
-    frame = outcomes if outcomes is not None else job_report(settings, period=None).outcomes
-    known = set(frame["job_id"].to_list())
-    rows = frame.filter(pl.col("job_id").is_in(list(job_ids)))
-    store = SnapshotStore(settings.state_dir / "snapshots")
-    new: list[int] = []
-    with Ledger(ledger_path(settings)) as ledger:
-        for (plan_id, feed), group in rows.group_by("plan_id", "feed", maintain_order=True):
-            profile = settings.profile_of(str(feed))
-            with ConnectClient(profile, state_dir=settings.state_dir) as client:
-                sub = restart_failed(str(plan_id), client, ledger, job_ids=group["job_id"].to_list())
-                wait_for_jobs(sub, client, ledger, store, timeout=timeout, poll_interval=poll_interval)
-            new.extend(j for j in sub.job_ids if j not in known)
-    return new

@@ -27,16 +27,8 @@ import polars as pl
 from toolkit import charts
 from toolkit.config import Settings
 from toolkit.errors import ToolkitError
-from toolkit.notebook import (
-    JobReport,
-    Preview,
-    SubmitResult,
-    job_report,
-    preview_feed,
-    restart_jobs,  # fmt: skip
-    sample_changes,
-    submit_feed,
-)
+from toolkit.notebook import Preview, SubmitResult, preview_feed, sample_changes, submit_feed
+from toolkit.reports import JobReport, job_report, restart_jobs
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
