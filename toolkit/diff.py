@@ -10,7 +10,12 @@ are paired on the key hash, and only the few changed candidates are compared col
 - a column present on one side only is compared as if it were all-null on the other side (a column
   dropped from the source therefore shows as changed to null wherever the baseline had a value);
 - columns whose names start with ``_`` (``_source``, ``_row``) are metadata: ignored and dropped;
-- a column whose dtypes differ is compared in the two dtypes' supertype (Int32 vs Int64 as Int64).
+- a column whose dtypes differ is compared in the two dtypes' supertype (Int32 vs Int64 as Int64);
+- compared columns come in the current frame's order, then the baseline-only ones.
+
+Pairing on the key is exact (a key-hash collision falls back to joining on the key columns). A row
+is "unchanged" when its 64-bit row hash equals the baseline's: missing a change would take a 64-bit
+collision (about 1 in 1.8e19 per changed row).
 
 Nothing here touches disk or keeps global state, so partitions of a key space can be diffed anywhere
 and their diffs concatenated (`diff_partitioned` does exactly that, one partition at a time).
