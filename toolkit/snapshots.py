@@ -121,18 +121,22 @@ class SnapshotStore:
     ) -> SnapshotRef:
         """Write ``frame`` as a new snapshot of ``feed`` (status ``saved``) and return its ref.
 
-        With ``key``, the row hashes of the snapshot are cached beside it, so a later diff against it
-        need not hash it again (`row_hashes`).
+        A LazyFrame is streamed to the file (``sink_parquet``), so a snapshot larger than memory can
+        be saved. With ``key``, the row hashes of the snapshot are cached beside it, so a later diff
+        against it need not hash it again (`row_hashes`).
         """
         data = _data(frame)
         folder = self._folder(feed, create=True)
         created = self._clock().astimezone(dt.UTC)
         snap_id = f"{created:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
         path = folder / f"{snap_id}.parquet"
-        hashes = hash_rows(data, key=key) if key is not None else None
         with self._manifest(feed) as entries:
-            _write_atomic(path, lambda tmp: data.write_parquet(tmp, compression="zstd"))
-            entry = {"id": snap_id, "file": path.name, "rows": data.height,
+            _write_atomic(path, lambda tmp: _write_parquet(data, tmp))
+            written = pl.scan_parquet(path)
+            source = data if isinstance(data, pl.DataFrame) else written  # no re-read if in memory
+            hashes = hash_rows(source, key=key) if key is not None else None
+            entry = {"id": snap_id, "file": path.name,
+                     "rows": written.select(pl.len()).collect().item(),
                      "bytes": path.stat().st_size, "content_hash": _sha256(path),
                      "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
                      "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
@@ -281,9 +285,16 @@ class SnapshotStore:
 # --- files -----------------------------------------------------------------------------------
 
 
-def _data(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    lf = frame.lazy()
-    return lf.select(c for c in lf.collect_schema().names() if not c.startswith("_")).collect()
+def _data(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    names = [c for c in frame.lazy().collect_schema().names() if not c.startswith("_")]
+    return frame.select(names)
+
+
+def _write_parquet(data: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    if isinstance(data, pl.LazyFrame):
+        data.sink_parquet(path, compression="zstd")
+    else:
+        data.write_parquet(path, compression="zstd")
 
 
 def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
