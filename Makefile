@@ -25,7 +25,8 @@ lab: $(STAMP)
 	$(BIN)/python -m toolkit.demo --lab
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	for b in sources diff plan sandbox client submit; do $(BIN)/python bench/bench_$$b.py --quick || exit 1; done
+	@echo "results: bench/results/ (full sizes: run a script without --quick)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check toolkit tests bench
