@@ -351,7 +351,7 @@ def _policies(t: _Table) -> Policies:
             raise t.fail(k, f"expected a ratio between 0 and 1, found {v}")
     return Policies(
         full_every=period,
-        on_reject=on_reject,  # type: ignore[arg-type]
+        on_reject=on_reject,
         max_items=t.get("max_items", int, 5000),
         max_bytes=t.get("max_bytes", int, 20_000_000),
         **ratios,
