@@ -1,0 +1,165 @@
+"""Run notebooks headless with papermill, several notebooks per kernel, on a few workers.
+
+A fresh kernel costs seconds (start-up and imports of polars, altair, ipywidgets, ...) and each kernel
+process logs in to Connect anew, which the token endpoint allows only 3 times a minute (burst 20). So a
+:class:`KernelPool` starts one kernel per worker and runs a day's notebooks in it one after the other,
+the way one scheduled run would: each notebook still starts from its parameters cell, so it sees only
+its own parameters. The shared kernel reaches papermill as an engine (``shared-kernel``), papermill's
+own extension point, and gets every parameter the usual way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+__all__ = ["KernelPool", "NotebookRun", "RunResult", "kernel_pool"]
+
+ENGINE = "shared-kernel"
+KERNEL = "python3"
+_log = logging.getLogger("papermill")
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One headless execution: which notebook, where the executed copy goes, with which parameters."""
+
+    notebook: Path
+    output: Path
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: ``error`` is None, or the exception's name and message (``ename``/``evalue``)."""
+
+    run: NotebookRun
+    seconds: float
+    error: tuple[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _register_engine() -> None:
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class SharedKernelEngine(NBClientEngine):  # papermill calls the engine with our ``km``
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, *, km: Any,
+                                     log_output: bool = False, start_timeout: int = 60,
+                                     execution_timeout: float | None = None, **_: Any) -> Any:  # fmt: skip
+            from papermill.clientwrap import PapermillNotebookClient
+
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=_log,
+                                             timeout=execution_timeout, startup_timeout=start_timeout,
+                                             log_output=log_output)  # fmt: skip
+            try:
+                return client.execute()
+            finally:  # the kernel is ours and lives on; its client for this notebook does not
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(ENGINE, SharedKernelEngine)
+
+
+class _Kernel:
+    """One kernel process, started and stopped on the thread that uses it (its event loop)."""
+
+    def __init__(self, cwd: Path) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self.km = AsyncKernelManager(kernel_name=KERNEL)
+        run_sync(self.km.start_kernel)(cwd=str(cwd))
+
+    def execute(self, run: NotebookRun, timeout: float) -> RunResult:
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        start = time.monotonic()
+        run.output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            papermill.execute_notebook(str(run.notebook), str(run.output), parameters=dict(run.parameters),
+                                       kernel_name=KERNEL, language="python", engine_name=ENGINE,
+                                       km=self.km, progress_bar=False, execution_timeout=timeout)  # fmt: skip
+        except PapermillExecutionError as exc:
+            return RunResult(run, time.monotonic() - start, (exc.ename, exc.evalue))
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            return RunResult(run, time.monotonic() - start, (type(exc).__name__, detail))
+        return RunResult(run, time.monotonic() - start)
+
+    def stop(self) -> None:
+        self._run_sync(self.km.shutdown_kernel)(now=False)
+
+
+class KernelPool:
+    """``workers`` threads, each owning one kernel; ``map`` runs chains of notebooks side by side."""
+
+    def __init__(self, *, workers: int, cwd: Path, timeout: float) -> None:
+        self.workers, self._cwd, self._timeout = workers, cwd, timeout
+        self._tasks: Queue[tuple[tuple[NotebookRun, ...], Future[list[RunResult]]] | None] = Queue()
+        self._threads = [threading.Thread(target=self._work, name=f"demo-kernel-{i}", daemon=True)
+                         for i in range(workers)]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
+
+    def map(self, chains: Sequence[Sequence[NotebookRun]],
+            on_done: Callable[[list[RunResult]], None] | None = None) -> list[list[RunResult]]:  # fmt: skip
+        """Run each chain's notebooks in order in one kernel, chains side by side; keep their order."""
+        futures: list[Future[list[RunResult]]] = []
+        for chain in chains:
+            future: Future[list[RunResult]] = Future()
+            if on_done is not None:
+                future.add_done_callback(lambda f: on_done(f.result()))
+            self._tasks.put((tuple(chain), future))
+            futures.append(future)
+        return [f.result() for f in futures]
+
+    def _work(self) -> None:
+        kernel: _Kernel | None = None
+        try:
+            while (task := self._tasks.get()) is not None:
+                chain, future = task
+                results = []
+                for run in chain:
+                    try:
+                        kernel = kernel or _Kernel(self._cwd)  # started on first use, on this thread
+                        results.append(kernel.execute(run, self._timeout))
+                    except BaseException as exc:
+                        results.append(RunResult(run, 0.0, (type(exc).__name__, str(exc))))
+                future.set_result(results)
+        finally:
+            if kernel is not None:
+                kernel.stop()
+
+    def close(self) -> None:
+        """Stop the workers and their kernels (each on the thread that started it)."""
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
+@contextmanager
+def kernel_pool(*, workers: int, cwd: Path, timeout: float = 900.0) -> Iterator[KernelPool]:
+    """A :class:`KernelPool` whose kernels are stopped when the block ends, whatever happened."""
+    _register_engine()
+    pool = KernelPool(workers=max(1, workers), cwd=cwd, timeout=timeout)
+    try:
+        yield pool
+    finally:
+        pool.close()
