@@ -3,9 +3,10 @@
 A fresh kernel costs seconds (start-up and imports of polars, altair, ipywidgets, ...) and each kernel
 process logs in to Connect anew, which the token endpoint allows only 3 times a minute (burst 20). So a
 :class:`KernelPool` starts one kernel per worker and runs a day's notebooks in it one after the other,
-the way one scheduled run would: each notebook still starts from its parameters cell, so it sees only
-its own parameters. The shared kernel reaches papermill as an engine (``shared-kernel``), papermill's
-own extension point, and gets every parameter the usual way.
+the way one scheduled run would. Before each notebook the kernel's namespace is emptied (``%reset``)
+and its execution count set back to 1, so a notebook sees nothing of the one before (imported modules
+stay loaded: that is the saving). The shared kernel reaches papermill as an engine (``shared-kernel``),
+papermill's own extension point, and every parameter goes in the usual way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = ["KernelPool", "NotebookRun", "RunResult", "kernel_pool"]
 
 ENGINE = "shared-kernel"
 KERNEL = "python3"
+_FRESH = "%reset -f\nget_ipython().execution_count = 1"  # run silently: no output, no history
 _log = logging.getLogger("papermill")
 
 
@@ -55,7 +57,7 @@ class RunResult:
 def _register_engine() -> None:
     from papermill.engines import NBClientEngine, papermill_engines
 
-    class SharedKernelEngine(NBClientEngine):  # papermill calls the engine with our ``km``
+    class SharedKernelEngine(NBClientEngine):  # type: ignore[misc]  # papermill calls it with our ``km``
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, *, km: Any,
                                      log_output: bool = False, start_timeout: int = 60,
@@ -92,6 +94,7 @@ class _Kernel:
         start = time.monotonic()
         run.output.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self._run_sync(self._fresh)()
             papermill.execute_notebook(str(run.notebook), str(run.output), parameters=dict(run.parameters),
                                        kernel_name=KERNEL, language="python", engine_name=ENGINE,
                                        km=self.km, progress_bar=False, execution_timeout=timeout)  # fmt: skip
@@ -101,6 +104,18 @@ class _Kernel:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             return RunResult(run, time.monotonic() - start, (type(exc).__name__, detail))
         return RunResult(run, time.monotonic() - start)
+
+    async def _fresh(self) -> None:
+        client = self.km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute_interactive(_FRESH, silent=True, store_history=False, timeout=60)
+            if reply["content"]["status"] != "ok":
+                msg = f"could not reset the kernel: {reply['content'].get('evalue', '')}"
+                raise RuntimeError(msg)
+        finally:
+            client.stop_channels()
 
     def stop(self) -> None:
         self._run_sync(self.km.shutdown_kernel)(now=False)

@@ -10,6 +10,7 @@ inherit the NORCE_SANDBOX_* variables from this process. Ctrl-C stops JupyterLab
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,9 +65,10 @@ def prepare_lab_notebooks(ws: Workspace) -> list[Path]:
 
 def lab_command(ws: Workspace, *, open_browser: bool = True) -> list[str]:
     """``jupyter lab`` on 127.0.0.1, serving ``out/notebooks``, opening ``lab/01-preview-feed.ipynb``."""
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers
     return [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.root_dir={ws.out / 'notebooks'}", f"--ServerApp.open_browser={open_browser}",
-            f"--LabApp.default_url=/lab/tree/lab/{PREVIEW}"]  # fmt: skip
+            f"--LabApp.default_url=/lab/tree/lab/{PREVIEW}", *root]  # fmt: skip
 
 
 def _serve_lab(command: list[str], *, cwd: Path) -> int:

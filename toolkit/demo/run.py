@@ -217,8 +217,10 @@ def _footer(run: DemoRun, found: Sequence[str], ws: Workspace) -> str:
     head = "\nAll as expected" if not found else \
         f"\n{len(found)} UNEXPECTED outcome(s):\n  " + "\n  ".join(found)  # fmt: skip
     passed = "passed" if all(c.passed for c in run.catalog) else "FAILED"
+    refused = ", ".join(f"day {fd.day} {fd.feed}" for fd in run.feed_days if fd.refused)
+    note = f" (the guard refusing {refused} is expected: a truncated export)" if refused else ""
     return "\n".join([
-        f"{head} (day 4's stock refused by the guard is expected). Total {run.seconds:.0f} s.",
+        f"{head}{note}. Total {run.seconds:.0f} s.",
         f"Catalog check: {passed} ({len(run.catalog)} feeds compared with the sandbox's catalog).",
         f"Summary:              {ws.summary_path}",
         f"Executed notebooks:   {ws.out / 'notebooks'}/dayN/",

@@ -13,12 +13,15 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from toolkit.config import Settings, load_settings
 from toolkit.errors import ConfigError
 
-__all__ = ["ROOT", "Workspace", "day_source", "dependency_groups", "read_manifest"]
+__all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "dependency_groups", "read_manifest",
+           "select"]  # fmt: skip
+
+T = TypeVar("T", str, int)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Connect skips rows that refer to SKUs or price lists it does not know (and counts them as failed
@@ -190,12 +193,12 @@ def read_manifest(sample: Path = ROOT / "data" / "sample") -> dict[str, Any]:
     return data
 
 
-def select(names: Sequence[str], wanted: Sequence[str] | None, what: str) -> list[str]:
+def select(names: Sequence[T], wanted: Sequence[T] | None, what: str) -> list[T]:
     """``wanted`` (in the order of ``names``), or all ``names``; a ConfigError names unknown ones."""
     if not wanted:
         return list(names)
     unknown = sorted(set(wanted) - set(names))
     if unknown:
-        msg = f"unknown {what} {', '.join(unknown)}; expected some of {', '.join(map(str, names))}"
+        msg = f"unknown {what} {', '.join(map(str, unknown))}; expected some of {', '.join(map(str, names))}"
         raise ConfigError(msg)
     return [n for n in names if n in wanted]
