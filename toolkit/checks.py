@@ -280,7 +280,7 @@ def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
         ))  # fmt: skip
     if not parts:
         return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
-    out = pl.concat(parts).sort("index", maintain_order=True)
+    out = pl.concat(parts).sort("index", "column", "check")  # a stable order, run after run
     positions = out["__pos"].unique().to_numpy().astype(np.int64)
     out = out.drop("index", "__pos").cast(REJECTED_SCHEMA)
     # filtered string columns point into the whole frame's buffers; a gather copies just these rows
