@@ -15,7 +15,7 @@ Secrets never pass through here: the client reads them from the profile (the env
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -304,13 +304,16 @@ def _status_name(status: Any) -> str:
 
 def _watch(client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: float,
            poll_interval: float) -> None:  # fmt: skip
-    """Report the jobs' statuses at every poll until all are done (or the time is up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        jobs = [client.get_job(i) for i in ids]
-        on_status({j.job_id: _status_name(j.status) for j in jobs})
-        if all(j.is_done for j in jobs) or time.monotonic() > deadline:
-            return
-        time.sleep(poll_interval)
+    """Report the jobs' statuses at every poll until all are done (or the time is up).
+
+    The client polls with one Job/List a round for all pending jobs, not one Job/Get per job.
+    """
+    from toolkit.errors import JobTimeout
+
+    def report(jobs: Mapping[int, Any]) -> None:
+        on_status({i: _status_name(j.status) for i, j in jobs.items()})
+
+    with contextlib.suppress(JobTimeout):
+        client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval, on_poll=report)
 
 

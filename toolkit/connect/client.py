@@ -231,12 +231,14 @@ class ConnectClient:
         timeout: float = 600.0,
         poll_interval: float = 5.0,
         raise_on_failure: bool = False,
+        on_poll: Callable[[dict[int, Job]], None] | None = None,
     ) -> dict[int, Job]:
         """Poll many jobs until all are finished, with one Job/List per round while several are pending.
 
         Jobs that Job/List does not show are asked for with Job/Get. Failed jobs are returned like
         the others (check ``Job.succeeded``); with ``raise_on_failure``, ``JobFailed`` is raised
-        instead (for the first failed job, naming all) once every job has finished.
+        instead (for the first failed job, naming all) once every job has finished. ``on_poll``
+        receives the jobs known after each round (live statuses for a progress view).
 
         Raises
         ------
@@ -248,6 +250,8 @@ class ConnectClient:
         known: dict[int, Job] = {}
         while True:
             known.update(self._poll([i for i in ids if not _done(known.get(i))]))
+            if on_poll is not None:
+                on_poll(dict(known))
             pending = [i for i in ids if not _done(known.get(i))]
             remaining = deadline - self._clock()
             if not pending:
