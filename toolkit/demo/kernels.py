@@ -67,6 +67,15 @@ def _register_engine() -> None:
             client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=_log,
                                              timeout=execution_timeout, startup_timeout=start_timeout,
                                              log_output=log_output)  # fmt: skip
+
+            async def fresh(**_: Any) -> None:  # nbclient's hook, once its client is ready
+                reply = await client.kc.execute_interactive(_FRESH, silent=True, store_history=False,
+                                                            timeout=60)  # fmt: skip
+                if reply["content"]["status"] != "ok":
+                    msg = f"could not reset the kernel: {reply['content'].get('evalue', '')}"
+                    raise RuntimeError(msg)
+
+            client.on_notebook_start = fresh
             try:
                 return client.execute()
             finally:  # the kernel is ours and lives on; its client for this notebook does not
@@ -94,7 +103,6 @@ class _Kernel:
         start = time.monotonic()
         run.output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._run_sync(self._fresh)()
             papermill.execute_notebook(str(run.notebook), str(run.output), parameters=dict(run.parameters),
                                        kernel_name=KERNEL, language="python", engine_name=ENGINE,
                                        km=self.km, progress_bar=False, execution_timeout=timeout)  # fmt: skip
@@ -104,18 +112,6 @@ class _Kernel:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             return RunResult(run, time.monotonic() - start, (type(exc).__name__, detail))
         return RunResult(run, time.monotonic() - start)
-
-    async def _fresh(self) -> None:
-        client = self.km.client()
-        client.start_channels()
-        try:
-            await client.wait_for_ready(timeout=60)
-            reply = await client.execute_interactive(_FRESH, silent=True, store_history=False, timeout=60)
-            if reply["content"]["status"] != "ok":
-                msg = f"could not reset the kernel: {reply['content'].get('evalue', '')}"
-                raise RuntimeError(msg)
-        finally:
-            client.stop_channels()
 
     def stop(self) -> None:
         self._run_sync(self.km.shutdown_kernel)(now=False)
@@ -147,12 +143,13 @@ class KernelPool:
     def _work(self) -> None:
         kernel: _Kernel | None = None
         try:
+            kernel = self._start()  # at once: the kernels of all workers start side by side
             while (task := self._tasks.get()) is not None:
                 chain, future = task
                 results = []
                 for run in chain:
                     try:
-                        kernel = kernel or _Kernel(self._cwd)  # started on first use, on this thread
+                        kernel = kernel or _Kernel(self._cwd)  # on this thread (its event loop)
                         results.append(kernel.execute(run, self._timeout))
                     except BaseException as exc:
                         results.append(RunResult(run, 0.0, (type(exc).__name__, str(exc))))
@@ -160,6 +157,12 @@ class KernelPool:
         finally:
             if kernel is not None:
                 kernel.stop()
+
+    def _start(self) -> _Kernel | None:
+        try:
+            return _Kernel(self._cwd)
+        except Exception:
+            return None
 
     def close(self) -> None:
         """Stop the workers and their kernels (each on the thread that started it)."""
