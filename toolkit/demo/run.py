@@ -218,9 +218,9 @@ def _footer(run: DemoRun, found: Sequence[str], ws: Workspace) -> str:
         f"\n{len(found)} UNEXPECTED outcome(s):\n  " + "\n  ".join(found)  # fmt: skip
     passed = "passed" if all(c.passed for c in run.catalog) else "FAILED"
     refused = ", ".join(f"day {fd.day} {fd.feed}" for fd in run.feed_days if fd.refused)
-    note = f" (the guard refusing {refused} is expected: a truncated export)" if refused else ""
+    note = [f"The guard refusing {refused} (a truncated export) is expected."] if refused else []
     return "\n".join([
-        f"{head}{note}. Total {run.seconds:.0f} s.",
+        head, *note, f"Total {run.seconds:.0f} s.",
         f"Catalog check: {passed} ({len(run.catalog)} feeds compared with the sandbox's catalog).",
         f"Summary:              {ws.summary_path}",
         f"Executed notebooks:   {ws.out / 'notebooks'}/dayN/",
