@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,7 +227,3 @@ def _footer(run: DemoRun, found: Sequence[str], ws: Workspace) -> str:
         f"Charts (SVG, PNG):    {ws.charts}/",
         "Open the notebooks interactively, with a sandbox running: make lab",
     ])  # fmt: skip
-
-
-def with_days(options: DemoOptions, days: tuple[int, ...]) -> DemoOptions:
-    return replace(options, days=days)
