@@ -165,9 +165,6 @@ def _table(summary: str, day: int) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="planning counts the key of a rejected row as removed and "
-                   "deactivates the good item in Connect (day 4: 4 prices); remove this mark once "
-                   "plan_feed leaves them alone")  # fmt: skip
 def test_the_demo_exits_0(demo: Demo) -> None:
     assert demo.code == 0, demo.output[-3000:]
 

@@ -180,6 +180,29 @@ def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["change", "full"])
+def test_rejected_rows_neither_change_nor_deactivate_their_items(tmp_path: Path, kind: str) -> None:
+    """A bad price row for a known item keeps the item as Norce has it: loses nothing, sends nothing."""
+    settings = write_settings(tmp_path, "sku_prices", "max_reject_ratio = 0.5")
+    base = catalog("sku_prices", 20)
+    accept(settings, plan_day(settings, "sku_prices", base, kind="full"))
+    bad_key = base.row(3, named=True)
+    fourth = pl.int_range(pl.len()) == 3
+    negative = pl.when(fourth).then(-pl.col("PriceSale")).otherwise("PriceSale")
+    day2 = base.with_columns(negative.alias("PriceSale"))
+    plan = plan_day(settings, "sku_prices", day2, kind=kind)
+    s = plan.summary
+    assert (s.rejected, s.removed, s.deactivated, s.changed) == (1, 0, 0, 0)
+    assert any("keep their baseline values" in n for n in s.notes)
+    key = ENTITIES["sku_prices"].key
+    if kind == "change":
+        assert plan.batches == ()
+    assert plan.snapshot is not None
+    snapshot = SnapshotStore(settings.state_dir / "snapshots").load(plan.snapshot)
+    kept = snapshot.filter(*(pl.col(k) == bad_key[k] for k in key))
+    assert kept["PriceSale"].to_list() == [bad_key["PriceSale"]]
+
+
+@pytest.mark.parametrize("kind", ["change", "full"])
 def test_guard_refuses_a_truncated_source(tmp_path: Path, kind: str) -> None:
     settings = write_settings(tmp_path, "onhands")
     base = catalog("onhands", 20)

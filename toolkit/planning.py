@@ -174,11 +174,14 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     from toolkit.sources import read_source
 
     entity = get_entity(feed.entity)
-    checked = validate(entity, read_source(feed, path=source), policies=feed.policies)
+    frame = read_source(feed, path=source)
+    checked = validate(entity, frame, policies=feed.policies)
     valid = checked.valid.select(c for c in checked.valid.columns if not c.startswith("_"))
     base_ref = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or entity.key)
+    held = held_at_baseline(frame, checked.rejected, valid, store, base_ref, key=key)
+    valid = pl.concat([valid, held]) if held.height else valid
     snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
     if base_ref is not None:
         diff, baseline_rows = store.diff(base_ref, valid, key=key), base_ref.rows
@@ -194,6 +197,9 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     assert feed.account is not None
     batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
     profile = settings.profile_of(feed)
+    if held.height:
+        parts.notes.append(f"{held.height} items whose rows were rejected keep their baseline values "
+                           "(neither changed nor deactivated)")  # fmt: skip
     summary = _summary(chosen, why, diff, parts, batches, checked.rejected.height, baseline_rows,
                        profile.rate_limit_per_minute)  # fmt: skip
     content = getattr(snapshot, "content_hash", "")
@@ -203,6 +209,24 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
         baseline=base_ref, batches=batches, summary=summary, rejected=checked.rejected,
         allow_mass_deactivation=allow, override_reason=reason,
     )  # fmt: skip
+
+
+def held_at_baseline(frame: pl.DataFrame, rejected: pl.DataFrame, valid: pl.DataFrame,
+                     store: SnapshotStore, base_ref: SnapshotRef | None, *, key: list[str]) -> pl.DataFrame:
+    """Baseline rows of the items whose source rows were rejected (and that no valid row names).
+
+    A rejected row says nothing true about its item, so the item stays as Norce has it: its baseline
+    row goes into the new snapshot. Otherwise a bad price row would deactivate a good price.
+    """
+    if base_ref is None or rejected.height == 0 or not set(key) <= set(frame.columns):
+        return valid.clear()
+    bad = frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
+    keys = bad.select(key).drop_nulls().unique().join(valid.select(key), on=key, how="anti")
+    if keys.height == 0:
+        return valid.clear()
+    rows = store.scan(base_ref).join(keys.lazy(), on=key, how="semi").collect()
+    fill = [pl.col(c) if c in rows.columns else pl.lit(None).alias(c) for c in valid.columns]
+    return rows.select(fill).cast(valid.schema)
 
 
 def _summary(kind: FeedKind, why: str, diff: Diff, parts: Parts, batches: tuple[Batch, ...],
