@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +336,17 @@ def test_source_override_and_preview(tmp_path: Path) -> None:
     (batch,) = plan.preview(2)
     assert batch["endpoint"] == "Customer/ImportCompanies" and len(batch["items"]) == 2
     assert "companies" in repr(plan) and "body" not in repr(plan.batches[0])
+
+
+def test_cleared_values_are_sent_as_null_and_noted(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "sku_prices")
+    base = catalog("sku_prices", 10).with_columns(pl.lit(Decimal("9.5")).cast(pl.Decimal(18, 4))
+                                                  .alias("PricePrevious"))  # fmt: skip
+    accept(settings, plan_day(settings, "sku_prices", base, kind="full"))
+    first = pl.int_range(pl.len()) == 0
+    day2 = base.with_columns(pl.when(first).then(None).otherwise("PricePrevious").alias("PricePrevious"))
+    plan = plan_day(settings, "sku_prices", day2)
+    assert plan.summary.changed == 1
+    assert any("cleared in the source are sent as null (PricePrevious)" in n for n in plan.summary.notes)
+    (item,) = plan.batches[0].items()
+    assert item["PricePrevious"] is None

@@ -197,6 +197,10 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     assert feed.account is not None
     batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
     profile = settings.profile_of(feed)
+    cleared = _cleared(diff)
+    if cleared:
+        parts.notes.append(f"values cleared in the source are sent as null ({', '.join(cleared)}); Connect "
+                           "may keep the old value where null does not overwrite")  # fmt: skip
     if held.height:
         parts.notes.append(f"{held.height} items whose rows were rejected keep their baseline values "
                            "(neither changed nor deactivated)")  # fmt: skip
