@@ -218,9 +218,19 @@ SalesArea = _enum(
 WarehouseType = _enum("WarehouseType", "Warehouse Store Transport Other", start=1)
 CustomerType = _enum("CustomerType", "Customer CompanyContact", start=1)
 AccountStatus = _enum("AccountStatus", "Active Inactive", start=1)
-JobStatus = _enum(
-    "JobStatus", "Initialized Succeeded Failed ValidationFailed Validating Queued", start=1
-)
+
+
+class JobStatus(IntEnum):
+    """A Connect job's StatusId (a class, not a table, so type checkers know its members)."""
+
+    Initialized = 1
+    Succeeded = 2
+    Failed = 3
+    ValidationFailed = 4
+    Validating = 5
+    Queued = 6
+
+
 SerializationType = _enum("SerializationType", "Json DataContractSerializer")
 
 FIELD_ENUMS: dict[str, type[IntEnum]] = {

@@ -17,7 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
 from typing import Any
 
 from toolkit.entities import JobStatus
@@ -124,7 +123,7 @@ class Job:
     """One Connect job (JobDto): an import or restart and what came of it."""
 
     job_id: int
-    status: IntEnum  # a toolkit.entities.JobStatus
+    status: JobStatus
     storage_name: str | None = None
     totals: int | None = None
     inserts: int | None = None
