@@ -8,7 +8,7 @@ vectorised pre-pass and the pandera ``Check`` evaluate, so the two cannot disagr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandera.polars as pa
 import polars as pl
@@ -47,6 +47,7 @@ class Rule:
     value: pl.Expr
     reason: pl.Expr
     report_column: str
+    group: str | None = None  # consistency checks: the column whose groups must agree
 
     def pandera(self) -> pa.Check:
         """The same check as a pandera polars ``Check`` (custom, vectorised)."""
@@ -148,7 +149,8 @@ def _consistency_rules(ent: Entity, name: str, spec: Column, columns: list[str])
         ok = pl.col(by).is_null() | (pl.col(name).n_unique().over(by) == 1)
         why = pl.format(f"the SKUs of {level} {{}} disagree on {name}; all of them are held back",
                         pl.col(by))  # fmt: skip
-        rules.append(_rule(check, name, ok, as_text(pl.col(name), spec.dtype), why))
+        rule = _rule(check, name, ok, as_text(pl.col(name), spec.dtype), why)
+        rules.append(replace(rule, group=by))
     return rules
 
 
