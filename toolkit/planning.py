@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,8 +170,7 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
                now: datetime, allow: bool, reason: str | None, store: SnapshotStore) -> Plan:  # fmt: skip
     """read_source -> validate -> snapshot -> diff -> guard -> batches -> Plan."""
     from toolkit.checks import validate
-    from toolkit.diff import diff_frames
-    from toolkit.feeds import Plan, guard, plan_id
+    from toolkit.feeds import Plan, plan_id
     from toolkit.sources import read_source
 
     entity = get_entity(feed.entity)
@@ -182,20 +182,17 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     key = list(feed.key or entity.key)
     held = held_at_baseline(frame, checked.rejected, valid, store, base_ref, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
-    snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
-    if base_ref is not None:
-        diff, baseline_rows = store.diff(base_ref, valid, key=key), base_ref.rows
-    else:
-        diff, baseline_rows = diff_frames(valid.clear(), valid, key=key), 0
-    policies = feed.policies
-    if chosen == "change":
-        parts = change_parts(entity, diff, policies)
-    else:
-        parts = full_parts(entity, valid, diff, policies)
-    guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
-          allow=allow)  # fmt: skip
-    assert feed.account is not None
-    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
+    # Writing the snapshot (Parquet, fsync, content hash) overlaps the diff and the batches; the
+    # `with` waits for it, so it is saved even when the plan is then refused, as before.
+    with ThreadPoolExecutor(1) as pool:
+        saving = pool.submit(store.save, feed.name, valid, kind=chosen, key=key)
+        try:
+            diff, parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, store, base_ref,
+                                                           key=key, allow=allow)  # fmt: skip
+        except BaseException:
+            saving.result()  # a failed save is reported first, as when it ran before the diff
+            raise
+        snapshot = saving.result()  # caches row hashes for next time
     profile = settings.profile_of(feed)
     cleared = _cleared(diff)
     if cleared:
@@ -213,6 +210,29 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
         baseline=base_ref, batches=batches, summary=summary, rejected=checked.rejected,
         allow_mass_deactivation=allow, override_reason=reason,
     )  # fmt: skip
+
+
+def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, store: SnapshotStore,
+             base_ref: SnapshotRef | None, *, key: list[str],
+             allow: bool) -> tuple[Diff, Parts, tuple[Batch, ...], int]:  # fmt: skip
+    """diff -> groups -> guard -> batches."""
+    from toolkit.diff import diff_frames
+    from toolkit.feeds import guard
+
+    if base_ref is not None:
+        diff, baseline_rows = store.diff(base_ref, valid, key=key), base_ref.rows
+    else:
+        diff, baseline_rows = diff_frames(valid.clear(), valid, key=key), 0
+    policies = feed.policies
+    if chosen == "change":
+        parts = change_parts(entity, diff, policies)
+    else:
+        parts = full_parts(entity, valid, diff, policies)
+    guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
+          allow=allow)  # fmt: skip
+    assert feed.account is not None
+    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
+    return diff, parts, batches, baseline_rows
 
 
 def held_at_baseline(frame: pl.DataFrame, rejected: pl.DataFrame, valid: pl.DataFrame,

@@ -294,7 +294,7 @@ def _write_parquet(data: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
     if isinstance(data, pl.LazyFrame):
         data.sink_parquet(path, compression="zstd")
     else:
-        data.write_parquet(path, compression="zstd")
+        data.write_parquet(path, compression="zstd", compression_level=1)  # level 3 is 20 % slower
 
 
 def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
