@@ -248,7 +248,9 @@ def held_at_baseline(frame: pl.DataFrame, rejected: pl.DataFrame, valid: pl.Data
     keys = bad.select(key).drop_nulls().unique().join(valid.select(key), on=key, how="anti")
     if keys.height == 0:
         return valid.clear()
-    rows = store.scan(base_ref).join(keys.lazy(), on=key, how="semi").collect()
+    # is_in is pushed into the Parquet reader (the other columns are decoded for matches only)
+    near = store.scan(base_ref).filter(*(pl.col(k).is_in(keys[k].unique().implode()) for k in key))
+    rows = near.join(keys.lazy(), on=key, how="semi").collect()
     fill = [pl.col(c) if c in rows.columns else pl.lit(None).alias(c) for c in valid.columns]
     return rows.select(fill).cast(valid.schema)
 
