@@ -87,25 +87,47 @@ def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
 def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema,
                    keep: frozenset[str]) -> pl.Series:  # fmt: skip
     """Product -> Variants -> Skus, assembled as JSON text bottom-up: SKU objects per row, joined
-    per ManufacturerPartNo into variants, joined per Code into products. Variant and product members
-    are taken from the first row of their group (one gather, not one ``first()`` per column)."""
+    per variant (Code, ManufacturerPartNo), joined per product (Code) in order of first appearance.
+
+    Each row gets the index of its product's and its variant's first row; one stable sort on those
+    integers makes every group contiguous, so the joins group a sorted integer column (fast) rather
+    than strings. Variant and product members are gathered from those first rows. Null members are
+    dropped level by level, before nesting, so no text is searched twice.
+    """
     levels = _levels(entity, cols)
-    sku = object_json(*level_members(entity, levels["sku"], schema, keep))
-    rows = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "Code", "ManufacturerPartNo",
-                        sku.alias("_s"))  # fmt: skip
-    variants = rows.group_by("Code", "ManufacturerPartNo", maintain_order=True).agg(
-        pl.first("_i"), pl.col("_s").str.join(",")
+    first = pl.col("_i").min()
+    ids = frame.select("Code", "ManufacturerPartNo").with_row_index("_i").select(
+        first.over("Code").alias("_p"), first.over("Code", "ManufacturerPartNo").alias("_v")
     )
-    upper = frame.select(levels["product"] + levels["variant"]).gather(variants["_i"])
-    members, fragments = level_members(entity, levels["variant"], schema, keep)
-    skus = pl.concat_str(pl.lit('"Skus":['), variants["_s"], pl.lit("]}"))
-    upper = upper.with_columns(object_json(members, fragments, closing=skus).alias("_v"),
-                               pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"))  # fmt: skip
-    products = upper.group_by("Code", maintain_order=True).agg(pl.first("_i"), pl.col("_v").str.join(","))
-    top = upper.select(levels["product"]).gather(products["_i"])
-    members, fragments = level_members(entity, levels["product"], schema, keep)
-    variants_json = pl.concat_str(pl.lit('"Variants":['), products["_v"], pl.lit("]}"))
-    return top.select(object_json(members, fragments, closing=variants_json).alias("item")).to_series()
+    order = ids.select(pl.arg_sort_by("_p", "_v", maintain_order=True)).to_series()
+    skus = _own_json(entity, frame, levels["sku"], schema, keep)
+    rows = ids[order].with_columns(skus[order].alias("_s"))
+    variants = _join_runs(rows, "_v", "_s", "_p")
+    own = _own_json(entity, frame.gather(variants["_v"]), levels["variant"], schema, keep)
+    variants = variants.select("_p", _nest(own, "Skus", variants["_s"]).alias("_s"))
+    products = _join_runs(variants, "_p", "_s")
+    own = _own_json(entity, frame.gather(products["_p"]), levels["product"], schema, keep)
+    return _nest(own, "Variants", products["_s"]).alias("item")
+
+
+def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Schema,
+              keep: frozenset[str]) -> pl.Series:  # fmt: skip
+    """One object per row of the members of one level, null members dropped (marks kept)."""
+    members, fragments = level_members(entity, names, schema, keep)
+    return _drop_nulls(frame.select(object_json(members, fragments)).to_series(), marked=False)
+
+
+def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
+    """``own`` objects with ``"member":[children]`` as their last member."""
+    nested = pl.concat_str(own.str.strip_suffix("}"), pl.lit(f',"{member}":['), children, pl.lit("]}"))
+    return pl.select(nested).to_series()
+
+
+def _join_runs(frame: pl.DataFrame, by: str, text: str, *carry: str) -> pl.DataFrame:
+    """``text`` joined by "," per run of equal ``by`` values (``frame`` is sorted by ``by``)."""
+    keyed = frame.with_columns(pl.col(by).set_sorted())
+    joined = pl.col(text).str.join(",")
+    return keyed.group_by(by, maintain_order=True).agg(*(pl.first(c) for c in carry), joined)
 
 
 def join_items(json: pl.Series) -> bytes:
