@@ -103,11 +103,15 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
     skus = _own_json(entity, frame, levels["sku"], schema, keep)
     rows = ids[order].with_columns(skus[order].alias("_s"))
     variants = _join_runs(rows, "_v", "_s", "_p")
-    own = _own_json(entity, frame.gather(variants["_v"]), levels["variant"], schema, keep)
+    own = _own_json(entity, _rows(frame, levels["variant"], variants["_v"]), levels["variant"], schema, keep)
     variants = variants.select("_p", _nest(own, "Skus", variants["_s"]).alias("_s"))
     products = _join_runs(variants, "_p", "_s")
-    own = _own_json(entity, frame.gather(products["_p"]), levels["product"], schema, keep)
+    own = _own_json(entity, _rows(frame, levels["product"], products["_p"]), levels["product"], schema, keep)
     return _nest(own, "Variants", products["_s"]).alias("item")
+
+
+def _rows(frame: pl.DataFrame, names: list[str], indexes: pl.Series) -> pl.DataFrame:
+    return frame.select(names).gather(indexes)  # only the level's columns: descriptions are long
 
 
 def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Schema,
@@ -126,8 +130,9 @@ def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
 def _join_runs(frame: pl.DataFrame, by: str, text: str, *carry: str) -> pl.DataFrame:
     """``text`` joined by "," per run of equal ``by`` values (``frame`` is sorted by ``by``)."""
     keyed = frame.with_columns(pl.col(by).set_sorted())
-    joined = pl.col(text).str.join(",")
-    return keyed.group_by(by, maintain_order=True).agg(*(pl.first(c) for c in carry), joined)
+    # implode then list.join is ~3x faster than str.join as an aggregation
+    runs = keyed.group_by(by, maintain_order=True).agg(*(pl.first(c) for c in carry), pl.col(text))
+    return runs.with_columns(pl.col(text).list.join(","))
 
 
 def join_items(json: pl.Series) -> bytes:
