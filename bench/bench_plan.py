@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from toolkit.entities import ENTITIES, VALUE_ENUMS, split_qualified  # noqa: E402
 
 ENTITY_NAMES = ("products", "onhands", "sku_prices")
+TASKS = ("serialize", "naive", "change-plan", "full-plan")
 
 
 def _rss_mb() -> float:
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 rows")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--entities", default=",".join(ENTITY_NAMES))
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help="scenarios to run (naive takes minutes at 1M)")  # fmt: skip
     parser.add_argument("--child", nargs=3, metavar=("TASK", "ENTITY", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -305,11 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             base.write_parquet(d / f"{entity}_base.parquet")
             cur.write_parquet(d / f"{entity}_cur.parquet")
             del base, cur
-            for task in ("serialize", "naive"):
-                results.append(measure(task, entity, d / f"{entity}_base.parquet"))
-            for task in ("change-plan", "full-plan"):
-                results.append(measure(task, entity, d))
-            print(json.dumps(results[-4:], default=str)[:600], flush=True)
+            tasks = args.tasks.split(",")
+            for task in tasks:
+                on_file = task in ("serialize", "naive")
+                results.append(measure(task, entity, d / f"{entity}_base.parquet" if on_file else d))
+            print(json.dumps(results[-len(tasks):], default=str)[:600], flush=True)
     text = report(results, rows)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
