@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,17 +181,9 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     key = list(feed.key or entity.key)
     held = held_at_baseline(frame, checked.rejected, valid, store, base_ref, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
-    # Writing the snapshot (Parquet, fsync, content hash) overlaps the diff and the batches; the
-    # `with` waits for it, so it is saved even when the plan is then refused, as before.
-    with ThreadPoolExecutor(1) as pool:
-        saving = pool.submit(store.save, feed.name, valid, kind=chosen, key=key)
-        try:
-            diff, parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, store, base_ref,
-                                                           key=key, allow=allow)  # fmt: skip
-        except BaseException:
-            saving.result()  # a failed save is reported first, as when it ran before the diff
-            raise
-        snapshot = saving.result()  # caches row hashes for next time
+    snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
+    diff, parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, store, base_ref,
+                                                   key=key, allow=allow)  # fmt: skip
     profile = settings.profile_of(feed)
     cleared = _cleared(diff)
     if cleared:
