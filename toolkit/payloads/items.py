@@ -66,15 +66,20 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
 
 def _drop_nulls(json: pl.Series, *, marked: bool, leading: bool = False) -> pl.Series:
     has_null = json.str.contains(":null", literal=True)
-    if has_null.any():
+    count = has_null.sum()
+    if count > len(json) // 4:  # one pass over every row beats gather + scatter (both patterns need :null)
+        json = _drop_null_members(json, leading=leading)
+    elif count:
         rows = has_null.arg_true()
-        fixed = json.gather(rows).str.replace_all(_NULL_MEMBER, "")
-        if leading:
-            fixed = fixed.str.replace_all(_LEADING_NULL, "{")
-        json = json.scatter(rows, fixed)
+        json = json.scatter(rows, _drop_null_members(json.gather(rows), leading=leading))
     if marked:
         json = json.str.replace_all(_KEEP_JSON, '"', literal=True)
     return json
+
+
+def _drop_null_members(json: pl.Series, *, leading: bool) -> pl.Series:
+    fixed = json.str.replace_all(_NULL_MEMBER, "")
+    return fixed.str.replace_all(_LEADING_NULL, "{") if leading else fixed
 
 
 def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
