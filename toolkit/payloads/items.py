@@ -148,8 +148,9 @@ def join_items(json: pl.Series) -> bytes:
     """
     if json.is_empty():
         return b"[]"
-    text: str = json.str.join(",").item()
-    return b"[" + text.encode() + b"]"
+    # as Binary, polars hands over the UTF-8 bytes: no str to decode and encode again
+    body: bytes = json.str.join(",").cast(pl.Binary).item()
+    return b"[" + body + b"]"
 
 
 def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,
