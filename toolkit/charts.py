@@ -83,12 +83,13 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
     return chart
 
 
-def _duration_histogram(outcomes: pl.DataFrame, column: str, title: str) -> alt.Chart:
-    data = outcomes.select("feed", pl.col(column).alias("seconds")).drop_nulls("seconds")
+def _histogram(outcomes: pl.DataFrame, column: str, title: str, *, unit: str = "seconds") -> alt.Chart:
+    """Jobs binned by ``column`` (shown as ``unit``), coloured by feed."""
+    data = outcomes.select("feed", pl.col(column).alias(unit)).drop_nulls(unit)
     chart: alt.Chart = (
         alt.Chart(data, title=title)
         .mark_bar()
-        .encode(x=alt.X("seconds:Q", bin=alt.Bin(maxbins=20), title="seconds"),
+        .encode(x=alt.X(f"{unit}:Q", bin=alt.Bin(maxbins=20), title=unit),
                 y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
         .properties(width=_WIDTH, height=_HEIGHT)
     )
@@ -103,7 +104,7 @@ def lead_times(outcomes: pl.DataFrame) -> alt.Chart:
     >>> lead_times(pl.DataFrame({"feed": ["a"], "lead_time_s": [3.5]})).to_dict()["mark"]["type"]
     'bar'
     """
-    return _duration_histogram(outcomes, "lead_time_s", "Lead time (queued to finished)")
+    return _histogram(outcomes, "lead_time_s", "Lead time (queued to finished)")
 
 
 def run_times(outcomes: pl.DataFrame) -> alt.Chart:
@@ -114,7 +115,7 @@ def run_times(outcomes: pl.DataFrame) -> alt.Chart:
     >>> run_times(pl.DataFrame({"feed": ["a"], "run_time_s": [1.0]})).to_dict()["title"]
     'Run time (started to finished)'
     """
-    return _duration_histogram(outcomes, "run_time_s", "Run time (started to finished)")
+    return _histogram(outcomes, "run_time_s", "Run time (started to finished)")
 
 
 def items_per_job(outcomes: pl.DataFrame) -> alt.Chart:
@@ -125,15 +126,7 @@ def items_per_job(outcomes: pl.DataFrame) -> alt.Chart:
     >>> items_per_job(pl.DataFrame({"feed": ["a"], "items": [10]})).to_dict()["title"]
     'Items per job'
     """
-    data = outcomes.select("feed", "items").drop_nulls("items")
-    chart: alt.Chart = (
-        alt.Chart(data, title="Items per job")
-        .mark_bar()
-        .encode(x=alt.X("items:Q", bin=alt.Bin(maxbins=20), title="items"),
-                y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
-        .properties(width=_WIDTH, height=_HEIGHT)
-    )
-    return chart
+    return _histogram(outcomes, "items", "Items per job", unit="items")
 
 
 def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
