@@ -58,21 +58,10 @@ def run_pandas(base: Path, cur: Path, key: list[str], _: Path) -> dict[str, int]
                 table = table.set_column(i, f.name, joined)
         return table.to_pandas(types_mapper=pd.ArrowDtype)
 
-    b, c = load(base), load(cur)
-    cols = [x for x in b.columns if x not in key]
-    m = b.merge(c, on=key, how="outer", suffixes=("_b", "_c"), indicator=True)
-    both = m[m["_merge"] == "both"]
-    masks = pd.DataFrame({
-        col: ((both[col + "_b"] != both[col + "_c"]).fillna(False)
-              | (both[col + "_b"].isna() != both[col + "_c"].isna())).to_numpy(dtype=bool)
-        for col in cols
-    })  # fmt: skip
-    hit = masks.any(axis=1).to_numpy()
-    changed = both[hit].copy()
-    changed["changed_fields"] = masks[hit].dot(pd.Index([f"{x}\x1f" for x in cols])).to_numpy()
-    added, removed = m[m["_merge"] == "right_only"], m[m["_merge"] == "left_only"]
-    return {"added": len(added), "removed": len(removed), "changed": len(changed),
-            "unchanged": len(both) - len(changed)}  # fmt: skip
+    def differs(x: pd.Series, y: pd.Series) -> pd.Series:  # arrow dtypes: == gives <NA> on nulls
+        return (x != y).fillna(False) | (x.isna() != y.isna())
+
+    return _pandas_diff(load(base), load(cur), key, differs)
 
 
 def run_pandas_default(base: Path, cur: Path, key: list[str], _: Path) -> dict[str, int]:
@@ -88,14 +77,21 @@ def run_pandas_default(base: Path, cur: Path, key: list[str], _: Path) -> dict[s
             frame[name] = frame[name].map(lambda v: None if v is None else tuple(v))
         return frame
 
-    b, c = load(base), load(cur)
+    def differs(x: pd.Series, y: pd.Series) -> pd.Series:  # numpy dtypes: NaN != NaN
+        return ~((x == y) | (x.isna() & y.isna()))
+
+    return _pandas_diff(load(base), load(cur), key, differs)
+
+
+def _pandas_diff(b: Any, c: Any, key: list[str], differs: Any) -> dict[str, int]:
+    """The merge-based diff both pandas baselines share; ``differs`` compares one column pair."""
+    import pandas as pd
+
     cols = [x for x in b.columns if x not in key]
     m = b.merge(c, on=key, how="outer", suffixes=("_b", "_c"), indicator=True)
     both = m[m["_merge"] == "both"]
     masks = pd.DataFrame({
-        col: (~((both[col + "_b"] == both[col + "_c"])
-                | (both[col + "_b"].isna() & both[col + "_c"].isna()))).to_numpy(dtype=bool)
-        for col in cols
+        col: differs(both[col + "_b"], both[col + "_c"]).to_numpy(dtype=bool) for col in cols
     })  # fmt: skip
     hit = masks.any(axis=1).to_numpy()
     changed = both[hit].copy()
