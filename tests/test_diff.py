@@ -104,6 +104,9 @@ def test_cached_hashes_lazy_inputs_and_partitions_give_the_same_diff(pair: Any, 
     plain = diff_frames(base, cur, key="k")
     cached = diff_frames(base.lazy(), cur.lazy(), key="k", baseline_hashes=hash_rows(base, key="k"))
     _assert_same(plain, cached)
+    both = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"),
+                       current_hashes=hash_rows(cur, key="k"))  # fmt: skip
+    _assert_same(plain, both)
     split = diff_partitioned(base.lazy(), cur.lazy(), key="k", parts=parts)
     _assert_same(plain, split, ordered=False)
 
@@ -217,6 +220,18 @@ def test_only_key_columns() -> None:
     assert d.changed.columns == ["k", "changed_fields"]
 
 
+def test_hashes_of_another_frame_are_an_error() -> None:
+    base = pl.DataFrame({"k": [1, 2, 3], "v": [1, 2, 3]})
+    short = hash_rows(base.head(2), key="k")
+    with pytest.raises(ValueError, match="baseline_hashes hold 2 rows, the baseline 3"):
+        diff_frames(base, base, key="k", baseline_hashes=short)
+    with pytest.raises(ValueError, match="current_hashes hold 2 rows, the current 3"):
+        diff_frames(base, base, key="k", current_hashes=short)
+    longer = hash_rows(pl.concat([base, base.with_columns(pl.col("k") + 3)]), key="k")
+    with pytest.raises(ValueError, match="baseline_hashes do not fit the baseline"):
+        diff_frames(base.lazy(), base.head(0), key="k", baseline_hashes=longer)
+
+
 def test_stale_cached_hashes_are_not_used() -> None:
     base = pl.DataFrame({"k": [1, 2], "v": [1, 2]})
     cur = pl.DataFrame({"k": [1, 2], "v": [1, 3], "w": [None, None]})
@@ -241,3 +256,5 @@ def test_key_hash_collisions_fall_back_to_exact_keys(monkeypatch: pytest.MonkeyP
     cur = pl.DataFrame({"k": ["c", "b", "d"], "v": [3, 0, 4]})
     many = diff_frames(base, cur, key="k")
     assert many.counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 1}
+    stored = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"))
+    _assert_same(many, stored)

@@ -183,7 +183,7 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     valid = pl.concat([valid, held]) if held.height else valid
     snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
     diff, parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, store, base_ref,
-                                                   key=key, allow=allow)  # fmt: skip
+                                                   key=key, allow=allow, snapshot=snapshot)  # fmt: skip
     profile = settings.profile_of(feed)
     cleared = _cleared(diff)
     if cleared:
@@ -204,14 +204,16 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
 
 
 def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, store: SnapshotStore,
-             base_ref: SnapshotRef | None, *, key: list[str],
-             allow: bool) -> tuple[Diff, Parts, tuple[Batch, ...], int]:  # fmt: skip
+             base_ref: SnapshotRef | None, *, key: list[str], allow: bool,
+             snapshot: SnapshotRef) -> tuple[Diff, Parts, tuple[Batch, ...], int]:  # fmt: skip
     """diff -> groups -> guard -> batches."""
     from toolkit.diff import diff_frames
     from toolkit.feeds import guard
 
     if base_ref is not None:
-        diff, baseline_rows = store.diff(base_ref, valid, key=key), base_ref.rows
+        hashes = store.row_hashes(snapshot, key=key)  # computed by save: not hashed twice
+        diff = store.diff(base_ref, valid, key=key, current_hashes=hashes)
+        baseline_rows = base_ref.rows
     else:
         diff, baseline_rows = diff_frames(valid.clear(), valid, key=key), 0
     policies = feed.policies
@@ -226,8 +228,15 @@ def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, 
     return diff, parts, batches, baseline_rows
 
 
-def held_at_baseline(frame: pl.DataFrame, rejected: pl.DataFrame, valid: pl.DataFrame,
-                     store: SnapshotStore, base_ref: SnapshotRef | None, *, key: list[str]) -> pl.DataFrame:
+def held_at_baseline(
+    frame: pl.DataFrame,
+    rejected: pl.DataFrame,
+    valid: pl.DataFrame,
+    store: SnapshotStore,
+    base_ref: SnapshotRef | None,
+    *,
+    key: list[str],
+) -> pl.DataFrame:
     """Baseline rows of the items whose source rows were rejected (and that no valid row names).
 
     A rejected row says nothing true about its item, so the item stays as Norce has it: its baseline

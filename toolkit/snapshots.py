@@ -107,6 +107,7 @@ class SnapshotStore:
         self.keep = keep
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._verified: dict[Path, tuple[int, int, str]] = {}
+        self._just_hashed: dict[str, RowHashes] = {}  # by snapshot id: what save() computed
 
     def __repr__(self) -> str:
         return f"SnapshotStore({str(self.directory)!r}, keep={self.keep})"
@@ -135,9 +136,13 @@ class SnapshotStore:
             written = pl.scan_parquet(path)
             source = data if isinstance(data, pl.DataFrame) else written  # no re-read if in memory
             hashes = hash_rows(source, key=key) if key is not None else None
+            stat, content_hash = path.stat(), _sha256(path)
+            self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
+            if hashes is not None:  # a plan diffs its new snapshot next: keep them at hand
+                self._just_hashed = {snap_id: hashes}
             entry = {"id": snap_id, "file": path.name,
                      "rows": written.select(pl.len()).collect().item(),
-                     "bytes": path.stat().st_size, "content_hash": _sha256(path),
+                     "bytes": stat.st_size, "content_hash": content_hash,
                      "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
                      "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
             entries.append(entry)
@@ -195,6 +200,9 @@ class SnapshotStore:
         polars version, seed, key and columns), else computed now and cached for next time."""
         lf = self.scan(ref)
         wanted = row_hash_signature(lf.collect_schema(), key=key, columns=columns)
+        recent = self._just_hashed.get(ref.id)
+        if recent is not None and recent.signature == wanted:
+            return recent
         cached = self._cached(ref, wanted)
         if cached is not None:
             return cached
@@ -212,10 +220,13 @@ class SnapshotStore:
         *,
         key: str | Sequence[str],
         fields: Sequence[str] | None = None,
+        current_hashes: RowHashes | None = None,
     ) -> Diff:
-        """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes."""
+        """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes
+        (and ``current_hashes``, e.g. `row_hashes` of ``current`` saved as a snapshot)."""
         hashes = self.row_hashes(ref, key=key)
-        return diff_frames(self.scan(ref), current, key=key, fields=fields, baseline_hashes=hashes)
+        return diff_frames(self.scan(ref), current, key=key, fields=fields, baseline_hashes=hashes,
+                           current_hashes=current_hashes)  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -381,4 +392,3 @@ def _iso(moment: dt.datetime) -> str:
 
 def _parse(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-
