@@ -224,7 +224,12 @@ source = "{entity}_cur.parquet"
 [feeds.bench.policies]
 max_reject_ratio = 0.5
 """)
-    import toolkit.checks  # noqa: F401  (warm: loaded in a notebook or long-lived process)
+    # warm: in a notebook or a long-lived process these are loaded once, not per plan
+    import pandera.backends.polars.builtin_checks
+    import toolkit.checks
+    import toolkit.diff
+    import toolkit.planning
+    import toolkit.sources  # noqa: F401
 
     settings = load_settings(directory / "norce.toml", environ={})
     store = SnapshotStore(settings.state_dir / "snapshots")

@@ -18,6 +18,7 @@ from toolkit.entities import ENTITIES
 from toolkit.errors import GuardRefused, PlanError
 from toolkit.feeds import Plan, plan_feed
 from toolkit.payloads import build_header, identity_columns
+from toolkit.rowhash import hash_rows
 
 SnapshotStore = pytest.importorskip("toolkit.snapshots").SnapshotStore
 
@@ -201,6 +202,9 @@ def test_rejected_rows_neither_change_nor_deactivate_their_items(tmp_path: Path,
     snapshot = SnapshotStore(settings.state_dir / "snapshots").load(plan.snapshot)
     kept = snapshot.filter(*(pl.col(k) == bad_key[k] for k in key))
     assert kept["PriceSale"].to_list() == [bad_key["PriceSale"]]
+    # the row hashes cached with the snapshot (valid rows + held ones) are the snapshot's own
+    cached = SnapshotStore(settings.state_dir / "snapshots").row_hashes(plan.snapshot, key=list(key))
+    assert cached.frame.equals(hash_rows(snapshot, key=list(key)).frame)
 
 
 @pytest.mark.parametrize("kind", ["change", "full"])

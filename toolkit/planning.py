@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from toolkit.batches import (
 from toolkit.batches import count_requests as _count
 from toolkit.config import Feed, Policies, Settings
 from toolkit.entities import Entity, get_entity
+from toolkit.rowhash import RowHashes
 
 if TYPE_CHECKING:
     from toolkit.diff import Diff
@@ -167,7 +169,7 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
 
 def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str | Path | None,
                now: datetime, allow: bool, reason: str | None, store: SnapshotStore) -> Plan:  # fmt: skip
-    """read_source -> validate -> snapshot -> diff -> guard -> batches -> Plan."""
+    """read_source -> validate -> diff -> snapshot (written meanwhile) | guard -> batches -> Plan."""
     from toolkit.checks import validate
     from toolkit.feeds import Plan, plan_id
     from toolkit.sources import read_source
@@ -179,11 +181,13 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     base_ref = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or entity.key)
-    held = held_at_baseline(frame, checked.rejected, valid, store, base_ref, key=key)
+    diff, held, hashes = _diff(store, base_ref, valid, frame, checked.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
-    snapshot = store.save(feed.name, valid, kind=chosen, key=key)  # caches row hashes for next time
-    diff, parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, store, base_ref,
-                                                   key=key, allow=allow, snapshot=snapshot)  # fmt: skip
+    # The snapshot is written while the batches are made (polars releases the GIL for both).
+    with ThreadPoolExecutor(1, thread_name_prefix="snapshot") as pool:
+        saving = pool.submit(store.save, feed.name, valid, kind=chosen, key=key, hashes=hashes)
+        parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow)
+        snapshot = saving.result()
     profile = settings.profile_of(feed)
     cleared = _cleared(diff)
     if cleared:
@@ -203,19 +207,49 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     )  # fmt: skip
 
 
-def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, store: SnapshotStore,
-             base_ref: SnapshotRef | None, *, key: list[str], allow: bool,
-             snapshot: SnapshotRef) -> tuple[Diff, Parts, tuple[Batch, ...], int]:  # fmt: skip
-    """diff -> groups -> guard -> batches."""
+def _diff(store: SnapshotStore, base_ref: SnapshotRef | None, valid: pl.DataFrame, frame: pl.DataFrame,
+          rejected: pl.DataFrame, *, key: list[str]) -> tuple[Diff, pl.DataFrame, RowHashes]:  # fmt: skip
+    """The diff of the valid rows against the baseline, the baseline rows held for rejected items, and
+    the row hashes of the valid rows and the held ones (the new snapshot's).
+
+    A rejected row says nothing true about its item, so the item stays as Norce has it: its baseline
+    row goes into the new snapshot, and it is neither removed (deactivated) nor changed. Those rows
+    are the diff's removed rows of the rejected keys, so the baseline is read once.
+    """
     from toolkit.diff import diff_frames
+    from toolkit.rowhash import hash_rows
+
+    hashes = hash_rows(valid, key=key)
+    if base_ref is None:
+        return diff_frames(valid.clear(), valid, key=key, current_hashes=hashes), valid.clear(), hashes
+    diff = store.diff(base_ref, valid, key=key, current_hashes=hashes)
+    keys = rejected_keys(frame, rejected, key=key)
+    held = diff.removed.join(keys, on=key, how="semi") if keys.height else diff.removed.clear()
+    if held.height == 0:
+        return diff, valid.clear(), hashes
+    fill = [pl.col(c) if c in held.columns else pl.lit(None).alias(c) for c in valid.columns]
+    held = held.select(fill).cast(valid.schema)
+    removed = diff.removed.join(keys, on=key, how="anti")
+    kept = replace(diff, removed=removed, unchanged=diff.unchanged + held.height)
+    both = RowHashes(pl.concat([hashes.frame, hash_rows(held, key=key).frame]), hashes.signature)
+    return kept, held, both
+
+
+def rejected_keys(frame: pl.DataFrame, rejected: pl.DataFrame, *, key: list[str]) -> pl.DataFrame:
+    """The distinct keys of the source rows that were rejected (rows with a null key part left out)."""
+    if rejected.height == 0 or not set(key) <= set(frame.columns):
+        return pl.DataFrame()
+    bad = frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
+    return bad.select(key).drop_nulls().unique()
+
+
+def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, diff: Diff,
+             base_ref: SnapshotRef | None, *,
+             allow: bool) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
+    """groups -> guard -> batches."""
     from toolkit.feeds import guard
 
-    if base_ref is not None:
-        hashes = store.row_hashes(snapshot, key=key)  # computed by save: not hashed twice
-        diff = store.diff(base_ref, valid, key=key, current_hashes=hashes)
-        baseline_rows = base_ref.rows
-    else:
-        diff, baseline_rows = diff_frames(valid.clear(), valid, key=key), 0
+    baseline_rows = base_ref.rows if base_ref is not None else 0
     policies = feed.policies
     if chosen == "change":
         parts = change_parts(entity, diff, policies)
@@ -225,34 +259,7 @@ def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, 
           allow=allow)  # fmt: skip
     assert feed.account is not None
     batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
-    return diff, parts, batches, baseline_rows
-
-
-def held_at_baseline(
-    frame: pl.DataFrame,
-    rejected: pl.DataFrame,
-    valid: pl.DataFrame,
-    store: SnapshotStore,
-    base_ref: SnapshotRef | None,
-    *,
-    key: list[str],
-) -> pl.DataFrame:
-    """Baseline rows of the items whose source rows were rejected (and that no valid row names).
-
-    A rejected row says nothing true about its item, so the item stays as Norce has it: its baseline
-    row goes into the new snapshot. Otherwise a bad price row would deactivate a good price.
-    """
-    if base_ref is None or rejected.height == 0 or not set(key) <= set(frame.columns):
-        return valid.clear()
-    bad = frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
-    keys = bad.select(key).drop_nulls().unique().join(valid.select(key), on=key, how="anti")
-    if keys.height == 0:
-        return valid.clear()
-    # is_in is pushed into the Parquet reader (the other columns are decoded for matches only)
-    near = store.scan(base_ref).filter(*(pl.col(k).is_in(keys[k].unique().implode()) for k in key))
-    rows = near.join(keys.lazy(), on=key, how="semi").collect()
-    fill = [pl.col(c) if c in rows.columns else pl.lit(None).alias(c) for c in valid.columns]
-    return rows.select(fill).cast(valid.schema)
+    return parts, batches, baseline_rows
 
 
 def _summary(kind: FeedKind, why: str, diff: Diff, parts: Parts, batches: tuple[Batch, ...],

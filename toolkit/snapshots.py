@@ -119,12 +119,14 @@ class SnapshotStore:
         *,
         kind: SnapshotKind | None = None,
         key: str | Sequence[str] | None = None,
+        hashes: RowHashes | None = None,
     ) -> SnapshotRef:
         """Write ``frame`` as a new snapshot of ``feed`` (status ``saved``) and return its ref.
 
         A LazyFrame is streamed to the file (``sink_parquet``), so a snapshot larger than memory can
         be saved. With ``key``, the row hashes of the snapshot are cached beside it, so a later diff
-        against it need not hash it again (`row_hashes`).
+        against it need not hash it again (`row_hashes`); ``hashes`` are `hash_rows` of ``frame``
+        when the caller has them already (used when they were computed the way `hash_rows` would).
         """
         data = _data(frame)
         folder = self._folder(feed, create=True)
@@ -135,13 +137,16 @@ class SnapshotStore:
             _write_atomic(path, lambda tmp: _write_parquet(data, tmp))
             written = pl.scan_parquet(path)
             source = data if isinstance(data, pl.DataFrame) else written  # no re-read if in memory
-            hashes = hash_rows(source, key=key) if key is not None else None
+            rows = written.select(pl.len()).collect().item()
+            if key is None:
+                hashes = None
+            elif not _fits(hashes, source.collect_schema(), key, rows=rows):
+                hashes = hash_rows(source, key=key)
             stat, content_hash = path.stat(), _sha256(path)
             self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
             if hashes is not None:  # a plan diffs its new snapshot next: keep them at hand
                 self._just_hashed = {snap_id: hashes}
-            entry = {"id": snap_id, "file": path.name,
-                     "rows": written.select(pl.len()).collect().item(),
+            entry = {"id": snap_id, "file": path.name, "rows": rows,
                      "bytes": stat.st_size, "content_hash": content_hash,
                      "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
                      "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
@@ -333,6 +338,12 @@ def _write_cache(folder: Path, snap_id: str, hashes: RowHashes) -> dict[str, Any
     path = folder / f"{snap_id}.hashes.parquet"
     _write_atomic(path, lambda tmp: hashes.frame.write_parquet(tmp, compression="zstd"))
     return {"file": path.name, "sha256": _sha256(path), "signature": hashes.signature}
+
+
+def _fits(hashes: RowHashes | None, schema: pl.Schema, key: str | Sequence[str], *, rows: int) -> bool:
+    """Whether ``hashes`` are what `hash_rows` would compute for ``rows`` rows of this schema."""
+    return (hashes is not None and hashes.frame.height == rows
+            and hashes.signature == row_hash_signature(schema, key=key))  # fmt: skip
 
 
 def _sha256(path: Path) -> str:
