@@ -225,7 +225,8 @@ source = "{entity}_cur.parquet"
 max_reject_ratio = 0.5
 """)
     # warm: in a notebook or a long-lived process these are loaded once, not per plan
-    import pandera.backends.polars.builtin_checks
+    import pandera.backends.polars.builtin_checks  # noqa: F401
+
     import toolkit.checks
     import toolkit.diff
     import toolkit.planning

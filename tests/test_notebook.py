@@ -66,6 +66,24 @@ def test_preview_plans_the_first_feed_by_default(settings: Settings) -> None:
         preview_feed(settings, "nope")
 
 
+def test_preview_reads_and_checks_the_source_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toolkit.checks
+    import toolkit.sources
+
+    promote_baseline(settings, "companies")
+    (settings.path.parent / "companies.csv").write_text(COMPANIES.replace("Beta AB", "Beta Ltd"))
+    calls: list[str] = []
+    for module, name in ((toolkit.sources, "read_source"), (toolkit.checks, "validate")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
+    preview = preview_feed(settings, "companies")
+    assert calls == ["read_source", "validate"]
+    assert preview.plan is not None and preview.diff is preview.plan.diff
+    assert preview.diff is not None and preview.diff.counts["changed"] == 1
+
+
 def test_preview_keeps_rejected_rows_when_checks_fail(settings: Settings) -> None:
     preview = preview_feed(settings, "stock")  # 1 of 2 rejected, over the default 5 %
     assert preview.plan is None and not preview.refused

@@ -50,7 +50,7 @@ from toolkit.config import Policies
 from toolkit.entities import Entity, get_entity, split_qualified
 from toolkit.errors import CheckFailed
 
-__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "schema_for", "validate"]
+__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "enforce", "schema_for", "validate"]
 
 REJECTED_SCHEMA = pl.Schema({
     "_source": pl.String(), "_row": pl.Int64(), "key": pl.String(), "column": pl.String(),
@@ -153,8 +153,18 @@ def validate(
     valid = _valid_rows(frame, positions)
     summary = _summary(ent, frame.height, valid.height, rejected)
     warnings += _cross_feed(ent, valid, products)
-    _enforce(ent, policies or Policies(), summary, rejected)
-    return CheckResult(valid=valid, rejected=rejected, summary=summary, warnings=warnings)
+    result = CheckResult(valid=valid, rejected=rejected, summary=summary, warnings=warnings)
+    enforce(ent, policies or Policies(), result)
+    return result
+
+
+def enforce(entity: str | Entity, policies: Policies, result: CheckResult) -> None:
+    """Raise CheckFailed when ``result`` rejects more than ``policies`` allow (as `validate` does).
+
+    For a result validated leniently (to show every rejected row) that must still obey a feed.
+    """
+    ent = get_entity(entity) if isinstance(entity, str) else entity
+    _enforce(ent, policies, result.summary, result.rejected)
 
 
 def _valid_rows(frame: pl.DataFrame, rejected_positions: np.ndarray) -> pl.DataFrame:

@@ -30,6 +30,8 @@ from toolkit.config import Feed, Settings
 from toolkit.errors import ConfigError, GuardRefused
 
 if TYPE_CHECKING:
+    from toolkit.checks import CheckResult
+    from toolkit.diff import Diff
     from toolkit.snapshots import SnapshotRef, SnapshotStore
 
 __all__ = ["Batch", "FeedKind", "Group", "Plan", "PlanSummary", "guard", "plan_feed", "plan_id"]
@@ -83,6 +85,8 @@ class Plan:
     rejected: pl.DataFrame = field(repr=False)
     allow_mass_deactivation: bool = False
     override_reason: str | None = None
+    diff: Diff | None = field(default=None, repr=False, compare=False)
+    """The diff the plan was made from: in memory only (a loaded plan has None)."""
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """Per batch: its index, endpoint, header and first ``n`` items, as Python objects."""
@@ -112,7 +116,8 @@ class Plan:
 def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto",
               source: str | Path | None = None, now: datetime | None = None,
               allow_mass_deactivation: bool = False, override_reason: str | None = None,
-              store: SnapshotStore | None = None) -> Plan:  # fmt: skip
+              store: SnapshotStore | None = None,
+              checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
     """Plan one feed: read, check, snapshot, diff, guard and batch (nothing is sent).
 
     Parameters
@@ -130,6 +135,9 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
         Let a plan through the guard; both are recorded in the plan.
     store
         The snapshot store (default: ``settings.state_dir / "snapshots"``).
+    checked
+        The source already read (``read_source``) and validated (``validate``, with any policies):
+        used instead of reading it again; the feed's reject policy is enforced here all the same.
 
     Raises
     ------
@@ -172,7 +180,8 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
 
         store = SnapshotStore(settings.state_dir / "snapshots")
     return build_plan(settings, f, kind=kind, source=source, now=now or datetime.now(UTC),
-                      allow=allow_mass_deactivation, reason=override_reason, store=store)  # fmt: skip
+                      allow=allow_mass_deactivation, reason=override_reason, store=store,
+                      checked=checked)  # fmt: skip
 
 
 def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating: int,

@@ -134,19 +134,22 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
     spec, path = settings.feed(name), given(source)
     # the preview shows every rejected row; plan_feed enforces the feed's reject policy
     lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
-    check = validate(spec.entity, read_source(spec, path=path), policies=lenient)
-    base = Preview(settings, name, kind, path, check=check, diff=_diff(settings, name, check),
+    frame = read_source(spec, path=path)
+    check = validate(spec.entity, frame, policies=lenient)
+    base = Preview(settings, name, kind, path, check=check,
                    allow_mass_deactivation=allow_mass_deactivation,
                    override_reason=given(override_reason))  # fmt: skip
-    try:
+    try:  # the source is read and checked once: the plan takes those rows
         plan = plan_feed(settings, name, kind=kind, source=path, now=now,
                          allow_mass_deactivation=allow_mass_deactivation,
-                         override_reason=given(override_reason))  # fmt: skip
+                         override_reason=given(override_reason), checked=(frame, check))  # fmt: skip
     except GuardRefused as exc:
-        return _replace(base, verdict=f"guard refused: {exc}", refused=True)
+        return _replace(base, diff=_diff(settings, name, check), verdict=f"guard refused: {exc}",
+                        refused=True)  # fmt: skip
     except CheckFailed as exc:
-        return _replace(base, verdict=f"checks failed: {exc}")
-    return _replace(base, plan=plan, verdict=_verdict(plan))
+        return _replace(base, diff=_diff(settings, name, check), verdict=f"checks failed: {exc}")
+    diff = plan.diff if plan.baseline is not None else None  # None: no baseline to diff against yet
+    return _replace(base, plan=plan, diff=diff, verdict=_verdict(plan))
 
 
 def _replace(preview: Preview, **changes: Any) -> Preview:

@@ -25,6 +25,7 @@ from toolkit.entities import Entity, get_entity
 from toolkit.rowhash import RowHashes
 
 if TYPE_CHECKING:
+    from toolkit.checks import CheckResult
     from toolkit.diff import Diff
     from toolkit.feeds import FeedKind, KindOption, Plan, PlanSummary
     from toolkit.snapshots import SnapshotRef, SnapshotStore
@@ -168,20 +169,25 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
 
 
 def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str | Path | None,
-               now: datetime, allow: bool, reason: str | None, store: SnapshotStore) -> Plan:  # fmt: skip
+               now: datetime, allow: bool, reason: str | None, store: SnapshotStore,
+               checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
     """read_source -> validate -> diff -> snapshot (written meanwhile) | guard -> batches -> Plan."""
-    from toolkit.checks import validate
+    from toolkit.checks import enforce, validate
     from toolkit.feeds import Plan, plan_id
     from toolkit.sources import read_source
 
     entity = get_entity(feed.entity)
-    frame = read_source(feed, path=source)
-    checked = validate(entity, frame, policies=feed.policies)
-    valid = checked.valid.select(c for c in checked.valid.columns if not c.startswith("_"))
+    if checked is None:
+        frame = read_source(feed, path=source)
+        check = validate(entity, frame, policies=feed.policies)
+    else:
+        frame, check = checked
+        enforce(entity, feed.policies, check)
+    valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
     base_ref = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or entity.key)
-    diff, held, hashes = _diff(store, base_ref, valid, frame, checked.rejected, key=key)
+    diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
     # The snapshot is written while the batches are made (polars releases the GIL for both).
     with ThreadPoolExecutor(1, thread_name_prefix="snapshot") as pool:
@@ -196,14 +202,14 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     if held.height:
         parts.notes.append(f"{held.height} items whose rows were rejected keep their baseline values "
                            "(neither changed nor deactivated)")  # fmt: skip
-    summary = _summary(chosen, why, diff, parts, batches, checked.rejected.height, baseline_rows,
+    summary = _summary(chosen, why, diff, parts, batches, check.rejected.height, baseline_rows,
                        profile.rate_limit_per_minute)  # fmt: skip
     content = getattr(snapshot, "content_hash", "")
     return Plan(
         id=plan_id(feed.name, chosen, content, [b.id for b in batches]), feed=feed.name,
         entity=entity.name, profile=profile.name, kind=chosen, created=now, snapshot=snapshot,
-        baseline=base_ref, batches=batches, summary=summary, rejected=checked.rejected,
-        allow_mass_deactivation=allow, override_reason=reason,
+        baseline=base_ref, batches=batches, summary=summary, rejected=check.rejected,
+        allow_mass_deactivation=allow, override_reason=reason, diff=diff,
     )  # fmt: skip
 
 
