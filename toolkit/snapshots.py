@@ -201,8 +201,9 @@ class SnapshotStore:
     def row_hashes(
         self, ref: SnapshotRef, *, key: str | Sequence[str], columns: Sequence[str] | None = None
     ) -> RowHashes:
-        """The snapshot's row hashes: from its cache when that was computed the same way (same
-        polars version, seed, key and columns), else computed now and cached for next time."""
+        """The snapshot's row hashes: the ones `save` just computed (this store, its latest save),
+        else its cache file when that was computed the same way (same polars version, seed, key and
+        columns), else computed now and cached for next time."""
         lf = self.scan(ref)
         wanted = row_hash_signature(lf.collect_schema(), key=key, columns=columns)
         recent = self._just_hashed.get(ref.id)
