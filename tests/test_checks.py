@@ -220,6 +220,7 @@ def test_max_reject_ratio_raises_with_the_summary() -> None:
         validate("sku_prices", prices(100, bad=6))
     assert exc.value.summary["rejected_rows"] == 6
     assert exc.value.summary["examples"][0]["reason"] == "'-1' is less than the minimum 0"
+    assert exc.value.rejected.height == 6 and exc.value.rejected["reason"].str.contains("minimum 0").all()
 
 
 def test_on_reject_fail_raises_on_any_rejected_row() -> None:

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from fixtures.canonical import catalog
 
-from toolkit.cli import EXIT_GUARD, EXIT_OK, main
+from toolkit.cli import EXIT_CHECKS, EXIT_GUARD, EXIT_OK, main
 from toolkit.config import Settings, load_settings
 from toolkit.entities import ENTITIES
 from toolkit.errors import GuardRefused, PlanError
@@ -329,6 +329,14 @@ def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base.head(5).write_parquet(tmp_path / "src" / "onhands.parquet")
     assert main(["plan", "onhands", "--settings", str(settings.path), "--kind", "change"]) == EXIT_GUARD
     assert "deactivate 5 of 10" in capsys.readouterr().err
+    blank = pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise("PartNo")
+    bad = base.with_columns(blank.alias("PartNo"))
+    bad.write_parquet(tmp_path / "src" / "onhands.parquet")
+    assert main(["plan", "onhands", "--settings", str(settings.path)]) == EXIT_CHECKS
+    err = capsys.readouterr().err
+    assert "3 of 10 rows rejected" in err and "the 3 rejected rows, with their reasons: " in err
+    kept = pl.read_csv(err.strip().rsplit(": ", 1)[1])
+    assert kept.height == 3 and kept["reason"].str.contains("PartNo is empty").all()
 
 
 def test_source_override_and_preview(tmp_path: Path) -> None:

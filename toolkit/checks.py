@@ -354,8 +354,8 @@ def _enforce(ent: Entity, policies: Policies, summary: dict[str, Any], rejected:
     examples = "; ".join(f"row {r['_row']} {r['column']}: {r['reason']}" for r in summary["examples"])
     if bad and policies.on_reject == "fail":
         msg = f"{ent.name}: {bad} of {rows} rows rejected and the feed's on_reject is 'fail': {examples}"
-        raise CheckFailed(msg, summary=summary)
+        raise CheckFailed(msg, summary=summary, rejected=rejected)
     if rows and bad / rows > policies.max_reject_ratio:
         msg = (f"{ent.name}: {bad} of {rows} rows rejected ({bad / rows:.1%}), more than the feed's "
                f"max_reject_ratio {policies.max_reject_ratio:.1%}: {examples}")  # fmt: skip
-        raise CheckFailed(msg, summary=summary)
+        raise CheckFailed(msg, summary=summary, rejected=rejected)

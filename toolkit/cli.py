@@ -226,9 +226,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _keep_rejected(args, exc)
         return _exit_code(exc)
     except KeyboardInterrupt:
         return 130
+
+
+def _keep_rejected(args: argparse.Namespace, exc: ToolkitError) -> None:
+    """When checks stop a plan, write every rejected row (with its reason) where the user can read it."""
+    from datetime import UTC, datetime
+
+    from toolkit.config import load_settings
+    from toolkit.errors import CheckFailed
+
+    rejected = getattr(exc, "rejected", None)
+    if not isinstance(exc, CheckFailed) or rejected is None or not hasattr(args, "feed"):
+        return
+    folder = load_settings(args.settings).state_dir / "rejected"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{args.feed}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+    rejected.write_csv(path)
+    print(f"the {rejected.height} rejected rows, with their reasons: {path}", file=sys.stderr)
 
 
 def _exit_code(exc: ToolkitError) -> int:

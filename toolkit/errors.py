@@ -55,11 +55,16 @@ class SourceError(ToolkitError):
 
 
 class CheckFailed(ToolkitError):
-    """Validation rejected more rows than the feed's policy allows."""
+    """Validation rejected more rows than the feed's policy allows.
 
-    def __init__(self, message: str, *, summary: Any = None) -> None:
+    ``summary`` holds the counts and a few examples; ``rejected`` every rejected row with its reason
+    (the ``CheckResult.rejected`` frame), so nothing is lost when the check stops a plan.
+    """
+
+    def __init__(self, message: str, *, summary: Any = None, rejected: Any = None) -> None:
         super().__init__(message)
         self.summary = summary
+        self.rejected = rejected
 
 
 class SnapshotError(ToolkitError):

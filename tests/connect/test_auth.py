@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 
@@ -11,6 +13,7 @@ from connect_fakes import SECRET, FakeClock, FakeConnect
 
 from toolkit.config import Profile, Secret
 from toolkit.connect import ConnectClient
+from toolkit.connect.auth import ClientCredentials
 from toolkit.errors import AuthError, RateLimited
 
 
@@ -90,3 +93,26 @@ def test_a_missing_secret_names_the_variable(profile: Profile) -> None:
     bare = Profile("stage-se", profile.base_url, "c", "stage")
     with pytest.raises(Exception, match="NORCE_STAGE_SE_CLIENT_SECRET"):
         ConnectClient(bare)
+
+
+def test_threads_needing_a_token_share_one_token_request() -> None:
+    asked: list[float] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            asked.append(time.monotonic())
+            time.sleep(0.2)  # slow enough that every thread finds no token at first
+            return httpx.Response(200, json={"access_token": "t0k", "expires_in": 3600})
+        return httpx.Response(200, json=request.headers["Authorization"])
+
+    auth = ClientCredentials("https://x.test/identity/1.0/connect/token", "me", Secret("s"), "stage",
+                             cache={})  # fmt: skip
+    client = httpx.Client(transport=httpx.MockTransport(server), auth=auth)
+    seen: list[str] = []
+    threads = [threading.Thread(target=lambda: seen.append(client.get("https://x.test/a").json()))
+               for _ in range(4)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == ["Bearer t0k"] * 4 and len(asked) == 1

@@ -49,6 +49,7 @@ class _Token:
 _Key = tuple[str, str, str, Secret]
 _TOKENS: dict[_Key, _Token] = {}
 _TOKENS_LOCK = threading.Lock()
+_FETCHING: dict[_Key, threading.Lock] = {}  # one per credentials: one token request at a time
 
 
 def forget_tokens() -> None:
@@ -101,9 +102,14 @@ class ClientCredentials(httpx.Auth):
         return held.value if held else None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        held = self._cache.get(self._key)
-        if held is None or self._clock() >= held.renew_at:
-            held = self._store((yield self.token_request()), self._clock())
+        held = self._fresh()
+        if held is None:
+            # Threads needing a token wait for the one fetching it (the token endpoint allows 3 a
+            # minute); httpx closes the flow on error, which releases the lock.
+            with self._fetching():
+                held = self._fresh()
+                if held is None:
+                    held = self._store((yield self.token_request()), self._clock())
         request.headers["Authorization"] = f"Bearer {held.value}"
         response = yield request
         if response.status_code != 401:
@@ -114,6 +120,14 @@ class ClientCredentials(httpx.Auth):
             fresh = self._store((yield self.token_request()), self._clock())
         request.headers["Authorization"] = f"Bearer {fresh.value}"
         yield request
+
+    def _fresh(self) -> _Token | None:
+        held = self._cache.get(self._key)
+        return held if held is not None and self._clock() < held.renew_at else None
+
+    def _fetching(self) -> threading.Lock:
+        with _TOKENS_LOCK:
+            return _FETCHING.setdefault(self._key, threading.Lock())
 
     def token_request(self) -> httpx.Request:
         """The form-encoded client-credentials request (the only place the secret is revealed)."""
