@@ -273,3 +273,19 @@ def test_supplier_element_with_a_null_first_member() -> None:
                       schema_overrides={"OnHand.WarehouseCode": pl.String})  # fmt: skip
     assert build_items("supplier_products", df) == [
         {"SupplierPartNo": "S1", "OnHand": [{"LocationCode": "A", "Value": 3}]}]
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITIES))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_large_frames_encode_exactly_as_small_ones(entity: str, data: st.DataObject) -> None:
+    """From _STREAMING_ROWS rows on, items are built in the streaming engine: same text, same order."""
+    import toolkit.payloads.items as items_module
+
+    df = data.draw(canonical_frames(entity))
+    clear = data.draw(st.lists(st.sampled_from(df.columns), max_size=3)) if df.width else []
+    small = encode_items(entity, df, clear=clear)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(items_module, "_STREAMING_ROWS", 0)
+        large = encode_items(entity, df, clear=clear)
+    assert large.to_list() == small.to_list()

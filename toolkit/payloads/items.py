@@ -23,6 +23,7 @@ from toolkit.payloads.members import SUB_ELEMENTS, Schema, level_members, object
 _NULL_MEMBER = r',"[^"\\]*":null'
 _LEADING_NULL = r'\{"[^"\\]*":null,'
 _KEEP_JSON = '"\\u0001\\u0002\\u0003'  # KEEP as json_encode writes it
+_STREAMING_ROWS = 20_000  # from here string building runs in the streaming engine (all cores)
 
 
 def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
@@ -55,13 +56,29 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     cols = item_columns(ent, frame.columns, fields)
     keep = frozenset(clear).intersection(cols)
     schema: Schema = dict(frame.schema)
-    if ent.name == "products":
+    if ent.name == "products":  # null members are dropped level by level, marks kept
         json = _product_items(ent, frame, cols, schema, keep)
-    else:
-        item = object_json(*level_members(ent, cols, schema, keep)).alias("item")
-        json = frame.select(item).to_series()
+        return json.str.replace_all(_KEEP_JSON, '"', literal=True) if keep else json
+    item = object_json(*level_members(ent, cols, schema, keep)).alias("item")
     leading = any(c.startswith(tuple(p + "." for p in SUB_ELEMENTS)) for c in cols)
-    return _drop_nulls(json, marked=bool(keep), leading=leading)
+    return _json_without_nulls(frame, item, marked=bool(keep), leading=leading)
+
+
+def _evaluate(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
+    """``expr`` over ``frame``. The in-memory engine runs one string expression on one core; for
+    large frames the streaming engine splits the rows over all cores (keeping their order)."""
+    if frame.height < _STREAMING_ROWS:
+        return frame.select(expr).to_series()
+    return frame.lazy().select(expr).collect(engine="streaming").to_series()
+
+
+def _json_without_nulls(frame: pl.DataFrame, item: pl.Expr, *, marked: bool, leading: bool) -> pl.Series:
+    """The JSON objects ``item`` builds over ``frame``, their null members dropped (`_drop_nulls`)."""
+    if frame.height < _STREAMING_ROWS:
+        return _drop_nulls(frame.select(item).to_series(), marked=marked, leading=leading)
+    fixed = item.str.replace_all(_NULL_MEMBER, "")
+    fixed = fixed.str.replace_all(_LEADING_NULL, "{") if leading else fixed
+    return _evaluate(frame, fixed.str.replace_all(_KEEP_JSON, '"', literal=True) if marked else fixed)
 
 
 def _drop_nulls(json: pl.Series, *, marked: bool, leading: bool = False) -> pl.Series:
@@ -123,13 +140,15 @@ def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Sch
               keep: frozenset[str]) -> pl.Series:  # fmt: skip
     """One object per row of the members of one level, null members dropped (marks kept)."""
     members, fragments = level_members(entity, names, schema, keep)
-    return _drop_nulls(frame.select(object_json(members, fragments)).to_series(), marked=False)
+    return _json_without_nulls(frame, object_json(members, fragments), marked=False, leading=False)
 
 
 def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
     """``own`` objects with ``"member":[children]`` as their last member."""
-    nested = pl.concat_str(own.str.strip_suffix("}"), pl.lit(f',"{member}":['), children, pl.lit("]}"))
-    return pl.select(nested).to_series()
+    parts = pl.DataFrame([own.alias("own"), children.alias("children")])
+    nested = pl.concat_str(pl.col("own").str.strip_suffix("}"), pl.lit(f',"{member}":['), "children",
+                           pl.lit("]}"))  # fmt: skip
+    return _evaluate(parts, nested)
 
 
 def _join_runs(frame: pl.DataFrame, by: str, text: str, *carry: str) -> pl.DataFrame:
@@ -150,7 +169,7 @@ def join_items(json: pl.Series) -> bytes:
         return b"[]"
     # as Binary, polars hands over the UTF-8 bytes: no str to decode and encode again
     body: bytes = json.str.join(",").cast(pl.Binary).item()
-    return b"[" + body + b"]"
+    return b"".join((b"[", body, b"]"))  # one copy of the body, not two
 
 
 def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,
