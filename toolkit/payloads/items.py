@@ -65,11 +65,14 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
 
 
 def _evaluate(frame: pl.DataFrame, expr: pl.Expr) -> pl.Series:
-    """``expr`` over ``frame``. The in-memory engine runs one string expression on one core; for
-    large frames the streaming engine splits the rows over all cores (keeping their order)."""
-    if frame.height < _STREAMING_ROWS:
-        return frame.select(expr).to_series()
-    return frame.lazy().select(expr).collect(engine="streaming").to_series()
+    """``expr`` over ``frame`` (see `_collect`)."""
+    return _collect(frame.lazy().select(expr), frame.height).to_series()
+
+
+def _collect(query: pl.LazyFrame, rows: int) -> pl.DataFrame:
+    """The in-memory engine runs one string expression on one core; from ``_STREAMING_ROWS`` rows
+    on the streaming engine splits the rows over all cores (keeping their order)."""
+    return query.collect(engine="streaming" if rows >= _STREAMING_ROWS else "auto")
 
 
 def _json_without_nulls(frame: pl.DataFrame, item: pl.Expr, *, marked: bool, leading: bool) -> pl.Series:
@@ -153,10 +156,10 @@ def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
 
 def _join_runs(frame: pl.DataFrame, by: str, text: str, *carry: str) -> pl.DataFrame:
     """``text`` joined by "," per run of equal ``by`` values (``frame`` is sorted by ``by``)."""
-    keyed = frame.with_columns(pl.col(by).set_sorted())
+    keyed = frame.lazy().with_columns(pl.col(by).set_sorted())
     # implode then list.join is ~3x faster than str.join as an aggregation
     runs = keyed.group_by(by, maintain_order=True).agg(*(pl.first(c) for c in carry), pl.col(text))
-    return runs.with_columns(pl.col(text).list.join(","))
+    return _collect(runs.with_columns(pl.col(text).list.join(",")), frame.height)
 
 
 def join_items(json: pl.Series) -> bytes:
