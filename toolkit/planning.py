@@ -22,7 +22,7 @@ from toolkit.batches import (
 from toolkit.batches import count_requests as _count
 from toolkit.config import Feed, Policies, Settings
 from toolkit.entities import Entity, get_entity
-from toolkit.rowhash import RowHashes
+from toolkit.rowhash import RowHashes, hash_rows
 
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
@@ -223,7 +223,6 @@ def _diff(store: SnapshotStore, base_ref: SnapshotRef | None, valid: pl.DataFram
     are the diff's removed rows of the rejected keys, so the baseline is read once.
     """
     from toolkit.diff import diff_frames
-    from toolkit.rowhash import hash_rows
 
     hashes = hash_rows(valid, key=key)
     if base_ref is None:

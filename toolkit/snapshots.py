@@ -107,7 +107,6 @@ class SnapshotStore:
         self.keep = keep
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._verified: dict[Path, tuple[int, int, str]] = {}
-        self._just_hashed: dict[str, RowHashes] = {}  # by snapshot id: what save() computed
 
     def __repr__(self) -> str:
         return f"SnapshotStore({str(self.directory)!r}, keep={self.keep})"
@@ -144,8 +143,6 @@ class SnapshotStore:
                 hashes = hash_rows(source, key=key)
             stat, content_hash = path.stat(), _sha256(path)
             self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
-            if hashes is not None:  # a plan diffs its new snapshot next: keep them at hand
-                self._just_hashed = {snap_id: hashes}
             entry = {"id": snap_id, "file": path.name, "rows": rows,
                      "bytes": stat.st_size, "content_hash": content_hash,
                      "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
@@ -201,14 +198,10 @@ class SnapshotStore:
     def row_hashes(
         self, ref: SnapshotRef, *, key: str | Sequence[str], columns: Sequence[str] | None = None
     ) -> RowHashes:
-        """The snapshot's row hashes: the ones `save` just computed (this store, its latest save),
-        else its cache file when that was computed the same way (same polars version, seed, key and
-        columns), else computed now and cached for next time."""
+        """The snapshot's row hashes: from its cache when that was computed the same way (same
+        polars version, seed, key and columns), else computed now and cached for next time."""
         lf = self.scan(ref)
         wanted = row_hash_signature(lf.collect_schema(), key=key, columns=columns)
-        recent = self._just_hashed.get(ref.id)
-        if recent is not None and recent.signature == wanted:
-            return recent
         cached = self._cached(ref, wanted)
         if cached is not None:
             return cached
