@@ -144,7 +144,7 @@ def run_serialize(entity: str, path: Path) -> dict[str, Any]:
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     items = sum(b.item_count for b in batches)
     return {"seconds": seconds, "cpu_seconds": cpu, "items": items, "batches": len(batches),
-            "bytes": sum(b.size for b in batches)}  # fmt: skip
+            "bytes": sum(b.size for b in batches), "rows": frame.height}  # fmt: skip
 
 
 def _plain(entity: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def run_naive(entity: str, path: Path) -> dict[str, Any]:
     bodies = [("[" + ",".join(texts[i : i + 5000]) + "]").encode() for i in range(0, len(texts), 5000)]
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     return {"seconds": seconds, "cpu_seconds": cpu, "items": len(items), "batches": len(bodies),
-            "bytes": sum(len(b) for b in bodies)}  # fmt: skip
+            "bytes": sum(len(b) for b in bodies), "rows": frame.height}  # fmt: skip
 
 
 def run_plan(kind: str, entity: str, directory: Path) -> dict[str, Any]:
@@ -265,14 +265,16 @@ def measure(task: str, entity: str, path: Path) -> dict[str, Any]:
 # --- report ------------------------------------------------------------------------------------
 def report(results: list[dict[str, Any]], rows: int) -> str:
     lines = [f"# bench_plan: {rows:,} rows per catalog", "",
-             "| entity | scenario | wall s | CPU s | items | items/s | batches | MB | peak RSS MB "
-             "| RSS growth MB |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| entity | scenario | wall s | CPU s | items | items/s | rows/s | batches | MB | peak RSS MB "
+             "| RSS growth MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['entity']} | {r['task']} | error: {r['error']} | | | | | | | |")
+            lines.append(f"| {r['entity']} | {r['task']} | error: {r['error']} | | | | | | | | |")
             continue
+        # rows: source rows serialized (for products, SKUs; its items are products)
+        per_row = f"{r['rows'] / r['seconds']:,.0f}" if "rows" in r else ""
         lines.append(f"| {r['entity']} | {r['task']} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
-                     f"{r['items']:,} | {r['items_per_s']:,.0f} | {r['batches']} | "
+                     f"{r['items']:,} | {r['items_per_s']:,.0f} | {per_row} | {r['batches']} | "
                      f"{r['bytes'] / 2**20:.0f} | {r['peak_rss_mb']:.0f} | "
                      f"{r['peak_rss_mb'] - r['base_rss_mb']:.0f} |")  # fmt: skip
     lines.append("")
@@ -280,7 +282,8 @@ def report(results: list[dict[str, Any]], rows: int) -> str:
     for e in ENTITY_NAMES:
         fast, slow = ok.get((e, "serialize")), ok.get((e, "naive"))
         if fast and slow:
-            lines.append(f"- {e}: serialization {fast['items_per_s']:,.0f} items/s (target >= 500,000), "
+            lines.append(f"- {e}: serialization {fast['items_per_s']:,.0f} items/s (target >= 500,000; "
+                         f"{fast['rows'] / fast['seconds']:,.0f} source rows/s), "
                          f"{slow['seconds'] / fast['seconds']:.1f}x faster than the naive baseline "
                          f"({slow['cpu_seconds'] / fast['cpu_seconds']:.1f}x in CPU time); "
                          f"peak RSS {fast['peak_rss_mb']:.0f} vs {slow['peak_rss_mb']:.0f} MB")  # fmt: skip
