@@ -79,8 +79,7 @@ def _json_without_nulls(frame: pl.DataFrame, item: pl.Expr, *, marked: bool, lea
     """The JSON objects ``item`` builds over ``frame``, their null members dropped (`_drop_nulls`)."""
     if frame.height < _STREAMING_ROWS:
         return _drop_nulls(frame.select(item).to_series(), marked=marked, leading=leading)
-    fixed = item.str.replace_all(_NULL_MEMBER, "")
-    fixed = fixed.str.replace_all(_LEADING_NULL, "{") if leading else fixed
+    fixed = _without_null_members(item, leading=leading)
     return _evaluate(frame, fixed.str.replace_all(_KEEP_JSON, '"', literal=True) if marked else fixed)
 
 
@@ -98,6 +97,10 @@ def _drop_nulls(json: pl.Series, *, marked: bool, leading: bool = False) -> pl.S
 
 
 def _drop_null_members(json: pl.Series, *, leading: bool) -> pl.Series:
+    return json.to_frame().select(_without_null_members(pl.first(), leading=leading)).to_series()
+
+
+def _without_null_members(json: pl.Expr, *, leading: bool) -> pl.Expr:
     fixed = json.str.replace_all(_NULL_MEMBER, "")
     return fixed.str.replace_all(_LEADING_NULL, "{") if leading else fixed
 
