@@ -118,7 +118,7 @@ def diff_frames(
         `hash_rows` of ``baseline`` (the snapshot store caches them), used when their signature
         matches. With a LazyFrame baseline the rows are then classified on the hashes first and
         only the removed and changed baseline rows are read (the unchanged ones are decoded but
-        never built), which roughly halves the memory of a diff against a stored snapshot.
+        never built): a diff against a stored snapshot then holds one side in memory, not two.
     current_hashes
         `hash_rows` of ``current`` (e.g. computed when it was saved as a snapshot), used the same way.
 
@@ -205,8 +205,9 @@ class _Sides:
             return self.base[rows]
         # Rows are picked as they are decoded: the unchanged 98 % of a baseline are never built.
         found = self.base_lf.with_row_index(_IB).filter(pl.col(_IB).is_in(rows.implode())).collect()
-        if found.height != rows.n_unique():
-            msg = f"baseline_hashes do not fit the baseline: {found.height} of {rows.n_unique()} rows"
+        wanted = rows.n_unique()
+        if found.height != wanted:
+            msg = f"baseline_hashes do not fit the baseline: {found.height} of {wanted} rows"
             raise ValueError(msg)
         return rows.alias(_IB).to_frame().join(found, on=_IB, how="left", maintain_order="left").drop(_IB)
 
