@@ -242,10 +242,14 @@ def _keep_rejected(args: argparse.Namespace, exc: ToolkitError) -> None:
     rejected = getattr(exc, "rejected", None)
     if not isinstance(exc, CheckFailed) or rejected is None or not hasattr(args, "feed"):
         return
-    folder = load_settings(args.settings).state_dir / "rejected"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{args.feed}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
-    rejected.write_csv(path)
+    try:
+        folder = load_settings(args.settings).state_dir / "rejected"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{args.feed}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+        rejected.write_csv(path)
+    except (ToolkitError, OSError) as problem:
+        print(f"the rejected rows could not be written: {problem}", file=sys.stderr)
+        return
     print(f"the {rejected.height} rejected rows, with their reasons: {path}", file=sys.stderr)
 
 
