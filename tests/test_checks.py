@@ -98,6 +98,14 @@ CORPUS = {
         rejected=rejects((1, "Code", "consistent_variant"), (2, "Code", "consistent_variant"))),
     "truncated-last-line": Case(PRICES + "A,SE,1,5,SEK\nB,SE,1,5,SEK\nC,SE,1",
                                 rejected=rejects((3, "", "source")), valid=("A", "B")),
+    "short-row-mid-file": Case(PRICES + "A,SE,1,5,SEK\nB,SE,1\nC,SE,1,5,SEK\n",
+                               rejected=rejects((2, "", "source")), valid=("A", "C")),
+    "short-row-with-crlf-and-blank-line": Case(PRICES + "A,SE,1,5,SEK\r\nB,SE\r\n\r\nC,SE,1,5,SEK\r\n",
+                                               rejected=rejects((2, "", "source"), (3, "PartNo", "not_null"),
+                                                                (3, "PriceListCode", "not_null")),
+                                               valid=("A", "C")),
+    "quoted-line-breaks-are-not-short-rows": Case(
+        PRICES + 'A,SE,1,5,SEK\n"B\nline two",SE,1,5,SEK\nC,SE,1,5,SEK\n', valid=("A", "B\nline two", "C")),
     "header-only": Case(PRICES),
     "empty-file": Case("", error=r"in\.csv: the file is empty; expected a header line"),
     "missing-mapped-column": Case(
@@ -186,7 +194,7 @@ def test_bad_input(tmp_path: Path, case: Case) -> None:
 def test_reasons_are_plain_words(tmp_path: Path) -> None:
     reasons = {k: run(tmp_path, CORPUS[k]).rejected["reason"][0] for k in
                ("duplicate-keys-all-rejected", "negative-price", "text-in-numeric-column", "bad-date",
-                "truncated-last-line", "wrong-currency", "unknown-status")}  # fmt: skip
+                "truncated-last-line", "short-row-mid-file", "wrong-currency", "unknown-status")}  # fmt: skip
     assert reasons == {
         "duplicate-keys-all-rejected": "the key appears on 2 rows; all are held back as it is unclear "
                                        "which is right",
@@ -194,6 +202,7 @@ def test_reasons_are_plain_words(tmp_path: Path) -> None:
         "text-in-numeric-column": "'gratis' is not a number",
         "bad-date": "'2024-02-30' is not a date (expected YYYY-MM-DD or the feed's date_format)",
         "truncated-last-line": "the last line has 3 of 5 fields and no line end: the file looks cut off",
+        "short-row-mid-file": "the row has 3 of 5 fields: some are missing",
         "wrong-currency": "'SEKK' is not an ISO 4217 currency code (like SEK, NOK, EUR)",
         "unknown-status": "'Vintage' is not a SkuStatus; expected one of Active, Coming, Expiring, "
                           "Hidden, Inactive, NotActivated (or its number)",

@@ -148,6 +148,21 @@ def test_skip_rows_and_quote_char(tmp_path: Path) -> None:
     assert frame.select("PartNo", "_row").rows() == [("A|1", 1)]
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 25])
+def test_short_rows_are_flagged_after_skipped_lines_and_across_chunks(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toolkit._readers as readers
+
+    monkeypatch.setattr(readers._line_chunks, "__defaults__", (chunk,))  # many tiny chunks, or one
+    text = ("Export 2024-05-01\nshort,line\nPartNo;PriceListCode;CurrencyCode\nA;SE;SEK\nB;SE\n"
+            "C;SE;SEK\nD\nE;SE;SEK")  # fmt: skip
+    frame = load(tmp_path, text, options={"separator": ";", "skip_rows": 2})
+    flagged = frame.filter(pl.col("_error").is_not_null()).select("_row", "PartNo", "_error").rows()
+    assert flagged == [(2, "B", "the row has 2 of 3 fields: some are missing"),
+                       (4, "D", "the row has 1 of 3 fields: some are missing")]  # fmt: skip
+
+
 def test_culture_option_qualifies_bare_culture_columns(tmp_path: Path) -> None:
     text = "PartNo,Name,VatRate[sweden]\nA,Jacka,25\n"
     frame = load(tmp_path, text, entity="products", options={"culture": "sv-SE"})

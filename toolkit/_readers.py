@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,8 +123,9 @@ def _decode_message(line: int, byte: int, codec: str) -> str:
 
 # --- CSV -------------------------------------------------------------------------------------------
 def _scan_csv(file: Path, opts: SourceOptions) -> pl.LazyFrame:
+    source = _utf8(file, opts)
     lf = pl.scan_csv(
-        _utf8(file, opts),
+        source,
         separator=opts.separator,
         quote_char=opts.quote_char or None,
         skip_rows=opts.skip_rows,
@@ -135,10 +137,79 @@ def _scan_csv(file: Path, opts: SourceOptions) -> pl.LazyFrame:
         row_index_offset=1,
     )
     problem = _truncated_tail(file, lf, opts)
-    if problem:
-        flag = pl.when(pl.col("_row") == pl.len()).then(pl.lit(problem)).otherwise(None)
+    short = _short_rows(source, opts, len(schema_of(lf, file, "csv", opts)) - 1)
+    if problem or short is not None:
+        flag = short if short is not None else pl.lit(None, pl.String)
+        if problem:
+            flag = pl.when(pl.col("_row") == pl.len()).then(pl.lit(problem)).otherwise(flag)
         lf = lf.with_columns(flag.alias("_error"))
     return lf
+
+
+def _short_rows(source: Path | io.BytesIO, opts: SourceOptions, expected: int) -> pl.Expr | None:
+    """A message for each data row with fewer fields than the header's ``expected`` (None if none).
+
+    polars pads a short row with empty text, which would clear its missing fields: such rows are
+    flagged here instead. Fields are counted per line, as separators plus one; separators inside
+    quotes only add to the count, so no complete row is taken for a short one. Blank lines are left
+    alone, and so is a file whose quoted fields span lines (its lines and rows do not align). The
+    text is counted in chunks of whole lines, so memory stays flat.
+    """
+    data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
+    quote = opts.quote_char if opts.quote_char and opts.quote_char.encode() in data else None
+    if quote is None and _complete(data, opts, expected):
+        return None
+    rows, fields, line = [], [], 0
+    for chunk in _line_chunks(data, opts):
+        if chunk is None:
+            return None
+        lines = pl.DataFrame({"line": chunk.str.split("\n").explode()}).with_row_index("_row", offset=line)
+        line += lines.height - 1  # the chunk's last piece is empty: the next chunk starts there
+        if quote and (lines["line"].str.count_matches(quote, literal=True) % 2 == 1).any():
+            return None
+        count = pl.col("line").str.count_matches(opts.separator, literal=True) + 1
+        short = lines.filter(count < expected).filter((pl.col("line") != "") & (pl.col("line") != "\r"))
+        rows.append(short["_row"])
+        fields.append(short.select(count)["line"])
+    # line i (from 0) after skip_rows lines and the header is data row i - skip_rows
+    row = pl.concat(rows).cast(pl.Int64) - opts.skip_rows
+    found = pl.DataFrame({"row": row, "fields": pl.concat(fields)})
+    found = found.filter(pl.col("row") > 0)
+    if found.is_empty():
+        return None
+    per_row = pl.col("_row").replace_strict(found["row"].cast(pl.UInt32), found["fields"], default=None)
+    message = pl.format(f"the row has {{}} of {expected} fields: some are missing", per_row)
+    return pl.when(per_row.is_not_null()).then(message)
+
+
+def _complete(data: bytes, opts: SourceOptions, expected: int) -> bool:
+    """True when no line can be short, judged from counts alone (a file without quotes).
+
+    polars refuses a row with more fields than the header, so when the separators add up to
+    ``expected - 1`` per data line, every line has exactly that many.
+    """
+    start = 0
+    for _ in range(opts.skip_rows + 1):  # past the skipped lines and the header
+        start = data.find(b"\n", start) + 1
+        if start == 0:
+            return True
+    lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)
+    return data.count(opts.separator.encode(), start) >= (expected - 1) * lines
+
+
+def _line_chunks(data: bytes, opts: SourceOptions, size: int = 1 << 25) -> Iterator[pl.Series | None]:
+    """``data`` as text in chunks of whole lines (None for text that is not UTF-8 where that is an
+    error: the read itself explains it)."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", min(start + size, len(data)) - 1)
+        end = len(data) if end < 0 else end + 1
+        piece = data[start:end]
+        try:
+            yield pl.Series([piece], dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.PolarsError:
+            yield pl.Series([piece.decode("utf-8", errors="replace")]) if _is_lossy(opts) else None
+        start = end
 
 
 def _truncated_tail(file: Path, lf: pl.LazyFrame, opts: SourceOptions) -> str | None:

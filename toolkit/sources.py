@@ -16,8 +16,9 @@ Metadata columns (``_``-prefixed, never data):
   row, which costs nothing extra; ``read_source`` keeps it only on the rows whose cast failed (null
   elsewhere) and drops the column when no row failed. A row failed where ``<col>`` is null and
   ``_raw_<col>`` is a non-empty text; ``checks`` reads both forms.
-- ``_error`` (String): present only when the loader flagged rows itself (a truncated last line of a CSV);
-  the checks reject those rows with this text as the reason.
+- ``_error`` (String): present only when the loader flagged rows itself (a CSV row with fewer fields
+  than the header, which polars would pad with empty text; a truncated last line); the checks reject
+  those rows with this text as the reason.
 
 Options (``Feed.options``; unknown keys raise ConfigError):
 
