@@ -177,14 +177,17 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     from toolkit.sources import read_source
 
     entity = get_entity(feed.entity)
-    if checked is None:
-        frame = read_source(feed, path=source)
-        check = validate(entity, frame, policies=feed.policies)
-    else:
-        frame, check = checked
-        enforce(entity, feed.policies, check)
+    # The baseline file is checked against its hash while the source is read (hashlib releases the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
+        finding = pool.submit(store.baseline, feed.name)
+        if checked is None:
+            frame = read_source(feed, path=source)
+            check = validate(entity, frame, policies=feed.policies)
+        else:
+            frame, check = checked
+            enforce(entity, feed.policies, check)
+        base_ref = finding.result()
     valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
-    base_ref = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or entity.key)
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
