@@ -152,8 +152,8 @@ def _short_rows(source: Path | io.BytesIO, opts: SourceOptions, expected: int) -
     polars pads a short row with empty text, which would clear its missing fields: such rows are
     flagged here instead. Fields are counted per line, as separators plus one; separators inside
     quotes only add to the count, so no complete row is taken for a short one. Blank lines are left
-    alone, and so is a file whose quoted fields span lines (its lines and rows do not align). The
-    text is counted in chunks of whole lines, so memory stays flat.
+    alone, and so is a file whose quoted fields span lines (its lines and rows do not align). Lines
+    are split and counted a chunk at a time, so only one chunk's lines are held at once.
     """
     data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
     quote = opts.quote_char if opts.quote_char and opts.quote_char.encode() in data else None
