@@ -136,8 +136,9 @@ def _scan_csv(file: Path, opts: SourceOptions) -> pl.LazyFrame:
         row_index_name="_row",
         row_index_offset=1,
     )
-    problem = _truncated_tail(file, lf, opts)
-    short = _short_rows(source, opts, len(schema_of(lf, file, "csv", opts)) - 1)
+    expected = len(schema_of(lf, file, "csv", opts)) - 1  # the header's fields (not _row)
+    problem = _truncated_tail(file, opts, expected)
+    short = _short_rows(source, opts, expected)
     if problem or short is not None:
         flag = short if short is not None else pl.lit(None, pl.String)
         if problem:
@@ -212,14 +213,13 @@ def _line_chunks(data: bytes, opts: SourceOptions, size: int = 1 << 25) -> Itera
         start = end
 
 
-def _truncated_tail(file: Path, lf: pl.LazyFrame, opts: SourceOptions) -> str | None:
+def _truncated_tail(file: Path, opts: SourceOptions, expected: int) -> str | None:
     """A message when the last line has no line end and fewer fields than the header."""
     with file.open("rb") as fh:
         fh.seek(max(file.stat().st_size - 65536, 0))
         tail = fh.read()
     if tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
         return None
-    expected = len(schema_of(lf, file, "csv", opts)) - 1
     last = tail.rsplit(b"\n", 1)[1].decode(codec_of(opts.encoding) or "utf-8", errors="replace")
     quoting = {"quotechar": opts.quote_char} if opts.quote_char else {"quoting": csv.QUOTE_NONE}
     found = len(next(csv.reader([last], delimiter=opts.separator, **quoting), []))
