@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,7 @@ from toolkit.config import Settings, load_settings
 from toolkit.entities import ENTITIES
 from toolkit.errors import GuardRefused, PlanError
 from toolkit.feeds import Plan, plan_feed
+from toolkit.ledger import Ledger
 from toolkit.payloads import build_header, identity_columns
 from toolkit.rowhash import hash_rows
 
@@ -235,6 +238,60 @@ def test_guard_refuses_an_empty_source(tmp_path: Path) -> None:
     settings = write_settings(tmp_path, "onhands")
     with pytest.raises(GuardRefused, match="no valid rows"):
         plan_day(settings, "onhands", catalog("onhands", 4).clear())
+
+
+class SlowStore(SnapshotStore):  # type: ignore[misc,valid-type]
+    """A store whose snapshot writes wait for ``release`` (and fail when ``fail`` is set)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.release, self.fail = threading.Event(), False
+
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        assert self.release.wait(10)
+        if self.fail:
+            raise OSError(28, "No space left on device")
+        return super().save(*args, **kwargs)
+
+
+def test_plan_returns_while_its_snapshot_is_written(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    store = SlowStore(settings.state_dir / "snapshots")
+    plan = plan_day(settings, "onhands", catalog("onhands", 6), store=store)
+    # ready to preview, the snapshot still being written
+    assert isinstance(plan.saving, Future) and not plan.saving.done()
+    assert plan.summary.added == 6 and plan.preview(1)[0]["items"]
+    assert store.history("onhands") == []
+    store.release.set()
+    assert plan.snapshot is not None and plan.snapshot.rows == 6  # waits for the write
+    assert [r.id for r in store.history("onhands")] == [plan.snapshot.id]
+
+
+def test_a_failed_snapshot_write_stops_the_plan_before_anything_is_recorded(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    store = SlowStore(settings.state_dir / "snapshots")
+    plan = plan_day(settings, "onhands", catalog("onhands", 6), store=store)
+    store.fail = True
+    store.release.set()
+    with pytest.raises(OSError, match="No space left"):
+        _ = plan.snapshot
+    with pytest.raises(OSError, match="No space left"):
+        plan.save(tmp_path / "plan")
+    ledger = Ledger(settings.state_dir / "ledger.sqlite")
+    with pytest.raises(OSError, match="No space left"):
+        ledger.record_plan(plan)
+    assert ledger.plans() == []
+
+
+def test_a_refused_plan_writes_no_snapshot(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    base = catalog("onhands", 20)
+    accept(settings, plan_day(settings, "onhands", base, kind="full"))
+    store = SnapshotStore(settings.state_dir / "snapshots")
+    before = store.history("onhands")
+    with pytest.raises(GuardRefused):
+        plan_day(settings, "onhands", base.head(10))
+    assert store.history("onhands") == before
 
 
 def test_kind_auto(tmp_path: Path) -> None:

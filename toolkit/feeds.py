@@ -1,7 +1,8 @@
 """Plan a feed: a minimal change feed or a guarded full feed, as batches you can preview before sending.
 
-``plan_feed`` reads the source, checks it, stores it as a snapshot, diffs it against the baseline (the
-last snapshot Connect accepted) and turns the difference into batches:
+``plan_feed`` reads the source, checks it, diffs it against the baseline (the last snapshot Connect
+accepted), turns the difference into batches and stores the source as a snapshot (written in the
+background: `Plan.snapshot` waits for it):
 
 - a **change feed** sends added items with every mapped field, changed items with their keys and the
   changed fields only (grouped by their set of changed fields unless that costs more than
@@ -18,6 +19,7 @@ Nothing is sent here; :mod:`toolkit.runs` submits plans.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,7 +80,8 @@ class Plan:
     profile: str
     kind: FeedKind
     created: datetime
-    snapshot: SnapshotRef | None
+    saving: SnapshotRef | Future[SnapshotRef] | None = field(compare=False)
+    """The new snapshot, or its write still under way; read it through `snapshot`."""
     baseline: SnapshotRef | None
     batches: tuple[Batch, ...] = field(repr=False)
     summary: PlanSummary
@@ -87,6 +90,18 @@ class Plan:
     override_reason: str | None = None
     diff: Diff | None = field(default=None, repr=False, compare=False)
     """The diff the plan was made from: in memory only (a loaded plan has None)."""
+
+    @property
+    def snapshot(self) -> SnapshotRef | None:
+        """The new snapshot, promoted once every job of the plan succeeded.
+
+        ``plan_feed`` returns as soon as the batches are made, while the snapshot is still being
+        written (1M rows take about a second); this waits for the write and raises its error, if any.
+        Recording, saving and promoting a plan all go through here, so nothing is sent before the
+        snapshot is on disk.
+        """
+        saving = self.saving
+        return saving.result() if isinstance(saving, Future) else saving
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """Per batch: its index, endpoint, header and first ``n`` items, as Python objects."""
@@ -118,7 +133,7 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
               allow_mass_deactivation: bool = False, override_reason: str | None = None,
               store: SnapshotStore | None = None,
               checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
-    """Plan one feed: read, check, snapshot, diff, guard and batch (nothing is sent).
+    """Plan one feed: read, check, diff, guard, batch and snapshot (nothing is sent).
 
     Parameters
     ----------
@@ -202,12 +217,11 @@ def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating
         raise GuardRefused(msg, counts=counts)
 
 
-def plan_id(feed: str, kind: str, snapshot_hash: str, batch_ids: list[str]) -> str:
-    """Deterministic: the same feed, kind, snapshot and batches give the same id (24 hex digits).
+def plan_id(feed: str, kind: str, content: str, batch_ids: list[str]) -> str:
+    """Deterministic: the same feed, kind, snapshot content and batches give the same id (24 hex digits).
 
     >>> plan_id("stock", "change", "abc", ["b1", "b2"]) == plan_id("stock", "change", "abc", ["b1", "b2"])
     True
     """
-    text = "\n".join([feed, kind, snapshot_hash, *batch_ids])
+    text = "\n".join([feed, kind, content, *batch_ids])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-

@@ -196,6 +196,7 @@ class Ledger(FeedLocks):
         rows = self._rows("SELECT state FROM plans WHERE id = ?", (plan.id,))
         if rows and rows[0][0] in OPEN_PLAN_STATES:
             return self.plan(plan.id)
+        snapshot = plan.snapshot  # a plan's snapshot may still be being written: wait outside the lock
         now = _iso(self.now())
         with self._tx() as con:
             self._supersede(con, plan.feed, plan.id, now)
@@ -206,7 +207,7 @@ class Ledger(FeedLocks):
                 self._event(con, Reason.REPLANNED, feed=plan.feed, plan_id=plan.id,
                             detail={"was": rows[0][0]})  # fmt: skip
             else:
-                self._insert_plan(con, plan, directory, now)
+                self._insert_plan(con, plan, snapshot, directory, now)
             if plan.allow_mass_deactivation:
                 self._event(con, Reason.GUARD_OVERRIDE, feed=plan.feed, plan_id=plan.id,
                             detail={"reason": plan.override_reason})  # fmt: skip
@@ -220,9 +221,9 @@ class Ledger(FeedLocks):
             con.execute("UPDATE plans SET state='superseded', updated_at=? WHERE id=?", (now, row[0]))
             self._event(con, Reason.SUPERSEDED, feed=feed, plan_id=row[0], detail={"by": plan_id})
 
-    def _insert_plan(self, con: sqlite3.Connection, plan: Any, directory: Path | None,
+    def _insert_plan(self, con: sqlite3.Connection, plan: Any, snap: Any, directory: Path | None,
                      now: str | None) -> None:  # fmt: skip
-        snap, base = plan.snapshot, plan.baseline
+        base = plan.baseline
         con.execute(
             "INSERT INTO plans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (plan.id, plan.feed, plan.entity, plan.kind, getattr(plan, "profile", None),

@@ -137,7 +137,7 @@ def load_plan(directory: Path) -> Plan:
     summary = PlanSummary(**{**s, "notes": tuple(s.get("notes", ()))})
     return Plan(
         id=m["id"], feed=m["feed"], entity=m["entity"], profile=m["profile"], kind=m["kind"],
-        created=datetime.fromisoformat(m["created"]), snapshot=_ref_from_json(m["snapshot"]),
+        created=datetime.fromisoformat(m["created"]), saving=_ref_from_json(m["snapshot"]),
         baseline=_ref_from_json(m["baseline"]), batches=batches, summary=summary, rejected=rejected,
         allow_mass_deactivation=m["allow_mass_deactivation"], override_reason=m["override_reason"],
     )  # fmt: skip
