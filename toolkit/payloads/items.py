@@ -56,9 +56,8 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     cols = item_columns(ent, frame.columns, fields)
     keep = frozenset(clear).intersection(cols)
     schema: Schema = dict(frame.schema)
-    if ent.name == "products":  # null members are dropped level by level, marks kept
-        json = _product_items(ent, frame, cols, schema, keep)
-        return json.str.replace_all(_KEEP_JSON, '"', literal=True) if keep else json
+    if ent.name == "products":  # null members are dropped (and marks removed) level by level
+        return _product_items(ent, frame, cols, schema, keep)
     item = object_json(*level_members(ent, cols, schema, keep)).alias("item")
     leading = any(c.startswith(tuple(p + "." for p in SUB_ELEMENTS)) for c in cols)
     return _json_without_nulls(frame, item, marked=bool(keep), leading=leading)
@@ -120,7 +119,8 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
     Each row gets the index of its product's and its variant's first row; one stable sort on those
     integers makes every group contiguous, so the joins group a sorted integer column (fast) rather
     than strings. Variant and product members are gathered from those first rows. Null members are
-    dropped level by level, before nesting, so no text is searched twice.
+    dropped (and the marks of kept nulls removed) level by level, before nesting, so no text is
+    searched twice.
     """
     levels = _levels(entity, cols)
     first = pl.col("_i").min()
@@ -144,9 +144,11 @@ def _rows(frame: pl.DataFrame, names: list[str], indexes: pl.Series) -> pl.DataF
 
 def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Schema,
               keep: frozenset[str]) -> pl.Series:  # fmt: skip
-    """One object per row of the members of one level, null members dropped (marks kept)."""
+    """One object per row of the members of one level, null members dropped, then the marks of
+    kept nulls removed (nesting drops nothing more, so the marks are done with here)."""
     members, fragments = level_members(entity, names, schema, keep)
-    return _json_without_nulls(frame, object_json(members, fragments), marked=False, leading=False)
+    marked = not keep.isdisjoint(names)
+    return _json_without_nulls(frame, object_json(members, fragments), marked=marked, leading=False)
 
 
 def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
