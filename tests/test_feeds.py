@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -267,12 +268,20 @@ def test_plan_returns_while_its_snapshot_is_written(tmp_path: Path) -> None:
     assert [r.id for r in store.history("onhands")] == [plan.snapshot.id]
 
 
-def test_a_failed_snapshot_write_stops_the_plan_before_anything_is_recorded(tmp_path: Path) -> None:
+def test_a_failed_snapshot_write_stops_the_plan_before_anything_is_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = write_settings(tmp_path, "onhands")
     store = SlowStore(settings.state_dir / "snapshots")
     plan = plan_day(settings, "onhands", catalog("onhands", 6), store=store)
     store.fail = True
-    store.release.set()
+    with caplog.at_level("WARNING", logger="toolkit.planning"):
+        store.release.set()
+        said = "feed onhands: the new snapshot could not be written"
+        deadline = time.monotonic() + 10  # the worker logs just after the write fails
+        while said not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert said in caplog.text  # said at once, without anyone asking for the snapshot
     with pytest.raises(OSError, match="No space left"):
         _ = plan.snapshot
     with pytest.raises(OSError, match="No space left"):

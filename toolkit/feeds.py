@@ -96,7 +96,7 @@ class Plan:
         """The new snapshot, promoted once every job of the plan succeeded.
 
         ``plan_feed`` returns as soon as the batches are made, while the snapshot is still being
-        written (1M rows take about a second); this waits for the write and raises its error, if any.
+        written (1M rows take one to two seconds); this waits for the write and raises its error, if any.
         Recording, saving and promoting a plan all go through here, so nothing is sent before the
         snapshot is on disk.
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from toolkit.diff import Diff
     from toolkit.feeds import FeedKind, KindOption, Plan, PlanSummary
     from toolkit.snapshots import SnapshotRef, SnapshotStore
+
+logger = logging.getLogger("toolkit.planning")
 
 
 @dataclass
@@ -216,14 +219,22 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
 def _save_meanwhile(store: SnapshotStore, feed: str, rows: pl.DataFrame, *, kind: FeedKind, key: list[str],
                     hashes: RowHashes) -> Future[SnapshotRef]:  # fmt: skip
     """Write the new snapshot on a worker thread and return at once: the plan can be previewed while
-    it is written (1M rows of Parquet take about 2 CPU-seconds), and `Plan.snapshot` waits for it.
+    it is written (1M rows of Parquet take one to two seconds), and `Plan.snapshot` waits for it.
     Started after the batches are made, so it does not compete with them for polars' threads; the
     worker is not a daemon, so an exiting interpreter finishes the write first."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
     try:
-        return pool.submit(store.save, feed, rows, kind=kind, key=key, hashes=hashes)
+        saving = pool.submit(store.save, feed, rows, kind=kind, key=key, hashes=hashes)
     finally:
         pool.shutdown(wait=False)
+
+    def report(done: Future[SnapshotRef]) -> None:  # said at once, even if the plan is only previewed
+        if done.exception() is not None:
+            logger.warning("feed %s: the new snapshot could not be written (%s); the plan cannot be "
+                           "recorded or sent", feed, done.exception())  # fmt: skip
+
+    saving.add_done_callback(report)
+    return saving
 
 
 def _rows_digest(hashes: RowHashes) -> str:
