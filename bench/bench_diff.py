@@ -237,9 +237,8 @@ def contend(
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def best_of(repeat: int, name: str, folder: Path, meta: dict[str, Any], parts: int) -> dict[str, Any]:
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the least wall time (the machine may be shared: the minimum is the signal)."""
-    runs = [contend(name, folder, meta, parts) for _ in range(repeat)]
     done = [r for r in runs if "wall_s" in r]
     return min(done, key=lambda r: r["wall_s"]) if done else runs[0]
 
@@ -249,7 +248,13 @@ def run_size(
 ) -> dict[str, Any]:
     folder = data / f"catalog-{rows}"
     meta = prepare(rows, folder)
-    results = {name: best_of(repeat, name, folder, meta, parts) for name in names}
+    # Rounds of every contender in turn, so a machine that speeds up or slows down meanwhile
+    # weighs on all of them alike (a shared machine's pace drifts by 20 % over minutes).
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for _ in range(repeat):
+        for name in names:
+            runs[name].append(contend(name, folder, meta, parts))
+    results = {name: best_of(runs[name]) for name in names}
     diffs = [r["counts"] for n, r in results.items() if "counts" in r and n != "read"]
     return {**meta, "results": results, "counts_agree": all(d == diffs[0] for d in diffs)}
 
@@ -298,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, nargs="*", help="explicit sizes (overrides the defaults)")
     p.add_argument("--only", help="comma-separated contenders")
     p.add_argument("--parts", type=int, default=4, help="partitions for the partitioned contender")
-    p.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is kept")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of all contenders; the fastest run is kept")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--contender", help=argparse.SUPPRESS)
     p.add_argument("--base", type=Path, help=argparse.SUPPRESS)
