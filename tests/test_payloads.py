@@ -289,3 +289,18 @@ def test_large_frames_encode_exactly_as_small_ones(entity: str, data: st.DataObj
         patch.setattr(items_module, "_STREAMING_ROWS", 0)
         large = encode_items(entity, df, clear=clear)
     assert large.to_list() == small.to_list()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), size=st.integers(1, 7))
+def test_products_encoded_in_chunks_of_whole_products_as_in_one(data: st.DataObject, size: int) -> None:
+    """Products are encoded a chunk of whole products at a time: same text, same order, any size."""
+    import toolkit.payloads.items as items_module
+
+    df = data.draw(canonical_frames("products"))
+    clear = data.draw(st.lists(st.sampled_from(df.columns), max_size=3))
+    whole = encode_items("products", df, clear=clear)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(items_module, "_PRODUCT_CHUNK_ROWS", size)
+        chunked = encode_items("products", df, clear=clear)
+    assert chunked.to_list() == whole.to_list()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -24,6 +25,7 @@ _NULL_MEMBER = r',"[^"\\]*":null'
 _LEADING_NULL = r'\{"[^"\\]*":null,'
 _KEEP_JSON = '"\\u0001\\u0002\\u0003'  # KEEP as json_encode writes it
 _STREAMING_ROWS = 20_000  # from here string building runs in the streaming engine (all cores)
+_PRODUCT_CHUNK_ROWS = 200_000  # products are encoded this many SKU rows at a time (see _product_items)
 
 
 def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
@@ -118,9 +120,11 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
 
     Each row gets the index of its product's and its variant's first row; one stable sort on those
     integers makes every group contiguous, so the joins group a sorted integer column (fast) rather
-    than strings. Variant and product members are gathered from those first rows. Null members are
-    dropped (and the marks of kept nulls removed) level by level, before nesting, so no text is
-    searched twice.
+    than strings. The sorted rows are encoded in chunks of whole products (about
+    ``_PRODUCT_CHUNK_ROWS`` rows each), so the text of one chunk's levels is in memory at a time,
+    not of the whole catalog's. Variant and product members are gathered from the groups' first
+    rows. Null members are dropped (and the marks of kept nulls removed) level by level, before
+    nesting, so no text is searched twice.
     """
     levels = _levels(entity, cols)
     first = pl.col("_i").min()
@@ -128,9 +132,31 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
         first.over("Code").alias("_p"), first.over("Code", "ManufacturerPartNo").alias("_v")
     )
     order = ids.select(pl.arg_sort_by("_p", "_v", maintain_order=True)).to_series()
-    skus = _own_json(entity, frame, levels["sku"], schema, keep)
-    rows = ids[order].with_columns(skus[order].alias("_s"))
-    variants = _join_runs(rows, "_v", "_s", "_p")
+    ids = ids[order]
+    chunks = [_product_chunk(entity, frame, order.slice(at, n), ids.slice(at, n), levels, schema, keep)
+              for at, n in _whole_products(ids["_p"], _PRODUCT_CHUNK_ROWS)]  # fmt: skip
+    return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _whole_products(product: pl.Series, size: int) -> list[tuple[int, int]]:
+    """(offset, length) slices of about ``size`` rows of a column sorted by product, each ending
+    where a product ends (a product larger than ``size`` makes a longer slice)."""
+    values = product.to_numpy()
+    if not values.size:
+        return [(0, 0)]
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    picked = np.searchsorted(starts, np.arange(0, values.size, size))  # first start at or after each
+    cuts = np.unique(starts[picked[picked < starts.size]]).tolist()
+    return [(at, end - at) for at, end in zip(cuts, [*cuts[1:], values.size], strict=True)]
+
+
+def _product_chunk(entity: Entity, frame: pl.DataFrame, rows: pl.Series, ids: pl.DataFrame,
+                   levels: dict[str, list[str]], schema: Schema,
+                   keep: frozenset[str]) -> pl.Series:  # fmt: skip
+    """The items of whole products: ``rows`` of ``frame`` sorted by product and variant, ``ids`` the
+    first-row indexes of their product (``_p``) and variant (``_v``)."""
+    skus = _own_json(entity, _rows(frame, levels["sku"], rows), levels["sku"], schema, keep)
+    variants = _join_runs(ids.with_columns(skus.alias("_s")), "_v", "_s", "_p")
     own = _own_json(entity, _rows(frame, levels["variant"], variants["_v"]), levels["variant"], schema, keep)
     variants = variants.select("_p", _nest(own, "Skus", variants["_s"]).alias("_s"))
     products = _join_runs(variants, "_p", "_s")
