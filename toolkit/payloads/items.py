@@ -127,6 +127,9 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
     nesting, so no text is searched twice.
     """
     levels = _levels(entity, cols)
+    # Rows are gathered level by level: from one chunk, 10x faster than from the several a file
+    # read gives (a gather over chunks costs about as much as copying them all).
+    frame = frame.select(list(dict.fromkeys(["Code", "ManufacturerPartNo", *cols]))).rechunk()
     first = pl.col("_i").min()
     ids = frame.select("Code", "ManufacturerPartNo").with_row_index("_i").select(
         first.over("Code").alias("_p"), first.over("Code", "ManufacturerPartNo").alias("_v")
