@@ -260,14 +260,15 @@ def _classify(sides: _Sides, spec: Columns, *, exact: bool) -> Diff:
     cand = pairs.filter(pl.col(_IB).is_not_null() & pl.col(_IC).is_not_null()).sort(_IC)
     fetched = sides.base_rows(pl.concat([removed, cand[_IB]]))
     _check_nulls(fetched, keys, "baseline")
+    picked = sides.cur[pl.concat([added, cand[_IC]])]  # one gather: each costs a pass over the chunks
     out = [*keys, *spec.compared]
     previous = _aligned(fetched.slice(removed.len()), out, spec.dtypes)
-    current = _aligned(sides.cur[cand[_IC]], out, spec.dtypes)
+    current = _aligned(picked.slice(added.len()), out, spec.dtypes)
     if not exact and not previous.select(keys).equals(current.select(keys)):
         raise _KeyHashCollision
     changed, previous = _compare(previous, current, spec.compared)
     unchanged += cand.height - changed.height
-    return Diff(keys, spec.compared, sides.cur[added], fetched.head(removed.len()), changed, previous,
+    return Diff(keys, spec.compared, picked.head(added.len()), fetched.head(removed.len()), changed, previous,
                 unchanged, _field_counts(changed, spec.compared))  # fmt: skip
 
 
