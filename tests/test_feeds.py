@@ -277,7 +277,7 @@ def test_a_failed_snapshot_write_stops_the_plan_before_anything_is_recorded(
     store.fail = True
     with caplog.at_level("WARNING", logger="toolkit.planning"):
         store.release.set()
-        said = "feed onhands: the new snapshot could not be written"
+        said = "feed 'onhands': the new snapshot could not be written"
         deadline = time.monotonic() + 10  # the worker logs just after the write fails
         while said not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -403,6 +403,26 @@ def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "3 of 10 rows rejected" in err and "the 3 rejected rows, with their reasons: " in err
     kept = pl.read_csv(err.strip().rsplit(": ", 1)[1])
     assert kept.height == 3 and kept["reason"].str.contains("PartNo is empty").all()
+
+
+def test_cli_plan_when_the_snapshot_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import toolkit.snapshots
+
+    settings = write_settings(tmp_path, "onhands")
+    catalog("onhands", 10).write_parquet(tmp_path / "src" / "onhands.parquet")
+
+    def full_disk(data: Any, path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(toolkit.snapshots, "_write_parquet", full_disk)
+    out = tmp_path / "out"
+    assert main(["plan", "onhands", "--settings", str(settings.path), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: feed 'onhands': the new snapshot could not be written in ")
+    assert "No space left on device" in err and "Traceback" not in err
+    assert not (out / "manifest.json").exists()
 
 
 def test_source_override_and_preview(tmp_path: Path) -> None:

@@ -159,7 +159,7 @@ def test_a_crash_before_the_rename_leaves_the_store_as_it_was(
         raise OSError("power cut")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="power cut"):
+    with pytest.raises(SnapshotError, match=r"feed 'stock': the new snapshot could not be written .*power"):
         store.save("stock", stock(offset=5))
     monkeypatch.undo()
     assert store.history("stock") == [ref]

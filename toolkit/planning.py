@@ -24,6 +24,7 @@ from toolkit.batches import (
 from toolkit.batches import count_requests as _count
 from toolkit.config import Feed, Policies, Settings
 from toolkit.entities import Entity, get_entity
+from toolkit.errors import SnapshotError
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
 
 if TYPE_CHECKING:
@@ -229,9 +230,12 @@ def _save_meanwhile(store: SnapshotStore, feed: str, rows: pl.DataFrame, *, kind
         pool.shutdown(wait=False)
 
     def report(done: Future[SnapshotRef]) -> None:  # said at once, even if the plan is only previewed
-        if done.exception() is not None:
-            logger.warning("feed %s: the new snapshot could not be written (%s); the plan cannot be "
-                           "recorded or sent", feed, done.exception())  # fmt: skip
+        exc = done.exception()
+        if exc is None:
+            return
+        said = f"feed {feed!r}: the new snapshot could not be written ({exc})"
+        said = str(exc) if isinstance(exc, SnapshotError) else said  # which names the feed already
+        logger.warning("%s; the plan cannot be recorded or sent", said)
 
     saving.add_done_callback(report)
     return saving

@@ -132,23 +132,27 @@ class SnapshotStore:
         created = self._clock().astimezone(dt.UTC)
         snap_id = f"{created:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
         path = folder / f"{snap_id}.parquet"
-        with self._manifest(feed) as entries:
-            _write_atomic(path, lambda tmp: _write_parquet(data, tmp))
-            written = pl.scan_parquet(path)
-            source = data if isinstance(data, pl.DataFrame) else written  # no re-read if in memory
-            rows = written.select(pl.len()).collect().item()
-            if key is None:
-                hashes = None
-            elif not _fits(hashes, source.collect_schema(), key, rows=rows):
-                hashes = hash_rows(source, key=key)
-            stat, content_hash = path.stat(), _sha256(path)
-            self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
-            entry = {"id": snap_id, "file": path.name, "rows": rows,
-                     "bytes": stat.st_size, "content_hash": content_hash,
-                     "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
-                     "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
-            entries.append(entry)
-            self._retain(folder, entries)
+        try:
+            with self._manifest(feed) as entries:
+                _write_atomic(path, lambda tmp: _write_parquet(data, tmp))
+                written = pl.scan_parquet(path)
+                source = data if isinstance(data, pl.DataFrame) else written  # no re-read if in memory
+                rows = written.select(pl.len()).collect().item()
+                if key is None:
+                    hashes = None
+                elif not _fits(hashes, source.collect_schema(), key, rows=rows):
+                    hashes = hash_rows(source, key=key)
+                stat, content_hash = path.stat(), _sha256(path)
+                self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
+                entry = {"id": snap_id, "file": path.name, "rows": rows,
+                         "bytes": stat.st_size, "content_hash": content_hash,
+                         "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
+                         "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
+                entries.append(entry)
+                self._retain(folder, entries)
+        except (OSError, pl.exceptions.PolarsError) as exc:  # a full disk, a lost mount, no rights
+            msg = f"feed {feed!r}: the new snapshot could not be written in {folder} ({exc})"
+            raise SnapshotError(msg) from exc
         return _ref(feed, folder, entry)
 
     def load(self, ref: SnapshotRef) -> pl.DataFrame:
