@@ -166,6 +166,12 @@ def test_a_crash_before_the_rename_leaves_the_store_as_it_was(
     assert not [p for p in ref.path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_snapshot_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "stock").write_text("a file where the feed's folder belongs")
+    with pytest.raises(SnapshotError, match=r"feed 'stock': the new snapshot could not be written in "):
+        SnapshotStore(tmp_path).save("stock", stock())
+
+
 def test_retention_keeps_the_last_n_the_baseline_and_the_last_full(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path, keep=2, clock=Clock())
     full = store.promote(store.save("stock", stock(), kind="full"))

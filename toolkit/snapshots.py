@@ -128,7 +128,7 @@ class SnapshotStore:
         when the caller has them already (used when they were computed the way `hash_rows` would).
         """
         data = _data(frame)
-        folder = self._folder(feed, create=True)
+        folder = self._folder(feed, create=False)  # created by _manifest, inside the try below
         created = self._clock().astimezone(dt.UTC)
         snap_id = f"{created:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
         path = folder / f"{snap_id}.parquet"
