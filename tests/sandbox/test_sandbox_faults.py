@@ -73,6 +73,14 @@ def test_dropped_connection_before_and_after_accept(api: Any) -> None:
     assert stats["requests"]["POST /commerce/connect/4.0/Customer/ImportCompanies"] == {"dropped": 2}
 
 
+def test_a_dropped_connection_is_a_close_never_a_reset(api: Any) -> None:
+    """The whole request is taken before the drop: closing with its body unread would be a reset."""
+    for n in range(30):
+        api.admin("faults", {"drop": 1})  # and the import goes on this warm connection, as in a feed
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.post_import("companies", [{"Code": f"C{n}", "Name": "x" * 2000}], api.header(**HEADER))
+
+
 def test_jobs_that_end_failed(api: Any) -> None:
     api.admin("faults", {"job_failed": {"next": 1}})
     failed = api.run("companies", [{"Code": "C1", "Name": "x"}], api.header(**HEADER))

@@ -54,6 +54,7 @@ async def _gate(request: Request, area: Area) -> tuple[Decision, str]:
     sb.check_rate(sb.client_of(auth) or f"address {address}")
     decision = sb.faults.draw(area, request.url.path)
     if decision.drop:
+        await request.body()  # take the whole request first: a close with unread bytes is a reset instead
         raise DropConnection
     if decision.status == 500:
         raise RequestError(500, "injected fault: internal server error")
