@@ -1,8 +1,9 @@
-"""norce-feeds: thin commands over the toolkit's functions.
+"""norce-feeds: plan, send and track the feeds of norce.toml through Norce Commerce Connect.
 
-Each command parses its arguments, calls one toolkit function and returns an exit code:
-0 ok, 1 checks failed (or another error), 2 usage or settings error, 3 guard refused, 4 a job failed,
-5 outcome unknown (run `resume`), 6 the feed is locked by another run.
+Exit codes: 0 ok, 1 checks failed (or another error), 2 usage or settings error, 3 guard refused,
+4 a job failed, 5 outcome unknown (run `resume`), 6 the feed is locked by another run.
+
+Each command parses its arguments, calls one toolkit function and maps its errors to those codes.
 """
 
 from __future__ import annotations
@@ -198,17 +199,19 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_sandbox,
+    _add_plan,
     _add_submit,
     _add_resume,
     _add_jobs,
     _add_restart,
-    _add_plan,
-]
+    _add_sandbox,
+]  # the order of a day's work, as --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="norce-feeds", description=__doc__.splitlines()[0])
+    intro, codes, _ = __doc__.split("\n\n", 2)
+    parser = argparse.ArgumentParser(prog="norce-feeds", description=intro, epilog=codes,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _COMMANDS:
         add(sub)
