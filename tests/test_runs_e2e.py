@@ -6,6 +6,7 @@ companies CSV, a state directory). Small ``max_items`` give every plan several b
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from polars.testing import assert_frame_equal
 from toolkit.cli import main
 from toolkit.config import Settings, load_settings
 from toolkit.ledger import Ledger
+from toolkit.outcomes import OUTCOME_SCHEMA
 from toolkit.records import Reason
 from toolkit.runs import (
     Outcome,
@@ -380,7 +382,15 @@ def test_cli_jobs_and_resume_without_work(ws: Workspace, capsys: pytest.CaptureF
     run(ws)
     toml_path = str(ws.root / "norce.toml")
     assert main(["jobs", "--feed", "companies", "--since", "7d", "--settings", toml_path]) == 0
-    assert "Succeeded" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| job_id | feed " in table and "Succeeded" in table and "plan_id" not in table
+    assert main(["jobs", "--csv", "-", "--settings", toml_path]) == 0
+    every = pl.read_csv(io.StringIO(capsys.readouterr().out))
+    assert every.columns == list(OUTCOME_SCHEMA) and every["status"].to_list() == ["Succeeded"]
+    assert main(["jobs", "--csv", str(ws.root / "jobs.csv"), "--settings", toml_path]) == 0
+    assert pl.read_csv(ws.root / "jobs.csv").equals(every) and "1 jobs written" in capsys.readouterr().out
+    assert main(["jobs", "--feed", "company", "--settings", toml_path]) == 2
+    assert "no feed 'company'" in capsys.readouterr().err
     assert main(["resume", "companies", "--settings", toml_path]) == 1
     assert "no unfinished submission" in capsys.readouterr().err
     with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:

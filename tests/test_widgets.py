@@ -258,7 +258,7 @@ def test_submit_app_shares_the_picked_preview(preview: Preview) -> None:
 def outcomes() -> pl.DataFrame:
     at = datetime(2024, 5, 1, 8, tzinfo=UTC)
     return pl.DataFrame(
-        {"feed": ["stock", "stock"], "plan_id": ["p1", "p1"], "job_id": [1, 2],
+        {"feed": ["stock", "stock"], "kind": ["change", "change"], "plan_id": ["p1", "p1"], "job_id": [1, 2],
          "status": ["Failed", "Succeeded"], "items": [5, 5], "failures": [5, 0],
          "queued_at": [at, at], "run_time_s": [1.0, 2.0], "lead_time_s": [3.0, 4.0],
          "restarted_from": [None, None]},

@@ -135,6 +135,8 @@ def _add_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("jobs", help="list job outcomes from the ledger")
     p.add_argument("--feed", default=None, help="only this feed")
     p.add_argument("--since", type=_period, default=None, help="only jobs queued in this period (7d)")
+    p.add_argument("--csv", default=None, metavar="FILE",
+                   help="write every column (plan, batch, times) as CSV to FILE, or - for stdout")
     _settings_arg(p)
     p.set_defaults(run=_run_jobs)
 
@@ -143,11 +145,22 @@ def _run_jobs(args: argparse.Namespace) -> int:
     import polars as pl
 
     from toolkit.config import load_settings
+    from toolkit.outcomes import job_table
     from toolkit.runs import read_job_outcomes
 
-    frame = read_job_outcomes(load_settings(args.settings), feed=args.feed, since=args.since)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=240, tbl_hide_dataframe_shape=True):
-        print(frame)
+    settings = load_settings(args.settings)
+    if args.feed is not None:
+        settings.feed(args.feed)  # a misspelt feed is an error, not an empty list
+    frame = read_job_outcomes(settings, feed=args.feed, since=args.since)
+    if args.csv == "-":
+        sys.stdout.write(frame.write_csv())
+    elif args.csv:
+        frame.write_csv(args.csv)
+        print(f"{frame.height} jobs written to {args.csv}")
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True,
+                       tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN"):  # fmt: skip
+            print(job_table(frame) if frame.height else "no jobs yet")
     return EXIT_OK
 
 

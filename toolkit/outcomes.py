@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from toolkit.runs import Submission, _Client
     from toolkit.snapshots import SnapshotStore
 
-__all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "wait_for_jobs"]
+__all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "job_table", "wait_for_jobs"]
 
 _LOG_TAIL = 20
 
@@ -204,6 +204,22 @@ def job_outcomes(ledger: Ledger, *, since: timedelta | datetime | None = None,
     lead = (pl.col("stopped_at") - pl.col("queued_at")).dt.total_microseconds() / 1e6
     return frame.with_columns(pl.coalesce("run_time_s", seconds).alias("run_time_s"),
                               lead.cast(pl.Float64).alias("lead_time_s"))  # fmt: skip
+
+
+def job_table(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """The columns of `job_outcomes` a person reads first, newest job first, times to the second.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> job_table(job_outcomes(Ledger(pathlib.Path(tempfile.mkdtemp()) / "l.sqlite"))).columns[:7]
+    ['job_id', 'feed', 'kind', 'status', 'items', 'failures', 'queued (UTC)']
+    """
+    return outcomes.reverse().select(
+        "job_id", "feed", "kind", "status", "items", "failures",
+        pl.col("queued_at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("queued (UTC)"),
+        pl.col("lead_time_s").round(1), pl.col("run_time_s").round(1), "restarted_from",
+    )  # fmt: skip
 
 
 def _parse(text: str | None) -> datetime | None:

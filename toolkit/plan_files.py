@@ -150,7 +150,7 @@ def describe(plan: Plan) -> str:
         f"plan {plan.id}: {s.kind} feed of {plan.feed} ({plan.entity}) to {plan.profile} — {s.reason}",
         f"  added {s.added}, changed {s.changed}, removed {s.removed} (deactivated {s.deactivated}, "
         f"left for full {s.left_for_full}), unchanged {s.unchanged}, rejected {s.rejected}",
-        f"  {s.items} items in {s.batches} requests, {s.bytes:,} bytes, "
+        f"  {s.items} items in {s.batches} request{'' if s.batches == 1 else 's'}, {s.bytes:,} bytes, "
         f"~{s.eta_seconds:.0f} s at the rate limit; grouping: {s.grouping}",
     ]
     if s.field_counts:

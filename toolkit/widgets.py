@@ -28,6 +28,7 @@ from toolkit import charts
 from toolkit.config import Settings
 from toolkit.errors import ToolkitError
 from toolkit.notebook import Preview, SubmitResult, preview_feed, sample_changes, submit_feed
+from toolkit.outcomes import job_table
 from toolkit.reports import JobReport, job_report, restart_jobs
 
 if TYPE_CHECKING:
@@ -306,12 +307,7 @@ class JobsView(_View):
         self.report = report
         summary = report.summary()
         self.summary.value = _counts({"jobs": summary["jobs"], **summary["by_status"]})
-        table = report.outcomes.select(
-            "feed", "job_id", "status", "items", "failures",
-            pl.col("queued_at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("queued (UTC)"),
-            pl.col("lead_time_s").round(1), pl.col("run_time_s").round(1), "restarted_from",
-        )  # fmt: skip
-        self.table.value = _table(table.reverse())
+        self.table.value = _table(job_table(report.outcomes))
         self.failed.options = summary["restartable"]
         self.restart.disabled = not summary["restartable"]
         self.charts.outputs = ()
