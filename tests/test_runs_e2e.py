@@ -155,7 +155,9 @@ def sandbox_jobs(ws: Workspace) -> list[Any]:
 
 
 # --- 1. happy path ---------------------------------------------------------------------------
-def test_full_then_two_change_feeds_move_the_baseline(ws: Workspace) -> None:
+def test_full_then_two_change_feeds_move_the_baseline(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     ws.write(companies(8))
     plan, outcome = run(ws)
     assert isinstance(outcome, Outcome) and outcome.succeeded, str(outcome)
@@ -177,6 +179,8 @@ def test_full_then_two_change_feeds_move_the_baseline(ws: Workspace) -> None:
     ws.write(rows)
     assert main(["submit", "companies", "--yes", "--wait", "--settings",
                  str(ws.root / "norce.toml")]) == 0 or pytest.fail("CLI submit failed")  # fmt: skip
+    printed = capsys.readouterr().out  # --yes does not ask, but the log still says what was sent
+    assert "change feed of companies" in printed and "removed 1 (deactivated 1" in printed
     ws.assert_catalog_is_source()
     with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:
         plans = ledger.plans("companies")

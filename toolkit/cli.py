@@ -57,7 +57,7 @@ def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("feed", help="a feed of norce.toml")
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
     p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
-    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--yes", action="store_true", help="send without asking (the summary is still printed)")
     p.add_argument("--wait", action="store_true",
                    help="wait for the jobs; promote the snapshot when all succeeded")  # fmt: skip
     p.add_argument("--allow-mass-deactivation", action="store_true",
@@ -78,15 +78,21 @@ def _run_submit(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = plan_and_submit(
         load_settings(args.settings), args.feed, kind=args.kind, source=args.source, wait=args.wait,
-        confirm=None if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
+        confirm=_show if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
         override_reason=args.reason, progress=ProgressBar(disable=None), timeout=args.timeout,
     )  # fmt: skip
     return _report_run(result)
 
 
-def _confirm(plan: object) -> bool:
+def _show(plan: object) -> bool:
+    """Print the plan's summary (a cron log then says what was sent); send it."""
     describe = getattr(plan, "describe", None)
-    print(describe() if callable(describe) else plan)
+    print(describe() if callable(describe) else plan, flush=True)
+    return True
+
+
+def _confirm(plan: object) -> bool:
+    _show(plan)
     batches = len(getattr(plan, "batches", ()))
     try:
         answer = input(f"send {batches} batch(es) to Connect? [y/N] ")

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,9 +66,27 @@ def choose_kind(kind: KindOption, feed: Feed, store: SnapshotStore, baseline: Sn
     if last is None:
         return "full", f"no full feed on record (full_every {period})"
     age = _utc(now) - _utc(last.created)
-    if age >= period:
-        return "full", f"last full feed {last.id} is {age} old (full_every {period})"
-    return "change", f"baseline {baseline.id}; last full feed {last.id} is {age} old (full_every {period})"
+    why = f"last full feed {last.id} is {_duration(age)} old (full_every {_duration(period)})"
+    return ("full", why) if age >= period else ("change", f"baseline {baseline.id}; {why}")
+
+
+def _duration(span: timedelta) -> str:
+    """A span as people say it: '13 s', '25 min', '3 h 20 min', '7 d', '8 d 2 h'.
+
+    Examples
+    --------
+    >>> [_duration(timedelta(seconds=s)) for s in (13.5, 1500, 12000, 7 * 86400, 8 * 86400 + 7300)]
+    ['13 s', '25 min', '3 h 20 min', '7 d', '8 d 2 h']
+    """
+    seconds = int(span.total_seconds())
+    minutes, hours = seconds // 60, seconds // 3600
+    if seconds < 120:
+        return f"{seconds} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h" if hours % 24 else f"{hours // 24} d"
 
 
 def _still_active(entity: Entity, removed: pl.DataFrame) -> pl.DataFrame:
@@ -135,12 +153,14 @@ def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
     allowed = policies.max_extra_requests * (fixed + n_union)
     n_sets = changed["changed_fields"].list.join("\x1f").n_unique()
     if n_sets - n_union > allowed:
-        return f"union per batch ({n_sets} field sets would need >= {n_sets} requests, not {n_union})", union
+        why = f"the changed items' {n_sets} field sets would take at least {n_sets} requests, not {n_union}"
+        return f"union per batch ({why})", union
     by_fields = _encoded(entity, field_groups(changed, "changed"))
     n_fields = _count(entity, by_fields, policies=policies)
     if n_fields - n_union <= allowed:
         return f"by changed fields ({len(by_fields)} sets)", by_fields
-    return f"union per batch ({n_fields} requests by fields vs {n_union})", union
+    why = f"by field sets the changed items would take {n_fields} requests, not {n_union}"
+    return f"union per batch ({why})", union
 
 
 def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies) -> Parts:
