@@ -390,7 +390,7 @@ def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert main(["plan", "onhands", "--settings", str(settings.path), "--out", str(out)]) == EXIT_OK
     printed = capsys.readouterr().out
-    assert "full feed of onhands" in printed and "10 items in 1 request," in printed
+    assert "full feed of onhands" in printed and "10 SkuOnhand items in 1 request," in printed
     assert Plan.load(out).summary.items == 10
     accept(settings, Plan.load(out))
     base.head(5).write_parquet(tmp_path / "src" / "onhands.parquet")

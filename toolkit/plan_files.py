@@ -17,6 +17,7 @@ import orjson
 import polars as pl
 
 from toolkit.batches import Batch, batch_id
+from toolkit.entities import get_entity
 from toolkit.errors import PlanError
 
 if TYPE_CHECKING:
@@ -146,11 +147,13 @@ def load_plan(directory: Path) -> Plan:
 def describe(plan: Plan) -> str:
     """The plan's summary as a few lines of text."""
     s = plan.summary
+    rows = "SKU rows: " if plan.entity == "products" else ""  # a product item nests its SKU rows
+    requests = f"{s.batches} request{'' if s.batches == 1 else 's'}"
     lines = [
         f"plan {plan.id}: {s.kind} feed of {plan.feed} ({plan.entity}) to {plan.profile} — {s.reason}",
-        f"  added {s.added}, changed {s.changed}, removed {s.removed} (deactivated {s.deactivated}, "
+        f"  {rows}added {s.added}, changed {s.changed}, removed {s.removed} (deactivated {s.deactivated}, "
         f"left for full {s.left_for_full}), unchanged {s.unchanged}, rejected {s.rejected}",
-        f"  {s.items} items in {s.batches} request{'' if s.batches == 1 else 's'}, {s.bytes:,} bytes, "
+        f"  {s.items} {get_entity(plan.entity).item} items in {requests}, {s.bytes:,} bytes, "
         f"~{s.eta_seconds:.0f} s at the rate limit; grouping: {s.grouping}",
     ]
     if s.field_counts:

@@ -158,7 +158,7 @@ def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
     by_fields = _encoded(entity, field_groups(changed, "changed"))
     n_fields = _count(entity, by_fields, policies=policies)
     if n_fields - n_union <= allowed:
-        return f"by changed fields ({len(by_fields)} sets)", by_fields
+        return f"by changed fields ({len(by_fields)} set{'' if len(by_fields) == 1 else 's'})", by_fields
     why = f"by field sets the changed items would take {n_fields} requests, not {n_union}"
     return f"union per batch ({why})", union
 
