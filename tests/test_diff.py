@@ -107,6 +107,9 @@ def test_cached_hashes_lazy_inputs_and_partitions_give_the_same_diff(pair: Any, 
     both = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"),
                        current_hashes=hash_rows(cur, key="k"))  # fmt: skip
     _assert_same(plain, both)
+    sliced = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"),
+                         baseline_slice_rows=parts)  # fmt: skip
+    _assert_same(plain, sliced)
     split = diff_partitioned(base.lazy(), cur.lazy(), key="k", parts=parts)
     _assert_same(plain, split, ordered=False)
 
@@ -228,8 +231,10 @@ def test_hashes_of_another_frame_are_an_error() -> None:
     with pytest.raises(ValueError, match="current_hashes hold 2 rows, the current 3"):
         diff_frames(base, base, key="k", current_hashes=short)
     longer = hash_rows(pl.concat([base, base.with_columns(pl.col("k") + 3)]), key="k")
-    with pytest.raises(ValueError, match="baseline_hashes do not fit the baseline"):
-        diff_frames(base.lazy(), base.head(0), key="k", baseline_hashes=longer)
+    for slices in (None, 2):
+        with pytest.raises(ValueError, match="baseline_hashes do not fit the baseline"):
+            diff_frames(base.lazy(), base.head(0), key="k", baseline_hashes=longer,
+                        baseline_slice_rows=slices)  # fmt: skip
 
 
 def test_stale_cached_hashes_are_not_used() -> None:

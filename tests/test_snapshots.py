@@ -211,7 +211,44 @@ def test_store_diff_uses_the_cache_and_matches_diff_frames(store: SnapshotStore)
     ).filter(pl.col("PartNo") != "P0")
     got = store.diff(base, current, key="PartNo")
     want = diff_frames(store.load(base), current, key="PartNo")
-    assert got.counts == want.counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 3}
+    assert got.counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 3}
+    _assert_same_diff(got, want)
+
+
+def test_a_stored_baseline_is_read_a_few_row_groups_at_a_time(
+    store: SnapshotStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "ROW_GROUP_ROWS", 4)
+    base = store.promote(store.save("stock", stock(40), key="PartNo"))
+    groups = pq.ParquetFile(base.path).metadata
+    assert [groups.row_group(i).num_rows for i in range(groups.num_row_groups)] == [4] * 10
+    assert snapshots._slice_rows(base.path) == 4 * max(2, pl.thread_pool_size())
+    reads: list[tuple[int, int | None]] = []
+    real_slice = pl.LazyFrame.slice
+
+    def counted(lf: pl.LazyFrame, offset: int, length: int | None = None) -> pl.LazyFrame:
+        reads.append((offset, length))
+        return real_slice(lf, offset, length)
+
+    monkeypatch.setattr(pl.LazyFrame, "slice", counted)
+    late = pl.col("PartNo").is_in(["P37", "P39"])  # both in the last slice
+    current = stock(40).with_columns(pl.when(late).then(-1).otherwise("OnhandValue").alias("OnhandValue"))
+    got = store.diff(base, current, key="PartNo")
+    assert got.changed["PartNo"].to_list() == ["P37", "P39"]
+    assert got.previous["OnhandValue"].to_list() == [37, 39]
+    assert len(reads) == 1 and reads[0][0] + (reads[0][1] or 0) >= 40  # the slices before it are never read
+    current = current.filter(~pl.col("PartNo").is_in(["P0", "P21"]))
+    want = diff_frames(store.load(base), current, key="PartNo")
+    _assert_same_diff(store.diff(base, current, key="PartNo"), want)
+
+
+def test_a_snapshot_written_before_its_layout_was_recorded_is_read_in_one_go(tmp_path: Path) -> None:
+    stock(40).write_parquet(tmp_path / "older.parquet", row_group_size=7)  # no layout in its metadata
+    assert snapshots._slice_rows(tmp_path / "older.parquet") is None  # so diff_frames reads it in one go
+
+
+def _assert_same_diff(got: Any, want: Any) -> None:
+    assert got.counts == want.counts
     for name in ("added", "removed", "changed", "previous"):
         assert_frame_equal(getattr(got, name), getattr(want, name))
 
