@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """conftest files hold no doctests: collected as modules, two of them would both be "conftest"
+    (``pytest tests/connect tests/sandbox`` then failed with an import file mismatch)."""
+    return True if collection_path.name == "conftest.py" else None
 
 
 @pytest.fixture(autouse=True)
