@@ -23,6 +23,7 @@ from toolkit.feeds import Plan, plan_feed
 from toolkit.ledger import Ledger
 from toolkit.payloads import build_header, identity_columns
 from toolkit.rowhash import hash_rows
+from toolkit.status import feed_status
 
 SnapshotStore = pytest.importorskip("toolkit.snapshots").SnapshotStore
 
@@ -449,3 +450,32 @@ def test_cleared_values_are_sent_as_null_and_noted(tmp_path: Path) -> None:
     assert any("cleared in the source are sent as null (PricePrevious)" in n for n in plan.summary.notes)
     (item,) = plan.batches[0].items()
     assert item["PricePrevious"] is None
+
+
+def test_status_says_where_each_feed_stands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = write_settings(tmp_path, "onhands", 'full_every = "7d"')
+    (fresh,) = feed_status(settings, now=T0).rows(named=True)
+    assert (fresh["baseline"], fresh["next_kind"], fresh["why"]) == (None, "full", "no baseline yet")
+    plan = plan_day(settings, "onhands", catalog("onhands", 10))
+    accept(settings, plan)
+    day2, day9 = (feed_status(settings, now=T0 + timedelta(days=d)).row(0, named=True) for d in (1, 9))
+    assert (day2["baseline"], day2["baseline_rows"], day2["next_kind"]) == (plan.snapshot.id, 10, "change")
+    assert day2["last_full_at"] is not None and " old (full_every 7 d)" in day2["why"]
+    assert day9["next_kind"] == "full" and day9["open_plan"] is None and day9["locked_by"] is None
+
+    toml = str(settings.path)
+    with Ledger(settings.state_dir / "ledger.sqlite") as ledger, ledger.lock("onhands") as holder:
+        ledger.record_plan(plan_day(settings, "onhands", catalog("onhands", 11)))
+        sending = ledger.plans("onhands")[-1]
+        ledger.set_plan_state(sending.id, "sending")
+        row = feed_status(settings).row(0, named=True)
+        assert (row["open_plan"], row["open_state"], row["locked_by"]) == (sending.id, "sending", holder)
+        assert main(["status", "--settings", toml]) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert f"| {sending.id} (sending) |" in printed and "run `norce-feeds resume FEED` for onhands" in printed
+
+    plan.snapshot.path.write_bytes(b"not parquet")  # the baseline's file, broken
+    assert feed_status(settings)["problem"].str.contains("corrupt|content hash").to_list() == [True]
+    assert main(["status", "--settings", toml]) == EXIT_CHECKS
+    assert "onhands: " in capsys.readouterr().err
+    assert main(["status", "--feed", "stock", "--settings", toml]) == 2

@@ -44,6 +44,7 @@ from toolkit.errors import (
 )
 from toolkit.feeds import Batch, Plan, PlanSummary, plan_feed
 from toolkit.ledger import Ledger, Reason
+from toolkit.outcomes import job_table
 from toolkit.payloads import build_header, build_items, frame_from_items, serialize_items
 from toolkit.runs import (
     Outcome,
@@ -59,6 +60,7 @@ from toolkit.runs import (
 )
 from toolkit.snapshots import SnapshotRef, SnapshotStore
 from toolkit.sources import read_source, scan_source
+from toolkit.status import feed_status
 
 __version__ = "0.1.0"
 
@@ -134,10 +136,12 @@ __all__ = [
     "build_items",
     "diff_frames",
     "diff_partitioned",
+    "feed_status",
     "frame_from_items",
     "get_entity",
     "job_outcomes",
     "job_report",
+    "job_table",
     "load_settings",
     "open_run",
     "plan_and_submit",

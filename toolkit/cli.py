@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from toolkit.errors import ConfigError, ToolkitError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_GUARD, EXIT_JOB_FAILED, EXIT_UNKNOWN, EXIT_LOCKED = 0, 1, 2, 3, 4, 5, 6
 
@@ -148,8 +152,6 @@ def _add_jobs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run_jobs(args: argparse.Namespace) -> int:
-    import polars as pl
-
     from toolkit.config import load_settings
     from toolkit.outcomes import job_table
     from toolkit.runs import read_job_outcomes
@@ -163,11 +165,51 @@ def _run_jobs(args: argparse.Namespace) -> int:
     elif args.csv:
         frame.write_csv(args.csv)
         print(f"{frame.height} jobs written to {args.csv}")
+    elif frame.height:
+        _print_table(job_table(frame))
     else:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True,
-                       tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN"):  # fmt: skip
-            print(job_table(frame) if frame.height else "no jobs yet")
+        print("no jobs yet")
     return EXIT_OK
+
+
+def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="where each feed stands: baseline, last full feed, next kind, "
+                                      "unfinished submission, lock")  # fmt: skip
+    p.add_argument("--feed", default=None, help="only this feed")
+    _settings_arg(p)
+    p.set_defaults(run=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from toolkit.config import load_settings
+    from toolkit.status import feed_status
+
+    frame = feed_status(load_settings(args.settings), feed=args.feed)
+    stamp = "%Y-%m-%d %H:%M"
+    _print_table(frame.select(
+        "feed", "entity", pl.col("baseline").fill_null("none yet"), "baseline_rows",
+        pl.col("promoted_at").dt.strftime(stamp).alias("promoted (UTC)"),
+        pl.col("last_full_at").dt.strftime(stamp).alias("last full (UTC)"), "next_kind",
+        pl.format("{} ({})", "open_plan", "open_state").alias("unfinished"),
+        "locked_by",
+    ))  # fmt: skip
+    for feed, problem in frame.filter(pl.col("problem").is_not_null()).select("feed", "problem").rows():
+        print(f"{feed}: {problem}", file=sys.stderr)
+    unfinished = frame.filter(pl.col("open_state").is_in(["sending", "submitted"]))["feed"].to_list()
+    if unfinished:
+        print(f"unfinished submissions: run `norce-feeds resume FEED` for {', '.join(unfinished)}")
+    return EXIT_CHECKS if frame["problem"].null_count() < frame.height else EXIT_OK
+
+
+def _print_table(frame: pl.DataFrame) -> None:
+    import polars as pl
+
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
+                   fmt_str_lengths=64):  # fmt: skip
+        print(frame.select(pl.all().cast(pl.String).fill_null("")))  # a blank, not "null"
 
 
 def _add_restart(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -218,6 +260,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_status,
     _add_plan,
     _add_submit,
     _add_resume,

@@ -1,0 +1,77 @@
+"""Where each feed stands: its baseline, its last full feed, what `auto` would plan next, and
+whether a submission is unfinished or the feed is locked, from the snapshot store and the ledger.
+
+A baseline whose file is missing or corrupt is reported in the ``problem`` column, not raised: the
+status of the other feeds is still wanted, and that feed cannot be planned until it is mended.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from toolkit.config import load_settings
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (root / "norce.toml").write_text('''
+... [profiles.sandbox]
+... base_url = "http://127.0.0.1:8765"
+... client_id = "sandbox"
+... scope = "sandbox"
+... [feeds.stock]
+... entity = "onhands"
+... profile = "sandbox"
+... source = "stock.csv"
+... ''')
+>>> feed_status(load_settings(root / "norce.toml")).select("feed", "baseline", "next_kind").rows()
+[('stock', None, 'full')]
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from toolkit.config import Feed, Settings
+from toolkit.errors import SnapshotError
+from toolkit.ledger import Ledger
+from toolkit.planning import choose_kind
+from toolkit.snapshots import SnapshotStore
+
+__all__ = ["STATUS_SCHEMA", "feed_status"]
+
+_TS = pl.Datetime("us", "UTC")
+STATUS_SCHEMA: dict[str, pl.DataType] = {
+    "feed": pl.String(), "entity": pl.String(), "profile": pl.String(), "baseline": pl.String(),
+    "baseline_rows": pl.Int64(), "promoted_at": _TS, "last_full_at": _TS, "next_kind": pl.String(),
+    "why": pl.String(), "open_plan": pl.String(), "open_state": pl.String(), "locked_by": pl.String(),
+    "problem": pl.String(),
+}  # fmt: skip
+
+
+def feed_status(settings: Settings, *, feed: str | None = None, now: datetime | None = None) -> pl.DataFrame:
+    """One row per feed of ``settings`` (or just ``feed``), in the order of norce.toml."""
+    feeds = [settings.feed(feed)] if feed is not None else list(settings.feeds.values())
+    store = SnapshotStore(settings.state_dir / "snapshots")
+    at = now or datetime.now(UTC)
+    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
+        rows = []
+        for f in feeds:
+            row: dict[str, Any] = {"feed": f.name, "entity": f.entity, "profile": f.profile}
+            try:
+                row |= _snapshots(f, store, at)
+            except SnapshotError as exc:
+                row["problem"] = str(exc)
+            opened = ledger.open_plan(f.name)
+            if opened is not None:
+                row |= {"open_plan": opened.id, "open_state": opened.state}
+            row["locked_by"] = ledger.holder(f.name)
+            rows.append(row)
+    return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+
+def _snapshots(feed: Feed, store: SnapshotStore, now: datetime) -> dict[str, Any]:
+    baseline = store.baseline(feed.name)
+    last_full = store.last_full(feed.name)
+    kind, why = choose_kind("auto", feed, store, baseline, now)
+    return {"baseline": baseline and baseline.id, "baseline_rows": baseline and baseline.rows,
+            "promoted_at": baseline and baseline.promoted, "last_full_at": last_full and last_full.promoted,
+            "next_kind": kind, "why": why}  # fmt: skip
