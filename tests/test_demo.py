@@ -101,6 +101,33 @@ def test_a_failed_catalog_check_and_deactivated_rejected_rows_are_surprises() ->
     assert "Result: **FAILED**" in render_summary(run, found)
 
 
+def test_the_status_after_the_run_is_shown_and_anything_left_unfinished_is_a_surprise() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from toolkit.status import STATUS_SCHEMA
+
+    def status(**stock: Any) -> pl.DataFrame:
+        at = datetime(2025, 3, 6, 8, tzinfo=UTC)
+        rows = [{"feed": "prices", "baseline": "s1", "baseline_rows": 9, "promoted_at": at,
+                 "last_full_at": at - timedelta(days=3), "next_kind": "change"},
+                {"feed": "stock", "baseline": "s2", "next_kind": "change", **stock}]  # fmt: skip
+        return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+    clean = replace(_run(_as_expected()), status=status())
+    assert surprises(clean) == []
+    text = render_summary(clean, [])
+    assert "## Where the feeds stand" in text and "norce-feeds status --settings out/norce.toml" in text
+    assert "| prices | s1 | 9 | 2025-03-06 08:00 | 2025-03-03 08:00 | change |  |" in text
+    broken = "snapshot 's2' of feed 'stock': file is corrupt"
+    left = replace(clean, status=status(open_plan="p9", open_state="sending", locked_by="host:1:2",
+                                        problem=broken))  # fmt: skip
+    assert surprises(left) == [
+        f"status, feed stock: {broken}",
+        "status, feed stock: plan p9 left sending",
+        "status, feed stock: its lock is still held by host:1:2",
+    ]
+
+
 def test_the_catalog_check_compares_baselines_with_the_items_read_back(tmp_path: Path) -> None:
     from toolkit.config import load_settings
     from toolkit.payloads import build_items
@@ -196,6 +223,7 @@ def test_day_4_refuses_stock_and_lists_the_bad_price_rows(demo: Demo) -> None:
 @pytest.mark.slow
 def test_the_catalog_check_passes_and_everything_is_written(demo: Demo) -> None:
     assert "## Catalog check" in demo.summary and "Result: **passed**" in demo.summary, demo.output[-3000:]
+    assert "## Where the feeds stand" in demo.summary and "| stock | " in demo.summary.split("stand")[-1]
     ws = Workspace(demo.out)
     assert (demo.out / "notebooks" / "day4" / "01-preview-feed-prices.ipynb").is_file()
     assert (demo.out / "notebooks" / "day2" / "02-submit-feed-stock.ipynb").is_file()

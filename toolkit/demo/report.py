@@ -42,6 +42,7 @@ class DemoRun:
     rate_limit: int
     out: str
     deactivated: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # rejected, yet deactivated
+    status: pl.DataFrame | None = None  # toolkit.status.feed_status after the last day
 
     def changes(self, day: int) -> dict[str, Any]:
         changes: dict[str, Any] = self.manifest.get("days", {}).get(f"day{day}", {}).get("changes", {})
@@ -58,6 +59,22 @@ def surprises(run: DemoRun) -> list[str]:
               f"Connect (a rejected row's key counted as removed): {', '.join(keys)}"
               for (day, feed), keys in run.deactivated.items()]  # fmt: skip
     found += [f"catalog check, feed {c.feed}: {c.describe()}" for c in run.catalog if not c.passed]
+    found += _status_surprises(run.status)
+    return found
+
+
+def _status_surprises(status: pl.DataFrame | None) -> list[str]:
+    """After the run no feed may hold a broken baseline, an unfinished submission or a lock."""
+    if status is None:
+        return []
+    found = []
+    for row in status.iter_rows(named=True):
+        if row["problem"]:
+            found.append(f"status, feed {row['feed']}: {row['problem']}")
+        if row["open_state"] in ("sending", "submitted"):
+            found.append(f"status, feed {row['feed']}: plan {row['open_plan']} left {row['open_state']}")
+        if row["locked_by"]:
+            found.append(f"status, feed {row['feed']}: its lock is still held by {row['locked_by']}")
     return found
 
 
@@ -111,6 +128,7 @@ def render_summary(run: DemoRun, found: Sequence[str]) -> str:
     for day in run.days:
         lines += _day_section(run, day)
     lines += _catalog_section(run)
+    lines += _status_section(run)
     lines += ["", "## Where to look", "",
               f"- executed notebooks: `{run.out}/notebooks/dayN/` (01-preview-feed-FEED, 02-submit-feed-FEED)"
               f" and `{run.out}/notebooks/03-job-outcomes.ipynb`",
@@ -189,6 +207,22 @@ def _notes(fd: FeedDay) -> list[str]:
 
 def _cell(value: object) -> str:
     return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _status_section(run: DemoRun) -> list[str]:
+    if run.status is None:
+        return []
+    lines = ["", "## Where the feeds stand", "",
+             f"As `norce-feeds status --settings {run.out}/norce.toml` shows it: each feed's baseline, "
+             "what `--kind auto` would send next, and anything left unfinished.", "",
+             "| feed | baseline snapshot | rows | promoted (UTC) | last full (UTC) | next | unfinished |",
+             "|---|---|--:|---|---|---|---|"]  # fmt: skip
+    for r in run.status.iter_rows(named=True):
+        promoted, full = (r[c] and f"{r[c]:%Y-%m-%d %H:%M}" for c in ("promoted_at", "last_full_at"))
+        left = r["open_plan"] and f"{r['open_plan']} ({r['open_state']})"
+        cells = (r["feed"], r["baseline"] or "none", r["baseline_rows"], promoted, full, r["next_kind"], left)
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
 
 
 def _catalog_section(run: DemoRun) -> list[str]:

@@ -25,6 +25,7 @@ from toolkit.demo.kernels import NotebookRun, kernel_pool
 from toolkit.demo.report import DemoRun, render_summary, surprises
 from toolkit.demo.workspace import ROOT, Workspace, dependency_groups, read_manifest, select
 from toolkit.errors import ToolkitError
+from toolkit.status import feed_status
 
 if TYPE_CHECKING:
     from toolkit.sandbox import SandboxServer
@@ -144,10 +145,12 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
         catalog = check_catalog(settings, ctx.feeds, server.items)
         deactivated = _deactivated_rejected(settings, feed_days, server)
         failed = _failed_items(settings)
+        status = feed_status(settings)
         sandbox = (f"{server.base_url} over TLS (its own CA, trusted by the client through "
                    f"NORCE_SANDBOX_CA_BUNDLE); {_limits(options)}")  # fmt: skip
     run = DemoRun(ctx.days, feed_days, catalog, failed, ctx.manifest, time.monotonic() - start, started,
-                  sandbox, options.workers, options.rate_limit, str(ctx.ws.out), deactivated)  # fmt: skip
+                  sandbox, options.workers, options.rate_limit, str(ctx.ws.out), deactivated,
+                  status)  # fmt: skip
     found = surprises(run)
     ctx.ws.summary_path.write_text(render_summary(run, found), encoding="utf-8")
     echo(_footer(run, found, ctx.ws))
