@@ -18,10 +18,11 @@ from typing import Any
 import polars as pl
 import pytest
 
+from toolkit.daily import feed_groups
 from toolkit.demo.catalog import CatalogCheck, check_catalog
 from toolkit.demo.days import FeedDay
 from toolkit.demo.report import DemoRun, render_summary, surprises
-from toolkit.demo.workspace import ROOT, Workspace, dependency_groups, read_manifest
+from toolkit.demo.workspace import ROOT, Workspace, read_manifest
 
 SECRET = "demo-test-secret-7f3a1c"
 FEEDS = ("price-lists", "products-erp", "prices", "stock")
@@ -155,7 +156,7 @@ def test_feeds_go_in_dependency_order_and_each_day_has_its_files() -> None:
     from toolkit.config import load_settings
 
     settings = load_settings(ROOT / "norce.toml", environ={})
-    groups = dependency_groups(settings, list(settings.feeds))
+    groups = feed_groups(settings, list(settings.feeds))
     first = {settings.feed(f).entity for f in groups[0]}
     assert first == {"products", "price_lists", "companies"}
     assert {settings.feed(f).entity for g in groups[1:] for f in g} >= {"sku_prices", "onhands", "customers"}

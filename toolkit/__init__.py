@@ -23,6 +23,7 @@ from typing import Any
 from toolkit.checks import CheckResult, validate
 from toolkit.config import Feed, Policies, Profile, Secret, Settings, load_settings
 from toolkit.connect import ConnectClient, ImportResponse, Job, JobLogEntry, RequestBudget, RetryPolicy
+from toolkit.daily import FeedResult, feed_groups, submit_all
 from toolkit.diff import Diff, diff_frames, diff_partitioned
 from toolkit.entities import ENTITIES, SYSTEM_ACCOUNTS, Entity, JobStatus, get_entity
 from toolkit.errors import (
@@ -100,6 +101,7 @@ __all__ = [
     "Entity",
     "Feed",
     "FeedLocked",
+    "FeedResult",
     "GuardRefused",
     "ImportResponse",
     "Job",
@@ -136,6 +138,7 @@ __all__ = [
     "build_items",
     "diff_frames",
     "diff_partitioned",
+    "feed_groups",
     "feed_status",
     "frame_from_items",
     "get_entity",
@@ -155,6 +158,7 @@ __all__ = [
     "serialize_items",
     "serve",
     "submit",
+    "submit_all",
     "submit_feed",
     "validate",
     "wait_for_jobs",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("submit", help="plan a feed, show its summary, send it (and wait for the jobs)")
-    p.add_argument("feed", help="a feed of norce.toml")
+    p.add_argument("feed", nargs="?", default=None, help="a feed of norce.toml")
+    p.add_argument("--all", action="store_true",
+                   help="every feed, in dependency order (products and price lists before the rows that "
+                        "name them, companies before customers), waiting for each group's jobs; a feed "
+                        "that fails does not stop the others")  # fmt: skip
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
     p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
     p.add_argument("--yes", action="store_true", help="send without asking (the summary is still printed)")
@@ -80,12 +85,40 @@ def _run_submit(args: argparse.Namespace) -> int:
     if args.allow_mass_deactivation and not args.reason:
         print("error: --allow-mass-deactivation needs --reason TEXT (it is recorded)", file=sys.stderr)
         return EXIT_USAGE
+    if args.all or args.feed is None:
+        return _submit_all(args)
     result = plan_and_submit(
         load_settings(args.settings), args.feed, kind=args.kind, source=args.source, wait=args.wait,
         confirm=_show if args.yes else _confirm, allow_mass_deactivation=args.allow_mass_deactivation,
         override_reason=args.reason, progress=ProgressBar(disable=None), timeout=args.timeout,
     )  # fmt: skip
     return _report_run(result)
+
+
+def _submit_all(args: argparse.Namespace) -> int:
+    from toolkit.config import load_settings
+    from toolkit.daily import submit_all
+    from toolkit.progress import ProgressBar
+
+    given = {"FEED": args.feed, "--source": args.source,
+             "--allow-mass-deactivation": args.allow_mass_deactivation}  # each is about one feed
+    clash = [name for name, value in given.items() if value]
+    if not args.all or clash:
+        said = f"--all runs every feed: not with {', '.join(clash)}" if clash else "give a FEED, or --all"
+        print(f"error: {said}", file=sys.stderr)
+        return EXIT_USAGE
+    confirm = _show if args.yes else _confirm
+    results = submit_all(load_settings(args.settings), kind=args.kind, confirm=confirm,
+                         progress=ProgressBar(disable=None), timeout=args.timeout)  # fmt: skip
+    print("\nall feeds:")
+    for done in results:
+        print(textwrap.indent(str(done), "  "))
+        if done.error is not None:
+            _keep_rejected(args.settings, done.feed, done.error)
+    failed = [d for d in results if not d.ok]
+    if not failed:
+        return EXIT_OK
+    return _exit_code(failed[0].error) if failed[0].error is not None else EXIT_JOB_FAILED
 
 
 def _show(plan: object) -> bool:
@@ -291,13 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        _keep_rejected(args, exc)
+        if getattr(args, "feed", None):
+            _keep_rejected(args.settings, args.feed, exc)
         return _exit_code(exc)
     except KeyboardInterrupt:
         return 130
 
 
-def _keep_rejected(args: argparse.Namespace, exc: ToolkitError) -> None:
+def _keep_rejected(settings_path: str, feed: str, exc: ToolkitError) -> None:
     """When checks stop a plan, write every rejected row (with its reason) where the user can read it."""
     from datetime import UTC, datetime
 
@@ -305,12 +339,12 @@ def _keep_rejected(args: argparse.Namespace, exc: ToolkitError) -> None:
     from toolkit.errors import CheckFailed
 
     rejected = getattr(exc, "rejected", None)
-    if not isinstance(exc, CheckFailed) or rejected is None or not hasattr(args, "feed"):
+    if not isinstance(exc, CheckFailed) or rejected is None:
         return
     try:
-        folder = load_settings(args.settings).state_dir / "rejected"
+        folder = load_settings(settings_path).state_dir / "rejected"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{args.feed}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+        path = folder / f"{feed}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
         rejected.write_csv(path)
     except (ToolkitError, OSError) as problem:
         print(f"the rejected rows could not be written: {problem}", file=sys.stderr)

@@ -638,6 +638,18 @@ SYSTEM_ACCOUNTS: dict[str, int] = {
 }  # fmt: skip
 
 
+REFERS_TO: dict[str, tuple[str, ...]] = {
+    "sku_prices": ("products", "price_lists"),
+    "onhands": ("products",),
+    "relations": ("products",),
+    "competitor_skus": ("products",),
+    "supplier_products": ("price_lists",),
+    "customers": ("companies",),
+}  # fmt: skip
+"""The entities whose items an entity's rows refer to: Connect skips rows that name an unknown SKU or
+price list, so those imports go first (`toolkit.daily`)."""
+
+
 def get_entity(name: str) -> Entity:
     """The entity registered as ``name``.
 

@@ -73,8 +73,8 @@ class Outcome:
         return self
 
     def __str__(self) -> str:
-        head = (f"plan {self.plan_id} ({self.feed}): {len(self.jobs) - len(self.failures)}/"
-                f"{len(self.jobs)} jobs succeeded")  # fmt: skip
+        done = f"{len(self.jobs) - len(self.failures)}/{len(self.jobs)} jobs succeeded"
+        head = f"plan {self.plan_id} ({self.feed}): {done if self.jobs else 'nothing to send'}"
         lines = [head + (f"; baseline is now {self.promoted}" if self.promoted else "")]
         for f in self.failures:
             lines.append(f"  job {f.job_id} (batch {f.index}): {f.status}, {f.fail or 0} failed items")

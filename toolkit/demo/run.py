@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.config import Settings, load_settings
+from toolkit.daily import feed_groups
 from toolkit.demo.catalog import check_catalog, deactivated_keys
 from toolkit.demo.days import FeedDay, run_day
 from toolkit.demo.kernels import NotebookRun, kernel_pool
 from toolkit.demo.report import DemoRun, render_summary, surprises
-from toolkit.demo.workspace import ROOT, Workspace, dependency_groups, read_manifest, select
+from toolkit.demo.workspace import ROOT, Workspace, read_manifest, select
 from toolkit.errors import ToolkitError
 from toolkit.status import feed_status
 
@@ -159,7 +160,7 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
 
 def run_days(ctx: _Context, options: DemoOptions, *, echo: Echo, outcomes: bool) -> list[FeedDay]:
     """Every day in turn, each in fresh kernels (as separate scheduled runs would be)."""
-    groups = dependency_groups(ctx.settings, ctx.feeds)
+    groups = feed_groups(ctx.settings, ctx.feeds)
     feed_days: list[FeedDay] = []
     for day in ctx.days:
         date = ctx.manifest["days"][f"day{day}"].get("date", "?")

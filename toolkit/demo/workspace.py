@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from toolkit.config import Settings, load_settings
 from toolkit.errors import ConfigError
 
-__all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "dependency_groups", "read_manifest",
+__all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "read_manifest",
            "select"]  # fmt: skip
 
 T = TypeVar("T", str, int)
@@ -26,14 +26,6 @@ T = TypeVar("T", str, int)
 ROOT = Path(__file__).resolve().parents[2]
 # Connect skips rows that refer to SKUs or price lists it does not know (and counts them as failed
 # items) and customers name their company: these entities go after the ones they refer to.
-_NEEDS: Mapping[str, tuple[str, ...]] = {
-    "sku_prices": ("products", "price_lists"),
-    "onhands": ("products",),
-    "relations": ("products",),
-    "competitor_skus": ("products",),
-    "supplier_products": ("price_lists",),
-    "customers": ("companies",),
-}  # fmt: skip
 _OWNED = ("norce.toml", "state", "sandbox.sqlite", "notebooks", "runs", "charts", "summary.md")
 
 
@@ -158,33 +150,6 @@ def day_source(settings: Settings, feed: str, day: int, *, sample: Path = ROOT /
         msg = f"feed {feed!r}: no file {path.name} for day {day} in {path.parent}"
         raise ConfigError(msg)
     return path
-
-
-def dependency_groups(settings: Settings, feeds: Iterable[str]) -> list[list[str]]:
-    """``feeds`` in groups that can run side by side; a group needs only the groups before it.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as NS
-    >>> s = NS(feed=lambda n: NS(entity={"p": "products", "s": "onhands", "c": "customers",
-    ...                                  "k": "companies"}[n]))
-    >>> dependency_groups(s, ["s", "c", "p", "k"])
-    [['p', 'k'], ['s', 'c']]
-    """
-    names = list(feeds)
-    entity = {name: settings.feed(name).entity for name in names}
-    level: dict[str, int] = {}
-
-    def depth(name: str) -> int:
-        if name not in level:
-            needed = [n for n in names if entity[n] in _NEEDS.get(entity[name], ())]
-            level[name] = 1 + max((depth(n) for n in needed), default=-1)
-        return level[name]
-
-    groups: list[list[str]] = [[] for _ in range(1 + max(map(depth, names), default=-1))]
-    for name in names:
-        groups[level[name]].append(name)
-    return groups
 
 
 def read_manifest(sample: Path = ROOT / "data" / "sample") -> dict[str, Any]:
