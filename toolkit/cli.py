@@ -58,7 +58,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("submit", help="plan a feed, show its summary, send it (and wait for the jobs)")
+    p = sub.add_parser("submit", help="plan a feed (or --all), show its summary, send it (and wait for it)")
     p.add_argument("feed", nargs="?", default=None, help="a feed of norce.toml")
     p.add_argument("--all", action="store_true",
                    help="every feed, in dependency order (products and price lists before the rows that "
