@@ -479,3 +479,26 @@ def test_status_says_where_each_feed_stands(tmp_path: Path, capsys: pytest.Captu
     assert main(["status", "--settings", toml]) == EXIT_CHECKS
     assert "onhands: " in capsys.readouterr().err
     assert main(["status", "--feed", "stock", "--settings", toml]) == 2
+
+
+def test_cli_plan_all_in_dependency_order_past_a_failing_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = write_settings(tmp_path, "onhands")
+    with settings.path.open("a") as toml:  # listed after the on-hand feed whose rows name its SKUs
+        toml.write('[feeds.products]\nentity = "products"\nprofile = "sandbox"\naccount = "PIM"\n'
+                   'source = "src/products.parquet"\n')  # fmt: skip
+    catalog("onhands", 10).write_parquet(tmp_path / "src" / "onhands.parquet")
+    products, path = catalog("products", 4), tmp_path / "src" / "products.parquet"
+    products.with_columns(pl.lit(None, pl.String).alias("PartNo")).write_parquet(path)
+    toml_path = str(settings.path)
+    assert main(["plan", "--all", "--settings", toml_path]) == EXIT_CHECKS
+    out, err = capsys.readouterr()
+    assert "products: CheckFailed: " in err and "the 4 rejected rows, with their reasons" in err
+    assert "full feed of onhands" in out  # planned although the products before it failed
+    products.write_parquet(path)
+    assert main(["plan", "--all", "--settings", toml_path]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.index("feed of products") < out.index("feed of onhands")
+    assert main(["plan", "--all", "onhands", "--settings", toml_path]) == 2
+    assert "--all runs every feed: not with FEED" in capsys.readouterr().err

@@ -19,6 +19,8 @@ from toolkit.errors import ConfigError, ToolkitError
 if TYPE_CHECKING:
     import polars as pl
 
+    from toolkit.config import Settings
+
 EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_GUARD, EXIT_JOB_FAILED, EXIT_UNKNOWN, EXIT_LOCKED = 0, 1, 2, 3, 4, 5, 6
 
 Command = Callable[[argparse.Namespace], int]
@@ -100,12 +102,7 @@ def _submit_all(args: argparse.Namespace) -> int:
     from toolkit.daily import submit_all
     from toolkit.progress import ProgressBar
 
-    given = {"FEED": args.feed, "--source": args.source,
-             "--allow-mass-deactivation": args.allow_mass_deactivation}  # each is about one feed
-    clash = [name for name, value in given.items() if value]
-    if not args.all or clash:
-        said = f"--all runs every feed: not with {', '.join(clash)}" if clash else "give a FEED, or --all"
-        print(f"error: {said}", file=sys.stderr)
+    if not _all_alone(args):
         return EXIT_USAGE
     confirm = _show if args.yes else _confirm
     results = submit_all(load_settings(args.settings), kind=args.kind, confirm=confirm,
@@ -119,6 +116,18 @@ def _submit_all(args: argparse.Namespace) -> int:
     if not failed:
         return EXIT_OK
     return _exit_code(failed[0].error) if failed[0].error is not None else EXIT_JOB_FAILED
+
+
+def _all_alone(args: argparse.Namespace) -> bool:
+    """--all, and none of the options that are about one feed (else say why)."""
+    given = {"FEED": args.feed, "--source": args.source, "--out": getattr(args, "out", None),
+             "--allow-mass-deactivation": args.allow_mass_deactivation}  # fmt: skip
+    clash = [name for name, value in given.items() if value]
+    if args.all and not clash:
+        return True
+    said = f"--all runs every feed: not with {', '.join(clash)}" if clash else "give a FEED, or --all"
+    print(f"error: {said}", file=sys.stderr)
+    return False
 
 
 def _show(plan: object) -> bool:
@@ -264,8 +273,9 @@ def _run_restart(args: argparse.Namespace) -> int:
 
 
 def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="plan a feed (nothing is sent): print its summary, write the plan")
-    p.add_argument("feed", help="a feed of norce.toml")
+    p = sub.add_parser("plan", help="plan a feed or --all (nothing is sent): print it, write the plan")
+    p.add_argument("feed", nargs="?", default=None, help="a feed of norce.toml")
+    p.add_argument("--all", action="store_true", help="every feed, in the order submit --all sends them")
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
     p.add_argument("--out", default=None, help="plan directory (default: <state_dir>/plans/<plan id>)")
     p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
@@ -283,6 +293,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     from toolkit.feeds import plan_feed
 
     settings = load_settings(args.settings)
+    if args.all or args.feed is None:
+        return _plan_all(args, settings) if _all_alone(args) else EXIT_USAGE
     plan = plan_feed(settings, args.feed, kind=args.kind, source=args.source,
                      allow_mass_deactivation=args.allow_mass_deactivation,
                      override_reason=args.reason)  # fmt: skip
@@ -290,6 +302,24 @@ def _run_plan(args: argparse.Namespace) -> int:
     print(plan.describe())
     print(f"plan written to {out}")
     return EXIT_OK
+
+
+def _plan_all(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.daily import feed_groups
+    from toolkit.feeds import plan_feed
+
+    failed: list[ToolkitError] = []
+    for feed in (f for group in feed_groups(settings, list(settings.feeds)) for f in group):
+        try:
+            plan = plan_feed(settings, feed, kind=args.kind)
+        except ToolkitError as exc:  # the other feeds are still planned
+            print(f"{feed}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _keep_rejected(args.settings, feed, exc)
+            failed.append(exc)
+            continue
+        print(plan.describe())
+        print(f"plan written to {plan.save(settings.state_dir / 'plans' / plan.id)}")
+    return _exit_code(failed[0]) if failed else EXIT_OK
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
