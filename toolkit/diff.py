@@ -226,7 +226,7 @@ class _Sides:
 
     def _fetch(self, wanted: pl.Series) -> pl.DataFrame:
         # A slice at a time, its rows copied out (a gather) so its decoded buffers are freed before
-        # the next slice needs as much again: 3x fewer fresh pages than _pick, and a third of its peak.
+        # the next slice needs as much again: 3x fewer fresh pages than _pick, less than half its peak.
         assert self.slice_rows is not None
         step, parts = self.slice_rows, []
         for start in range(0, self.base_hashes.height, step):

@@ -64,7 +64,7 @@ def choose_kind(kind: KindOption, feed: Feed, store: SnapshotStore, baseline: Sn
         return "change", f"baseline {baseline.id}; no full_every policy"
     last = store.last_full(feed.name)
     if last is None:
-        return "full", f"no full feed on record (full_every {period})"
+        return "full", f"no full feed on record (full_every {_duration(period)})"
     age = _utc(now) - _utc(last.created)
     why = f"last full feed {last.id} is {_duration(age)} old (full_every {_duration(period)})"
     return ("full", why) if age >= period else ("change", f"baseline {baseline.id}; {why}")

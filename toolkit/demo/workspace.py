@@ -24,8 +24,6 @@ __all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "read_manife
 T = TypeVar("T", str, int)
 
 ROOT = Path(__file__).resolve().parents[2]
-# Connect skips rows that refer to SKUs or price lists it does not know (and counts them as failed
-# items) and customers name their company: these entities go after the ones they refer to.
 _OWNED = ("norce.toml", "state", "sandbox.sqlite", "notebooks", "runs", "charts", "summary.md")
 
 
