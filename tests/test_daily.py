@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 from fixtures.canonical import catalog
+from fixtures.settings import feed, write_settings
 
 from toolkit.cli import EXIT_CHECKS, main
-from toolkit.config import Settings, load_settings
+from toolkit.config import Settings
 from toolkit.daily import FeedResult, submit_all
 from toolkit.errors import CheckFailed
 from toolkit.outcomes import Outcome
@@ -25,23 +25,8 @@ PARTS = ["P1", "P2", "P3"]
 def workspace(root: Path, sandbox: Any) -> Settings:
     """stock is listed before the products its rows name: the run must reorder them."""
     (root / "src").mkdir(parents=True, exist_ok=True)
-    feeds = "".join(textwrap.dedent(f"""
-        [feeds.{name}]
-        entity = "{entity}"
-        profile = "sandbox"
-        account = "ERP"
-        source = "src/{name}.parquet"
-        """) for name, entity in (("stock", "onhands"), ("products", "products")))  # fmt: skip
-    (root / "norce.toml").write_text(textwrap.dedent("""\
-        [settings]
-        state_dir = "state"
-        [profiles.sandbox]
-        base_url = "http://127.0.0.1:9"
-        client_id = "sandbox"
-        scope = "sandbox"
-        rate_limit_per_minute = 100000
-        """) + feeds)  # fmt: skip
-    return load_settings(root / "norce.toml", environ=sandbox.environ())
+    return write_settings(root, feed("stock", "onhands", "src/stock.parquet"),
+                          feed("products", "products", "src/products.parquet"), environ=sandbox.environ())
 
 
 def write_day(settings: Settings, *, onhand: int, bad_product: bool = False) -> None:

@@ -14,9 +14,11 @@ import orjson
 import polars as pl
 import pytest
 from fixtures.canonical import catalog
+from fixtures.settings import feed
+from fixtures.settings import write_settings as settings_with
 
 from toolkit.cli import EXIT_CHECKS, EXIT_GUARD, EXIT_OK, main
-from toolkit.config import Settings, load_settings
+from toolkit.config import Settings
 from toolkit.entities import ENTITIES
 from toolkit.errors import GuardRefused, PlanError
 from toolkit.feeds import Plan, plan_feed
@@ -33,22 +35,7 @@ ERP = 10000
 
 def write_settings(root: Path, entity: str, policies: str = "") -> Settings:
     (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "norce.toml").write_text(f"""
-[settings]
-state_dir = "state"
-[profiles.sandbox]
-base_url = "http://127.0.0.1:9"
-client_id = "sandbox"
-scope = "sandbox"
-[feeds.{entity}]
-entity = "{entity}"
-profile = "sandbox"
-account = "ERP"
-source = "src/{entity}.parquet"
-[feeds.{entity}.policies]
-{policies}
-""")
-    return load_settings(root / "norce.toml", environ={})
+    return settings_with(root, feed(entity, entity, f"src/{entity}.parquet", policies=policies))
 
 
 def plan_day(settings: Settings, entity: str, frame: pl.DataFrame, **kw: Any) -> Plan:
@@ -486,8 +473,7 @@ def test_cli_plan_all_in_dependency_order_past_a_failing_feed(
 ) -> None:
     settings = write_settings(tmp_path, "onhands")
     with settings.path.open("a") as toml:  # listed after the on-hand feed whose rows name its SKUs
-        toml.write('[feeds.products]\nentity = "products"\nprofile = "sandbox"\naccount = "PIM"\n'
-                   'source = "src/products.parquet"\n')  # fmt: skip
+        toml.write(feed("products", "products", "src/products.parquet", account="PIM"))
     catalog("onhands", 10).write_parquet(tmp_path / "src" / "onhands.parquet")
     products, path = catalog("products", 4), tmp_path / "src" / "products.parquet"
     products.with_columns(pl.lit(None, pl.String).alias("PartNo")).write_parquet(path)

@@ -16,9 +16,10 @@ from typing import Any
 import polars as pl
 import pytest
 from fixtures.canonical import catalog
+from fixtures.settings import feed, write_settings
 from polars.testing import assert_frame_equal
 
-from toolkit.config import Settings, load_settings
+from toolkit.config import Settings
 from toolkit.connect import ConnectClient
 from toolkit.entities import ENTITIES
 from toolkit.feeds import Plan, plan_feed
@@ -49,22 +50,9 @@ def sandbox() -> Iterator[Any]:
 
 def _settings(root: Path, sandbox: Any, entity: str) -> Settings:
     (root / "src").mkdir(parents=True, exist_ok=True)
-    (root / "norce.toml").write_text(f"""
-[settings]
-state_dir = "state"
-[profiles.sandbox]
-base_url = "http://127.0.0.1:9"
-client_id = "{sandbox.client_id}"
-scope = "sandbox"
-rate_limit_per_minute = 100000
-[feeds.{entity}]
-entity = "{entity}"
-account = "ERP"
-source = "src/{entity}.parquet"
-[feeds.{entity}.policies]
-max_items = {100 if ENTITIES[entity].removal == "full_feed" else 3}
-""")
-    return load_settings(root / "norce.toml", environ=sandbox.environ())
+    policies = f"max_items = {100 if ENTITIES[entity].removal == 'full_feed' else 3}"
+    table = feed(entity, entity, f"src/{entity}.parquet", policies=policies)
+    return write_settings(root, table, environ=sandbox.environ())
 
 
 def _send(client: ConnectClient, plan: Plan) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from fixtures.settings import feed, write_settings
 
-from toolkit import load_settings
 from toolkit.config import Settings
 from toolkit.errors import CheckFailed, ConfigError, GuardRefused
 from toolkit.notebook import preview_feed, submit_feed
@@ -17,31 +17,15 @@ from toolkit.reports import job_report, restart_jobs
 from toolkit.snapshots import SnapshotStore
 from toolkit.sources import read_source
 
-TOML = """
-[settings]
-state_dir = "state"
-[profiles.sandbox]
-base_url = "http://127.0.0.1:9"
-client_id = "sandbox"
-scope = "sandbox"
-[feeds.companies]
-entity = "companies"
-account = "CRM"
-source = "companies.csv"
-[feeds.stock]
-entity = "onhands"
-account = "ERP"
-source = "stock.csv"
-"""
 COMPANIES = "Code,Name,IsActive\nC1,Acme AB,true\nC2,Beta AB,true\nC3,Gamma AB,true\n"
 STOCK = "PartNo,WarehouseCode,LocationCode,OnhandValue\nA,W,L,1\nB,W,L,x\n"
 
 
 def make_settings(directory: Path, environ: dict[str, str] | None = None) -> Settings:
-    (directory / "norce.toml").write_text(TOML)
     (directory / "companies.csv").write_text(COMPANIES)
     (directory / "stock.csv").write_text(STOCK)
-    return load_settings(directory / "norce.toml", environ=environ or {})
+    return write_settings(directory, feed("companies", "companies", "companies.csv", account="CRM"),
+                          feed("stock", "onhands", "stock.csv"), environ=environ)  # fmt: skip
 
 
 @pytest.fixture
