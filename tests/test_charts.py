@@ -38,6 +38,22 @@ def test_jobs_per_day_counts_per_day_and_status(outcomes: pl.DataFrame) -> None:
     ]  # fmt: skip
 
 
+def test_jobs_of_one_day_are_counted_per_hour_and_of_one_hour_per_minute(outcomes: pl.DataFrame) -> None:
+    def at(*hour_minute: tuple[int, int]) -> pl.DataFrame:
+        times = [datetime(2024, 5, 1, h, m, tzinfo=UTC) for h, m in hour_minute]
+        return outcomes.head(len(times)).with_columns(pl.Series("queued_at", times))
+
+    hours = charts.jobs_per_day(at((8, 5), (8, 50), (9, 1)))
+    assert sorted(hours.data.rows()) == [
+        ("2024-05-01 08:00", "Failed", 1), ("2024-05-01 08:00", "Succeeded", 1),
+        ("2024-05-01 09:00", "Succeeded", 1),
+    ]  # fmt: skip
+    assert hours.to_dict()["title"] == "Jobs per hour by status"
+    minutes = charts.jobs_per_day(at((8, 5), (8, 5), (8, 7)))
+    assert minutes.data["time"].unique().sort().to_list() == ["2024-05-01 08:05", "2024-05-01 08:07"]
+    assert minutes.to_dict()["encoding"]["x"]["title"] == "minute (UTC)"
+
+
 def test_count_axes_label_whole_numbers_only(outcomes: pl.DataFrame) -> None:
     svg = charts.render(charts.jobs_per_day(outcomes.head(2))).data
     labels = re.findall(r">([^<]+)</text>", svg)

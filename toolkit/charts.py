@@ -56,31 +56,45 @@ def _status_color() -> alt.Color:
 
 
 def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
-    """Stacked bars: jobs queued per day (UTC), coloured by status.
+    """Stacked bars: jobs queued per day (UTC), coloured by status; per hour when every job was queued
+    on one day, per minute when within one hour (a first day's runs would otherwise be one bar).
 
     Examples
     --------
     >>> from datetime import datetime, UTC
     >>> f = pl.DataFrame({"status": ["Succeeded", "Failed"],
-    ...                   "queued_at": [datetime(2024, 5, 1, 8, tzinfo=UTC)] * 2})
-    >>> jobs_per_day(f).to_dict()["encoding"]["y"]["field"]
-    'jobs'
+    ...                   "queued_at": [datetime(2024, 5, d, 8, tzinfo=UTC) for d in (1, 2)]})
+    >>> chart = jobs_per_day(f).to_dict()
+    >>> chart["encoding"]["y"]["field"], chart["title"]
+    ('jobs', 'Jobs per day by status')
     """
-    days = (
-        outcomes.select(pl.col("queued_at").dt.strftime("%Y-%m-%d").alias("day"), "status")
-        .group_by("day", "status")
+    unit, stamp = _time_unit(outcomes["queued_at"])
+    counts = (
+        outcomes.select(pl.col("queued_at").dt.strftime(stamp).alias("time"), "status")
+        .group_by("time", "status")
         .agg(pl.len().alias("jobs"))
-        .sort("day", "status")
+        .sort("time", "status")
     )
     chart: alt.Chart = (
-        alt.Chart(days, title="Jobs per day by status")
+        alt.Chart(counts, title=f"Jobs per {unit} by status")
         .mark_bar()
-        .encode(x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
+        .encode(x=alt.X("time:O", title=f"{unit} (UTC)", axis=alt.Axis(labelAngle=-45)),
                 y=alt.Y("jobs:Q", title="jobs", stack=True, axis=_COUNT_AXIS), color=_status_color(),
-                tooltip=["day:O", "status:N", "jobs:Q"])
+                tooltip=["time:O", "status:N", "jobs:Q"])
         .properties(width=_WIDTH, height=_HEIGHT)
     )
     return chart
+
+
+def _time_unit(times: pl.Series) -> tuple[str, str]:
+    """The coarsest of day, hour and minute that puts ``times`` in more than one bar."""
+    for unit, stamp in _UNITS[:-1]:
+        if times.dt.strftime(stamp).n_unique() > 1:
+            return unit, stamp
+    return _UNITS[-1] if times.len() else _UNITS[0]
+
+
+_UNITS = (("day", "%Y-%m-%d"), ("hour", "%Y-%m-%d %H:00"), ("minute", "%Y-%m-%d %H:%M"))
 
 
 def _histogram(outcomes: pl.DataFrame, column: str, title: str, *, unit: str = "seconds") -> alt.Chart:
