@@ -217,11 +217,20 @@ def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating
         raise GuardRefused(msg, counts=counts)
 
 
-def plan_id(feed: str, kind: str, content: str, batch_ids: list[str]) -> str:
-    """Deterministic: the same feed, kind, snapshot content and batches give the same id (24 hex digits).
+def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *,
+            baseline: str | None = None) -> str:
+    """Deterministic id of a plan (24 hex digits): the feed, kind, snapshot content, batches and baseline.
 
-    >>> plan_id("stock", "change", "abc", ["b1", "b2"]) == plan_id("stock", "change", "abc", ["b1", "b2"])
+    Re-planning the same source against the same baseline gives the same id (so ``resume`` and a
+    repeated submit stay idempotent); the same source against another baseline is another plan, even
+    when its batches are byte for byte the same (a value that went A -> B -> A -> B).
+
+    >>> plan_id("stock", "change", "abc", ["b1"], baseline="s1") == plan_id("stock", "change", "abc", ["b1"],
+    ...                                                                      baseline="s1")
     True
+    >>> plan_id("stock", "change", "abc", ["b1"], baseline="s1") == plan_id("stock", "change", "abc", ["b1"],
+    ...                                                                      baseline="s2")
+    False
     """
-    text = "\n".join([feed, kind, content, *batch_ids])
+    text = "\n".join([feed, kind, content, f"baseline={baseline or ''}", *batch_ids])
     return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -230,7 +230,8 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     summary = _summary(chosen, why, diff, parts, batches, check.rejected.height, baseline_rows,
                        profile.rate_limit_per_minute)  # fmt: skip
     return Plan(
-        id=plan_id(feed.name, chosen, _rows_digest(hashes), [b.id for b in batches]), feed=feed.name,
+        id=plan_id(feed.name, chosen, _rows_digest(hashes), [b.id for b in batches],
+                   baseline=base_ref.id if base_ref else None), feed=feed.name,
         entity=entity.name, profile=profile.name, kind=chosen, created=now, saving=saving,
         baseline=base_ref, batches=batches, summary=summary, rejected=check.rejected,
         allow_mass_deactivation=allow, override_reason=reason, diff=diff,
