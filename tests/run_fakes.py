@@ -69,8 +69,9 @@ class FakePlan:
     override_reason: str | None = None
 
     def save(self, directory: Path) -> Path:
-        directory.mkdir(parents=True)
+        directory.mkdir(parents=True, exist_ok=True)
         (directory / "plan.pickle").write_bytes(pickle.dumps(self))
+        (directory / "manifest.json").write_text(json.dumps({"batches": [b.index for b in self.batches]}))
         return directory
 
     @classmethod

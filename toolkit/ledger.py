@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from toolkit.claims import CLAIMS_SCHEMA, JobClaims, claim
 from toolkit.errors import LedgerError
 from toolkit.locks import FeedLocks
 from toolkit.records import (
@@ -46,7 +47,7 @@ from toolkit.records import (
 )
 
 __all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "Ledger", "PlanRecord", "PlanState",
-           "Reason"]  # fmt: skip
+           "Reason", "StateDamaged"]  # fmt: skip
 
 _NO_PARAMS: tuple[Any, ...] = ()
 OPEN_PLAN_STATES: tuple[PlanState, ...] = ("planned", "sending", "submitted")
@@ -81,11 +82,16 @@ CREATE TABLE IF NOT EXISTS locks (
 """
 
 
+class StateDamaged(LedgerError):
+    """The state directory is damaged (ledger unreadable or forgetful, a saved plan broken, the
+    directory deleted during a run); the message says how to go on."""
+
+
 def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-class Ledger(FeedLocks):
+class Ledger(FeedLocks, JobClaims):
     """The SQLite ledger of one state directory (WAL mode; safe for several processes).
 
     Parameters
@@ -109,10 +115,9 @@ class Ledger(FeedLocks):
             self._con.row_factory = sqlite3.Row
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA foreign_keys=ON")
-            self._con.executescript(_SCHEMA)
+            self._con.executescript(_SCHEMA + CLAIMS_SCHEMA)
         except sqlite3.Error as exc:
-            msg = f"ledger {self.path}: cannot open ({exc})"
-            raise LedgerError(msg) from exc
+            raise StateDamaged(_damaged(self.path, "cannot open", exc)) from exc
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
@@ -154,14 +159,26 @@ class Ledger(FeedLocks):
                 raise LedgerError(msg) from exc
             try:
                 yield self._con
-            except BaseException:
-                self._con.execute("ROLLBACK")
+                self._con.execute("COMMIT")
+            except BaseException as exc:
+                if self._con.in_transaction:
+                    self._con.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise StateDamaged(_damaged(self.path, "cannot write", exc)) from exc
                 raise
-            self._con.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._mutex:
-            return self._con.execute(sql, params).fetchall()
+            try:
+                return self._con.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StateDamaged(_damaged(self.path, "cannot read", exc)) from exc
+
+    def check(self) -> None:
+        """Raise LedgerError when SQLite finds the file damaged (``PRAGMA quick_check``)."""
+        found = [str(r[0]) for r in self._rows("PRAGMA quick_check")]
+        if found != ["ok"]:
+            raise StateDamaged(_damaged(self.path, "is damaged", "; ".join(found[:3])))
 
     def _event(self, con: sqlite3.Connection, reason: Reason, *, feed: str | None,
                plan_id: str | None = None, index: int | None = None, job_id: int | None = None,
@@ -248,6 +265,9 @@ class Ledger(FeedLocks):
             raise LedgerError(msg)
         return PlanRecord.from_row(rows[0])
 
+    def has_plan(self, plan_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM plans WHERE id = ?", (plan_id,)))
+
     def plans(self, feed: str | None = None) -> list[PlanRecord]:
         """Recorded plans, oldest first, of one feed or all."""
         sql, params = "SELECT * FROM plans", _NO_PARAMS
@@ -314,10 +334,22 @@ class Ledger(FeedLocks):
                 (job_id, plan_id, row["batch_id"], index, _iso(queued_at) or row["sent_at"] or now,
                  restarted_from, now),
             )  # fmt: skip
+            claim(con, self.path, job_id, plan_id, index, now or "")
             self._event(con, reason, feed=_feed_of(con, plan_id), plan_id=plan_id, index=index,
                         job_id=job_id, detail={"restarted_from": restarted_from})  # fmt: skip
             _close_sending(con, plan_id, now)
         return self.batch(plan_id, index)
+
+    def mark_recovered(self, plan_id: str, sent_at: datetime) -> None:
+        """A plan the ledger had forgotten: every batch not accepted is ``unknown``, sent at ``sent_at``
+        (so each is looked up in Job/List before it is sent again)."""
+        with self._tx() as con:
+            con.execute("UPDATE batches SET state='unknown', sent_at=?, attempts=attempts+1, updated_at=? "
+                        "WHERE plan_id=? AND state != 'accepted'",
+                        (_iso(sent_at), _iso(self.now()), plan_id))  # fmt: skip
+            con.execute("UPDATE plans SET state='sending' WHERE id=?", (plan_id,))
+            self._event(con, Reason.OUTCOME_UNKNOWN, feed=_feed_of(con, plan_id), plan_id=plan_id,
+                        detail={"recovered": True})  # fmt: skip
 
     def mark_unknown(self, plan_id: str, index: int, error: str) -> BatchRecord:
         """The batch was sent, no answer came back and its job was not found in Job/List."""
@@ -411,6 +443,12 @@ class Ledger(FeedLocks):
             (feed, feed, plan_id, plan_id),
         )
         return [Event.from_row(r) for r in rows]
+
+
+def _damaged(path: Path, what: str, exc: object) -> str:
+    return (f"ledger {path}: {what} ({exc}); the state directory is damaged: restore ledger.sqlite from a "
+            "backup, or move it aside and run `norce-feeds resume FEED`, which looks the saved plans' "
+            "batches up in Job/List before sending anything")  # fmt: skip
 
 
 def _marks(values: Sequence[object]) -> str:

@@ -18,6 +18,7 @@ datetime.timedelta(seconds=120)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,11 +29,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
-from toolkit.ledger import Ledger
+from toolkit.ledger import Ledger, StateDamaged
+from toolkit.lookup import DEFAULT_LOOKUP, JobLookup, find_job
 from toolkit.outcomes import OUTCOME_SCHEMA, Failure, Outcome, job_outcomes, wait_for_jobs
-from toolkit.records import BatchRecord, JobRecord, PlanRecord, Reason
+from toolkit.records import BatchRecord, PlanRecord, Reason
+from toolkit.restarts import restart_failed
 
 if TYPE_CHECKING:
     from toolkit.config import FeedKind, Settings
@@ -45,6 +47,7 @@ __all__ = [
     "OUTCOME_SCHEMA",
     "Failure",
     "JobLookup",
+    "NothingToResume",
     "Outcome",
     "Progress",
     "Run",
@@ -64,8 +67,6 @@ __all__ = [
 
 Progress = Callable[[dict[str, Any]], None]
 Sleep = Callable[[float], None]
-RESTART_WINDOW = timedelta(days=14)
-_RESTARTABLE = (int(JobStatus["Succeeded"]), int(JobStatus["Failed"]))  # what Job/Restart accepts
 
 
 class _Client(Protocol):  # the part of ConnectClient that runs uses
@@ -75,21 +76,6 @@ class _Client(Protocol):  # the part of ConnectClient that runs uses
     def restart_job(self, job_id: int) -> Any: ...
     def wait_for_jobs(self, job_ids: Iterable[int], *, timeout: float,
                       poll_interval: float) -> dict[int, Job]: ...  # fmt: skip
-
-
-@dataclass(frozen=True)
-class JobLookup:
-    """How to look for the job of a batch whose answer was lost.
-
-    A job matches when it is not tied to another batch yet, its ``Totals`` equal the batch's item count,
-    it started no earlier than the attempt minus ``skew`` (clock differences) and its StorageName, when
-    given, names the endpoint's import. Job/List is asked ``attempts`` times, ``delay`` seconds apart,
-    because a slow server may create the job after the client gave up waiting.
-    """
-
-    attempts: int = 3
-    delay: float = 2.0
-    skew: timedelta = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -126,7 +112,7 @@ class Submission:
 
 # --- submit ----------------------------------------------------------------------------------
 def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | None = None,
-           lookup: JobLookup = JobLookup(), sleep: Callable[[float], None] = time.sleep,
+           lookup: JobLookup = DEFAULT_LOOKUP, sleep: Callable[[float], None] = time.sleep,
            ) -> Submission:  # fmt: skip
     """Send every batch of ``plan`` not accepted yet, in order, recording each step in the ledger.
 
@@ -166,24 +152,31 @@ def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger
 
     Returns the batch record, whether a request was sent and whether the job was found in Job/List.
     """
-    if rec.state in ("sending", "unknown") and rec.sent_at is not None:
-        job = _find_job(client, ledger, batch, rec.sent_at, lookup, sleep)
-        if job is not None:
-            return ledger.mark_accepted(plan.id, batch.index, job.job_id,
-                                        reason=Reason.FOUND_IN_LIST), False, True  # fmt: skip
-    rec, found = _send(plan, batch, client, ledger, lookup, sleep)
-    return rec, True, found
+    with ledger.send_lock(batch.endpoint):
+        if rec.state in ("sending", "unknown") and rec.sent_at is not None:
+            job = find_job(client, ledger, plan.id, batch, rec.sent_at, lookup, sleep)
+            if job is not None:
+                return ledger.mark_accepted(plan.id, batch.index, job.job_id,
+                                            reason=Reason.FOUND_IN_LIST), False, True  # fmt: skip
+        rec, found = send_batch(plan, batch, client, ledger, lookup, sleep)
+        return rec, True, found
 
 
-def _send(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: JobLookup,
+def send_batch(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: JobLookup,
           sleep: Callable[[float], None], *, reason: Reason = Reason.ACCEPTED,
           restarted_from: int | None = None) -> tuple[BatchRecord, bool]:  # fmt: skip
-    """Send one batch; the flag says its job was found in Job/List after a lost answer."""
+    """Send one batch (holding its endpoint's send lock); the flag says its job was found in Job/List
+    after a lost answer."""
+    _check_state_dir(ledger)
     rec = ledger.mark_sending(plan.id, batch.index)
     try:
         response = client.import_items(batch.entity, batch.body, batch.header)
     except OutcomeUnknown as exc:
-        job = _find_job(client, ledger, batch, rec.sent_at or ledger.now(), lookup, sleep)
+        try:
+            job = find_job(client, ledger, plan.id, batch, rec.sent_at or ledger.now(), lookup, sleep)
+        except OutcomeUnknown as ambiguous:
+            ledger.mark_unknown(plan.id, batch.index, str(ambiguous))
+            raise
         if job is None:
             ledger.mark_unknown(plan.id, batch.index, str(exc))
             msg = (f"plan {plan.id} batch {batch.index} ({batch.endpoint}): sent, no answer, and no "
@@ -198,33 +191,34 @@ def _send(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: Job
                                 restarted_from=restarted_from), False  # fmt: skip
 
 
-def _find_job(client: _Client, ledger: Ledger, batch: Batch, since: datetime, lookup: JobLookup,
-              sleep: Callable[[float], None]) -> Job | None:  # fmt: skip
-    """The earliest unclaimed job in Job/List that matches the batch (see JobLookup)."""
-    name = batch.endpoint.rstrip("/").rsplit("/", 1)[-1].lower()
-    cutoff = since - lookup.skew
-    for attempt in range(max(lookup.attempts, 1)):
-        if attempt:
-            sleep(lookup.delay)
-        known = ledger.known_job_ids()
-        hits = [j for j in client.list_jobs() if j.job_id not in known
-                and _matches(j, batch.item_count, cutoff, name)]  # fmt: skip
-        if hits:
-            return min(hits, key=lambda j: (j.start or cutoff, j.job_id))
-    return None
-
-
-def _matches(job: Job, items: int, cutoff: datetime, name: str) -> bool:
-    counted = job.totals == items or (not _is_done(job) and not job.totals)
-    recent = job.start is None or job.start >= cutoff
-    return counted and recent and (not job.storage_name or name in job.storage_name.lower())
+def _check_state_dir(ledger: Ledger) -> None:
+    """Refuse to send once the ledger's file is gone (the state directory was deleted meanwhile):
+    what is sent now could not be recorded where the next run looks."""
+    if not ledger.path.exists():
+        msg = (f"ledger {ledger.path} was deleted during the run; nothing more is sent. Restore the "
+               "state directory from a backup, or run the feed again (a lost state directory means "
+               "a first full feed)")  # fmt: skip
+        raise StateDamaged(msg)
 
 
 def _record(plan: Plan, ledger: Ledger) -> PlanRecord:
+    """Save the plan (again, when its saved copy is damaged), mark it submitted and record it."""
+    from toolkit.recovery import mark_submitted, refuse_lost
+
+    refuse_lost(ledger, plan.feed)
     directory = ledger.directory / "plans" / plan.id
-    if not directory.exists():
+    if not _saved_whole(directory, len(plan.batches)):
         plan.save(directory)
+    mark_submitted(directory, plan, ledger.now())
     return ledger.record_plan(plan, directory=directory)
+
+
+def _saved_whole(directory: Path, batches: int) -> bool:
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        return len(manifest["batches"]) == batches
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _rate(client: object) -> int:
@@ -241,89 +235,51 @@ def _ignore(event: dict[str, Any]) -> None:
 
 
 # --- resume ----------------------------------------------------------------------------------
+class NothingToResume(LedgerError):
+    """The feed has no unfinished submission: there is nothing to resume (not a failure)."""
+
+
 def resume(feed: str, *, settings: Settings | None = None, client: _Client, ledger: Ledger,
-           progress: Progress | None = None, lookup: JobLookup = JobLookup()) -> Submission:  # fmt: skip
+           progress: Progress | None = None, lookup: JobLookup = DEFAULT_LOOKUP) -> Submission:  # fmt: skip
     """Continue the feed's latest unfinished submission (loaded from the plan ``submit`` saved).
 
-    ``settings`` is accepted for symmetry with the CLI; the saved plan is found through the ledger.
-    Raises LedgerError when the feed has no unfinished submission.
+    ``settings`` is accepted for symmetry with the CLI; the saved plan is found through the ledger, or,
+    when the ledger forgot it (``toolkit.recovery``), through the plan directories. Raises
+    NothingToResume when the feed has no unfinished submission.
     """
+    from toolkit.recovery import adopt_lost
+
     with ledger.lock(feed):
-        rec = ledger.open_plan(feed)
+        rec = ledger.open_plan(feed) or adopt_lost(ledger, feed)
         if rec is None:
-            msg = f"feed {feed!r} has no unfinished submission in {ledger.path}"
-            raise LedgerError(msg)
+            msg = f"feed {feed!r} has no unfinished submission in {ledger.path}: nothing to resume"
+            raise NothingToResume(msg)
         return submit(load_plan(rec), client, ledger, progress=progress, lookup=lookup)
 
 
 def load_plan(rec: PlanRecord) -> Plan:
     """The plan ``submit`` saved for ``rec`` (``Plan.load`` of its directory)."""
+    if rec.directory is None or not Path(rec.directory).exists():
+        msg = (f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory}); run "
+               f"`norce-feeds submit {rec.feed}` to plan again: batches already accepted are not resent "
+               "when the source and baseline are unchanged")  # fmt: skip
+        raise StateDamaged(msg)
+    return load_plan_dir(Path(rec.directory), feed=rec.feed)
+
+
+def load_plan_dir(directory: Path, *, feed: str) -> Plan:
+    """``Plan.load`` of ``directory``; a damaged plan is StateDamaged, saying how to go on."""
+    from toolkit.errors import PlanError
     from toolkit.feeds import Plan
 
-    if rec.directory is None or not Path(rec.directory).exists():
-        msg = f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory})"
-        raise LedgerError(msg)
-    return Plan.load(rec.directory)
-
-
-# --- restart ---------------------------------------------------------------------------------
-def restart_failed(target: Submission | str, client: _Client, ledger: Ledger, *,
-                   job_ids: Iterable[int] | None = None, now: datetime | None = None,
-                   lookup: JobLookup = JobLookup(),
-                   sleep: Callable[[float], None] = time.sleep) -> Submission:  # fmt: skip
-    """Restart the failed jobs of a plan (a Submission or a plan id), or only ``job_ids``.
-
-    Job/Restart is used where Connect allows it (status Succeeded or Failed, finished within 14 days);
-    otherwise (validation failed, too old, refused, or no job at all) the batch is sent again. Either
-    way the new job is recorded with ``restarted_from`` set. Wait with ``wait_for_jobs`` afterwards.
-    """
-    plan = target.plan if isinstance(target, Submission) else load_plan(ledger.plan(target))
-    wanted = set(job_ids) if job_ids is not None else None
-    by_index = {b.index: b for b in plan.batches}
-    with ledger.lock(plan.feed):
-        when = now or ledger.now()
-        sent = 0
-        for rec in ledger.batches(plan.id):
-            job = ledger.job(rec.job_id) if rec.job_id is not None else None
-            if not _needs_restart(rec, job, wanted):
-                continue
-            if job is not None and _restart(plan, rec, job, client, ledger, when):
-                continue
-            _send(plan, by_index[rec.index], client, ledger, lookup, sleep, reason=Reason.RESUBMITTED,
-                  restarted_from=job.job_id if job else None)  # fmt: skip
-            sent += 1
-        return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent)
-
-
-def _needs_restart(rec: BatchRecord, job: JobRecord | None, wanted: set[int] | None) -> bool:
-    if wanted is not None:
-        return job is not None and job.job_id in wanted
-    if rec.state in ("failed", "unknown"):
-        return True
-    return job is not None and job.is_finished and not job.succeeded
-
-
-def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: _Client, ledger: Ledger,
-             when: datetime) -> bool:  # fmt: skip
-    finished = job.stop or job.start or job.queued_at
-    if job.status not in _RESTARTABLE or finished is None:
-        return False
-    if when - finished > RESTART_WINDOW:
-        return False
     try:
-        response = client.restart_job(job.job_id)
-    except ConnectAPIError as exc:
-        ledger.event(Reason.RESTART_REFUSED, feed=plan.feed, plan_id=plan.id, index=rec.index,
-                     job_id=job.job_id, detail={"error": str(exc)})  # fmt: skip
-        return False
-    ledger.mark_accepted(plan.id, rec.index, int(response.job_id), reason=Reason.RESTARTED,
-                         restarted_from=job.job_id, queued_at=when)  # fmt: skip
-    return True
-
-
-def _is_done(job: Job) -> bool:
-    return bool(getattr(job, "is_done", job.is_finished))
-
+        return Plan.load(directory)
+    except (PlanError, OSError, KeyError, ValueError, TypeError, pl.exceptions.PolarsError) as exc:
+        why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PlanError) else str(exc)
+        msg = (f"saved plan {directory} of feed {feed!r} is damaged ({why}); run `norce-feeds submit "
+               f"{feed}`: a plan of the same source against the same baseline is saved again and "
+               "continues this submission without resending its accepted batches")  # fmt: skip
+        raise StateDamaged(msg) from exc
 
 
 # --- one feed, from settings (what the CLI and notebooks call) --------------------------------
@@ -381,13 +337,16 @@ def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: 
 
 
 def restart_feed_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
-                poll_interval: float = 5.0) -> Submission | Outcome:  # fmt: skip
-    """Restart (or resubmit) the batch of job ``job_id``; the feed is found through the ledger."""
+                     poll_interval: float = 5.0, force: bool = False) -> Submission | Outcome:  # fmt: skip
+    """Restart (or resubmit) the batch of job ``job_id``; the feed is found through the ledger.
+
+    A job that a newer succeeded job of its feed superseded is refused unless ``force``.
+    """
     with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
         plan_id = ledger.job(job_id).plan_id
         feed = ledger.plan(plan_id).feed
     with open_run(settings, feed) as run:
-        sub = restart_failed(plan_id, run.client, run.ledger, job_ids=[job_id])
+        sub = restart_failed(plan_id, run.client, run.ledger, job_ids=[job_id], force=force)
         return _maybe_wait(sub, run, wait, timeout, poll_interval)
 
 

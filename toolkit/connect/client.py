@@ -41,6 +41,7 @@ from toolkit.connect.transport import (
     RetryPolicy,
     RetryTransport,
     is_tls_failure,
+    outcome_unknown,
 )
 from toolkit.connect.wire import body, header_json, rows, server_message
 from toolkit.entities import Entity, get_entity
@@ -294,6 +295,13 @@ class ConnectClient:
             _log_call(method, path, type(exc).__name__, None, self._clock() - started, None)
             raise self._transport_error(exc, method, path, unsafe=unsafe, batch=batch) from exc
         response.extensions = {**response.extensions, "started": started}
+        if unsafe and outcome_unknown(response, self._transport.policy):
+            self._log(response, path, None)
+            host, said = _host(self.profile.connect_url), self._redact(server_message(response))
+            msg = (f"{method} {path} was sent to {host} and a gateway answered {response.status_code} "
+                   f"({said}); it may have been accepted: look for its job in Job/List before sending "
+                   "it again")  # fmt: skip
+            raise OutcomeUnknown(msg, endpoint=path, batch=batch)
         return response
 
     def _parse(self, response: httpx.Response, path: str, read: Callable[[Any], T], *,

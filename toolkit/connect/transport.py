@@ -7,8 +7,11 @@ acting twice is harmless (GETs, the token request).
 What is retried
 ---------------
 - no connection (refused, connect timeout, pool timeout): the request was never sent;
-- 408, 429 and 5xx answers (but 501/505): the server answered without accepting it; ``Retry-After``
-  (seconds or an HTTP date) is honoured on 429 and 503;
+- 408, 429 and 5xx answers (but 501/505) to idempotent requests; ``Retry-After`` (seconds or an HTTP
+  date) is honoured on 429 and 503;
+- for an import (not idempotent) only the answers that prove it was not taken: 408, 429, 500 (Connect's
+  own error answer) and 503. A gateway's 502, 504 or any other 5xx says nothing about whether Connect
+  accepted the body behind it: it is returned, and the client raises ``OutcomeUnknown``;
 - read timeouts and dropped connections after sending: only for idempotent requests. An import
   that meets one is not sent again; the client raises ``OutcomeUnknown``.
 
@@ -37,7 +40,7 @@ import httpx
 
 from toolkit.connect.budget import Clock, RequestBudget, Sleep
 
-__all__ = ["RateLimitTransport", "RetryPolicy", "RetryTransport", "is_tls_failure"]
+__all__ = ["RateLimitTransport", "RetryPolicy", "RetryTransport", "is_tls_failure", "outcome_unknown"]
 
 logger = logging.getLogger("toolkit.connect")
 
@@ -64,6 +67,8 @@ class RetryPolicy:
     jitter: float = 0.5
     statuses: frozenset[int] = frozenset({408, 429, *range(500, 600)} - {501, 505})
     retry_after_statuses: frozenset[int] = frozenset({429, 503})
+    not_taken_statuses: frozenset[int] = frozenset({408, 429, 500, 503})
+    """Answers that prove a non-idempotent request was not acted on: only these are retried for it."""
 
     def delay(self, retry: int, *, draw: float | None = None) -> float:
         """Seconds to wait before the ``retry``-th retry (1-based)."""
@@ -147,7 +152,7 @@ class RetryTransport(httpx.BaseTransport):
                     raise
                 self._wait(request, attempt, backoff, type(exc).__name__)
                 continue
-            wait = self._retry_wait(policy, response, attempt)
+            wait = self._retry_wait(policy, response, attempt, self.is_idempotent(request))
             if wait is None or not self._has_time(policy, attempt, wait, deadline):
                 response.extensions = {**response.extensions, "attempts": attempt}
                 return response
@@ -160,8 +165,11 @@ class RetryTransport(httpx.BaseTransport):
         return isinstance(exc, _NOT_SENT) or self.is_idempotent(request)
 
     @staticmethod
-    def _retry_wait(policy: RetryPolicy, response: httpx.Response, attempt: int) -> float | None:
+    def _retry_wait(policy: RetryPolicy, response: httpx.Response, attempt: int,
+                    idempotent: bool) -> float | None:  # fmt: skip
         if response.status_code not in policy.statuses:
+            return None
+        if not idempotent and response.status_code not in policy.not_taken_statuses:
             return None
         told = retry_after(response) if response.status_code in policy.retry_after_statuses else None
         return policy.delay(attempt) if told is None else told
@@ -211,3 +219,14 @@ def is_tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def outcome_unknown(response: httpx.Response, policy: RetryPolicy | None = None) -> bool:
+    """True when ``response`` to a non-idempotent request leaves its outcome open: a 5xx that does not
+    prove the request was not taken (a gateway's 502 or 504, say).
+
+    >>> outcome_unknown(httpx.Response(502)), outcome_unknown(httpx.Response(503))
+    (True, False)
+    """
+    policy = policy or RetryPolicy()
+    return response.status_code >= 500 and response.status_code not in policy.not_taken_statuses
