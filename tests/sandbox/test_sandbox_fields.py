@@ -59,19 +59,22 @@ def test_only_listed_fields_are_written(api: Any, entity: str) -> None:
 
 def test_products_only_listed_sku_fields_and_parent_flags(api: Any) -> None:
     def product(price: float, ean: str) -> dict[str, Any]:
-        sku = {"PartNo": "S1", "StandardPrice": price, "EanCode": ean, "Status": "Active"}
+        sku = {"PartNo": "S1", "StandardPrice": {"PriceSale": price}, "EanCode": ean, "Status": "Active"}
         return {"Code": "P1", "ManufacturerCode": "M", "ManufacturerName": "Maker",
                 "Variants": [{"ManufacturerPartNo": "V1", "Skus": [sku]}]}  # fmt: skip
 
-    flags = {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"]}
+    flags = {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
+             "SkuPriceListFieldsThatAreSet": ["PriceSale"]}  # fmt: skip
     api.run("products", [product(10.0, "111")],
             api.header(**flags, SkuFieldsThatAreSet=["StandardPrice", "EanCode", "Status"]))
     api.run("products", [product(12.5, "222")], api.header(**flags, SkuFieldsThatAreSet=[20]))
     sku = api.items("products")[0]["Variants"][0]["Skus"][0]
-    assert sku == {"PartNo": "S1", "StandardPrice": 12.5, "EanCode": "111", "Status": 1}
+    assert sku == {"PartNo": "S1", "StandardPrice": 12.5, "StandardPriceList": {"PriceSale": 12.5},
+                   "EanCode": "111", "Status": 1}  # fmt: skip
     # without the parent flag "Skus" the SKU list is not written, and the log says why
     job = api.run("products", [product(99.0, "333")],
-                  api.header(ProductFieldsThatAreSet=["Variants"], SkuFieldsThatAreSet=["StandardPrice"]))
+                  api.header(ProductFieldsThatAreSet=["Variants"], SkuFieldsThatAreSet=["StandardPrice"],
+                             SkuPriceListFieldsThatAreSet=["PriceSale"]))  # fmt: skip
     assert api.items("products")[0]["Variants"][0]["Skus"][0]["StandardPrice"] == 12.5
     assert any("VariantFieldsThatAreSet does not list Skus" in e["Message"] for e in api.log(job["JobId"]))
     assert "ManufacturerName" not in api.items("products")[0]

@@ -1,16 +1,34 @@
-"""Products in SQLite: Product -> Variants -> Skus, each level a table of JSON documents.
+"""Products in the sandbox: how an import of Product -> Variants -> Skus changes the catalog.
 
-Identity (contract): a product by its ``Code`` (the variant cluster), a variant by its
-``ManufacturerPartNo``, a SKU by its ``PartNo``. Only members whose field is listed are written; a
-nested list is written only when its parent flags are listed too (``Entity.parent_flags``);
-``XCreateOnly`` writes ``X`` only when the row is new. A FullFile sets Status Inactive (5) on every
-SKU missing from the import.
+Identity (contract): a product by its ``Code``, a variant by ``ManufacturerCode`` (the product's) +
+``ManufacturerPartNo``, a SKU by its ``PartNo`` (tables: :mod:`toolkit.sandbox.product_tables`).
+Only members whose field is listed are written; ``XCreateOnly`` writes ``X`` only when the row is new.
+
+Nested lists need their parent flags: ``Variants`` in ``ProductFieldsThatAreSet`` for the variants,
+``Skus`` in ``VariantFieldsThatAreSet`` for the SKUs, ``Cultures`` for the culture lists. A list sent
+without its flag is ignored and the job log gets a Warning (SeverityId 2) saying how many were
+ignored and why. That is also how a SKU *moves*: sent under another variant (or product) than the
+catalog has it, it is moved there only when the header lets the structure be processed; otherwise it
+stays where it is and the log gets a Warning naming the SKU.
+
+``Sku.StandardPrice`` is a SkuPriceList object (``{"PriceSale": 99.5, ...}``); with ``StandardPrice``
+in ``SkuFieldsThatAreSet`` the members listed in ``SkuPriceListFieldsThatAreSet`` are written (a null
+member is not sent); a bare number is refused at validation.
+
+FullFile. The reference is ambiguous (one Norce text: SKUs not in the import are inactivated; another:
+they are removed from their variant cluster), and Norce shops feed products from two system accounts
+(ERP and PIM). The sandbox models it as: a FullFile sets Status Inactive (5) on every SKU missing from
+the import **that the same AccountId created** (the creating account is recorded per SKU; SKUs of a
+catalog file older than that record count as every account's). SKUs another account created are left
+alone, and the log says how many.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
@@ -19,19 +37,19 @@ import orjson
 from toolkit.entities import Entity, SkuStatus, SkuType, UnitMeasurementType
 from toolkit.sandbox.flat import Counts, Log
 from toolkit.sandbox.prepare import Prepared, enum_lookup, merge_elements
+from toolkit.sandbox.product_tables import SCHEMA, ProductCatalog, Sku, VariantKey, migrate, read_products
 from toolkit.sandbox.spec import Header, Nested
 
+__all__ = ["SCHEMA", "apply_products", "effective_lists", "migrate", "prepare_products", "read_products"]
+
 Doc = dict[str, Any]
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS products (code TEXT PRIMARY KEY, data TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS variants (mpn TEXT PRIMARY KEY, code TEXT NOT NULL, data TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS skus (part_no TEXT PRIMARY KEY, mpn TEXT NOT NULL, data TEXT NOT NULL)",
-)
 _SKU_ENUMS: dict[str, type[IntEnum]] = {
     "Status": SkuStatus, "Type": SkuType, "UnitOfMeasurementType": UnitMeasurementType,
 }  # fmt: skip
 _MEMBER_OF = {"VatRate": "VatRates", "Assortment": "AssortmentCode"}
-_NOT_MEMBERS = {"Variants", "Cultures", "Skus", "PartNoCreateWhenMissing", "CultureCode"}
+_NOT_MEMBERS = {"Variants", "Cultures", "Skus", "PartNoCreateWhenMissing", "CultureCode", "StandardPrice"}
+_PRICE_MEMBERS = {"PriceSale", "CostPurchase", "CostUnit", "PriceRecommended", "PricePrevious",
+                  "PriceCatalog", "IsPriceDiscountable", "IsActive", "PriceRule"}  # fmt: skip
 _INACTIVE = int(SkuStatus["Inactive"])
 _CULTURES = Nested("Cultures", ("CultureCode",), None, None)
 
@@ -80,6 +98,10 @@ def _check_sku(sku: Any, row: int, errors: list[tuple[int, str]]) -> Doc:
         errors.append((row, f"item {row}: a SKU has no PartNo"))
         return {}
     out = dict(sku)
+    price = out.get("StandardPrice")
+    if price is not None and not isinstance(price, dict):
+        errors.append((row, f"item {row}: SKU {sku['PartNo']!r} StandardPrice must be a SkuPriceList object "
+                            f"such as {{\"PriceSale\": 99.5}}, found {price!r}"))  # fmt: skip
     for name, enum in _SKU_ENUMS.items():
         raw = out.get(name)
         if raw is None:
@@ -93,58 +115,49 @@ def _check_sku(sku: Any, row: int, errors: list[tuple[int, str]]) -> Doc:
     return out
 
 
-class _Catalog:
-    """The rows one import touches, loaded once, changed in memory, written back in bulk."""
+@dataclass
+class _Run:
+    """One import being applied: the catalog rows, the effective lists, counts and warnings."""
 
-    def __init__(self, conn: sqlite3.Connection, items: list[Doc]) -> None:
-        variants = [v for it in items for v in it.get("Variants") or []]
-        mpns = [v["ManufacturerPartNo"] for v in variants]
-        parts = [s["PartNo"] for v in variants for s in v.get("Skus") or [] if s]
-        codes = [it["Code"] for it in items if it.get("Code")]
-        self.skus = _load(conn, "SELECT part_no, mpn, data FROM skus WHERE part_no IN "
-                                "(SELECT value FROM json_each(?))", parts)  # fmt: skip
-        self.variants = _load(conn, "SELECT mpn, code, data FROM variants WHERE mpn IN "
-                                    "(SELECT value FROM json_each(?))",
-                              mpns + [p for p, _ in self.skus.values()])  # fmt: skip
-        self.products = {k: d for k, (_, d) in _load(
-            conn, "SELECT code, '', data FROM products WHERE code IN (SELECT value FROM json_each(?))",
-            codes + [c for c, _ in self.variants.values()]).items()}  # fmt: skip
-        self.touched: dict[str, set[str]] = {"products": set(), "variants": set(), "skus": set()}
-        self.counts = Counts()
+    cat: ProductCatalog
+    lists: dict[str, frozenset[str]]
+    account: int
+    log: Log
+    row: int = 0
+    counts: Counts = field(default_factory=Counts)
+    ignored: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def code_of(self, item: Doc) -> str | None:
-        if item.get("Code"):
-            return str(item["Code"])
-        for v in item.get("Variants") or []:
-            if v["ManufacturerPartNo"] in self.variants:
-                return self.variants[v["ManufacturerPartNo"]][0]
-            for s in v.get("Skus") or []:
-                if s and s["PartNo"] in self.skus:
-                    return self.variants.get(self.skus[s["PartNo"]][0], ("",))[0] or None
-        return None
-
-    def touch(self, table: str, key: str, is_new: bool) -> None:
-        if key not in self.touched[table]:
-            self.touched[table].add(key)
+    def touch(self, table: str, key: Any, is_new: bool) -> None:
+        if key not in self.cat.touched[table]:
+            self.cat.touched[table].add(key)
             if is_new:
                 self.counts.inserts += 1
             else:
                 self.counts.updates += 1
 
-    def write(self, conn: sqlite3.Connection) -> None:
-        dump = orjson.dumps
-        conn.executemany("INSERT OR REPLACE INTO products VALUES (?, ?)",
-                         [(k, dump(self.products[k]).decode()) for k in self.touched["products"]])
-        conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?, ?)",
-                         [(k, self.variants[k][0], dump(self.variants[k][1]).decode())
-                          for k in self.touched["variants"]])  # fmt: skip
-        conn.executemany("INSERT OR REPLACE INTO skus VALUES (?, ?, ?)",
-                         [(k, self.skus[k][0], dump(self.skus[k][1]).decode()) for k in self.touched["skus"]])
+    def ignore(self, what: str, reason: str) -> None:
+        self.ignored[(what, reason)] += 1
 
 
-def _load(conn: sqlite3.Connection, sql: str, keys: list[str]) -> dict[str, tuple[str, Doc]]:
-    rows = conn.execute(sql, (orjson.dumps(sorted(set(keys))).decode(),)).fetchall()
-    return {k: (parent, orjson.loads(data)) for k, parent, data in rows}
+def _load(conn: sqlite3.Connection, items: list[Doc]) -> ProductCatalog:
+    variants = [v for it in items for v in it.get("Variants") or []]
+    return ProductCatalog(conn, codes=[it["Code"] for it in items if it.get("Code")],
+                          variant_mpns=[v["ManufacturerPartNo"] for v in variants],
+                          parts=[s["PartNo"] for v in variants for s in v.get("Skus") or [] if s],
+                          )  # fmt: skip
+
+
+def _code_of(cat: ProductCatalog, item: Doc) -> str | None:
+    if item.get("Code"):
+        return str(item["Code"])
+    for v in item.get("Variants") or []:
+        key = cat.variant_key(item.get("ManufacturerCode"), v["ManufacturerPartNo"])
+        if key is not None:
+            return cat.variants[key][0]
+        for s in v.get("Skus") or []:
+            if s and s["PartNo"] in cat.skus:
+                return cat.variants.get(cat.skus[s["PartNo"]].variant, ("",))[0] or None
+    return None
 
 
 def _write_members(doc: Doc, src: Doc, fields: frozenset[str], is_new: bool) -> None:
@@ -172,83 +185,127 @@ def _write_cultures(doc: Doc, src: Doc, fields: frozenset[str], is_new: bool) ->
 def apply_products(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> Counts:
     """Apply product items inside the caller's transaction; true counts of rows written."""
     items = prepared.items or []
-    lists = effective_lists(prepared.entity, prepared.header, log)
-    cat = _Catalog(conn, items)
+    run = _Run(_load(conn, items), effective_lists(prepared.entity, prepared.header, log),
+               prepared.header.account_id, log)  # fmt: skip
     for row, item in enumerate(items, start=1):
-        code = cat.code_of(item)
+        run.row = row
+        code = _code_of(run.cat, item)
         if code is None:
-            cat.counts.fail += 1
+            run.counts.fail += 1
             log(3, f"row {row}: product has no Code and none of its variants or SKUs exists", row)
             continue
-        _apply_product(cat, code, item, lists)
-    cat.write(conn)
+        _apply_product(run, code, item)
+    for (what, reason), n in sorted(run.ignored.items()):
+        log(2, f"{what} of {n} item(s) ignored: {reason}", None)
+    run.cat.write(conn)
     if prepared.header.full_file:
         seen = [s["PartNo"] for it in items for v in it.get("Variants") or [] for s in v["Skus"] if s]
-        cat.counts.updates += _inactivate_missing(conn, seen, log)
-    return cat.counts
+        run.counts.updates += _inactivate_missing(conn, seen, prepared.header.account_id, log)
+    return run.counts
 
 
-def _apply_product(cat: _Catalog, code: str, item: Doc, lists: dict[str, frozenset[str]]) -> None:
-    is_new = code not in cat.products
-    doc = cat.products.setdefault(code, {})
+def _apply_product(run: _Run, code: str, item: Doc) -> None:
+    is_new = code not in run.cat.products
+    doc = run.cat.products.setdefault(code, {})
     if item.get("ManufacturerCode") is not None:
         doc["ManufacturerCode"] = item["ManufacturerCode"]
-    pf = lists["ProductFieldsThatAreSet"]
+    pf = run.lists["ProductFieldsThatAreSet"]
     _write_members(doc, item, pf - {"Code"}, is_new)
     if "Cultures" in pf:
-        _write_cultures(doc, item, lists["ProductCultureFieldsThatAreSet"], is_new)
-    cat.touch("products", code, is_new)
-    if "Variants" not in pf:
-        return
-    for variant in item.get("Variants") or []:
-        _apply_variant(cat, code, variant, lists)
+        _write_cultures(doc, item, run.lists["ProductCultureFieldsThatAreSet"], is_new)
+    elif item.get("Cultures"):
+        run.ignore("Product Cultures", "ProductFieldsThatAreSet does not list Cultures")
+    run.touch("products", code, is_new)
+    mfr = str(doc.get("ManufacturerCode") or "")
+    if "Variants" in pf:
+        for variant in item.get("Variants") or []:
+            _apply_variant(run, code, (mfr, variant["ManufacturerPartNo"]), variant)
+    elif item.get("Variants"):
+        run.ignore("Variants", "ProductFieldsThatAreSet does not list Variants")
+        for variant in item["Variants"]:
+            _keep_skus(run, (mfr, variant["ManufacturerPartNo"]), variant, "ProductFieldsThatAreSet",
+                       "Variants")  # fmt: skip
 
 
-def _apply_variant(cat: _Catalog, code: str, variant: Doc, lists: dict[str, frozenset[str]]) -> None:
-    mpn = variant["ManufacturerPartNo"]
-    is_new = mpn not in cat.variants
-    _, doc = cat.variants.get(mpn, (code, {}))
-    cat.variants[mpn] = (code, doc)
-    vf = lists["VariantFieldsThatAreSet"]
+def _apply_variant(run: _Run, code: str, key: VariantKey, variant: Doc) -> None:
+    is_new = key not in run.cat.variants
+    old_code, doc = run.cat.variants.get(key, (code, {}))
+    if old_code != code:
+        run.log(1, f"row {run.row}: variant {_name(key)} moved from product {old_code!r} to {code!r}",
+                run.row)  # fmt: skip
+    run.cat.variants[key] = (code, doc)
+    vf = run.lists["VariantFieldsThatAreSet"]
     _write_members(doc, variant, vf - {"ManufacturerPartNo"}, is_new)
     if "Cultures" in vf:
-        _write_cultures(doc, variant, lists["VariantCultureFieldsThatAreSet"], is_new)
-    cat.touch("variants", mpn, is_new)
-    if "Skus" not in vf:
-        return
-    for sku in variant["Skus"]:
-        if sku:
-            _apply_sku(cat, mpn, sku, lists)
+        _write_cultures(doc, variant, run.lists["VariantCultureFieldsThatAreSet"], is_new)
+    elif variant.get("Cultures"):
+        run.ignore("Variant Cultures", "VariantFieldsThatAreSet does not list Cultures")
+    run.touch("variants", key, is_new)
+    if "Skus" in vf:
+        for sku in variant["Skus"]:
+            if sku:
+                _apply_sku(run, key, sku)
+    elif variant.get("Skus"):
+        run.ignore("Skus", "VariantFieldsThatAreSet does not list Skus")
+        _keep_skus(run, key, variant, "VariantFieldsThatAreSet", "Skus")
 
 
-def _apply_sku(cat: _Catalog, mpn: str, sku: Doc, lists: dict[str, frozenset[str]]) -> None:
+def _keep_skus(run: _Run, key: VariantKey, variant: Doc, parent: str, flag: str) -> None:
+    """Warn about each SKU sent under another variant than it has, when the move is not processed."""
+    for sku in variant.get("Skus") or []:
+        stored = run.cat.skus.get(sku.get("PartNo")) if sku else None
+        if stored is not None and stored.variant != key:
+            run.log(2, f"row {run.row}: SKU {sku['PartNo']!r} not moved to variant {_name(key)}: {parent} "
+                       f"does not list {flag}; it stays under variant {_name(stored.variant)}",
+                    run.row)  # fmt: skip
+
+
+def _apply_sku(run: _Run, key: VariantKey, sku: Doc) -> None:
     part = sku["PartNo"]
-    is_new = part not in cat.skus
-    _, doc = cat.skus.get(part, (mpn, {}))
-    cat.skus[part] = (mpn, doc)
-    _write_members(doc, sku, lists["SkuFieldsThatAreSet"], is_new)
-    _write_cultures(doc, sku, lists["SkuCultureFieldsThatAreSet"], is_new)
-    cat.touch("skus", part, is_new)
+    stored = run.cat.skus.get(part)
+    is_new = stored is None
+    if stored is None:
+        stored = run.cat.skus[part] = Sku(key, run.account, {})
+    elif stored.variant != key:
+        run.log(1, f"row {run.row}: SKU {part!r} moved from variant {_name(stored.variant)} to "
+                   f"{_name(key)}", run.row)  # fmt: skip
+        stored.variant = key
+    sf = run.lists["SkuFieldsThatAreSet"]
+    _write_members(stored.doc, sku, sf, is_new)
+    if "StandardPrice" in sf and sku.get("StandardPrice") is not None:
+        _write_price(run, stored.doc, sku["StandardPrice"], is_new)
+    _write_cultures(stored.doc, sku, run.lists["SkuCultureFieldsThatAreSet"], is_new)
+    run.touch("skus", part, is_new)
 
 
-def _inactivate_missing(conn: sqlite3.Connection, seen: list[str], log: Log) -> int:
-    n = conn.execute(
-        "UPDATE skus SET data = json_set(data, '$.Status', ?) WHERE part_no NOT IN "
-        "(SELECT value FROM json_each(?)) AND coalesce(json_extract(data, '$.Status'), 0) != ?",
-        (_INACTIVE, orjson.dumps(seen).decode(), _INACTIVE),
-    ).rowcount
-    log(1, f"FullFile: {n} SKUs missing from the import set to Status Inactive (5)", None)
+def _write_price(run: _Run, doc: Doc, price: Doc, is_new: bool) -> None:
+    """Write the listed SkuPriceList members of a SKU's StandardPrice (null members are not sent)."""
+    listed = run.lists["SkuPriceListFieldsThatAreSet"]
+    names = {f.removesuffix("CreateOnly") for f in listed if is_new or not f.endswith("CreateOnly")}
+    names &= _PRICE_MEMBERS
+    if not names:
+        run.ignore("StandardPrice", "SkuPriceListFieldsThatAreSet lists none of its members")
+        return
+    stored = dict(doc.get("StandardPrice") or {})
+    for name in sorted(names | ({"PriceRuleValue"} if "PriceRule" in names else set())):
+        if price.get(name) is not None:
+            stored[name] = price[name]
+    if stored:
+        doc["StandardPrice"] = stored
+
+
+def _name(key: VariantKey) -> str:
+    return f"{key[0]}/{key[1]}" if key[0] else repr(key[1])
+
+
+def _inactivate_missing(conn: sqlite3.Connection, seen: list[str], account: int, log: Log) -> int:
+    missing = ("part_no NOT IN (SELECT value FROM json_each(?)) "
+               "AND coalesce(json_extract(data, '$.Status'), 0) != ?")  # fmt: skip
+    args = (orjson.dumps(seen).decode(), _INACTIVE)
+    n = conn.execute(f"UPDATE skus SET data = json_set(data, '$.Status', ?) WHERE {missing} "
+                     "AND (account = ? OR account IS NULL)",
+                     (_INACTIVE, *args, account)).rowcount  # fmt: skip
+    others = conn.execute(f"SELECT count(*) FROM skus WHERE {missing} AND account != ?", (*args, account))
+    log(1, f"FullFile: {n} SKUs of account {account} missing from the import set to Status Inactive (5); "
+           f"{others.fetchone()[0]} SKUs created by other accounts left alone", None)  # fmt: skip
     return n
-
-
-def read_products(conn: sqlite3.Connection) -> list[Doc]:
-    """Every stored product, nested Product -> Variants -> Skus, ordered by key."""
-    skus: dict[str, list[Doc]] = {}
-    for part, mpn, data in conn.execute("SELECT part_no, mpn, data FROM skus ORDER BY part_no"):
-        skus.setdefault(mpn, []).append({"PartNo": part, **orjson.loads(data)})
-    variants: dict[str, list[Doc]] = {}
-    for mpn, code, data in conn.execute("SELECT mpn, code, data FROM variants ORDER BY mpn"):
-        variants.setdefault(code, []).append(
-            {"ManufacturerPartNo": mpn, **orjson.loads(data), "Skus": skus.get(mpn, [])})
-    return [{"Code": code, **orjson.loads(data), "Variants": variants.get(code, [])}
-            for code, data in conn.execute("SELECT code, data FROM products ORDER BY code")]  # fmt: skip

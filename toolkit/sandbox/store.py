@@ -61,6 +61,7 @@ class Store:
         with self.transaction():
             for stmt in self._schema():
                 self.conn.execute(stmt)
+            products.migrate(self.conn)
         self.jobs = jobs.Jobs(self.conn, clock)
 
     @staticmethod
