@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from toolkit import _encodings
 from toolkit.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
     from toolkit.sources import SourceOptions
 
 _CHUNK = 1 << 20
+CUT_OFF = "the file looks cut off"  # the end of the message flagging a cut-off last line
 _NATIVE = {"utf-8", "utf-8-sig"}  # polars reads these itself (it skips a BOM)
 
 
@@ -32,6 +34,8 @@ def scan_raw(file: Path, fmt: str, opts: SourceOptions) -> pl.LazyFrame:
     if file.stat().st_size == 0:
         msg = f"{file}: the file is empty; expected a header line (or data) in {fmt} format"
         raise SourceError(msg)
+    if fmt in ("csv", "json", "ndjson"):
+        _encodings.refuse_binary(file, fmt, opts)
     readers = {"csv": _scan_csv, "excel": _scan_excel, "parquet": _scan_parquet,
                "json": _scan_json, "ndjson": _scan_ndjson}  # fmt: skip
     lf = readers[fmt](file, opts)
@@ -101,20 +105,20 @@ def _decode(file: Path, codec: str, out: io.BytesIO | None = None) -> str | None
             except UnicodeDecodeError as exc:
                 at = chunk[exc.start] if exc.start < len(chunk) else 0
                 line += chunk.count(b"\n", 0, exc.start)
-                return _decode_message(line, at, codec)
+                return decode_message(line, at, codec)
             line += chunk.count(b"\n")
             if out is not None:
                 out.write(text.encode("utf-8"))
         try:
             tail = decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return _decode_message(line, 0, codec)
+            return decode_message(line, 0, codec)
     if out is not None:
         out.write(tail.encode("utf-8"))
     return None
 
 
-def _decode_message(line: int, byte: int, codec: str) -> str:
+def decode_message(line: int, byte: int, codec: str) -> str:
     codec = codec.removesuffix("-sig")
     hint = '"latin-1"' if codec == "cp1252" else '"cp1252" or "latin-1"'
     return (f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
@@ -124,7 +128,27 @@ def _decode_message(line: int, byte: int, codec: str) -> str:
 # --- CSV -------------------------------------------------------------------------------------------
 def _scan_csv(file: Path, opts: SourceOptions) -> pl.LazyFrame:
     source = _utf8(file, opts)
-    lf = pl.scan_csv(
+    data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
+    if not _is_lossy(opts):
+        problem = _encodings.misread(data, opts, native=source is file)
+        if problem:
+            raise SourceError(f"{file}: {problem}")
+    lf = _polars_csv(source, opts, ragged=False)
+    expected = len(schema_of(lf, file, "csv", opts)) - 1  # the header's fields (not _row)
+    problem = _truncated_tail(file, opts, expected)
+    ragged, has_long = _ragged_rows(data, opts, expected)
+    if has_long:  # polars refuses a long row; keep its fields up to the header's, and flag it
+        lf = _polars_csv(source, opts, ragged=True)
+    if problem or ragged is not None:
+        flag = ragged if ragged is not None else pl.lit(None, pl.String)
+        if problem:
+            flag = pl.when(pl.col("_row") == pl.len()).then(pl.lit(problem)).otherwise(flag)
+        lf = lf.with_columns(flag.alias("_error"))
+    return lf
+
+
+def _polars_csv(source: Path | io.BytesIO, opts: SourceOptions, *, ragged: bool) -> pl.LazyFrame:
+    return pl.scan_csv(
         source,
         separator=opts.separator,
         quote_char=opts.quote_char or None,
@@ -135,59 +159,64 @@ def _scan_csv(file: Path, opts: SourceOptions) -> pl.LazyFrame:
         raise_if_empty=False,
         row_index_name="_row",
         row_index_offset=1,
+        truncate_ragged_lines=ragged,
     )
-    expected = len(schema_of(lf, file, "csv", opts)) - 1  # the header's fields (not _row)
-    problem = _truncated_tail(file, opts, expected)
-    short = _short_rows(source, opts, expected)
-    if problem or short is not None:
-        flag = short if short is not None else pl.lit(None, pl.String)
-        if problem:
-            flag = pl.when(pl.col("_row") == pl.len()).then(pl.lit(problem)).otherwise(flag)
-        lf = lf.with_columns(flag.alias("_error"))
-    return lf
 
 
-def _short_rows(source: Path | io.BytesIO, opts: SourceOptions, expected: int) -> pl.Expr | None:
-    """A message for each data row with fewer fields than the header's ``expected`` (None if none).
+def _ragged_rows(data: bytes, opts: SourceOptions, expected: int) -> tuple[pl.Expr | None, bool]:
+    """A message for each data row with fewer or more fields than the header's ``expected`` (None if
+    none), and whether any row has more.
 
-    polars pads a short row with empty text, which would clear its missing fields: such rows are
-    flagged here instead. Fields are counted per line, as separators plus one; separators inside
-    quotes only add to the count, so no complete row is taken for a short one. Blank lines are left
-    alone, and so is a file whose quoted fields span lines (its lines and rows do not align). Lines
-    are split and counted a chunk at a time, so only one chunk's lines are held at once.
+    polars pads a short row with empty text, which would clear its missing fields, and refuses a long
+    one: both are flagged here instead. Fields are counted per line, as separators plus one; a line
+    with quotes that counts too many is parsed to count them truly. Blank lines are left alone, and
+    so is a file whose quoted fields span lines (its lines and rows do not align). Lines are split and
+    counted a chunk at a time, so only one chunk's lines are held at once.
     """
-    data = source.getvalue() if isinstance(source, io.BytesIO) else source.read_bytes()
     quote = opts.quote_char if opts.quote_char and opts.quote_char.encode() in data else None
     if quote is None and _complete(data, opts, expected):
-        return None
-    rows, fields, line = [], [], 0
+        return None, False
+    found, line = [], 0
     for chunk in _line_chunks(data, opts):
         if chunk is None:
-            return None
+            return None, False
         lines = pl.DataFrame({"line": chunk.str.split("\n").explode()}).with_row_index("_row", offset=line)
         line += lines.height - 1  # the chunk's last piece is empty: the next chunk starts there
         if quote and (lines["line"].str.count_matches(quote, literal=True) % 2 == 1).any():
-            return None
+            return None, False
         count = pl.col("line").str.count_matches(opts.separator, literal=True) + 1
-        short = lines.filter(count < expected).filter((pl.col("line") != "") & (pl.col("line") != "\r"))
-        rows.append(short["_row"])
-        fields.append(short.select(count)["line"])
+        odd = lines.with_columns(count.alias("fields")).filter(pl.col("fields") != expected)
+        odd = odd.filter((pl.col("line") != "") & (pl.col("line") != "\r"))
+        found.append(_recount(odd, opts, quote) if quote else odd)
     # line i (from 0) after skip_rows lines and the header is data row i - skip_rows
-    row = pl.concat(rows).cast(pl.Int64) - opts.skip_rows
-    found = pl.DataFrame({"row": row, "fields": pl.concat(fields)})
-    found = found.filter(pl.col("row") > 0)
-    if found.is_empty():
-        return None
-    per_row = pl.col("_row").replace_strict(found["row"].cast(pl.UInt32), found["fields"], default=None)
-    message = pl.format(f"the row has {{}} of {expected} fields: some are missing", per_row)
-    return pl.when(per_row.is_not_null()).then(message)
+    rows = pl.concat(found).with_columns(pl.col("_row").cast(pl.Int64) - opts.skip_rows)
+    rows = rows.filter((pl.col("_row") > 0) & (pl.col("fields") != expected))
+    if rows.is_empty():
+        return None, False
+    per_row = pl.col("_row").replace_strict(rows["_row"].cast(pl.UInt32), rows["fields"], default=None)
+    short = pl.format(f"the row has {{}} of {expected} fields: some are missing", per_row)
+    long = pl.format(f"the row has {{}} fields, the header {expected}: a separator too many (an "
+                     "unquoted separator in a text field?)", per_row)  # fmt: skip
+    message = pl.when(per_row < expected).then(short).when(per_row > expected).then(long)
+    return message, bool((rows["fields"] > expected).any())
+
+
+def _recount(odd: pl.DataFrame, opts: SourceOptions, quote: str) -> pl.DataFrame:
+    """Lines counted long only because a quoted field holds the separator: their true field count."""
+    long = odd.filter(pl.col("line").str.contains(quote, literal=True))
+    if long.is_empty():
+        return odd
+    reader = csv.reader(long["line"].to_list(), delimiter=opts.separator, quotechar=quote)
+    counts = pl.Series([len(row) for row in reader], dtype=odd["fields"].dtype)
+    fixed = long.with_columns(counts.alias("fields"))
+    return pl.concat([odd.join(long.select("_row"), on="_row", how="anti"), fixed])
 
 
 def _complete(data: bytes, opts: SourceOptions, expected: int) -> bool:
     """True when no line can be short, judged from counts alone (a file without quotes).
 
-    polars refuses a row with more fields than the header, so when the separators add up to
-    ``expected - 1`` per data line, every line has exactly that many.
+    When the separators add up to exactly ``expected - 1`` per data line, every line has that many
+    (or one is long and one short, and polars refuses the long one).
     """
     start = 0
     for _ in range(opts.skip_rows + 1):  # past the skipped lines and the header
@@ -195,7 +224,7 @@ def _complete(data: bytes, opts: SourceOptions, expected: int) -> bool:
         if start == 0:
             return True
     lines = data.count(b"\n", start) + (0 if data.endswith(b"\n") else 1)
-    return data.count(opts.separator.encode(), start) >= (expected - 1) * lines
+    return data.count(opts.separator.encode(), start) == (expected - 1) * lines
 
 
 def _line_chunks(data: bytes, opts: SourceOptions, size: int = 1 << 25) -> Iterator[pl.Series | None]:
@@ -225,8 +254,7 @@ def _truncated_tail(file: Path, opts: SourceOptions, expected: int) -> str | Non
     found = len(next(csv.reader([last], delimiter=opts.separator, **quoting), []))
     if found >= expected:
         return None
-    return (f"the last line has {found} of {expected} fields and no line end: "
-            "the file looks cut off")  # fmt: skip
+    return f"the last line has {found} of {expected} fields and no line end: {CUT_OFF}"
 
 
 def _diagnose_csv(file: Path, opts: SourceOptions) -> str | None:

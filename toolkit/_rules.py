@@ -35,6 +35,19 @@ _PARSE_REASONS = {
     "Date": "is not a date (expected YYYY-MM-DD or the feed's date_format)",
     "Boolean": "is not a yes/no value (expected 1/0, true/false, ja/nej, yes/no)",
 }
+SCIENTIFIC = r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$"
+_SCIENTIFIC_WHY = ("is a number in scientific notation, as Excel shows long numbers, not the whole "
+                   "value; export the column as text")  # fmt: skip
+# a '.' or ',' before groups of three digits: a thousands separator or a decimal mark?
+_AMBIGUOUS = r"^[+-]?\d{1,3}([.,]\d{3})+$"
+_AMBIGUOUS_WHY = ("is ambiguous: its '.' or ',' may be a thousands separator or a decimal mark; "
+                  "set the feed options decimal_comma and thousands to the file's")  # fmt: skip
+_SEPARATED = r"^[+-]?[\d.,\s\u00a0\u202f]*\d[\d.,\s\u00a0\u202f]*$"
+_SEPARATED_WHY = ("does not fit the feed's decimal mark and thousands separator (options decimal_comma "
+                  "and thousands)")  # fmt: skip
+INT32 = (-(2**31), 2**31 - 1)  # Connect's int
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # not tab, CR, LF: a quoted field may hold them
+_IDENTIFIER_SUFFIXES = ("PartNo", "Code", "No")
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,8 @@ def _column_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> l
     # read_source keeps _raw_ text only where a cast failed; scan_source keeps it on every row
     given = pl.col(raw).str.len_bytes() > 0 if raw in columns else pl.lit(False)
     if raw in columns:
-        why = _PARSE_REASONS.get(str(spec.dtype.base_type()), "is not a number")
         parsed = col.is_not_null() | ~given
-        rules.append(_rule("parse", name, parsed, pl.col(raw), _quoted(pl.col(raw), why)))
+        rules.append(_rule("parse", name, parsed, pl.col(raw), _parse_reason(pl.col(raw), spec)))
     if spec.is_key or spec.is_required:
         present = col.is_not_null() | given
         rules.append(_rule("not_null", name, present, pl.lit(""), f"{name} is empty; it is required"))
@@ -95,7 +107,48 @@ def _column_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> l
         size = col.str.len_chars()
         long = pl.format("is {} characters long; at most {} are allowed", size, pl.lit(spec.max_length))
         rules.append(_rule("max_length", name, size <= spec.max_length, text, long))
-    return rules + _qualifier_rules(name, spec) + _consistency_rules(ent, name, spec, columns)
+    rules += _text_rules(name, spec) + _qualifier_rules(name, spec)
+    return rules + _consistency_rules(ent, name, spec, columns)
+
+
+def _parse_reason(raw: pl.Expr, spec: Column) -> pl.Expr:
+    """Why ``raw`` could not be read as the column's type, in the words of its likely cause."""
+    why = _PARSE_REASONS.get(str(spec.dtype.base_type()), "is not a number")
+    if spec.dtype != pl.Int64 and not isinstance(spec.dtype, pl.Decimal):
+        return _quoted(raw, why)
+    fraction = raw.str.contains(r"^[+-]?\d+[.,]\d+$") & pl.lit(spec.dtype == pl.Int64)
+    reason = (pl.when(raw.str.contains(SCIENTIFIC)).then(pl.lit(_SCIENTIFIC_WHY))
+              .when(raw.str.contains(_AMBIGUOUS)).then(pl.lit(_AMBIGUOUS_WHY))
+              .when(fraction).then(pl.lit(why))
+              .when(raw.str.contains(_SEPARATED)).then(pl.lit(_SEPARATED_WHY))
+              .otherwise(pl.lit(why)))  # fmt: skip
+    return pl.concat_str([pl.lit("'"), raw, pl.lit("' "), reason])
+
+
+def _text_rules(name: str, spec: Column) -> list[Rule]:
+    """Control characters in text, identifiers in scientific notation, whole numbers beyond Connect's int."""
+    col = pl.col(name)
+    if spec.dtype == pl.Int64:
+        low, high = INT32
+        why = f"is outside Connect's int range ({low} to {high})"
+        return [_rule("int32", name, col.is_between(low, high), col.cast(pl.String), _quoted(col.cast(pl.String), why))]
+    if spec.dtype != pl.String:
+        return []
+    found = col.str.extract(f"({CONTROL})", 1).replace_strict(
+        {chr(i): f"U+{i:04X}" for i in (*range(32), 127)}, default="?", return_dtype=pl.String)  # fmt: skip
+    shown = col.str.replace_all(CONTROL, "\ufffd")
+    why = pl.format("'{}' holds the control character {} (shown as \ufffd); fix the export", shown, found)
+    rules = [_rule("control_char", name, ~col.str.contains(CONTROL), shown, why)]
+    if _is_identifier(name, spec):
+        sci = ~col.str.contains(SCIENTIFIC)
+        rules.append(_rule("scientific", name, sci, col, _quoted(col, _SCIENTIFIC_WHY)))
+    return rules
+
+
+def _is_identifier(name: str, spec: Column) -> bool:
+    """Codes and part numbers (EanCode, PartNo, CommodityCode, ...): never a number in Excel's notation."""
+    plain = spec.values is None and spec.kind is None and spec.qualifier is None
+    return plain and (spec.is_key or split_qualified(name)[0].split(".")[-1].endswith(_IDENTIFIER_SUFFIXES))
 
 
 def _value_checks(spec: Column, col: pl.Expr) -> list[tuple[str, pl.Expr, str]]:

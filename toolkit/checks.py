@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,7 @@ REJECTED_SCHEMA = pl.Schema({
     "_source": pl.String(), "_row": pl.Int64(), "key": pl.String(), "column": pl.String(),
     "check": pl.String(), "value": pl.String(), "reason": pl.String(),
 })  # fmt: skip
+log = logging.getLogger(__name__)
 _CROSS_FEED = {"onhands": ("PartNo",), "sku_prices": ("PartNo",), "competitor_skus": ("PartNo",),
                "relations": ("PartNo", "RelatedPartNo")}  # fmt: skip
 
@@ -144,6 +146,8 @@ def validate(
         msg = f"validate({ent.name!r}) expects a collected DataFrame, found {type(frame).__name__}"
         raise TypeError(msg)
     frame, warnings = _prepare(ent, frame)
+    frame, collapsed = _collapse_identical(ent, frame)
+    warnings += collapsed
     rules = rules_for(ent, frame.columns)
     schema = _schema(ent, frame.columns, rules)
     _check_structure(ent, schema, frame)
@@ -192,6 +196,31 @@ def _prepare(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]
         frame = frame.with_columns(pl.lit(None, pl.String).alias("_source"))
     frame = frame.with_columns(_widen(ent, frame.schema))
     return frame.select("_source", "_row", pl.exclude("_source", "_row")), warnings
+
+
+def _collapse_identical(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Rows that repeat an earlier row byte for byte (every column but ``_row``) collapse into it, with
+    a note; rows that share a key but differ stay for the ``unique_key`` check. Only rows whose key
+    repeats are compared whole."""
+    key = list(ent.key)
+    if frame.height < 2 or not set(key) <= set(frame.columns):
+        return frame, []
+    suspects = _duplicate_screen(frame, key)
+    if not suspects.any():
+        return frame, []
+    same = [c for c in frame.columns if c not in ("_row", "_source")]
+    candidates = frame.with_row_index("__pos").filter(suspects)
+    repeats = candidates.filter(~pl.struct(same).is_first_distinct())
+    if repeats.is_empty():
+        return frame, []
+    rows = ", ".join(f"{source or 'row'} row {row}" for source, row in repeats.select("_source", "_row").head(10).rows())
+    more = " …" if repeats.height > 10 else ""
+    note = (f"{ent.name}: {repeats.height} row(s) repeat an earlier row exactly and were collapsed "
+            f"into it: {rows}{more}")  # fmt: skip
+    log.warning("%s", note)
+    keep = np.ones(frame.height, dtype=bool)
+    keep[repeats["__pos"].to_numpy()] = False
+    return frame.filter(pl.Series(keep)), [note]
 
 
 def _widen(ent: Entity, schema: pl.Schema) -> list[pl.Expr]:

@@ -165,6 +165,8 @@ class Policies:
     max_items: int = 5000
     max_bytes: int = 20_000_000
     max_extra_requests: float = 0.10
+    min_rows: int = 0  # a source with fewer rows looks cut off and is refused
+    min_ratio: float = 0.0  # ... or with fewer rows than this share of the baseline's
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ def _policies(t: _Table) -> Policies:
         raise t.fail("on_reject", f"expected 'skip' or 'fail', found {on_reject!r}")
     ratios = {k: float(t.get(k, (int, float), d)) for k, d in
               (("max_deactivation_ratio", 0.10), ("max_reject_ratio", 0.05),
-               ("max_extra_requests", 0.10))}  # fmt: skip
+               ("max_extra_requests", 0.10), ("min_ratio", 0.0))}  # fmt: skip
     for k, v in ratios.items():
         if not 0 <= v <= 1:
             raise t.fail(k, f"expected a ratio between 0 and 1, found {v}")
@@ -354,6 +356,7 @@ def _policies(t: _Table) -> Policies:
         on_reject=on_reject,
         max_items=t.get("max_items", int, 5000),
         max_bytes=t.get("max_bytes", int, 20_000_000),
+        min_rows=t.get("min_rows", int, 0),
         **ratios,
     )
 

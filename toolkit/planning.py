@@ -197,6 +197,7 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
                now: datetime, allow: bool, reason: str | None, store: SnapshotStore,
                checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
     """read_source -> validate -> diff -> guard -> batches -> Plan, the snapshot written meanwhile."""
+    from toolkit._refusals import refuse_source
     from toolkit.checks import enforce, validate
     from toolkit.feeds import Plan, plan_id
     from toolkit.sources import read_source
@@ -212,6 +213,7 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
             frame, check = checked
             enforce(entity, feed.policies, check)
         base_ref = finding.result()
+    refuse_source(feed, frame, base_ref, source=source, allow=allow)  # schema drift, a cut-off file
     valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or entity.key)

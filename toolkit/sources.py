@@ -28,8 +28,12 @@ Options (``Feed.options``; unknown keys raise ConfigError):
 ``encoding``        ``utf-8`` (default), ``utf-8-sig`` (BOM), ``cp1252``, ``latin-1``; also any
                     Python codec name. Non-UTF-8 files are decoded in Python in 1 MiB chunks.
                     ``utf8-lossy`` (replace undecodable bytes) only when set explicitly.
-``decimal_comma``   ``true``: ``12,50`` means 12.5 in decimal and integer columns (default false)
-``thousands``       thousands separator to remove before parsing numbers, e.g. ``" "`` or ``"."``
+``decimal_comma``   ``true``: ``12,50`` means 12.5 in decimal and integer columns (default false);
+                    a ``.`` in such a column is then ambiguous (``1.399``) and its row rejected
+``thousands``       thousands separator allowed between groups of three digits, e.g. ``"."``;
+                    ``" "`` also accepts the no-break spaces U+00A0 and U+202F
+``drop_columns``    columns (source or canonical names) the feed no longer reads: dropped when
+                    present, and no longer expected because the baseline has them
 ``skip_rows``       lines (CSV) or rows (Excel) before the header line, default 0
 ``sheet``           Excel sheet by name, or by 0-based index (default 0, the first sheet)
 ``pick``            for a glob: ``"newest"`` (default, latest modification time) or ``"all"``
@@ -79,8 +83,9 @@ from typing import Any, Literal
 import polars as pl
 
 from toolkit import _readers
+from toolkit._casts import KEY_DEFAULTS, cast, reduce_shadows
 from toolkit.config import Feed
-from toolkit.entities import SALES_AREAS, VALUE_ENUMS, Entity, get_entity, split_qualified
+from toolkit.entities import SALES_AREAS, Entity, get_entity, split_qualified
 from toolkit.errors import ConfigError, SourceError
 
 __all__ = ["PickMode", "SourceOptions", "read_source", "scan_source"]
@@ -88,12 +93,7 @@ __all__ = ["PickMode", "SourceOptions", "read_source", "scan_source"]
 log = logging.getLogger(__name__)
 
 PickMode = Literal["newest", "all"]
-_TRUE = ("1", "true", "ja", "yes", "j", "y")
-_FALSE = ("0", "false", "nej", "no", "n")
-_BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _AREAS = {a.lower(): a for a in SALES_AREAS}
-# Key columns Connect lets a file leave out or blank: the base price is quantity break 1.
-_KEY_DEFAULTS = {"QuantityBreak": 1}
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class SourceOptions:
     list_separator: str = "|"
     date_format: str = "%Y-%m-%d"
     culture: str | None = None
+    drop_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_feed(cls, feed: Feed) -> SourceOptions:
@@ -125,7 +126,10 @@ class SourceOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any], *, where: str = "options") -> SourceOptions:
         _check_types(options, where)
-        opts = cls(**options)
+        opts = cls(**{**options, "drop_columns": tuple(options.get("drop_columns", ()))})
+        if not all(isinstance(c, str) for c in opts.drop_columns):
+            msg = f"{where}: option drop_columns expected a list of column names, found {opts.drop_columns!r}"
+            raise ConfigError(msg)
         if opts.pick not in ("newest", "all"):
             msg = f"{where}: option pick expected 'newest' or 'all', found {opts.pick!r}"
             raise ConfigError(msg)
@@ -152,7 +156,7 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "separator": (str,), "quote_char": (str, type(None)), "encoding": (str,), "decimal_comma": (bool,),
     "thousands": (str, type(None)), "skip_rows": (int,), "sheet": (str, int), "pick": (str,),
     "empty_as_null": (bool,), "list_separator": (str,), "date_format": (str,),
-    "culture": (str, type(None)),
+    "culture": (str, type(None)), "drop_columns": (list, tuple),
 }  # fmt: skip
 
 
@@ -202,7 +206,7 @@ def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         opts = SourceOptions.from_feed(feed)
         raise _readers.explain(exc, files, feed.format, opts) from exc
-    return _reduce_shadows(frame)
+    return reduce_shadows(frame)
 
 
 def _plan(feed: Feed, path: str | Path | None) -> tuple[list[Path], pl.LazyFrame]:
@@ -254,7 +258,7 @@ def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> p
     trimmed = raw.select("_source", "_row", *error, *(
         (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
         for src, tmp in temps.items()))  # fmt: skip
-    casts = [_cast(temps[src], dst, schema[src], entity, opts) for src, dst in renames.items()]
+    casts = [cast(temps[src], dst, schema[src], entity, opts) for src, dst in renames.items()]
     shadows = [shadow for _, shadow in casts if shadow is not None]
     return trimmed.select("_source", "_row", *(value for value, _ in casts), *shadows, *error)
 
@@ -262,7 +266,8 @@ def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> p
 def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str],
                  opts: SourceOptions) -> dict[str, str]:  # fmt: skip
     """Source column -> canonical column; raises when mapped or key columns are missing."""
-    missing = [src for src in mapping if src not in names]
+    dropped = set(opts.drop_columns)
+    missing = [src for src, dst in mapping.items() if src not in names and not {src, dst} & dropped]
     if missing:
         msg = (f"{file}: mapped column(s) {', '.join(map(repr, missing))} not in the file; "
                f"available: {', '.join(map(repr, names)) or 'none'}")  # fmt: skip
@@ -270,9 +275,11 @@ def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[
     plan: dict[str, str] = {}
     targets = set(mapping.values())
     for name in names:
-        if name.startswith("_"):
+        if name.startswith("_") or name in dropped:
             continue
         dst = mapping.get(name) or (name if name not in targets else None)
+        if dst in dropped:
+            continue
         dst = _canonical_name(file, dst, entity, opts) if dst else None
         if dst is None:
             log.warning("%s: column %r is not a column of %s; dropped", file, name, entity.name)
@@ -305,111 +312,8 @@ def _canonical_name(file: Path, name: str, entity: Entity, opts: SourceOptions) 
 
 
 def _require_keys(file: Path, names: list[str], entity: Entity, plan: dict[str, str]) -> None:
-    lacking = [k for k in entity.key if k not in plan.values() and k not in _KEY_DEFAULTS]
+    lacking = [k for k in entity.key if k not in plan.values() and k not in KEY_DEFAULTS]
     if lacking and names:
         msg = (f"{file}: key column(s) {', '.join(map(repr, lacking))} of {entity.name} missing; "
                f"available: {', '.join(map(repr, names))} (map them in the feed's mapping)")  # fmt: skip
         raise SourceError(msg)
-
-
-def _cast(tmp: str, name: str, dtype: pl.DataType, entity: Entity,
-          opts: SourceOptions) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
-    """Canonical column ``name`` from the trimmed column ``tmp``, and its ``_raw_`` shadow (or None)."""
-    spec, raw = entity.column(name), pl.col(tmp)
-    target = spec.dtype
-    if target == pl.String:
-        value = _as_string(raw, dtype)
-        value = _enum_name(value, spec.values) if spec.values else value
-        if opts.empty_as_null and dtype == pl.String:
-            value = pl.when(raw != "").then(value)
-        return value.alias(name), None
-    value = raw if dtype == target else _parse(raw, dtype, target, opts)
-    if spec.is_key and name in _KEY_DEFAULTS:
-        blank = raw.is_null() | (raw == "") if dtype == pl.String else raw.is_null()
-        value = pl.when(blank).then(pl.lit(_KEY_DEFAULTS[name], target)).otherwise(value)
-    if dtype == target or isinstance(target, pl.List):
-        return value.alias(name), None
-    return value.alias(name), _as_string(raw, dtype).alias(f"_raw_{name}")
-
-
-def _failed(name: str) -> pl.Expr:
-    """Rows whose cast of ``name`` failed: null value, non-empty ``_raw_`` text."""
-    return pl.col(name).is_null() & (pl.col(f"_raw_{name}").str.len_bytes() > 0)
-
-
-def _reduce_shadows(frame: pl.DataFrame) -> pl.DataFrame:
-    """Keep ``_raw_`` text only where the cast failed; drop shadows of columns that never failed."""
-    names = [c.removeprefix("_raw_") for c in frame.columns if c.startswith("_raw_")]
-    if not names:
-        return frame
-    counts = frame.select(_failed(n).sum().alias(n) for n in names).row(0, named=True)
-    failing = [n for n in names if counts[n]]
-    frame = frame.drop(f"_raw_{n}" for n in names if not counts[n])
-    return frame.with_columns(pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}")
-                              for n in failing)  # fmt: skip
-
-
-def _as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    if dtype == pl.String:
-        return raw
-    if dtype.is_float():  # 7310000000001.0 from Excel must stay 7310000000001
-        whole = raw.is_finite() & (raw == raw.round()) & (raw.abs() < 2**53)
-        return pl.when(whole).then(raw.cast(pl.Int64).cast(pl.String)).otherwise(raw.cast(pl.String))
-    if isinstance(dtype, pl.List | pl.Struct):
-        return raw.cast(pl.String, strict=False)
-    return raw.cast(pl.String)
-
-
-def _enum_name(value: pl.Expr, enum_name: str) -> pl.Expr:
-    enum = VALUE_ENUMS[enum_name]
-    names = {m.name.lower(): m.name for m in enum} | {str(m.value): m.name for m in enum}
-    number = value.str.strip_chars_start("0").str.replace(r"^$", "0")
-    lookup = pl.when(value.str.contains(r"^\d+$")).then(number).otherwise(value.str.to_lowercase())
-    return lookup.replace_strict(names, default=value, return_dtype=pl.String)
-
-
-def _parse(raw: pl.Expr, dtype: pl.DataType, target: pl.DataType, opts: SourceOptions) -> pl.Expr:
-    if isinstance(target, pl.List):
-        if isinstance(dtype, pl.List):
-            return raw.cast(target, strict=False)
-        items = pl.element().str.strip_chars()
-        parts = _as_string(raw, dtype).str.split(opts.list_separator).list.eval(items)
-        return parts.list.eval(pl.element().filter(pl.element() != ""))
-    if target == pl.Boolean:
-        text = _as_string(raw, dtype).str.to_lowercase()
-        return text.replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
-    if target == pl.Date:
-        return _parse_date(raw, dtype, opts)
-    if dtype == pl.String:
-        raw = _number_text(raw, opts)
-    if target == pl.Int64:
-        return _parse_int(raw, dtype)
-    return raw.cast(target, strict=False)
-
-
-def _number_text(raw: pl.Expr, opts: SourceOptions) -> pl.Expr:
-    if opts.thousands:
-        raw = raw.str.replace_all(opts.thousands, "", literal=True)
-    if opts.decimal_comma:
-        raw = raw.str.replace(",", ".", literal=True)
-    return raw
-
-
-def _parse_int(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Integers; ``5.00`` (a whole number written as a decimal) is accepted as 5."""
-    exact = raw.cast(pl.Int64, strict=False)
-    if dtype != pl.String and not dtype.is_float():
-        return exact
-    number = raw.cast(pl.Float64, strict=False)
-    return pl.coalesce(exact, pl.when(number == number.round()).then(number).cast(pl.Int64, strict=False))
-
-
-def _parse_date(raw: pl.Expr, dtype: pl.DataType, opts: SourceOptions) -> pl.Expr:
-    if isinstance(dtype, pl.Datetime):
-        return raw.dt.date()
-    if dtype != pl.String:
-        return raw.cast(pl.Date, strict=False)
-    if opts.date_format != "%Y-%m-%d":
-        return raw.str.to_date(opts.date_format, strict=False)
-    iso = (raw.str.len_chars() == 10) | raw.str.contains(r"^\d{4}-\d{2}-\d{2}[ T]")
-    return pl.when(iso).then(raw.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
