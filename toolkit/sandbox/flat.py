@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from toolkit.entities import Entity
+from toolkit.sandbox import parties
 from toolkit.sandbox.prepare import Prepared, merge_elements
 from toolkit.sandbox.spec import members, nested
 
@@ -80,6 +81,9 @@ def apply_flat(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> Counts
     rows = orjson.dumps(list(zip(prepared.row_numbers, *prepared.data, strict=True))).decode()
     values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(prepared.columns) + 1))
     conn.execute(f"INSERT INTO _in SELECT {values} FROM json_each(?)", (rows,))
+    if entity.name in parties.ENTITIES:
+        parties.resolve(conn, prepared, log)
+        parties.apply_links(conn, prepared, log)
     counts = Counts()
     scope = _full_file_scope(conn, prepared)
     counts.fail = _skip_unknown(conn, entity, log)

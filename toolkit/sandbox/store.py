@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.entities import ENTITIES, Entity
-from toolkit.sandbox import flat, jobs, products
+from toolkit.sandbox import flat, jobs, parties, products
 from toolkit.sandbox.flat import Counts, Log
 from toolkit.sandbox.prepare import Prepared, prepare
 from toolkit.sandbox.spec import Header
@@ -43,7 +43,10 @@ def prepare_import(entity: Entity, header: Header, items: Sequence[Any]) -> Prep
     """Validate the items of one import (products nested, the others flat)."""
     if entity.name == "products":
         return products.prepare_products(entity, header, items)
-    return prepare(entity, header, items)
+    prepared = prepare(entity, header, items)
+    if entity.name in parties.ENTITIES:  # matching and link lists read members prepare does not keep
+        prepared.items = list(items)
+    return prepared
 
 
 class Store:
@@ -62,11 +65,13 @@ class Store:
             for stmt in self._schema():
                 self.conn.execute(stmt)
             products.migrate(self.conn)
+            for stmt in parties.MIGRATE:
+                self.conn.execute(stmt)
         self.jobs = jobs.Jobs(self.conn, clock)
 
     @staticmethod
     def _schema() -> list[str]:
-        return [*products.SCHEMA, *(flat.schema(ENTITIES[n]) for n in FLAT), *jobs.SCHEMA]
+        return [*products.SCHEMA, *(flat.schema(ENTITIES[n]) for n in FLAT), parties.SCHEMA, *jobs.SCHEMA]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -90,7 +95,11 @@ class Store:
         with self.lock:
             if entity == "products":
                 return products.read_products(self.conn)
-            return flat.read_flat(self.conn, ENTITIES[entity])
+            items = flat.read_flat(self.conn, ENTITIES[entity])
+            if entity == "customers":
+                links = parties.links_of(self.conn)
+                items = [{**i, "Companies": links[i["Code"]]} if i["Code"] in links else i for i in items]
+            return items
 
     def counts(self) -> dict[str, int]:
         with self.lock:
@@ -101,7 +110,7 @@ class Store:
     def reset(self) -> None:
         """Empty the catalog and the jobs (job ids keep counting up)."""
         with self.transaction() as conn:
-            for table in ("products", "variants", "skus", "jobs", "job_logs", *FLAT):
+            for table in ("products", "variants", "skus", "company_links", "jobs", "job_logs", *FLAT):
                 conn.execute(f"DELETE FROM {flat.q(table)}")
 
     def close(self) -> None:
