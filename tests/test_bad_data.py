@@ -54,7 +54,8 @@ def settings_for(root: Path, entity: str, *, options: str = "", policies: str = 
     return write_settings(root, table)
 
 
-def run(settings: Settings, name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+def run(settings: Settings, name: str, capsys: pytest.CaptureFixture[str],
+        *extra: str) -> tuple[int, str, str]:  # fmt: skip
     """``norce-feeds plan f`` with corpus file ``name`` as the feed's source; (exit, stdout, stderr)."""
     src = settings.path.parent / "src"
     for old in src.glob("in.*"):
@@ -97,7 +98,7 @@ def test_drop_columns_retires_a_column(tmp_path: Path, capsys: pytest.CaptureFix
     settings = settings_for(tmp_path, "products", options='{ drop_columns = ["Standard Price"] }')
     baseline(settings, "products_day1.csv", capsys)
     settings = settings_for(tmp_path, "products", options='{ drop_columns = ["StandardPrice"] }')
-    code, out, err = run(settings, "products_drift.csv", capsys)
+    code, _, err = run(settings, "products_drift.csv", capsys)
     assert code == EXIT_OK, err
 
 

@@ -310,8 +310,8 @@ def test_gap_pandera_unique_reports_a_whole_row_json_without_column() -> None:
     cases = exc.value.failure_cases
     assert cases["column"].to_list() == [None, None]
     assert cases["failure_case"][0] == '{"PartNo":"A","PriceListCode":"SE","Note":"x"}'
-    ours = validate("sku_prices", frame.drop("Note").with_columns(pl.lit(1).alias("QuantityBreak")),
-                    policies=LENIENT)  # fmt: skip
+    prices = frame.drop("Note").with_columns(QuantityBreak=pl.lit(1), CurrencyCode=pl.Series(["SEK", "EUR"]))
+    ours = validate("sku_prices", prices, policies=LENIENT)  # two rows, one key, different currencies
     assert ours.rejected.select("key", "column", "check").unique().rows() == [
         ("A|SE|1", "PartNo, PriceListCode, QuantityBreak", "unique_key")]  # fmt: skip
 

@@ -52,7 +52,7 @@ def refuse_source(feed: Feed, frame: pl.DataFrame, baseline: SnapshotRef | None,
     """
     files = _files(frame, feed, source)
     if baseline is not None:
-        _require_columns(feed, frame.columns, pl.read_parquet_schema(baseline.path).names(), files)
+        _require_columns(feed, frame.columns, list(pl.read_parquet_schema(baseline.path)), files)
     if allow:
         return
     rows, base = frame.height, baseline.rows if baseline is not None else 0
@@ -104,6 +104,7 @@ def _too_few(feed: Feed, rows: int, baseline: int, files: str) -> str | None:
         return (f"{files}: {rows} rows, fewer than the feed's min_rows {policies.min_rows}: the file looks "
                 "cut off; refusing it")  # fmt: skip
     if baseline and rows < policies.min_ratio * baseline:
-        return (f"{files}: {rows} rows, {rows / baseline:.0%} of the baseline's {baseline}, less than the "
-                f"feed's min_ratio {policies.min_ratio:.0%}: the file looks cut off; refusing it")  # fmt: skip
+        return (f"{files}: {rows} rows, {rows / baseline:.0%} of the baseline's {baseline}, less than "
+                f"the feed's min_ratio {policies.min_ratio:.0%}: the file looks cut off; "
+                "refusing it")  # fmt: skip
     return None

@@ -131,14 +131,15 @@ def _text_rules(name: str, spec: Column) -> list[Rule]:
     if spec.dtype == pl.Int64:
         low, high = INT32
         why = f"is outside Connect's int range ({low} to {high})"
-        return [_rule("int32", name, col.is_between(low, high), col.cast(pl.String), _quoted(col.cast(pl.String), why))]
+        text = col.cast(pl.String)
+        return [_rule("int32", name, col.is_between(low, high), text, _quoted(text, why))]
     if spec.dtype != pl.String:
         return []
     found = col.str.extract(f"({CONTROL})", 1).replace_strict(
         {chr(i): f"U+{i:04X}" for i in (*range(32), 127)}, default="?", return_dtype=pl.String)  # fmt: skip
     shown = col.str.replace_all(CONTROL, "\ufffd")
-    why = pl.format("'{}' holds the control character {} (shown as \ufffd); fix the export", shown, found)
-    rules = [_rule("control_char", name, ~col.str.contains(CONTROL), shown, why)]
+    said = pl.format("'{}' holds the control character {} (shown as \ufffd); fix the export", shown, found)
+    rules = [_rule("control_char", name, ~col.str.contains(CONTROL), shown, said)]
     if _is_identifier(name, spec):
         sci = ~col.str.contains(SCIENTIFIC)
         rules.append(_rule("scientific", name, sci, col, _quoted(col, _SCIENTIFIC_WHY)))

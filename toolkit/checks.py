@@ -27,7 +27,7 @@ Examples
 --------
 >>> import polars as pl
 >>> frame = pl.DataFrame({"PartNo": ["A", "B", "B"], "PriceListCode": ["SE", "SE", "SE"],
-...                       "QuantityBreak": [1, 1, 1]})
+...                       "QuantityBreak": [1, 1, 1], "CurrencyCode": ["SEK", "SEK", "EUR"]})
 >>> result = validate("sku_prices", frame, policies=Policies(max_reject_ratio=1.0))
 >>> result.valid["PartNo"].to_list()
 ['A']
@@ -213,7 +213,8 @@ def _collapse_identical(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame,
     repeats = candidates.filter(~pl.struct(same).is_first_distinct())
     if repeats.is_empty():
         return frame, []
-    rows = ", ".join(f"{source or 'row'} row {row}" for source, row in repeats.select("_source", "_row").head(10).rows())
+    shown = repeats.select("_source", "_row").head(10).rows()
+    rows = ", ".join(f"{source or 'the source'} row {row}" for source, row in shown)
     more = " …" if repeats.height > 10 else ""
     note = (f"{ent.name}: {repeats.height} row(s) repeat an earlier row exactly and were collapsed "
             f"into it: {rows}{more}")  # fmt: skip
