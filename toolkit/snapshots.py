@@ -15,8 +15,10 @@ the file against the sha256 in the manifest. A baseline whose file is missing or
 change feed into a full import of everything.
 
 Statuses: ``saved`` (written, not accepted yet), ``baseline`` (the last promoted), ``superseded``
-(promoted once, then replaced). Retention keeps the last ``keep`` snapshots, the baseline and the
-last promoted full snapshot, and deletes the rest with their files.
+(promoted once, then replaced). Retention keeps the last ``keep`` snapshots, the baseline, the
+last promoted full snapshot and every snapshot an unfinished plan will promote (``held``: by default
+read from the ledger beside the store, ``<state_dir>/ledger.sqlite``), and deletes the rest with
+their files.
 
 Examples
 --------
@@ -40,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -97,6 +100,9 @@ class SnapshotStore:
         snapshot are kept whatever their age).
     clock
         Returns the current UTC time (tests pass a fixed one).
+    held
+        Given a feed, the ids of its snapshots that unfinished plans will promote (never pruned);
+        default: read from the ledger beside the store (`held_by_ledger`).
     """
 
     def __init__(
@@ -105,12 +111,14 @@ class SnapshotStore:
         *,
         keep: int = 10,
         clock: Callable[[], dt.datetime] | None = None,
+        held: Callable[[str], set[str]] | None = None,
     ) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.directory = Path(directory)
         self.keep = keep
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._held = held or (lambda feed: held_by_ledger(self.directory.parent / "ledger.sqlite", feed))
         self._verified: dict[Path, tuple[int, int, str]] = {}
 
     def __repr__(self) -> str:
@@ -292,6 +300,7 @@ class SnapshotStore:
         full = [e for e in entries if e["kind"] == "full" and e["promoted"]]
         keep = {e["id"] for e in entries[-self.keep :]}
         keep |= {e["id"] for e in entries if e["status"] == "baseline"}
+        keep |= self._held(folder.name)
         if full:
             keep.add(max(full, key=lambda e: e["promoted"])["id"])
         for entry in [e for e in entries if e["id"] not in keep]:
@@ -299,6 +308,28 @@ class SnapshotStore:
             (folder / entry["file"]).unlink(missing_ok=True)
             if entry["hash_cache"]:
                 (folder / entry["hash_cache"]["file"]).unlink(missing_ok=True)
+
+
+_HELD_SQL = ("SELECT snapshot_id FROM plans WHERE feed = ? AND snapshot_id IS NOT NULL "
+             "AND state IN ('planned', 'sending', 'submitted')")
+
+
+def held_by_ledger(ledger: Path, feed: str) -> set[str]:
+    """Snapshot ids of ``feed`` that unfinished plans in ``ledger`` will promote (read-only; empty
+    when there is no ledger). A ledger that cannot be read holds nothing back: it is reported where
+    it is used (`toolkit.ledger`).
+
+    >>> held_by_ledger(Path("/nonexistent/ledger.sqlite"), "stock")
+    set()
+    """
+    if not ledger.exists():
+        return set()
+    try:
+        with contextlib.closing(sqlite3.connect(f"{ledger.as_uri()}?mode=ro", uri=True, timeout=10)) as con:
+            rows = con.execute(_HELD_SQL, (feed,)).fetchall()
+    except sqlite3.Error:
+        return set()
+    return {str(r[0]) for r in rows}
 
 
 # --- files -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Where each feed stands: its baseline, its last full feed, what `auto` would plan next, and
 whether a submission is unfinished or the feed is locked, from the snapshot store and the ledger.
 
-A baseline whose file is missing or corrupt is reported in the ``problem`` column, not raised: the
-status of the other feeds is still wanted, and that feed cannot be planned until it is mended.
+A baseline whose file is missing or corrupt, or a damaged ledger, is reported in the ``problem``
+column, not raised: the status of the other feeds is still wanted, and nothing can be planned or
+resumed safely until it is mended.
 
 Examples
 --------
@@ -32,7 +33,7 @@ import polars as pl
 
 from toolkit.config import Feed, Settings
 from toolkit.errors import SnapshotError
-from toolkit.ledger import Ledger
+from toolkit.ledger import Ledger, StateDamaged
 from toolkit.planning import choose_kind
 from toolkit.snapshots import SnapshotStore
 
@@ -52,20 +53,29 @@ def feed_status(settings: Settings, *, feed: str | None = None, now: datetime | 
     feeds = [settings.feed(feed)] if feed is not None else list(settings.feeds.values())
     store = SnapshotStore(settings.state_dir / "snapshots")
     at = now or datetime.now(UTC)
+    rows = []
+    for f in feeds:
+        row: dict[str, Any] = {"feed": f.name, "entity": f.entity, "profile": f.profile}
+        try:
+            row |= _snapshots(f, store, at)
+        except SnapshotError as exc:
+            row["problem"] = str(exc)
+        rows.append(row)
+    try:
+        _ledger_columns(settings, rows)
+    except StateDamaged as exc:  # every feed's submissions are unknown until the ledger is mended
+        rows = [{**row, "problem": row.get("problem") or str(exc)} for row in rows]
+    return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+
+def _ledger_columns(settings: Settings, rows: list[dict[str, Any]]) -> None:
     with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
-        rows = []
-        for f in feeds:
-            row: dict[str, Any] = {"feed": f.name, "entity": f.entity, "profile": f.profile}
-            try:
-                row |= _snapshots(f, store, at)
-            except SnapshotError as exc:
-                row["problem"] = str(exc)
-            opened = ledger.open_plan(f.name)
+        ledger.check()
+        for row in rows:
+            opened = ledger.open_plan(row["feed"])
             if opened is not None:
                 row |= {"open_plan": opened.id, "open_state": opened.state}
-            row["locked_by"] = ledger.holder(f.name)
-            rows.append(row)
-    return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+            row["locked_by"] = ledger.holder(row["feed"])
 
 
 def _snapshots(feed: Feed, store: SnapshotStore, now: datetime) -> dict[str, Any]:

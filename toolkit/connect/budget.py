@@ -131,7 +131,11 @@ class RequestBudget:
         with self._lock:
             if self.path is None:
                 return change(self._state, self._clock())
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:  # the state directory was deleted meanwhile: start a new file
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 state = self._read(fd)

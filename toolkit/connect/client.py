@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 import time
@@ -32,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from toolkit.config import Profile, is_loopback
+from toolkit.config import Profile
 from toolkit.connect.auth import ClientCredentials
 from toolkit.connect.budget import Clock, RequestBudget, Sleep, shared_budget
 from toolkit.connect.models import ImportResponse, Job, JobLogEntry
@@ -374,10 +375,19 @@ def _timeout(pending: list[int], known: dict[int, Job], timeout: float) -> JobTi
 def _refuse_plain_http(profile: Profile) -> None:
     for url in (profile.connect_url, profile.token_url):
         parts = urlsplit(url)
-        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+        if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
             msg = (f"profile {profile.name!r}: refusing {parts.scheme}:// to {parts.hostname!r}; "
                    "Connect must be reached over https:// (plain http only to a loopback sandbox)")
             raise ConfigError(msg)
+
+
+def _is_loopback(host: str) -> bool:
+    """Only ``localhost`` and literal loopback addresses: ``foo.localhost`` goes through DNS."""
+    host = host.strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _verify(profile: Profile) -> ssl.SSLContext | bool:

@@ -107,9 +107,11 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        msg = (f"sandbox: cannot listen on {host}:{port} ({exc.strerror or exc}); is another sandbox "
+               "running there? choose another --port")  # fmt: skip
+        raise ConfigError(msg) from None
     return sock
 
 
