@@ -1,7 +1,9 @@
 """norce-feeds: plan, send and track the feeds of norce.toml through Norce Commerce Connect.
 
 Exit codes: 0 ok, 1 checks failed (or another error), 2 usage or settings error, 3 guard refused,
-4 a job failed, 5 outcome unknown (run `resume`), 6 the feed is locked by another run.
+4 a job failed, 5 outcome unknown (run `resume`), 6 the feed is locked by another run, 7 a batch was
+not accepted (Connect refused it or kept failing; run `resume` once fixed), 8 the state directory is
+damaged (the message says how to go on).
 
 Each command parses its arguments, calls one toolkit function and maps its errors to those codes.
 """
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from toolkit.config import Settings
 
 EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_GUARD, EXIT_JOB_FAILED, EXIT_UNKNOWN, EXIT_LOCKED = 0, 1, 2, 3, 4, 5, 6
+EXIT_NOT_SENT, EXIT_STATE = 7, 8
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -167,10 +170,14 @@ def _add_resume(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _run_resume(args: argparse.Namespace) -> int:
     from toolkit.config import load_settings
     from toolkit.progress import ProgressBar
-    from toolkit.runs import resume_feed
+    from toolkit.runs import NothingToResume, resume_feed
 
-    result = resume_feed(load_settings(args.settings), args.feed, wait=args.wait,
-                         progress=ProgressBar(disable=None), timeout=args.timeout)  # fmt: skip
+    try:
+        result = resume_feed(load_settings(args.settings), args.feed, wait=args.wait,
+                             progress=ProgressBar(disable=None), timeout=args.timeout)  # fmt: skip
+    except NothingToResume as exc:
+        print(exc)
+        return EXIT_OK
     return _report_run(result)
 
 
@@ -259,6 +266,8 @@ def _add_restart(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("job_id", type=int, help="the job id, as `norce-feeds jobs` shows it")
     p.add_argument("--wait", action="store_true", help="wait for the job, then promote")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
+    p.add_argument("--force", action="store_true",
+                   help="restart even when a newer job of the feed succeeded since (older values win)")
     _settings_arg(p)
     p.set_defaults(run=_run_restart)
 
@@ -268,7 +277,7 @@ def _run_restart(args: argparse.Namespace) -> int:
     from toolkit.runs import restart_feed_job
 
     result = restart_feed_job(load_settings(args.settings), args.job_id, wait=args.wait,
-                         timeout=args.timeout)  # fmt: skip
+                              timeout=args.timeout, force=args.force)  # fmt: skip
     return _report_run(result)
 
 
@@ -398,6 +407,7 @@ def _keep_rejected(settings_path: str, feed: str, exc: ToolkitError) -> None:
 
 def _exit_code(exc: ToolkitError) -> int:
     from toolkit import errors
+    from toolkit.ledger import StateDamaged
 
     codes: list[tuple[type[ToolkitError], int]] = [
         (errors.CheckFailed, EXIT_CHECKS),
@@ -405,6 +415,9 @@ def _exit_code(exc: ToolkitError) -> int:
         (errors.JobFailed, EXIT_JOB_FAILED),
         (errors.OutcomeUnknown, EXIT_UNKNOWN),
         (errors.FeedLocked, EXIT_LOCKED),
+        (StateDamaged, EXIT_STATE),
+        (errors.JobTimeout, 1),
+        (errors.ConnectAPIError, EXIT_NOT_SENT),
     ]
     return next((code for kind, code in codes if isinstance(exc, kind)), 1)
 
