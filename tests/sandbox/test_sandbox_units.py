@@ -101,7 +101,7 @@ def test_supplier_onhand_rows_merge_by_warehouse_and_location(store: Store) -> N
            [{"SupplierPartNo": "X", "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 2,
                                                 "IncomingValue": 9}]}])  # fmt: skip
     assert store.items("supplier_products")[0]["OnHand"] == [
-        {"WarehouseCode": "W", "LocationCode": "L", "Value": 2, "IncomingValue": 5}]
+        {"WarehouseCode": "W", "LocationCode": "L", "Value": 2, "IncomingValue": 5, "IsActive": True}]
 
 
 def test_create_only_fields_are_written_on_create_only(store: Store) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from toolkit.entities import Entity
-from toolkit.sandbox import parties
+from toolkit.sandbox import parties, supplier
 from toolkit.sandbox.prepare import Prepared, merge_elements
 from toolkit.sandbox.spec import members, nested
 
@@ -91,9 +91,12 @@ def apply_flat(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> Counts
         f"SELECT count(*) FROM _in WHERE EXISTS (SELECT 1 FROM {table} t WHERE {_match(entity, 't', '_in')})"
     ).fetchone()[0]
     counts.inserts = conn.execute("SELECT count(*) FROM _in").fetchone()[0] - counts.updates
+    sent = supplier.sent_elements(conn, prepared) if entity.name == supplier.ENTITY else {}
     for name in prepared.nested:
         _merge_nested(conn, entity, name)
     _upsert(conn, prepared)
+    if entity.name == supplier.ENTITY:
+        counts.updates += supplier.apply_elements(conn, prepared, sent, log)
     if scope is not None:
         counts.updates += _deactivate_missing(conn, entity, scope, log)
     conn.execute("DROP TABLE temp._in")

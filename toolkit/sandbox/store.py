@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.entities import ENTITIES, Entity
-from toolkit.sandbox import flat, jobs, parties, products
+from toolkit.sandbox import flat, jobs, parties, products, supplier
 from toolkit.sandbox.flat import Counts, Log
 from toolkit.sandbox.prepare import Prepared, prepare
 from toolkit.sandbox.spec import Header
@@ -99,7 +99,7 @@ class Store:
             if entity == "customers":
                 links = parties.links_of(self.conn)
                 items = [{**i, "Companies": links[i["Code"]]} if i["Code"] in links else i for i in items]
-            return items
+            return supplier.with_active(items) if entity == supplier.ENTITY else items
 
     def counts(self) -> dict[str, int]:
         with self.lock:
