@@ -281,8 +281,8 @@ def test_plan_on_every_corpus_file_exits_as_documented(
                             ext=name.rsplit(".", 1)[1])  # fmt: skip
     code, out, err = run(settings, name, capsys)
     assert code in (0, 1, 2, 3) and "Traceback" not in out + err
-    if code:
-        one_error_line(err, "in.")
+    if code:  # an error names the file; a refusal of the guard names the feed
+        one_error_line(err, "in." if code in (1, 2) else "feed 'f'")
         return
     plan_dir = Path(out.split("plan written to ")[1].split("\n")[0])
     found = pl.read_parquet(plan_dir / "rejected.parquet")

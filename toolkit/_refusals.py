@@ -97,7 +97,7 @@ def _cut_off(frame: pl.DataFrame, files: str) -> str | None:
 
 def _too_few(feed: Feed, rows: int, baseline: int, files: str) -> str | None:
     policies = feed.policies
-    if rows == 0:
+    if rows == 0 and baseline:  # without a baseline the guard refuses it (nothing to deactivate)
         return (f"{files}: no data rows (a header only, or nothing); refusing it, as a feed from it would "
                 f"deactivate every item")  # fmt: skip
     if rows < policies.min_rows:

@@ -205,7 +205,8 @@ def _collapse_identical(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame,
     key = list(ent.key)
     if frame.height < 2 or not set(key) <= set(frame.columns):
         return frame, []
-    suspects = _duplicate_screen(frame, key)
+    complete = frame.select(pl.all_horizontal(pl.col(key).is_not_null())).to_series()
+    suspects = _duplicate_screen(frame, key) & complete  # a row without its key is rejected, each one
     if not suspects.any():
         return frame, []
     same = [c for c in frame.columns if c not in ("_row", "_source")]
