@@ -116,7 +116,8 @@ def test_enum_values_as_names_or_numbers_are_stored_as_numbers(api: Any) -> None
 
 
 def test_customer_companies_and_price_list_warehouses(api: Any) -> None:
-    api.run("companies", [{"Code": "CO1"}], api.header())  # a link names an existing company
+    company = {"Code": "CO1", "ApplicationKey": "3f2504e0-4f89-11d3-9a0c-0305e82c3301"}
+    api.run("companies", [company], api.header())  # a link names an existing company
     api.run("customers", [{"Code": "CU1", "Companies": [{"Code": "CO1", "IsPrimary": True}]}],
             api.header(CustomerFieldsThatAreSet=["Companies"]))
     api.run("price_lists", [{"Code": "PL1", "Warehouses": [{"Code": "W1"}, {"Code": "W2"}]}],

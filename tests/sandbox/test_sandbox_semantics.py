@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ERP, PIM = 10000, 10002
-STRUCTURE = {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"]}
+STRUCTURE = {"ProductFieldsThatAreSet": ["Code", "Variants"], "VariantFieldsThatAreSet": ["Skus"]}
 
 
 def lenient(api: Any) -> None:
@@ -39,6 +39,7 @@ def sku(api: Any, part: str) -> dict[str, Any]:
 
 
 def test_standard_price_keeps_only_the_listed_sku_price_list_members(api: Any) -> None:
+    lenient(api)  # CostPurchase is sent but not listed: Connect ignores it
     price = {"PriceSale": 99.5, "PriceRecommended": 120.0, "CostPurchase": 50.0}
     header = api.header(**STRUCTURE, SkuFieldsThatAreSet=["StandardPrice"],
                         SkuPriceListFieldsThatAreSet=["PriceSale", "PriceRecommended"])  # fmt: skip
@@ -57,6 +58,7 @@ def test_standard_price_keeps_only_the_listed_sku_price_list_members(api: Any) -
 
 
 def test_standard_price_without_its_member_list_is_ignored_with_a_warning(api: Any) -> None:
+    lenient(api)
     s1 = {"PartNo": "S1", "Status": 1, "StandardPrice": {"PriceSale": 5.0}}
     body = [product("P1", "ACME", {"V1": [s1]})]
     job = api.run("products", body, api.header(**STRUCTURE, SkuFieldsThatAreSet=["Status", "StandardPrice"]))
@@ -142,3 +144,30 @@ def test_full_file_inactivates_only_the_skus_of_the_importing_account(api: Any) 
             {"AccountId": ERP, "FullFile": True, **fields})  # fmt: skip
     status = {p: sku(api, p)["Status"] for p in ("S1", "S2", "S3", "S9")}
     assert status == {"S1": 1, "S2": 1, "S3": 5, "S9": 5}
+
+
+def test_a_catalog_file_from_before_manufacturer_keys_is_migrated(tmp_path: Any) -> None:
+    import sqlite3
+
+    from toolkit.sandbox.store import Store
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE products (code TEXT PRIMARY KEY, data TEXT NOT NULL);
+        CREATE TABLE variants (mpn TEXT PRIMARY KEY, code TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE skus (part_no TEXT PRIMARY KEY, mpn TEXT NOT NULL, data TEXT NOT NULL);
+        INSERT INTO products VALUES ('P1', '{"ManufacturerCode": "ACME"}');
+        INSERT INTO variants VALUES ('1001', 'P1', '{}');
+        INSERT INTO skus VALUES ('S1', '1001', '{"Status": 1, "StandardPrice": {"PriceSale": 9.5}}');
+    """)
+    old.commit()
+    old.close()
+    store = Store(path)
+    try:
+        assert store.items("products") == [{"Code": "P1", "ManufacturerCode": "ACME", "Variants": [
+            {"ManufacturerPartNo": "1001", "Skus": [{"PartNo": "S1", "Status": 1, "StandardPrice": 9.5,
+                                                     "StandardPriceList": {"PriceSale": 9.5}}]}]}]
+        assert store.conn.execute("SELECT mfr, mpn FROM variants").fetchall() == [("ACME", "1001")]
+    finally:
+        store.close()

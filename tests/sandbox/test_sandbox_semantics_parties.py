@@ -11,6 +11,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CUSTOMER_FIELDS = ["EmailAddress", "FirstName"]
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, which Norce documents as required
 
 
 def links(api: Any) -> dict[str, list[Any]]:
@@ -20,7 +21,7 @@ def links(api: Any) -> dict[str, list[Any]]:
 
 
 def companies(api: Any, *codes: str) -> None:
-    items = [{"Code": c, "Name": c} for c in codes]
+    items = [{"ApplicationKey": KEY, "Code": c, "Name": c} for c in codes]
     job = api.run("companies", items, api.header(CompanyFieldsThatAreSet=["Name"]))
     assert job["StatusId"] == 2
 
@@ -43,14 +44,16 @@ def test_a_new_customer_sharing_an_email_updates_the_existing_one_unless_search_
 
 
 def test_a_new_company_sharing_an_organization_number_updates_the_existing_one(api: Any) -> None:
-    fields = ["OrganizationNo", "Name"]
-    api.run("companies", [{"Code": "CO1", "OrganizationNo": "556000-1", "Name": "Acme"}],
-            api.header(CompanyFieldsThatAreSet=fields))  # fmt: skip
-    api.run("companies", [{"Code": "CO2", "OrganizationNo": "556000-1", "Name": "Acme AB"}],
-            api.header(CompanyFieldsThatAreSet=fields))  # fmt: skip
+    header = api.header(CompanyFieldsThatAreSet=["OrganizationNo", "Name"])
+
+    def company(code: str, name: str) -> list[dict[str, Any]]:
+        return [{"ApplicationKey": KEY, "Code": code, "OrganizationNo": "556000-1", "Name": name}]
+
+    api.run("companies", company("CO1", "Acme"), header)
+    api.run("companies", company("CO2", "Acme AB"), header)
     assert [(c["Code"], c["Name"]) for c in api.items("companies")] == [("CO1", "Acme AB")]
-    api.run("companies", [{"Code": "CO3", "OrganizationNo": "556000-1", "Name": "Other"}],
-            api.header(CompanyFieldsThatAreSet=[*fields, "SearchOnlyByCode"]))  # fmt: skip
+    api.run("companies", company("CO3", "Other"),
+            api.header(CompanyFieldsThatAreSet=["OrganizationNo", "Name", "SearchOnlyByCode"]))  # fmt: skip
     assert [c["Code"] for c in api.items("companies")] == ["CO1", "CO3"]
 
 
@@ -74,7 +77,7 @@ def test_a_delta_company_list_keeps_links_other_imports_made(api: Any) -> None:
 
 
 def test_company_links_resolve_by_organization_number_and_must_exist(api: Any) -> None:
-    api.run("companies", [{"Code": "F1", "OrganizationNo": "556000-1"}],
+    api.run("companies", [{"ApplicationKey": KEY, "Code": "F1", "OrganizationNo": "556000-1"}],
             api.header(CompanyFieldsThatAreSet=["OrganizationNo"]))  # fmt: skip
     named = [{"OrganizationNo": "556000-1"}, {"Code": "NOPE"}]
     job = api.run("customers", [{"Code": "CU1", "Companies": named}],
@@ -94,13 +97,13 @@ def test_a_company_customer_list_honours_is_customer_list_delta(api: Any) -> Non
     header = api.header(CompanyFieldsThatAreSet=["Customers"])
     # customers resolved by Code, else EmailAddress
     named = [{"Code": "CU1"}, {"EmailAddress": "CU2@x.se"}]
-    api.run("companies", [{"Code": "F1", "Customers": named}], header)
+    api.run("companies", [{"ApplicationKey": KEY, "Code": "F1", "Customers": named}], header)
     assert links(api) == {"CU1": ["F2", "F1"], "CU2": ["F1"]}
-    delta = {"Code": "F1", "IsCustomerListDelta": True, "Customers": [{"Code": "CU2"}]}
+    delta = {"ApplicationKey": KEY, "Code": "F1", "IsCustomerListDelta": True, "Customers": [{"Code": "CU2"}]}
     api.run("companies", [delta], header)
     assert links(api) == {"CU1": ["F2", "F1"], "CU2": ["F1"]}
     # non-delta: CU1 is detached from F1, its link to F2 (made by the customer import) stays
-    api.run("companies", [{"Code": "F1", "Customers": [{"Code": "CU2"}]}], header)
+    api.run("companies", [{"ApplicationKey": KEY, "Code": "F1", "Customers": [{"Code": "CU2"}]}], header)
     assert links(api) == {"CU1": ["F2"], "CU2": ["F1"]}
 
 
