@@ -178,8 +178,8 @@ async def settings(request: Request) -> Response:
 
 async def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
-    return _JSON({"StatusCode": exc.status, "Message": exc.message}, status_code=exc.status,
-                 headers=exc.headers)  # fmt: skip
+    body = exc.body if exc.body is not None else {"StatusCode": exc.status, "Message": exc.message}
+    return _JSON(body, status_code=exc.status, headers=exc.headers)
 
 
 class _Edge:

@@ -17,7 +17,9 @@ never from the registry the payloads are built from. :func:`validate_import` ret
 - a member that needs a flag but whose level's list names none of its enabling values. Connect itself
   ignores such a member (nothing is written); with ``unlisted="error"`` (the default) it is reported,
   so a payload that means to change a value but does not say so fails instead of silently doing
-  nothing. A ``null`` value counts as absent (serializers that write every member send it);
+  nothing. A ``null`` value counts as absent (serializers that write every member send it). Members
+  that identify an item (the level's identity, or a key rule at its path, such as a product's
+  ``Code``, the variant-cluster key) may be sent unlisted: they find the item, they do not write it;
 - required keys (``imports[..].keys``) missing or empty where their objects occur.
 
 The sandbox refuses a request with violations with HTTP 400 (Connect documents 400 for a body it
@@ -215,7 +217,8 @@ class _Walker:
         level, blocked = self.levels.get(pattern), frozenset[str]()
         if level is not None and self.check_unlisted:
             listed = self.header.listed.get(level.list_name, frozenset())
-            blocked = frozenset(m for m, f in level.member_flags.items() if not f & listed)
+            keys = {m for rule in self.keys.get(pattern, ()) for m in rule.members} | level.identity
+            blocked = frozenset(m for m, f in level.member_flags.items() if not f & listed and m not in keys)
         node = _Node(model_members(model), model.rsplit(".", 1)[-1], level, blocked,
                      self.keys.get(pattern, ()))  # fmt: skip
         self.nodes[pattern] = node

@@ -67,6 +67,7 @@ class Level:
     enum: str
     member_flags: Mapping[str, frozenset[str]]
     value_members: Mapping[str, str]
+    identity: frozenset[str]
     parent: str | None  # the enclosing level's path; None at the root
     via: str  # the first member on the way from the parent level to this one
 
@@ -169,7 +170,8 @@ def _level(raw: Mapping[str, Any], paths: list[str]) -> Level:
     rest = path[len(parent) + 1:] if parent else path  # fmt: skip
     via = rest.split(".", 1)[0].removesuffix("[]")
     flags = {m: frozenset(f) for m, f in raw["member_flags"].items()}
-    return Level(path, raw["list"], raw["enum"], flags, dict(raw["value_members"]), parent, via)
+    identity = frozenset(raw["identity"])
+    return Level(path, raw["list"], raw["enum"], flags, dict(raw["value_members"]), identity, parent, via)
 
 
 def _condition(raw: Mapping[str, Any]) -> Condition:

@@ -2,6 +2,14 @@
 
 ``app.py`` maps requests onto these methods; ``server.py`` runs the app. Refusals raise
 ``RequestError`` with the HTTP status and a message naming the problem.
+
+Every import is checked against Norce's official contract (:mod:`toolkit.sandbox.contract`, built from
+the vendored ``contract.json``, not from ``toolkit.entities``) after its body is parsed and before
+anything is prepared. An import with violations is answered **400** with a JobResponse-shaped body
+(``StatusCode`` "ValidationFailed", ``ValidationSummary.Messages`` the first 100 "path: message") and
+no job is created: Connect documents 400 for a body it cannot deserialize into its C# types, and a
+payload bug must fail loudly rather than become a job that writes nothing. ``Options.contract`` "off"
+skips the check (``POST /_sandbox/settings {"contract": "off"}``).
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
 from toolkit.entities import ENTITIES, JobStatus
+from toolkit.sandbox.contract import failed_items, validate_import
 from toolkit.sandbox.faults import FaultInjector, parse_faults
 from toolkit.sandbox.jobs import FAILED, SUCCEEDED, format_time
 from toolkit.sandbox.limits import Clock, SlidingWindow, TokenBucket
@@ -28,6 +37,7 @@ from toolkit.sandbox.worker import JobWorker
 
 RESTART_DAYS = 14
 _MAX_MESSAGES = 100
+ContractMode = Literal["strict", "off"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class Options:
     job_delay: float = 0.0
     token_per_minute: float = 3.0
     token_burst: int = 20
+    contract: ContractMode = "strict"
 
 
 class Sandbox:
@@ -122,6 +133,8 @@ class Sandbox:
             raise RequestError(400, f"body is not valid JSON: {exc}") from None
         if not isinstance(items, list):
             raise RequestError(400, f"body must be a JSON array of {entity.item} items, found {_kind(items)}")
+        if self.options.contract == "strict":
+            _check_contract(entity.endpoint, entity.item, header_text, items)
         prepared = prepare_import(entity, header, items)
         with self.store.transaction():
             job_id = self.store.jobs.create(
@@ -211,6 +224,10 @@ class Sandbox:
         if set(settings) - known:
             msg = f"unknown setting(s) {sorted(set(settings) - known)}; known: {sorted(known)}"
             raise RequestError(400, msg)
+        if settings.get("contract", "strict") not in get_args(ContractMode):
+            modes = list(get_args(ContractMode))
+            msg = f"setting contract must be one of {modes}, found {settings['contract']!r}"
+            raise RequestError(400, msg)
         try:
             self._apply_options(replace(self.options, **settings))
         except TypeError as exc:
@@ -220,6 +237,21 @@ class Sandbox:
     def advance_clock(self, seconds: float) -> str:
         self.clock.advance(seconds)
         return format_time(self.clock.now())
+
+
+def _check_contract(endpoint: str, item: str, header_text: str | None, items: list[Any]) -> None:
+    """Refuse (400, no job) an import that breaks the contract, naming the first violations."""
+    violations = validate_import(endpoint, header_text, items)
+    if not violations:
+        return
+    failed = failed_items(violations, len(items))
+    description = (f"{len(violations)} contract violation(s) in {failed} of {len(items)} {item} items; "
+                   f"no job was created. First: {violations[0]}")  # fmt: skip
+    summary = {"NrOfItemsInTotal": len(items), "NrOfValidationFailures": failed,
+               "Messages": [str(v) for v in violations[:_MAX_MESSAGES]]}  # fmt: skip
+    body: dict[str, object] = {"StatusCode": "ValidationFailed", "Description": description,
+                               "ValidationSummary": summary}  # fmt: skip
+    raise RequestError(400, description, body=body)
 
 
 def _retry(wait: float | None, message: str) -> None:

@@ -38,11 +38,16 @@ _EXTRA_MEMBERS = {"products": ("IgnoreSkuPriceListFieldsWhenEmpty",),
 
 
 class RequestError(Exception):
-    """A request the sandbox refuses, with the HTTP status and a message naming the problem."""
+    """A request the sandbox refuses, with the HTTP status and a message naming the problem.
 
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+    ``body`` replaces the default JSON answer (``{"StatusCode": status, "Message": message}``), e.g. with
+    the JobResponse of an import refused for contract violations.
+    """
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
+                 body: dict[str, object] | None = None) -> None:  # fmt: skip
         super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+        self.status, self.message, self.headers, self.body = status, message, headers or {}, body
 
 
 @dataclass(frozen=True)
