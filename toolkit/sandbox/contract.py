@@ -62,7 +62,6 @@ from toolkit.sandbox.contract_schema import (
 Unlisted = Literal["error", "ignore"]
 _INT32 = (-(2**31), 2**31 - 1)
 _DECIMAL_MAX = 79228162514264337593543950335
-_CONTAINERS = frozenset({"object", "list"})
 _HEX = "[0-9a-fA-F]"
 _GUID = re.compile(rf"^[{{(]?{_HEX}{{8}}(-?{_HEX}{{4}}){{3}}-?{_HEX}{{12}}[}})]?$")
 
@@ -219,8 +218,8 @@ class _Walker:
             listed = self.header.listed.get(level.list_name, frozenset())
             keys = {m for rule in self.keys.get(pattern, ()) for m in rule.members} | level.identity
             blocked = frozenset(m for m, f in level.member_flags.items() if not f & listed and m not in keys)
-        node = _Node(model_members(model), model.rsplit(".", 1)[-1], level, blocked,
-                     self.keys.get(pattern, ()))  # fmt: skip
+        rules = tuple(r for r in self.keys.get(pattern, ()) if not r.when or any(map(self.holds, r.when)))
+        node = _Node(model_members(model), model.rsplit(".", 1)[-1], level, blocked, rules)
         self.nodes[pattern] = node
         return node
 
@@ -236,20 +235,30 @@ class _Walker:
             else:
                 self.add(path, f"expected {t.label}, found {_found(value)}")
         elif t.kind == "list":
-            if isinstance(value, list) and t.items is not None:
-                inner = f"{pattern}[]"
-                for j, e in enumerate(value):
-                    self.element(e, t.items, inner, f"{path}[{j}]")
-            else:
-                self.add(path, f"expected {t.label}, found {_found(value)}")
+            self.array(value, t, pattern, path)
         else:
             problem = _scalar_problem(value, t)
             if problem:
                 self.add(path, problem)
 
+    def array(self, value: Any, t: Type, pattern: str, path: str) -> None:
+        items, inner = t.items, f"{pattern}[]"
+        if not isinstance(value, list) or items is None:
+            self.add(path, f"expected {t.label}, found {_found(value)}")
+        elif items.kind == "object":  # the common case, without a call per element to find its kind
+            node = self.nodes.get(inner) or self.node(str(items.model), inner)
+            for j, e in enumerate(value):
+                if type(e) is dict:
+                    self.object(e, node, inner, f"{path}[{j}]")
+                else:
+                    self.element(e, items, inner, f"{path}[{j}]")
+        else:
+            for j, e in enumerate(value):
+                self.element(e, items, inner, f"{path}[{j}]")
+
     def object(self, value: dict[str, Any], node: _Node, pattern: str, path: str) -> None:
         self.members(value, node.members, node.owner, pattern, path)
-        if node.blocked and node.level is not None:
+        if node.level is not None and not node.blocked.isdisjoint(value):
             self.flags(value, node.level, node.blocked, path)
         if node.rules:
             self.required(value, node.rules, path)
@@ -260,27 +269,18 @@ class _Walker:
             t = members.get(name)
             if t is None:
                 self.add(f"{path}.{name}", f"{owner} has no member {name!r}{_hint(name, members)}")
-            elif t.kind == "string" and type(v) is str:
-                continue
-            elif t.kind in _CONTAINERS or v is None:
+            elif not _fits(v, t):  # valid scalars, the bulk of a body, end here
                 child = name if not pattern else f"{pattern}.{name}"
                 self.element(v, t, child, f"{path}.{name}")
-            else:
-                problem = _scalar_problem(v, t)
-                if problem:
-                    self.add(f"{path}.{name}", problem)
 
     def flags(self, value: Mapping[str, Any], level: Level, blocked: frozenset[str], path: str) -> None:
-        hits = blocked.intersection(value)
-        for name in (n for n in value if n in hits and value[n] is not None):
+        for name in (n for n in value if n in blocked and value[n] is not None):
             flags = sorted(level.member_flags[name])
             self.add(f"{path}.{name}", f"member present but not listed: {level.list_name} lists none "
                                        f"of {flags}, so Connect would not write it")  # fmt: skip
 
     def required(self, value: Mapping[str, Any], rules: tuple[KeyRule, ...], path: str) -> None:
-        for rule in rules:
-            if rule.when and not any(self.holds(c) for c in rule.when):
-                continue
+        for rule in rules:  # those whose conditions hold under this header
             if rule.any_of:
                 if all(_is_empty(value.get(m)) for m in rule.members):
                     self.add(path, f"expected one of the keys {', '.join(rule.members)}, found none")
@@ -297,6 +297,20 @@ class _Walker:
 
     def add(self, path: str, message: str) -> None:
         self.out.append(Violation(path, message))
+
+
+def _fits(value: Any, t: Type) -> bool:
+    """A quick yes for the common valid scalars; False means "look closer" (containers, nulls, errors)."""
+    kind, cls = t.kind, type(value)
+    if kind == "string":
+        return cls is str
+    if kind == "decimal":
+        return (cls is float or cls is int) and -_DECIMAL_MAX <= value <= _DECIMAL_MAX
+    if kind == "bool":
+        return cls is bool
+    if kind == "int":
+        return cls is int and _INT32[0] <= value <= _INT32[1]
+    return False
 
 
 def _scalar_problem(value: Any, t: Type) -> str | None:
