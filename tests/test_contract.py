@@ -92,7 +92,7 @@ def _ids(ent_cols: list[tuple[str, str]]) -> list[str]:
     return [f"{e}.{c}" for e, c in ent_cols]
 
 
-COLUMNS = [(e.name, c.name) for e in ENTITIES.values() for c in e.columns]
+COLUMNS: list[tuple[str, str]] = [(e.name, c.name) for e in ENTITIES.values() for c in e.columns]
 
 
 # --- entities, headers and field lists -------------------------------------------------------------
