@@ -72,7 +72,7 @@ def test_readme_shows_the_two_commands() -> None:
 def test_cli_help_lists_commands_and_the_exit_codes_the_readme_gives() -> None:
     out = subprocess.run([sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
-    assert "{status,plan,submit,resume,jobs,restart,sandbox}" in out
+    assert "{init,status,plan,apply,submit,resume,jobs,restart,sandbox}" in out
     codes = " ".join(out[out.index("Exit codes:"):].split())
     assert codes in " ".join((ROOT / "README.md").read_text().split())
 
