@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -129,3 +130,19 @@ def test_enable_offline_uses_svg_renderer() -> None:
         assert alt.renderers.active == "svg"
     finally:
         alt.renderers.enable(before)
+
+
+def test_failures_by_feed_without_failures_says_so(outcomes: pl.DataFrame) -> None:
+    calm = outcomes.with_columns(pl.lit("Succeeded").alias("status"), pl.lit(0).alias("failures"))
+    chart = charts.failures_by_feed(calm)
+    assert chart.data["text"].to_list() == ["no failures"]
+    assert ">0<" not in charts.render(chart).data  # no lone zero on an axis
+
+
+def test_gallery_shows_each_chart_once(outcomes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    shown: list[Any] = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    charts.gallery(charts.job_charts(outcomes))
+    assert len(shown) == 5 and all(s.data.startswith("<svg") for s in shown)

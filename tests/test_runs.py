@@ -235,22 +235,24 @@ def test_job_outcomes_rows_and_durations(ledger: Ledger) -> None:
     assert job_outcomes(ledger, feed="prices").height == 0
 
 
-def test_a_finished_plan_submitted_again_is_sent_again(ledger: Ledger) -> None:
-    """Plan ids are deterministic: the same plan can come back after the catalog moved."""
+def test_a_finished_plan_submitted_again_is_refused(ledger: Ledger) -> None:
+    """A plan id names a source against a baseline: sending it again would send its batches twice."""
     client, store = FakeClient(), FakeStore()
     first = submit(make_plan(), client, ledger, lookup=FAST)
     wait_for_jobs(first, client, ledger, store, timeout=5, poll_interval=0)
-    again = submit(make_plan(), client, ledger, lookup=FAST)
-    assert again.sent == 3 and again.job_ids == (104, 105, 106) and client.calls == 6
-    assert Reason.REPLANNED in [e.reason for e in ledger.events(plan_id="plan-1")]
+    with pytest.raises(runs.PlanAlreadySent, match=r"plan plan-1 .*jobs 101, 102, 103.*succeeded"):
+        submit(make_plan(), client, ledger, lookup=FAST)
+    assert client.calls == 3 and Reason.REPLANNED not in [e.reason for e in ledger.events(plan_id="plan-1")]
 
 
-def test_a_failed_plan_planned_again_resends_its_changes(ledger: Ledger) -> None:
+def test_a_failed_plan_is_refused_and_its_failed_job_restarted(ledger: Ledger) -> None:
     client, store = FakeClient(), FakeStore()
     fail_then(client, ledger, {102: JobStatus.Failed})
-    again = submit(make_plan(), client, ledger, lookup=FAST)
+    with pytest.raises(runs.PlanAlreadySent, match="restart its failed jobs"):
+        submit(make_plan(), client, ledger, lookup=FAST)
+    again = restart_failed("plan-1", client, ledger, lookup=FAST)
     outcome = wait_for_jobs(again, client, ledger, store, timeout=5, poll_interval=0)
-    assert again.sent == 3 and outcome.succeeded and store.promoted == ["snap-2"]
+    assert outcome.succeeded and store.promoted == ["snap-2"]
 
 
 def test_cli_override_needs_a_reason(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "changes_per_field",
     "enable_offline",
     "failures_by_feed",
+    "gallery",
     "items_per_job",
     "job_charts",
     "jobs_per_day",
@@ -162,6 +163,8 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
     )
     if data.height == 0:
         return _nothing("Failures by feed", "no jobs")
+    if not data["count"].sum():  # bars of zero would show a lone "0"
+        return _nothing("Failures by feed", "no failures")
     chart: alt.Chart = (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
@@ -285,6 +288,19 @@ def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:
         options["scale_factor"] = 2
     chart.save(str(path), **options)
     return path
+
+
+def gallery(charts: Mapping[str, alt.TopLevelMixin]) -> None:
+    """Show each chart once, as an offline SVG, in the notebook cell that calls this.
+
+    Examples
+    --------
+    >>> gallery({})  # nothing to show
+    """
+    from IPython.display import display
+
+    for chart in charts.values():
+        display(render(chart))  # type: ignore[no-untyped-call]
 
 
 def enable_offline() -> None:

@@ -225,9 +225,12 @@ class Ledger(FeedLocks, JobClaims):
                             detail={"was": rows[0][0]})  # fmt: skip
             else:
                 self._insert_plan(con, plan, snapshot, directory, now)
-            if plan.allow_mass_deactivation:
+            if plan.allow_mass_deactivation:  # the reason, and the counts it allowed
+                counts = getattr(plan, "summary", None)
                 self._event(con, Reason.GUARD_OVERRIDE, feed=plan.feed, plan_id=plan.id,
-                            detail={"reason": plan.override_reason})  # fmt: skip
+                            detail={"reason": plan.override_reason,
+                                    "deactivated": getattr(counts, "deactivated", None),
+                                    "baseline_items": getattr(counts, "baseline_items", None)})  # fmt: skip
         return self.plan(plan.id)
 
     def _supersede(self, con: sqlite3.Connection, feed: str, plan_id: str, now: str | None) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "JobLookup",
     "NothingToResume",
     "Outcome",
+    "PlanAlreadySent",
     "Progress",
     "Run",
     "Submission",
@@ -57,6 +58,7 @@ __all__ = [
     "open_run",
     "plan_and_submit",
     "read_job_outcomes",
+    "refuse_sent",
     "restart_failed",
     "restart_feed_job",
     "resume",
@@ -130,6 +132,7 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
     """
     emit = progress or _ignore
     with ledger.lock(plan.feed):
+        refuse_sent(plan.id, ledger)
         _record(plan, ledger)
         records = {b.index: b for b in ledger.batches(plan.id)}
         todo = [b for b in plan.batches if records[b.index].state != "accepted"]
@@ -144,6 +147,34 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
                   "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
         emit(_event("done", plan, len(plan.batches), 0, rate))
         return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent, found=found)
+
+
+class PlanAlreadySent(LedgerError):
+    """A plan whose batches were all accepted already (and whose jobs finished) is not sent again."""
+
+
+def refuse_sent(plan_id: str, ledger: Ledger) -> None:
+    """Raise PlanAlreadySent when ``plan_id`` finished (succeeded or failed) with every batch accepted.
+
+    A plan id names a source against a baseline, so sending such a plan again would send the same
+    batches twice. What is left to do is restarting its failed jobs, or a new preview once the source
+    or the baseline moved. A plan superseded by another one may be sent again (what came after it
+    may have been taken since).
+    """
+    if not ledger.has_plan(plan_id):
+        return
+    rec, batches = ledger.plan(plan_id), ledger.batches(plan_id)
+    if rec.state not in ("succeeded", "failed") or not batches:
+        return
+    if any(b.state != "accepted" for b in batches):
+        return
+    jobs = ", ".join(str(b.job_id) for b in batches)
+    after = ("preview again once the source or the baseline changed" if rec.state == "succeeded" else
+             "restart its failed jobs (`norce-feeds restart JOB`), or preview again once the source "
+             "changed")  # fmt: skip
+    msg = (f"plan {plan_id} of feed {rec.feed!r} was sent already: its {len(batches)} batches were all "
+           f"accepted (jobs {jobs}) and the plan {rec.state}; it is not sent twice: {after}")  # fmt: skip
+    raise PlanAlreadySent(msg)
 
 
 def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger: Ledger,
