@@ -80,7 +80,16 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as exc:  # name the extra to install, not just the module
+            from toolkit.extras import missing_extra_message
+
+            msg = missing_extra_message(exc, what=f"toolkit.{name}")
+            if msg is None:
+                raise
+            raise ModuleNotFoundError(msg, name=exc.name) from exc
+        value = getattr(module, name)
         globals()[name] = value
         return value
     msg = f"module 'toolkit' has no attribute {name!r}"

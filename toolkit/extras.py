@@ -36,4 +36,5 @@ def missing_extra_message(exc: ModuleNotFoundError, *, what: str) -> str | None:
     extra = extra_for(exc.name)
     if extra is None:
         return None
-    return f'{what} needs the optional module {exc.name}: pip install "norce-toolkit[{extra}]"'
+    top = (exc.name or "").split(".")[0]
+    return f'{what} needs the optional module {top}: pip install "norce-toolkit[{extra}]"'
