@@ -13,8 +13,7 @@ import pytest
 
 from toolkit import widgets
 from toolkit.config import Settings, load_settings
-from toolkit.errors import GuardRefused
-from toolkit.notebook import Preview, SubmitResult
+from toolkit.notebook import Preview, SubmitResult, submit_feed
 from toolkit.reports import JobReport
 
 TOML = """
@@ -99,7 +98,7 @@ def preview(settings: Settings) -> Preview:
         rejected=pl.DataFrame({"_source": ["stock.csv"], "_row": [4], "key": ["SKU-4"],
                                "column": ["OnhandValue"], "check": ["dtype"], "value": ["x"],
                                "reason": ["not an integer"]}),
-        summary={"entity": "onhands", "rows": 4, "valid": 3, "rejected_rows": 1,
+        summary={"entity": "onhands", "rows": 4, "valid": 3, "rejected_rows": 1, "reject_ratio": 0.25,
                  "problems": {"parse": 1}, "examples": [{"key": "SKU-4"}]},
     )  # fmt: skip
     key = {"PartNo": ["SKU-1", "SKU-2"], "WarehouseCode": ["WH1"] * 2, "LocationCode": ["A"] * 2}
@@ -130,9 +129,11 @@ def test_feed_picker_lists_feeds_and_forwards_values(settings: Settings) -> None
 def test_check_view_shows_counts_and_rejected_reasons(preview: Preview) -> None:
     view = widgets.CheckView()
     view.show(preview)
-    assert "<b>4</b> rows" in view.summary.value and "<b>1</b> rejected rows" in view.summary.value
-    assert "<b>1</b> parse problems" in view.summary.value and "examples" not in view.summary.value
+    assert "<b>4</b> rows" in view.summary.value and "<b>1 (25.0%)</b> rejected" in view.summary.value
+    assert "<b>1</b> unreadable values" in view.summary.value and "examples" not in view.summary.value
+    assert "ratio" not in view.summary.value and "problems" not in view.summary.value
     assert "not an integer" in view.rejected.value and "SKU-4" in view.rejected.value
+    assert "_source" not in view.rejected.value and "_row" not in view.rejected.value
 
 
 def test_diff_view_counts_chart_and_old_to_new(preview: Preview) -> None:
@@ -178,8 +179,11 @@ class FakeSubmit:
             kw["progress"]({"event": "batch", "batches": 2, "accepted": 2})
             kw["on_status"]({101: "Queued", 102: "Queued"})
             return SubmitResult(preview.feed, "plan-1", False, 2, 5, (101, 102),
-                                {101: "Succeeded", 102: "Succeeded"})  # fmt: skip
-        return SubmitResult(preview.feed, "plan-1", True, 2, 5)
+                                {101: "Succeeded", 102: "Succeeded"}, ending=self.ending,
+                                reason="2 jobs succeeded")  # fmt: skip
+        return SubmitResult(preview.feed, "plan-1", True, 2, 5, reason="nothing sent")
+
+    ending: Any = "succeeded"
 
 
 def test_submit_view_dry_run_then_submit(preview: Preview) -> None:
@@ -188,6 +192,7 @@ def test_submit_view_dry_run_then_submit(preview: Preview) -> None:
     assert view.dry_run.value is True and view.override.layout.display == "none"
     view.confirm.click()
     assert fake.calls[-1]["submit"] is False and "nothing sent" in view.statuses.value
+    assert not view.confirm.disabled  # a dry run sends nothing: Confirm stays
     view.dry_run.value = False
     view.confirm.click()
     assert fake.calls[-1]["submit"] is True
@@ -199,26 +204,62 @@ def test_submit_view_guard_refusal_needs_override(preview: Preview) -> None:
     refused = Preview(preview.settings, "stock", "full", None, verdict="guard refused: 40% removed",
                       refused=True)  # fmt: skip
     replans: list[dict[str, Any]] = []
+    sent: list[Preview] = []
 
     def replan(settings: Settings, feed: str, **kw: Any) -> Preview:
         replans.append(kw)
-        return Preview(settings, feed, kw["kind"], None, plan=preview.plan, verdict="ok (overridden)")
+        return Preview(settings, feed, kw["kind"], None, plan=preview.plan,  # type: ignore[arg-type]
+                       verdict="ok (guard overridden: supplier dropped a brand; deactivates 4 of 10)")
 
     def submit(p: Preview, **kw: Any) -> SubmitResult:
-        if p.plan is None:
-            raise GuardRefused(f"{p.feed}: nothing to submit, {p.verdict}")
-        return SubmitResult(p.feed, "plan-1", True, 2, 5)
+        sent.append(p)
+        return submit_feed(p, submit=False)
 
     view = widgets.SubmitView(refused, submit=submit, replan=replan)
     assert view.override.layout.display is None and "guard refused" in view.verdict.value
-    view.confirm.click()  # no override ticked: the refusal shows in the output
-    assert view.errors == ["GuardRefused: stock: nothing to submit, guard refused: 40% removed"]
-    assert view.output.outputs[0]["name"] == "stderr"
-    view.override.value, view.reason.value = True, "supplier dropped a brand"
-    view.confirm.click()
+    view.confirm.click()  # no override ticked: the refusal shows as an error, at the top
+    assert view.errors == ["stock: guard refused: guard refused: 40% removed"]
+    assert view.children[0] is view.output and view.output.outputs[0]["name"] == "stderr"
+    view.override.value, view.reason.value = True, "   "
+    view.confirm.click()  # an override without a reason is refused, nothing re-planned
+    assert replans == [] and "needs a reason" in view.errors[0] and len(view.errors) == 1
+    view.reason.value = "supplier dropped a brand"
+    view.confirm.click()  # re-plans and restates what the override allows; nothing sent yet
     assert replans == [{"kind": "full", "source": None, "allow_mass_deactivation": True,
                         "override_reason": "supplier dropped a brand"}]  # fmt: skip
-    assert view.result is not None and view.result.dry_run and "overridden" in view.verdict.value
+    assert len(sent) == 1 and view.errors == [] and "deactivates 4 of 10" in view.verdict.value
+    view.confirm.click()
+    assert len(sent) == 2 and sent[-1].plan is preview.plan and view.result is not None
+
+
+def test_a_sent_plan_offers_resume_restart_or_a_new_preview(preview: Preview) -> None:
+    fake, replans, restarts = FakeSubmit(), [], []
+    view = widgets.SubmitView(preview, submit=fake, replan=lambda s, f, **kw: replans.append(kw) or preview,
+                              restart=lambda s, ids, **kw: restarts.append(ids) or [7])  # fmt: skip
+    assert view.after.layout.display == "none"
+    view.dry_run.value = False
+    view.confirm.click()
+    assert view.confirm.disabled and view.after.layout.display is None
+    view.confirm.click()  # disabled in the browser; a click event anyway sends nothing
+    assert len(fake.calls) == 1 and "this plan was sent" in view.errors[0]
+    view.restart.click()  # nothing failed: said so, at the top
+    assert restarts == [] and "no failed job" in view.errors[0]
+    view.again.click()
+    assert replans == [{"kind": "auto", "source": None}] and not view.confirm.disabled
+    assert view.statuses.value == "" and view.result is None and view.errors == []
+
+
+def test_failed_items_show_as_an_error_and_a_new_feed_clears_it(preview: Preview) -> None:
+    fake = FakeSubmit()
+    fake.ending = "items failed"
+    view = widgets.SubmitView(preview, submit=fake)
+    view.dry_run.value = False
+    view.confirm.click()
+    assert view.errors == ["stock: items failed: 2 jobs succeeded"]
+    refused = Preview(preview.settings, "companies", "auto", None, verdict="guard refused: 90%",
+                      refused=True)  # fmt: skip
+    view.show(refused)  # another feed: nothing of the earlier result stays
+    assert view.statuses.value == "" and view.result is None and not view.confirm.disabled
 
 
 def test_unexpected_errors_show_a_traceback(preview: Preview) -> None:
@@ -253,6 +294,11 @@ def test_submit_app_shares_the_picked_preview(preview: Preview) -> None:
     app.submit.dry_run.value = False
     app.submit.confirm.click()
     assert fake.calls[-1]["preview"] is preview and "Succeeded" in app.submit.statuses.value
+    assert app.children[0] is app.output and app.submit.output is app.output  # errors on top
+    app.submit.confirm.click()
+    assert "this plan was sent" in app.output.outputs[0]["text"]
+    app.picker.button.click()  # the next action clears the error and the earlier result
+    assert app.output.outputs == () and app.submit.statuses.value == ""
 
 
 def outcomes() -> pl.DataFrame:

@@ -15,8 +15,7 @@ Secrets never pass through here: the client reads them from the profile (the env
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -26,18 +25,18 @@ import polars as pl
 
 from toolkit import charts
 from toolkit.config import FeedKind, Settings
-from toolkit.errors import CheckFailed, GuardRefused, PlanError
-from toolkit.reports import given, ledger_path, summary_json, write_summary
+from toolkit.display import Summary
+from toolkit.errors import CheckFailed, ConfigError, GuardRefused, PlanError
+from toolkit.notebook_submit import EXIT_CODES, Ending, SubmitResult, submit_feed
+from toolkit.reports import given, summary_json, write_summary
 
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
     from toolkit.diff import Diff
     from toolkit.feeds import Plan
-    from toolkit.runs import Outcome
 
-__all__ = ["Preview", "SubmitResult", "preview_feed", "sample_changes", "submit_feed"]
-
-StatusCallback = Callable[[dict[int, str]], None]
+__all__ = ["EXIT_CODES", "Ending", "Preview", "SubmitResult", "find_settings", "preview_feed",
+           "sample_changes", "submit_feed"]  # fmt: skip
 
 
 # --- preview ---------------------------------------------------------------------------------
@@ -69,8 +68,9 @@ class Preview:
             return dict(self.diff.field_counts)
         return dict(self.summary().get("plan", {}).get("field_counts", {}))
 
-    def summary(self) -> dict[str, Any]:
-        """The preview as plain JSON values: verdict, check counts, diff counts, plan summary."""
+    def summary(self) -> Summary:
+        """The preview as plain JSON values (verdict, check and diff counts, plan summary); a notebook
+        shows it as the few lines of :meth:`describe`."""
         out: dict[str, Any] = {"feed": self.feed, "kind": self.kind, "source": self.source,
                                "verdict": self.verdict, "refused": self.refused}  # fmt: skip
         if self.check is not None:
@@ -80,12 +80,31 @@ class Preview:
         if self.plan is not None:
             out["plan"] = {"id": self.plan.id, "kind": self.plan.kind,
                            "batches": len(self.plan.batches), **self.plan.summary.as_dict()}  # fmt: skip
-        return summary_json(out)
+        return Summary(summary_json(out), text=self.describe())
+
+    def describe(self) -> str:
+        """The verdict, then one line each for the checks, the changes and the plan."""
+        lines = [f"{self.feed} ({self.kind} feed): {self.verdict}"]
+        if self.check is not None:
+            c = self.check.summary
+            problems = ", ".join(f"{n:,} {k}" for k, n in dict(c.get("problems", {})).items())
+            lines.append(f"checks: {c['rows']:,} rows, {c['valid']:,} valid, {c['rejected_rows']:,} "
+                         f"rejected ({c['reject_ratio']:.1%})" + (f": {problems}" if problems else ""))
+        if self.diff is not None:
+            counts = ", ".join(f"{n:,} {k}" for k, n in self.diff.counts.items())
+            fields = ", ".join(f"{f} {n:,}" for f, n in list(self.field_counts.items())[:5])
+            lines.append(f"changes: {counts}" + (f"; per field: {fields}" if fields else ""))
+        if self.plan is not None:
+            s = self.plan.summary
+            lines.append(f"plan {self.plan.id}: {s.kind} feed, {len(self.plan.batches):,} batches, "
+                         f"{s.items:,} items, {s.requests:,} requests (about {s.eta_seconds:,.0f} s), "
+                         f"deactivates {s.deactivated:,}")  # fmt: skip
+        return "\n".join(lines)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
         """Write summary.json, rejected.csv, changes.csv and changes_per_field.svg; return the summary."""
         directory = Path(directory)
-        summary = self.summary()
+        summary = dict(self.summary())
         write_summary(directory, "summary.json", summary)
         if self.check is not None:
             self.check.rejected.write_csv(directory / "rejected.csv")
@@ -106,6 +125,32 @@ class Preview:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
         printer.text(str(self))
+
+
+def find_settings(path: str | Path = "", *, start: str | Path | None = None) -> Path:
+    """The settings file a notebook means: ``path`` (default ``norce.toml``) looked up from the working
+    directory upward, as the CLI finds it; an absolute path is taken as it is.
+
+    So ``settings_path = ""`` works from the repository root (papermill) and from ``notebooks/``
+    (JupyterLab), and a path relative to the repository works from either.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "norce.toml").touch(); (root / "notebooks").mkdir()
+    >>> find_settings("", start=root / "notebooks") == root / "norce.toml"
+    True
+    """
+    here = Path(start or Path.cwd()).resolve()
+    wanted = Path(path or "norce.toml")
+    if wanted.is_absolute():
+        return wanted
+    for folder in (here, *here.parents):
+        if (folder / wanted).is_file():
+            return folder / wanted
+    msg = (f"{wanted}: settings file not found in {here} or any folder above it (expected norce.toml "
+           "with [profiles] and [feeds]; give settings_path)")  # fmt: skip
+    raise ConfigError(msg)
 
 
 def _first_feed(settings: Settings, feed: str | None) -> str:
@@ -131,6 +176,7 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
     from toolkit.sources import read_source
 
     name = _first_feed(settings, feed)
+    _require_reason(name, allow_mass_deactivation, override_reason)
     spec, path = settings.feed(name), given(source)
     # the preview shows every rejected row; plan_feed enforces the feed's reject policy
     lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
@@ -152,13 +198,23 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
     return _replace(base, plan=plan, diff=diff, verdict=_verdict(plan))
 
 
+def _require_reason(feed: str, allow: bool, reason: str | None) -> None:
+    """The CLI's rule, here too: an override says why (the reason is recorded in the ledger)."""
+    if allow and not (reason or "").strip():
+        msg = (f"feed {feed!r}: overriding the guard (allow_mass_deactivation) needs a non-empty "
+               f"override_reason, recorded in the ledger; found {reason!r}")  # fmt: skip
+        raise ConfigError(msg)
+
+
 def _replace(preview: Preview, **changes: Any) -> Preview:
     return replace(preview, **changes)
 
 
 def _verdict(plan: Plan) -> str:
     if plan.allow_mass_deactivation and plan.override_reason:
-        return f"ok (guard overridden: {plan.override_reason})"
+        s = plan.summary
+        return (f"ok (guard overridden: {plan.override_reason}; deactivates {s.deactivated:,} of "
+                f"{s.baseline_items:,} baseline items)")  # fmt: skip
     return "ok" if plan.batches else "ok (nothing to send)"
 
 
@@ -202,121 +258,3 @@ def sample_changes(diff: Diff, *, key: Sequence[str], n: int = 10) -> pl.DataFra
         return pl.DataFrame(schema={**{k: pl.String for k in key}, "field": pl.String,
                                     "old": pl.String, "new": pl.String})  # fmt: skip
     return pl.concat(parts).filter("changed").drop("changed").sort(key, maintain_order=True)
-
-
-# --- submit ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SubmitResult:
-    """What ``submit_feed`` did: a dry run's figures, or the jobs and their outcome."""
-
-    feed: str
-    plan_id: str | None
-    dry_run: bool
-    batches: int
-    items: int
-    job_ids: tuple[int, ...] = ()
-    statuses: Mapping[int, str] = field(default_factory=dict)
-    outcome: Outcome | None = field(default=None, repr=False)
-    verdict: str = "ok"
-
-    @property
-    def succeeded(self) -> bool:
-        return self.outcome is not None and self.outcome.succeeded
-
-    def summary(self) -> dict[str, Any]:
-        out = {"feed": self.feed, "plan_id": self.plan_id, "dry_run": self.dry_run,
-               "batches": self.batches, "items": self.items, "job_ids": list(self.job_ids),
-               "statuses": {str(k): v for k, v in self.statuses.items()}, "verdict": self.verdict,
-               "succeeded": self.succeeded,
-               "promoted": self.outcome.promoted if self.outcome else None}  # fmt: skip
-        return summary_json(out)
-
-    def write(self, directory: str | Path) -> dict[str, Any]:
-        summary = self.summary()
-        write_summary(directory, "summary.json", summary)
-        return summary
-
-    def __str__(self) -> str:
-        if self.dry_run:
-            return f"dry run of {self.feed}: {self.batches} batches, {self.items} items, nothing sent"
-        ok = sum(v == "Succeeded" for v in self.statuses.values())
-        return (f"{self.feed}: {self.batches} batches ({self.items} items) sent, "
-                f"{ok} of {len(self.statuses)} jobs succeeded")  # fmt: skip
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
-        printer.text(str(self))
-
-
-def _items(plan: Plan) -> int:
-    return sum(b.item_count for b in plan.batches)
-
-
-def submit_feed(preview: Preview, *, submit: bool = False, timeout: float = 600.0,
-                poll_interval: float = 2.0, progress: Callable[[dict[str, Any]], None] | None = None,
-                on_status: StatusCallback | None = None,
-                output_dir: str | Path | None = None) -> SubmitResult:  # fmt: skip
-    """Submit the preview's plan (``submit=True``) and wait for its jobs; else a dry run.
-
-    ``progress`` receives ``runs.submit``'s events, ``on_status`` the job statuses at every poll.
-    Raises GuardRefused or CheckFailed when the preview has no plan (its verdict says why), and
-    JobTimeout when jobs are still running after ``timeout`` seconds.
-    """
-    plan = preview.plan
-    if plan is None:
-        kind = GuardRefused if preview.refused else CheckFailed
-        raise kind(f"{preview.feed}: nothing to submit, {preview.verdict}")
-    result = SubmitResult(preview.feed, plan.id, not submit, len(plan.batches), _items(plan),
-                          verdict=preview.verdict)  # fmt: skip
-    if submit and plan.batches:
-        result = _send(preview, plan, result, timeout, poll_interval, progress, on_status)
-    if output_dir is not None:
-        result.write(output_dir)
-    return result
-
-
-def _send(preview: Preview, plan: Plan, result: SubmitResult, timeout: float, poll_interval: float,
-          progress: Callable[[dict[str, Any]], None] | None,
-          on_status: StatusCallback | None) -> SubmitResult:  # fmt: skip
-    from toolkit.connect import ConnectClient
-    from toolkit.ledger import Ledger
-    from toolkit.runs import submit, wait_for_jobs
-    from toolkit.snapshots import SnapshotStore
-
-    settings = preview.settings
-    store = SnapshotStore(settings.state_dir / "snapshots")
-    profile = settings.profile_of(preview.feed)
-    with Ledger(ledger_path(settings)) as ledger, \
-            ConnectClient(profile, state_dir=settings.state_dir) as client:  # fmt: skip
-        submission = submit(plan, client, ledger, progress=progress)
-        ids = submission.job_ids
-        if on_status is not None:
-            _watch(client, ids, on_status, timeout, poll_interval)
-        outcome = wait_for_jobs(submission, client, ledger, store, timeout=timeout,
-                                poll_interval=poll_interval)  # fmt: skip
-    statuses = {int(j.job_id): _status_name(j.status) for j in outcome.jobs}
-    if on_status is not None:
-        on_status(statuses)
-    return replace(result, job_ids=tuple(ids), statuses=statuses, outcome=outcome)
-
-
-def _status_name(status: Any) -> str:
-    from toolkit.entities import JobStatus
-
-    return JobStatus(int(status)).name
-
-
-def _watch(client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: float,
-           poll_interval: float) -> None:  # fmt: skip
-    """Report the jobs' statuses at every poll until all are done (or the time is up).
-
-    The client polls with one Job/List a round for all pending jobs, not one Job/Get per job.
-    """
-    from toolkit.errors import JobTimeout
-
-    def report(jobs: Mapping[int, Any]) -> None:
-        on_status({i: _status_name(j.status) for i, j in jobs.items()})
-
-    with contextlib.suppress(JobTimeout):
-        client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval, on_poll=report)
-
-

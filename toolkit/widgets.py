@@ -7,7 +7,7 @@ Each interactive element carries a CSS class ``t-...`` so a browser test can fin
 - :class:`FeedPicker` feed, kind and source; :class:`CheckView` rejected rows; :class:`DiffView`
   counts, changes per field and old -> new samples; :class:`PayloadView` batches with their header
   and first items; :class:`SubmitView` dry run or submit, guard override, progress and job statuses;
-  :class:`JobsView` filtered job outcomes, charts and restarts.
+  :class:`JobsView` (from :mod:`toolkit.job_views`) filtered job outcomes, charts and restarts.
 - :func:`preview_app`, :func:`submit_app` and :func:`jobs_app` put them together for notebooks
   01, 02 and 03.
 """
@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import orjson
-import polars as pl
 
 from toolkit import charts
 from toolkit.config import Settings
-from toolkit.errors import ToolkitError
+from toolkit.display import html_table
+from toolkit.errors import ConfigError, ToolkitError
 from toolkit.notebook import Preview, SubmitResult, preview_feed, sample_changes, submit_feed
-from toolkit.outcomes import job_table
-from toolkit.reports import JobReport, job_report, restart_jobs
+from toolkit.reports import JobReport, restart_jobs
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
@@ -38,9 +37,12 @@ __all__ = ["CheckView", "DiffView", "FeedPicker", "JobsView", "PayloadView", "Pr
            "SubmitApp", "SubmitView", "jobs_app", "preview_app", "submit_app"]  # fmt: skip
 
 KINDS = ("auto", "change", "full")
-PERIODS = ("1d", "7d", "30d", "90d", "all")
-STATUSES = ("any", "Succeeded", "Failed", "ValidationFailed", "Queued", "Validating", "Initialized")
 ITEMS_SHOWN = 3
+# the checks' short names, as a person reads them
+_CHECKS = {"ge": "below the minimum", "le": "above the maximum", "gt": "below the minimum",
+           "lt": "above the maximum", "isin": "not an allowed value", "unique": "duplicate keys",
+           "not_nullable": "missing values", "str_length": "too long", "dtype": "wrong type",
+           "parse": "unreadable values"}  # fmt: skip
 
 
 def _css(widget: W.Widget, name: str) -> Any:
@@ -52,21 +54,12 @@ def _pre(data: Any) -> str:
     return f"<pre>{html.escape(json.dumps(data, indent=2, ensure_ascii=False, default=str))}</pre>"
 
 
-def _table(frame: pl.DataFrame, *, rows: int = 20) -> str:
-    """A small HTML table of the first ``rows`` rows (escaped), with the total when cut."""
-    if frame.height == 0:
-        return "<i>none</i>"
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in r) + "</tr>"
-        for r in frame.head(rows).iter_rows()
-    )
-    more = f"<p><i>{rows} of {frame.height} rows shown</i></p>" if frame.height > rows else ""
-    return f"<table class='t-table'><tr>{head}</tr>{body}</table>{more}"
+_table = html_table
 
 
 def _counts(counts: dict[str, Any]) -> str:
-    cells = "".join(f"<td><b>{html.escape(str(v))}</b> {html.escape(k)}</td>" for k, v in counts.items())
+    cells = "".join(f"<td><b>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</b> "
+                    f"{html.escape(k)}</td>" for k, v in counts.items())  # fmt: skip
     return f"<table><tr>{cells}</tr></table>"
 
 
@@ -76,10 +69,20 @@ class _View(W.VBox):  # type: ignore[misc]
     def __init__(self, children: Sequence[W.Widget], *, css: str) -> None:
         self.output = _css(W.Output(), "t-output")
         self.errors: list[str] = []
-        super().__init__([*children, self.output])
+        super().__init__([self.output, *children])  # errors on top, where they are seen
         self.add_class(css)
 
+    def use_output(self, output: W.Output) -> None:
+        """Show errors in ``output`` (an enclosing app's, at its top) instead of this view's own."""
+        self.children = [c for c in self.children if c is not self.output]  # type: ignore[has-type]
+        self.output = output
+
+    def _clear(self) -> None:
+        self.output.outputs = ()
+        self.errors.clear()
+
     def _run(self, action: Callable[[], Any]) -> Any:
+        self._clear()  # every action starts from a clean slate: no stale error or result
         with self.output:
             try:
                 return action()
@@ -140,10 +143,11 @@ class CheckView(W.VBox):  # type: ignore[misc]
         if check is None:
             self.summary.value, self.rejected.value = "<i>not checked</i>", ""
             return
-        numbers = {k.replace("_", " "): v for k, v in check.summary.items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}  # fmt: skip
-        problems = {f"{k} problems": v for k, v in dict(check.summary.get("problems", {})).items()}
-        self.summary.value = _counts({**numbers, **problems})
+        c = check.summary
+        rejected = f"{c.get('rejected_rows', 0):,} ({c.get('reject_ratio', 0.0):.1%})"
+        numbers = {"rows": c.get("rows", 0), "valid": c.get("valid", 0), "rejected": rejected}
+        problems = {_CHECKS.get(k, k.replace("_", " ")): v for k, v in dict(c.get("problems", {})).items()}
+        self.summary.value = _counts(numbers) + (_counts(problems) if problems else "")
         warnings = "".join(f"<li>{html.escape(w)}</li>" for w in check.warnings)
         self.rejected.value = (f"<ul>{warnings}</ul>" if warnings else "") + _table(check.rejected)
 
@@ -213,11 +217,21 @@ class PayloadView(W.VBox):  # type: ignore[misc]
 
 
 class SubmitView(_View):
-    """Dry run or submit, the guard's verdict with an override, a confirm button, progress, jobs."""
+    """Dry run or submit, the guard's verdict with an override, a confirm button, progress, jobs.
+
+    A plan is sent once: after a send, Confirm is disabled and the view offers Resume, Restart failed
+    jobs and New preview. An override needs a reason; its first Confirm re-plans and restates the
+    deactivations it allows, the second one sends.
+    """
 
     def __init__(self, preview: Preview, *, submit: Callable[..., SubmitResult] = submit_feed,
-                 replan: Callable[..., Preview] = preview_feed, timeout: float = 600.0) -> None:  # fmt: skip
+                 replan: Callable[..., Preview] = preview_feed,
+                 resume: Callable[..., Any] | None = None,
+                 restart: Callable[..., list[int]] = restart_jobs,
+                 timeout: float = 600.0) -> None:  # fmt: skip
         self.preview, self._submit, self._replan, self.timeout = preview, submit, replan, timeout
+        self._resume, self._restart = resume or _resume_feed, restart
+        self.on_preview: Callable[[Preview], None] = self.show
         self.result: SubmitResult | None = None
         self.dry_run = _css(W.Checkbox(value=True, description="dry run (send nothing)"), "t-dry-run")
         self.verdict = _css(W.HTML(), "t-verdict")
@@ -227,33 +241,94 @@ class SubmitView(_View):
         self.progress = _css(W.IntProgress(value=0, min=0, max=1, description="batches"),
                              "t-progress")  # fmt: skip
         self.statuses = _css(W.HTML(), "t-statuses")
+        self.resume = _css(W.Button(description="Resume"), "t-resume")
+        self.restart = _css(W.Button(description="Restart failed jobs", button_style="warning"),
+                            "t-restart-failed")  # fmt: skip
+        self.again = _css(W.Button(description="New preview"), "t-new-preview")
+        self.after = _css(W.HBox([self.resume, self.restart, self.again]), "t-after")
         self.confirm.on_click(lambda _: self._run(self.run))
+        self.resume.on_click(lambda _: self._run(self.resume_sent))
+        self.restart.on_click(lambda _: self._run(self.restart_failed))
+        self.again.on_click(lambda _: self._run(self.new_preview))
         super().__init__([W.HTML("<h3>Submit</h3>"), self.verdict,
                           W.HBox([self.override, self.reason]), W.HBox([self.dry_run, self.confirm]),
-                          self.progress, self.statuses], css="t-submit")  # fmt: skip
+                          self.progress, self.statuses, self.after], css="t-submit")  # fmt: skip
         self.show(preview)
 
     def show(self, preview: Preview) -> None:
-        self.preview = preview
+        """Show a (new) preview: its verdict, Confirm enabled, and nothing of an earlier result."""
+        self.preview, self.result = preview, None
         style = "color:#c62828" if not preview.is_ready else ""
         self.verdict.value = f"<span style='{style}'>verdict: {html.escape(preview.verdict)}</span>"
         self.override.layout.display = self.reason.layout.display = None if preview.refused else "none"
         self.progress.max = max(1, len(preview.plan.batches) if preview.plan else 1)
         self.progress.value = 0
+        self.statuses.value = ""
+        self.confirm.disabled, self.confirm.description = False, "Confirm"
+        self.after.layout.display = "none"
 
-    def run(self) -> SubmitResult:
-        """What the confirm button does: re-plan with the override if asked, then submit."""
-        preview = self.preview
-        if preview.refused and self.override.value:
-            preview = self._replan(preview.settings, preview.feed, kind=preview.kind,
-                                   source=preview.source, allow_mass_deactivation=True,
-                                   override_reason=self.reason.value)  # fmt: skip
-            self.show(preview)
-        self.statuses.value = "<i>sending…</i>" if not self.dry_run.value else ""
-        self.result = self._submit(preview, submit=not self.dry_run.value, timeout=self.timeout,
+    def run(self) -> SubmitResult | None:
+        """What Confirm does: with an override, re-plan and restate it (sent by the next Confirm);
+        else dry-run or send the plan, once."""
+        if self.confirm.disabled:  # ipywidgets still delivers a click sent to a disabled button
+            msg = (f"feed {self.preview.feed!r}: this plan was sent; use Resume, Restart failed jobs "
+                   "or New preview")  # fmt: skip
+            raise ConfigError(msg)
+        if self.preview.refused and self.override.value:
+            self._override()
+            return None
+        sending = not self.dry_run.value and self.preview.plan is not None
+        if sending:
+            self._sent()  # before the first request: a second click cannot send the plan again
+            self.statuses.value = "<i>sending…</i>"
+        self.result = self._submit(self.preview, submit=not self.dry_run.value, timeout=self.timeout,
                                    progress=self._on_progress, on_status=self._on_status)  # fmt: skip
         self.statuses.value = html.escape(str(self.result)) + self._jobs(self.result.statuses)
+        if self.result.exit_code:
+            self._error(f"{self.result.feed}: {self.result.ending}: {self.result.reason}")
         return self.result
+
+    def _override(self) -> None:
+        reason = self.reason.value.strip()
+        if not reason:
+            msg = (f"feed {self.preview.feed!r}: overriding the guard needs a reason (it is recorded in "
+                   "the ledger); found an empty reason, nothing was sent")  # fmt: skip
+            raise ConfigError(msg)
+        p = self.preview
+        preview = self._replan(p.settings, p.feed, kind=p.kind, source=p.source,
+                               allow_mass_deactivation=True, override_reason=reason)  # fmt: skip
+        self.show(preview)
+        counts = getattr(getattr(preview.plan, "summary", None), "deactivated", None)
+        if counts is not None:
+            self.confirm.description = f"Confirm: deactivate {counts:,}"
+
+    def _sent(self) -> None:
+        self.confirm.disabled = True
+        self.after.layout.display = None
+
+    def resume_sent(self) -> Any:
+        """Resume the feed's unfinished submission and wait for its jobs."""
+        done = self._resume(self.preview.settings, self.preview.feed, wait=True, timeout=self.timeout)
+        self.statuses.value = html.escape(str(done))
+        return done
+
+    def restart_failed(self) -> list[int]:
+        """Restart the failed jobs of the plan just sent and wait for the new ones."""
+        outcome = self.result.outcome if self.result is not None else None
+        failed = [f.job_id for f in outcome.failures] if outcome is not None else []
+        if not failed:
+            msg = f"feed {self.preview.feed!r}: the plan sent has no failed job to restart"
+            raise ConfigError(msg)
+        new = self._restart(self.preview.settings, failed, timeout=self.timeout)
+        self.statuses.value = html.escape(f"jobs {failed} restarted as {new}")
+        return new
+
+    def new_preview(self) -> Preview:
+        """Preview the feed again (a new plan against the current baseline)."""
+        p = self.preview
+        preview = self._replan(p.settings, p.feed, kind=p.kind, source=p.source)
+        self.on_preview(preview)
+        return preview
 
     def _on_progress(self, event: dict[str, Any]) -> None:
         self.progress.max = max(1, int(event.get("batches", 1)))
@@ -269,61 +344,10 @@ class SubmitView(_View):
         return f"<ul>{rows}</ul>" if rows else ""
 
 
-class JobsView(_View):
-    """Job outcomes filtered by feed, status and period; charts; restart failed jobs."""
+def _resume_feed(settings: Settings, feed: str, **kw: Any) -> Any:
+    from toolkit.runs import resume_feed
 
-    def __init__(self, report: JobReport, *, load: Callable[..., JobReport] = job_report,
-                 restart: Callable[..., list[int]] = restart_jobs) -> None:  # fmt: skip
-        self.report, self._load, self._restart = report, load, restart
-        feeds = ["all", *sorted(report.settings.feeds)]
-        self.feed = _css(W.Dropdown(options=feeds, value=report.feed or "all", description="feed"),
-                         "t-jobs-feed")  # fmt: skip
-        self.status = _css(W.Dropdown(options=STATUSES, value=report.status or "any",
-                                      description="status"), "t-jobs-status")  # fmt: skip
-        period = report.period if report.period in PERIODS else "all"
-        self.period = _css(W.Dropdown(options=PERIODS, value=period, description="period"),
-                           "t-jobs-period")  # fmt: skip
-        self.refresh = _css(W.Button(description="Refresh"), "t-refresh")
-        self.summary = _css(W.HTML(), "t-jobs-summary")
-        self.table = _css(W.HTML(), "t-jobs")
-        self.failed = _css(W.SelectMultiple(description="failed jobs", rows=4), "t-restart-select")
-        self.restart = _css(W.Button(description="Restart", button_style="warning"), "t-restart")
-        self.charts = _css(W.Output(), "t-jobs-charts")
-        self.refresh.on_click(lambda _: self._run(self.reload))
-        self.restart.on_click(lambda _: self._run(self.restart_selected))
-        super().__init__([W.HBox([self.feed, self.status, self.period, self.refresh]), self.summary,
-                          self.table, W.HBox([self.failed, self.restart]), self.charts],
-                         css="t-jobs-view")  # fmt: skip
-        self.show(report)
-
-    def reload(self) -> JobReport:
-        """Load the outcomes again with the filters' values."""
-        report = self._load(self.report.settings, feed=_all(self.feed.value),
-                            status=_all(self.status.value), period=_all(self.period.value))  # fmt: skip
-        self.show(report)
-        return report
-
-    def show(self, report: JobReport) -> None:
-        self.report = report
-        summary = report.summary()
-        self.summary.value = _counts({"jobs": summary["jobs"], **summary["by_status"]})
-        self.table.value = _table(job_table(report.outcomes))
-        self.failed.options = summary["restartable"]
-        self.restart.disabled = not summary["restartable"]
-        self.charts.outputs = ()
-        for chart in report.charts().values():
-            self.charts.append_display_data(charts.render(chart))
-
-    def restart_selected(self) -> list[int]:
-        """Restart the selected failed jobs, then reload."""
-        new = self._restart(self.report.settings, list(self.failed.value),
-                            outcomes=self.report.outcomes)  # fmt: skip
-        self.reload()
-        return new
-
-
-def _all(value: str) -> str | None:
-    return None if value in ("all", "any") else value
+    return resume_feed(settings, feed, **kw)
 
 
 class PreviewApp(_View):
@@ -361,7 +385,9 @@ class SubmitApp(PreviewApp):
                  timeout: float = 600.0) -> None:  # fmt: skip
         self.submit = SubmitView(preview, submit=submit, replan=load, timeout=timeout)
         super().__init__(preview, load=load)
-        self.children = [self.picker, self.verdict, self.payload, self.submit, self.output]
+        self.submit.use_output(self.output)  # one place for errors: the top of the app
+        self.submit.on_preview = self.show  # New preview refreshes the payloads too
+        self.children = [self.output, self.picker, self.verdict, self.payload, self.submit]
 
     def show(self, preview: Preview) -> None:
         super().show(preview)
@@ -381,3 +407,6 @@ def submit_app(preview: Preview, *, timeout: float = 600.0) -> SubmitApp:
 def jobs_app(report: JobReport) -> JobsView:
     """The widgets of notebook 03: filters, job table, charts and restarts."""
     return JobsView(report)
+
+
+from toolkit.job_views import JobsView  # noqa: E402  (it builds on _View above)

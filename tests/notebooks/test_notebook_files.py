@@ -57,4 +57,15 @@ def test_parameters_cell_holds_commented_literals_and_no_secret(path: Path) -> N
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_second_cell_imports_toolkit_and_loads_settings(path: Path) -> None:
     source = code_cells(path)[1].source
-    assert "from toolkit" in source and "load_settings(settings_path)" in source
+    assert "from toolkit" in source and "load_settings(find_settings(settings_path))" in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_markdown_cell_starts_with_a_stray_marker(path: Path) -> None:
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+    assert not [c.source[:20] for c in cells if c.source.startswith("MD")]
+
+
+def test_job_outcomes_draws_each_chart_once() -> None:
+    source = "\n".join(c.source for c in code_cells(NOTEBOOKS[2]))
+    assert "report.chart(" not in source and source.count("gallery(report.charts())") == 1
