@@ -58,7 +58,7 @@ def test_product_nesting() -> None:
     assert [s["PartNo"] for s in red["Skus"]] == ["P1-RED-S", "P1-RED-M"]
     sku = red["Skus"][0]
     assert sku["Status"] == 1 and sku["Type"] == 1 and sku["UnitOfMeasurementType"] == 1
-    assert sku["StandardPrice"] == 99.5 and sku["StartDate"] == "2025-01-01"
+    assert sku["StandardPrice"] == {"PriceSale": 99.5} and sku["StartDate"] == "2025-01-01"
     assert sku["VatRates"] == [{"SalesArea": 1, "Rate": 25.0}, {"SalesArea": 2, "Rate": 25.0}]
     assert sku["Cultures"] == [{"CultureCode": "sv-SE", "ErpName": "ERP P1-RED-S"}]
     p2sku = items[1]["Variants"][0]["Skus"][0]

@@ -69,6 +69,7 @@ def toml(*, max_items: int = 3, timeout: float = 10.0) -> str:
         base_url = "http://127.0.0.1:9"
         client_id = "sandbox"
         scope = "sandbox"
+        application_key = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
         rate_limit_per_minute = 100000
         timeout_seconds = {timeout}
 

@@ -10,6 +10,7 @@ fraction never becomes a whole number (``5.5`` is not 5), whether text or a floa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -28,14 +29,16 @@ KEY_DEFAULTS = {"QuantityBreak": 1}
 _SPACES = (" ", "\u00a0", "\u202f")
 
 
-def cast(tmp: str, name: str, dtype: pl.DataType, entity: Entity,
-         opts: SourceOptions) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
-    """Canonical column ``name`` from the trimmed column ``tmp``, and its ``_raw_`` shadow (or None)."""
+def cast(tmp: str, name: str, dtype: pl.DataType, entity: Entity, opts: SourceOptions,
+         aliases: Mapping[str, str] | None = None) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
+    """Canonical column ``name`` from the trimmed column ``tmp``, and its ``_raw_`` shadow (or None).
+
+    ``aliases`` maps source values of an enum column to its names (a feed's ``values`` table)."""
     spec, raw = entity.column(name), pl.col(tmp)
     target = spec.dtype
     if target == pl.String:
         value = as_string(raw, dtype)
-        value = _enum_name(value, spec.values) if spec.values else value
+        value = _enum_name(value, spec.values, aliases or {}) if spec.values else value
         if opts.empty_as_null and dtype == pl.String:
             value = pl.when(raw != "").then(value)
         return value.alias(name), None
@@ -77,9 +80,10 @@ def as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return raw.cast(pl.String)
 
 
-def _enum_name(value: pl.Expr, enum_name: str) -> pl.Expr:
+def _enum_name(value: pl.Expr, enum_name: str, aliases: Mapping[str, str]) -> pl.Expr:
     enum = VALUE_ENUMS[enum_name]
     names = {m.name.lower(): m.name for m in enum} | {str(m.value): m.name for m in enum}
+    names |= {source.lower(): name for source, name in aliases.items()}
     number = value.str.strip_chars_start("0").str.replace(r"^$", "0")
     lookup = pl.when(value.str.contains(r"^\d+$")).then(number).otherwise(value.str.to_lowercase())
     return lookup.replace_strict(names, default=value, return_dtype=pl.String)

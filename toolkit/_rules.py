@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pandera.polars as pa
 import polars as pl
 
-from toolkit.entities import SALES_AREAS, VALUE_ENUMS, Column, Entity, split_qualified
+from toolkit.entities import GUID, SALES_AREAS, VALUE_ENUMS, Column, Entity, split_qualified
 
 META: dict[str, pl.DataType] = {"_source": pl.String(), "_row": pl.Int64(), "_error": pl.String()}
 
@@ -170,6 +170,9 @@ def _value_checks(spec: Column, col: pl.Expr) -> list[tuple[str, pl.Expr, str]]:
         checks.append(("culture_code", col.str.contains(CULTURE_CODE), "is not a culture code like sv-SE"))
     if spec.kind == "url":
         checks.append(("url", col.str.contains(URL), "is not an http(s) URL"))
+    if spec.kind == "guid":
+        checks.append(("guid", col.str.contains(GUID),
+                       "is not a GUID like 3f2504e0-4f89-11d3-9a0c-0305e82c3301"))  # fmt: skip
     return checks
 
 

@@ -29,8 +29,8 @@ from toolkit.errors import PlanError
 from toolkit.payloads import build_header, encode_items, item_columns, join_items
 
 __all__ = [
-    "FULL_FILE_SCOPE", "Batch", "Group", "batch_id", "count_requests", "field_groups",
-    "full_file_groups", "make_batches", "union_groups",
+    "FULL_FILE_DEACTIVATES", "FULL_FILE_SCOPE", "Batch", "Group", "batch_id", "count_requests",
+    "field_groups", "full_file_groups", "make_batches", "presence_groups", "union_groups",
 ]  # fmt: skip
 
 # The columns bounding what one FullFile import deactivates (contract section 4; sandbox alike).
@@ -38,6 +38,10 @@ FULL_FILE_SCOPE: dict[str, tuple[str, ...]] = {
     "onhands": ("WarehouseCode", "LocationCode"),
     "sku_prices": ("PriceListCode",),
 }
+# Imports whose FullFile the contract documents as deactivating what is missing (reference section 4).
+# For the others (SKU prices, relations: undocumented; products: "removed from the variant cluster" in
+# one text, "inactivated" in another) removed items are deactivated explicitly, FullFile or not.
+FULL_FILE_DEACTIVATES = frozenset({"onhands", "competitor_skus", "supplier_products"})
 
 
 def batch_id(endpoint: str, header_json: str, body: bytes) -> str:
@@ -84,6 +88,8 @@ class Group:
     """Rows whose items carry the same ``fields`` (None: every column) under one header.
 
     ``json`` caches the encoded items (one per row for flat entities) when already computed.
+    ``whole`` sends the group as one request whatever ``max_items``/``max_bytes`` say (a FullFile
+    import that must hold every item to remove what is missing).
     """
 
     frame: pl.DataFrame = field(repr=False)
@@ -92,6 +98,7 @@ class Group:
     full_file: bool = False
     label: str = "items"
     json: pl.Series | None = field(default=None, repr=False)
+    whole: bool = False
 
     def encoded(self, entity: Entity) -> pl.Series:
         if self.json is not None:
@@ -120,22 +127,28 @@ def _limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
     return out
 
 
+def _cuts(group: Group, json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
+    return [(0, len(json))] if group.whole else _limits_split(json, policies)
+
+
 def count_requests(entity: Entity, groups: Sequence[Group], *, policies: Policies) -> int:
     """How many requests ``groups`` need."""
-    return sum(len(_limits_split(g.encoded(entity), policies)) for g in groups)
+    return sum(len(_cuts(g, g.encoded(entity), policies)) for g in groups)
 
 
-def make_batches(entity: Entity, groups: Sequence[Group], *, account: int,
-                 policies: Policies) -> tuple[Batch, ...]:  # fmt: skip
-    """Every group cut into batches within ``policies.max_items``/``max_bytes``, numbered from 0."""
+def make_batches(entity: Entity, groups: Sequence[Group], *, account: int, policies: Policies,
+                 flags: Sequence[str] = ()) -> tuple[Batch, ...]:  # fmt: skip
+    """Every group cut into batches within ``policies.max_items``/``max_bytes``, numbered from 0;
+    ``flags`` are listed in every header (see `toolkit.payloads.build_header`)."""
     cuts: list[tuple[dict[str, Any], str, pl.Series]] = []
     for group in groups:
         json = group.encoded(entity)
         # the header lists the group's fields (identity members carried along are not written)
         fields = group.fields if group.fields is not None else item_columns(entity, group.frame.columns)
-        header = build_header(entity, account=account, fields=fields, full_file=group.full_file)
+        header = build_header(entity, account=account, fields=fields, full_file=group.full_file,
+                              flags=flags)  # fmt: skip
         header_json = orjson.dumps(header).decode()
-        cuts += [(header, header_json, json.slice(o, n)) for o, n in _limits_split(json, policies)]
+        cuts += [(header, header_json, json.slice(o, n)) for o, n in _cuts(group, json, policies)]
 
     def body_and_id(cut: tuple[dict[str, Any], str, pl.Series]) -> tuple[bytes, str]:
         body = join_items(cut[2])
@@ -153,6 +166,31 @@ def make_batches(entity: Entity, groups: Sequence[Group], *, account: int,
               item_count=len(items))
         for i, ((header, _, items), (body, digest)) in enumerate(zip(cuts, made, strict=True))
     )  # fmt: skip
+
+
+def presence_groups(entity: Entity, group: Group) -> list[Group]:
+    """``group`` split so that no request lists a non-nullable member an item lacks.
+
+    A member listed in the header but absent from an item is deserialized by Connect as its C#
+    default (0, false, the first enum value) and written; a null there fails the batch. Rows whose
+    value of such a listed field is null go to a group that does not list it.
+    """
+    fields = group.fields if group.fields is not None else tuple(item_columns(entity, group.frame.columns))
+    strict = [c for c in fields if not entity.column(c).nullable and not entity.column(c).is_key]
+    if not strict or group.frame.is_empty():
+        return [group]
+    nulls = group.frame.select(pl.col(c).is_null().alias(c) for c in strict)
+    if not nulls.select(pl.any_horizontal(pl.all()).any()).item():
+        return [group]
+    pattern = nulls.select(pl.concat_str(pl.all().cast(pl.Int8).cast(pl.String)).alias("__nulls"))
+    frame = group.frame.with_columns(pattern["__nulls"])
+    out = []
+    for part in frame.partition_by("__nulls", maintain_order=True):
+        lacking = {c for c, flag in zip(strict, part["__nulls"][0], strict=True) if flag == "1"}
+        kept = tuple(f for f in fields if f not in lacking)
+        out.append(replace(group, frame=part.drop("__nulls"), fields=kept, json=None,
+                           clear=tuple(c for c in group.clear if c not in lacking)))  # fmt: skip
+    return out
 
 
 def union_groups(changed: pl.DataFrame, policies: Policies, label: str) -> list[Group]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from toolkit.entities import ENTITIES, SYSTEM_ACCOUNTS
+from toolkit.entities import ENTITIES, GUID, SYSTEM_ACCOUNTS, VALUE_ENUMS, Entity
 from toolkit.errors import ConfigError
 
 __all__ = [
@@ -120,6 +120,7 @@ class Profile:
     scope: str
     client_secret: Secret | None = field(default=None, repr=False)
     application_id: str | None = None
+    application_key: str | None = None  # Company.ApplicationKey, the default of the profile's feeds
     ca_bundle: Path | None = None
     rate_limit_per_minute: int = 60
     connect_path: str = "/commerce/connect/4.0/"
@@ -167,6 +168,9 @@ class Policies:
     max_extra_requests: float = 0.10
     min_rows: int = 0  # a source with fewer rows looks cut off and is refused
     min_ratio: float = 0.0  # ... or with fewer rows than this share of the baseline's
+    # who deactivates removed items: "auto" = a feed that maps the deactivation field (IsActive, a
+    # SKU's Status), or any feed where no other feed of the entity maps it; "always"; "never"
+    deactivate: Literal["auto", "always", "never"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,19 @@ class Feed:
     key: tuple[str, ...] | None = None
     policies: Policies = field(default_factory=Policies)
     root: Path = Path(".")
+    # source value -> enum name, per canonical column (``st`` -> ``Pieces``), applied before the checks
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    application_key: str | None = None  # sent on every company (ImportCompanies requires it)
+    # customers and companies keyed by Code list SearchOnlyByCode, so Connect never matches a new
+    # customer to an existing one by e-mail (or a company by organization number)
+    search_only_by_code: bool = True
+
+    @property
+    def header_flags(self) -> tuple[str, ...]:
+        """Names listed in every header of this feed (``SearchOnlyByCode`` where it applies)."""
+        keyed_by_code = self.key is None or tuple(self.key) == ("Code",)
+        by_code = self.entity in ("customers", "companies") and keyed_by_code and self.search_only_by_code
+        return ("SearchOnlyByCode",) if by_code else ()
 
     @property
     def source_path(self) -> Path:
@@ -312,6 +329,7 @@ def _profile(t: _Table, name: str, env: Mapping[str, str], root: Path) -> Profil
         scope=t.get("scope", str, expected="a string such as 'stage' or 'prod'"),
         client_secret=Secret(secret) if secret else None,
         application_id=t.get("application_id", str, None),
+        application_key=_guid(t, "application_key"),
         ca_bundle=(root / ca) if ca else None,
         rate_limit_per_minute=t.get("rate_limit_per_minute", int, 60),
         connect_path=t.get("connect_path", str, "/commerce/connect/4.0/"),
@@ -320,6 +338,30 @@ def _profile(t: _Table, name: str, env: Mapping[str, str], root: Path) -> Profil
         timeout_seconds=float(t.get("timeout_seconds", (int, float), 30.0)),
         source=t.file,
     )
+
+
+def _guid(t: _Table, key: str) -> str | None:
+    value: str | None = t.get(key, str, None, expected="a GUID like 3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+    if value is not None and not re.match(GUID, value):
+        raise t.fail(key, f"expected a GUID like 3f2504e0-4f89-11d3-9a0c-0305e82c3301, found {value!r}")
+    return value
+
+
+def _values(t: _Table, ent: Entity) -> dict[str, dict[str, str]]:
+    """``[feeds.F.values.Column]`` tables: source values -> names of the column's enum."""
+    out: dict[str, dict[str, str]] = {}
+    for column, table in t.get("values", dict, {}).items():
+        enum = ent.column(column).values if ent.has_column(column) else None
+        if enum is None or not isinstance(table, dict):
+            raise t.fail("values", f"{column!r} is not an enum-typed column of {ent.name} with a table of "
+                                   "source value = enum name")  # fmt: skip
+        names = {m.name for m in VALUE_ENUMS[enum]}
+        wrong = {k: v for k, v in table.items() if v not in names}
+        if wrong:
+            raise t.fail("values", f"{column}: {wrong} are not {enum} names; expected one of "
+                                   f"{', '.join(sorted(names))}")  # fmt: skip
+        out[column] = dict(table)
+    return out
 
 
 def _account(t: _Table, warnings: list[str]) -> int | None:
@@ -345,6 +387,9 @@ def _policies(t: _Table) -> Policies:
     on_reject = t.get("on_reject", str, "skip")
     if on_reject not in ("skip", "fail"):
         raise t.fail("on_reject", f"expected 'skip' or 'fail', found {on_reject!r}")
+    deactivate = t.get("deactivate", str, "auto")
+    if deactivate not in ("auto", "always", "never"):
+        raise t.fail("deactivate", f"expected 'auto', 'always' or 'never', found {deactivate!r}")
     ratios = {k: float(t.get(k, (int, float), d)) for k, d in
               (("max_deactivation_ratio", 0.10), ("max_reject_ratio", 0.05),
                ("max_extra_requests", 0.10), ("min_ratio", 0.0))}  # fmt: skip
@@ -357,6 +402,7 @@ def _policies(t: _Table) -> Policies:
         max_items=t.get("max_items", int, 5000),
         max_bytes=t.get("max_bytes", int, 20_000_000),
         min_rows=t.get("min_rows", int, 0),
+        deactivate=deactivate,
         **ratios,
     )
 
@@ -391,6 +437,9 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
         key=tuple(key) if key else None,
         policies=_policies(_Table(t.file, f"{t.name}.policies", t.get("policies", dict, {}))),
         root=root,
+        values=_values(t, ent),
+        application_key=_guid(t, "application_key") or profiles[profile].application_key,
+        search_only_by_code=t.get("search_only_by_code", bool, True),
     )
 
 

@@ -43,6 +43,7 @@ Level = Literal["item", "product", "variant", "sku"]
 Qualifier = Literal["culture", "sales_area"]
 
 MONEY = pl.Decimal(18, 4)
+GUID = r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$"
 RATE = pl.Decimal(9, 4)
 
 
@@ -194,6 +195,8 @@ SkuType = _enum(
 UnitMeasurementType = _enum(
     "UnitMeasurementType", "Pieces Hour Kilogram Litre Pair SquareMeter Meter Boxes Rolls", start=1
 )
+# A supplier product's unit (SupplierProduct.UnitOfMeasurementCode), a different enum from the SKU's.
+UnitOfMeasurementType = _enum("UnitOfMeasurementType", "Unknown Pieces Hours Kilograms Litres")
 PriceRule = _enum(
     "PriceRule",
     "CostPlus_PurchaseCost FixedPrice Margin_PurchaseCost UseRecommendedPrice CostPlus_UnitCost "
@@ -246,8 +249,8 @@ FIELD_ENUMS: dict[str, type[IntEnum]] = {
 VALUE_ENUMS: dict[str, type[IntEnum]] = {
     e.__name__: e
     for e in (
-        SkuStatus, SkuType, UnitMeasurementType, PriceRule, SalesArea, WarehouseType, CustomerType,
-        AccountStatus, JobStatus, SerializationType,
+        SkuStatus, SkuType, UnitMeasurementType, UnitOfMeasurementType, PriceRule, SalesArea,
+        WarehouseType, CustomerType, AccountStatus, JobStatus, SerializationType,
     )
 }  # fmt: skip
 
@@ -282,7 +285,10 @@ class Column:
     max_length: int | None = None
     ge: float | None = None
     le: float | None = None
-    kind: Literal["currency", "culture", "url", None] = None
+    kind: Literal["currency", "culture", "url", "guid", None] = None
+    # False where the contract's member is a C# value type: Connect fails the whole batch on a JSON
+    # null there, so a value cleared in the source is never sent as null (see toolkit.planning).
+    nullable: bool = True
 
 
 @dataclass(frozen=True)
@@ -371,24 +377,27 @@ _PRODUCT_COLUMNS = (
     Column("SortOrderValue", _I, field="SortOrderValue", field_list="VariantFieldsThatAreSet",
            level="variant"),
     Column("IsDangerousGoods", _B, field="IsDangerousGoods", field_list="VariantFieldsThatAreSet",
-           level="variant"),
+           level="variant", nullable=False),
     Column("VariantName", _S, field="Name", field_list="VariantCultureFieldsThatAreSet",
            level="variant", qualifier="culture", max_length=255),
     Column("PartNo", _S, level="sku", is_key=True, is_required=True, max_length=50),
     Column("Status", _S, field="Status", field_list="SkuFieldsThatAreSet", level="sku",
-           values="SkuStatus"),
+           values="SkuStatus", nullable=False),
     Column("Type", _S, field="Type", field_list="SkuFieldsThatAreSet", level="sku",
-           values="SkuType"),
+           values="SkuType", nullable=False),
     *_cols("SkuFieldsThatAreSet", "sku", "IntegrationPartNo CommodityCode EanCode", _S,
            max_length=50),
     Column("UnitOfMeasurementType", _S, field="UnitOfMeasurementType",
-           field_list="SkuFieldsThatAreSet", level="sku", values="UnitMeasurementType"),
-    *_cols("SkuFieldsThatAreSet", "sku", "UnitOfMeasurementCount RecommendedSalesQty", _I, ge=0),
-    *_cols("SkuFieldsThatAreSet", "sku", "IsDropShipOnly IsBuyable", _B),
+           field_list="SkuFieldsThatAreSet", level="sku", values="UnitMeasurementType", nullable=False),
+    *_cols("SkuFieldsThatAreSet", "sku", "UnitOfMeasurementCount", _I, ge=0, nullable=False),
+    *_cols("SkuFieldsThatAreSet", "sku", "RecommendedSalesQty", _I, ge=0),
+    *_cols("SkuFieldsThatAreSet", "sku", "IsDropShipOnly", _B),
+    *_cols("SkuFieldsThatAreSet", "sku", "IsBuyable", _B, nullable=False),
     *_cols("SkuFieldsThatAreSet", "sku",
            "ActualWeight VolumeWeight LogisticWidth LogisticHeight LogisticDepth", RATE, ge=0),
+    # sent as the SkuPriceList object {"PriceSale": x}, whose PriceSale is not nullable
     Column("StandardPrice", MONEY, field="StandardPrice", field_list="SkuFieldsThatAreSet",
-           level="sku", ge=0),
+           level="sku", ge=0, nullable=False),
     Column("VatRate", RATE, field="VatRate", field_list="SkuFieldsThatAreSet", level="sku",
            qualifier="sales_area", ge=0, le=100),
     *_cols("SkuFieldsThatAreSet", "sku", "StartDate StopDate", _D),
@@ -402,8 +411,8 @@ _ONHAND_COLUMNS = (
     Column("PartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("WarehouseCode", _S, is_key=True, is_required=True, max_length=50),
     Column("LocationCode", _S, is_key=True, is_required=True, max_length=50),
-    *_cols("SkuOnhandFieldsThatAreSet", "item",
-           "OnhandValue IncomingValue MinimumValue MaximumValue", _I),
+    *_cols("SkuOnhandFieldsThatAreSet", "item", "OnhandValue", _I, nullable=False),
+    *_cols("SkuOnhandFieldsThatAreSet", "item", "IncomingValue MinimumValue MaximumValue", _I),
     Column("NextDeliveryDate", _D, field="NextDeliveryDate", field_list="SkuOnhandFieldsThatAreSet"),
     Column("LeadTimeDayCount", _I, field="LeadTimeDayCount", field_list="SkuOnhandFieldsThatAreSet",
            ge=0),
@@ -413,10 +422,13 @@ _ONHAND_COLUMNS = (
 _SKU_PRICE_COLUMNS = (
     Column("PartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("PriceListCode", _S, is_key=True, is_required=True, max_length=50),
-    Column("QuantityBreak", _I, is_key=True, ge=1),
-    *_cols("SkuPriceListFieldsThatAreSet", "item",
-           "PriceSale CostPurchase CostUnit PriceRecommended PricePrevious PriceCatalog", MONEY, ge=0),
-    *_cols("SkuPriceListFieldsThatAreSet", "item", "IsPriceDiscountable IsActive", _B),
+    Column("QuantityBreak", _I, is_key=True, ge=1, nullable=False),
+    *_cols("SkuPriceListFieldsThatAreSet", "item", "PriceSale CostPurchase CostUnit", MONEY, ge=0,
+           nullable=False),
+    *_cols("SkuPriceListFieldsThatAreSet", "item", "PriceRecommended PricePrevious PriceCatalog",
+           MONEY, ge=0),
+    *_cols("SkuPriceListFieldsThatAreSet", "item", "IsPriceDiscountable", _B, nullable=False),
+    *_cols("SkuPriceListFieldsThatAreSet", "item", "IsActive", _B),
     Column("PriceRule", _S, field="PriceRule", field_list="SkuPriceListFieldsThatAreSet",
            values="PriceRule"),
     Column("PriceRuleValue", RATE, field="PriceRule", field_list="SkuPriceListFieldsThatAreSet"),
@@ -429,7 +441,8 @@ _PRICE_LIST_COLUMNS = (
     Column("CurrencyCode", _S, field="CurrencyCode", field_list="PriceListFieldsThatAreSet",
            kind="currency"),
     *_cols("PriceListFieldsThatAreSet", "item", "StartDate EndDate", _D),
-    *_cols("PriceListFieldsThatAreSet", "item", "IsPublic IsPrimary IsFavorite LimitToRecPrice", _B),
+    *_cols("PriceListFieldsThatAreSet", "item", "IsPublic IsPrimary IsFavorite", _B, nullable=False),
+    *_cols("PriceListFieldsThatAreSet", "item", "LimitToRecPrice", _B),
     *_cols("PriceListFieldsThatAreSet", "item", "TypeCode Description ParentPriceListCode", _S),
     Column("SalesArea", _S, field="SalesArea", field_list="PriceListFieldsThatAreSet",
            values="SalesArea"),
@@ -448,7 +461,7 @@ _RELATION_COLUMNS = (
     Column("RelatedPartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("RelationTypeCode", _S, is_key=True, is_required=True, max_length=50),
     *_cols("RelationFieldsThatAreSet", "item",
-           "IsActive IsVariantUnique IsRelatedVariantUnique", _B),
+           "IsActive IsVariantUnique IsRelatedVariantUnique", _B, nullable=False),
     *_cols("RelationFieldsThatAreSet", "item",
            "DefaultName DefaultSubHeader DefaultSubDescription DefaultDescriptionHeader "
            "DefaultDescription", _S),
@@ -464,17 +477,17 @@ _COMPETITOR_COLUMNS = (
     Column("Source", _S, is_key=True, is_required=True, max_length=50),
     Column("CompetitorCode", _S, is_key=True, is_required=True, max_length=50),
     Column("CompetitorPartNo", _S, is_required=True, max_length=50),
-    Column("PriceSale", MONEY, is_required=True, ge=0),
-    Column("PriceSaleInclFreight", MONEY, is_required=True, ge=0),
-    Column("IsPricesInclVat", _B, is_required=True),
-    Column("IsInStock", _B, is_required=True),
+    Column("PriceSale", MONEY, is_required=True, ge=0, nullable=False),
+    Column("PriceSaleInclFreight", MONEY, is_required=True, ge=0, nullable=False),
+    Column("IsPricesInclVat", _B, is_required=True, nullable=False),
+    Column("IsInStock", _B, is_required=True, nullable=False),
     Column("CompetitorName", _S, field="CompetitorName", field_list="CompetitorSkuFieldsThatAreSet",
            max_length=255),
     Column("ProductName", _S, field="ProductName", field_list="CompetitorSkuFieldsThatAreSet",
            max_length=255),
     Column("VatRate", RATE, field="VatRate", field_list="CompetitorSkuFieldsThatAreSet", ge=0, le=100),
     Column("CurrencyCode", _S, kind="currency"),
-    Column("SalesArea", _S, values="SalesArea"),
+    Column("SalesArea", _S, values="SalesArea", nullable=False),
 )
 
 _CUSTOMER_COLUMNS = (
@@ -489,6 +502,9 @@ _CUSTOMER_COLUMNS = (
 )
 _COMPANY_COLUMNS = (
     Column("Code", _S, is_key=True, is_required=True, max_length=50),
+    # Norce's ImportCompanies requires the application's key on every company; filled in from the
+    # feed's (or its profile's) application_key where no source column maps to it.
+    Column("ApplicationKey", _S, is_required=True, kind="guid"),
     Column("Name", _S, field="Name", field_list="CompanyFieldsThatAreSet", max_length=255),
     *_cols("CompanyFieldsThatAreSet", "item",
            "OrganizationNo EmailAddress PhoneNumber ParentCompanyCode VatNo", _S, max_length=100),
@@ -500,15 +516,16 @@ _COMPANY_COLUMNS = (
 _SUPPLIER_COLUMNS = (
     Column("SupplierPartNo", _S, is_key=True, is_required=True, max_length=50),
     *_cols("FieldsThatAreSet", "item",
-           "ProductName CategoryCode ProductType Manufacturer ManufacturerPartNo UnitOfMeasurementCode",
-           _S, max_length=255),
+           "ProductName CategoryCode ProductType Manufacturer ManufacturerPartNo", _S, max_length=255),
+    Column("UnitOfMeasurementCode", _S, field="UnitOfMeasurementCode", field_list="FieldsThatAreSet",
+           values="UnitOfMeasurementType", nullable=False),
     *_cols("FieldsThatAreSet", "item", "EanCode CommodityCode", _S, max_length=50),
-    *_cols("FieldsThatAreSet", "item",
-           "GrossWeight NetWeight LogisticWidth LogisticHeight LogisticDepth", RATE, ge=0),
-    *_cols("FieldsThatAreSet", "item", "UnitOfMeasurementCount VatCode", _I, ge=0),
+    *_cols("FieldsThatAreSet", "item", "GrossWeight NetWeight", RATE, ge=0, nullable=False),
+    *_cols("FieldsThatAreSet", "item", "LogisticWidth LogisticHeight LogisticDepth", RATE, ge=0),
+    *_cols("FieldsThatAreSet", "item", "UnitOfMeasurementCount VatCode", _I, ge=0, nullable=False),
     Column("OnHand.WarehouseCode", _S, max_length=50),
     Column("OnHand.LocationCode", _S, max_length=50),
-    Column("OnHand.Value", _I, field="Value", field_list="OnhandFieldsThatAreSet"),
+    Column("OnHand.Value", _I, field="Value", field_list="OnhandFieldsThatAreSet", nullable=False),
     Column("OnHand.IncomingValue", _I, field="IncomingValue", field_list="OnhandFieldsThatAreSet"),
     Column("OnHand.NextDeliveryDate", _D, field="NextDeliveryDate",
            field_list="OnhandFieldsThatAreSet"),
@@ -517,7 +534,7 @@ _SUPPLIER_COLUMNS = (
     Column("PriceList.PriceListCode", _S, max_length=50),
     Column("PriceList.CurrencyCode", _S, kind="currency"),
     Column("PriceList.CostPurchase", MONEY, field="CostPurchase", field_list="PriceFieldsThatAreSet",
-           ge=0),
+           ge=0, nullable=False),
     Column("PriceList.PriceRecommended", MONEY, field="PriceRecommended",
            field_list="PriceFieldsThatAreSet", ge=0),
 )

@@ -178,10 +178,13 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
     ... ''')
     >>> _ = (root / "stock.csv").write_text("PartNo,WarehouseCode,LocationCode,OnhandValue\\nA,W1,L1,5\\n")
     >>> plan = plan_feed(load_settings(root / "norce.toml", environ={}), "stock")
-    >>> plan.kind, plan.summary.added, plan.preview(1)[0]["header"]
-    ('full', 1, {'AccountId': 10000, 'FullFile': True, 'SkuOnhandFieldsThatAreSet': ['OnhandValue']})
-    >>> plan.preview(1)[0]["items"]
-    [{'PartNo': 'A', 'WarehouseCode': 'W1', 'LocationCode': 'L1', 'OnhandValue': 5}]
+    >>> plan.kind, plan.summary.added, plan.preview(1)[0]["header"]  # doctest: +NORMALIZE_WHITESPACE
+    ('full', 1, {'AccountId': 10000, 'FullFile': False,
+                 'SkuOnhandFieldsThatAreSet': ['OnhandValue', 'IsActive']})
+    >>> plan.preview(1)[0]["items"]  # doctest: +NORMALIZE_WHITESPACE
+    [{'PartNo': 'A', 'WarehouseCode': 'W1', 'LocationCode': 'L1', 'OnhandValue': 5, 'IsActive': True}]
+    >>> plan.summary.notes[-1]  # the first full feed: no baseline tells what FullFile would deactivate
+    'first full feed: sent without FullFile, as there is no baseline to tell what it would deactivate (ask for --kind full to send FullFile)'
     """
     from toolkit.planning import build_plan
 

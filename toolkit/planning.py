@@ -5,26 +5,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from toolkit.batches import (
-    FULL_FILE_SCOPE,
-    Batch,
-    Group,
-    field_groups,
-    full_file_groups,
-    make_batches,
-    union_groups,
-)
-from toolkit.batches import count_requests as _count
-from toolkit.config import Feed, Policies, Settings
+from toolkit.batches import Batch, make_batches
+from toolkit.config import Feed, Settings
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
+from toolkit.plan_parts import Parts, Rights, change_parts, cleared_columns, full_parts
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
 
 if TYPE_CHECKING:
@@ -34,18 +26,6 @@ if TYPE_CHECKING:
     from toolkit.snapshots import SnapshotRef, SnapshotStore
 
 logger = logging.getLogger("toolkit.planning")
-
-
-@dataclass
-class Parts:
-    """The groups of a plan and the counts that go with them."""
-
-    groups: list[Group] = field(default_factory=list)
-    deactivated: int = 0
-    left_for_full: int = 0
-    deactivating: int = 0  # what the guard weighs: removed items that are still active
-    grouping: str = "none"
-    notes: list[str] = field(default_factory=list)
 
 
 def _utc(t: datetime) -> datetime:
@@ -89,110 +69,6 @@ def _duration(span: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours % 24 else f"{hours // 24} d"
 
 
-def _still_active(entity: Entity, removed: pl.DataFrame) -> pl.DataFrame:
-    if entity.removal == "sku_status" and "Status" in removed.columns:
-        return removed.filter(pl.col("Status").ne_missing("Inactive"))
-    if "IsActive" in removed.columns:
-        return removed.filter(pl.col("IsActive").fill_null(True))
-    return removed
-
-
-def _deactivation(entity: Entity, rows: pl.DataFrame) -> Group | None:
-    """Explicit deactivations (IsActive false; SKU Status Inactive), or None where there is no field."""
-    if rows.is_empty() or entity.removal == "full_feed":
-        return None
-    column, value = ("Status", "Inactive") if entity.removal == "sku_status" else ("IsActive", False)
-    frame = rows.with_columns(pl.lit(value).alias(column))
-    return Group(frame, (column,), (), label="deactivated")
-
-
-def _cleared(diff: Diff) -> tuple[str, ...]:
-    """Columns that some changed row turned from a value into null."""
-    ch = diff.changed
-    cols = [c for c in ch.columns if c not in diff.key and c != "changed_fields"]
-    if ch.is_empty() or not cols:
-        return ()
-    hits = ch.select(
-        (pl.col(c).is_null() & pl.col("changed_fields").list.contains(c)).any().alias(c) for c in cols
-    )
-    return tuple(c for c in cols if hits[c][0])
-
-
-def _encoded(entity: Entity, groups: list[Group]) -> list[Group]:
-    return [g if g.json is not None else replace(g, json=g.encoded(entity)) for g in groups]
-
-
-def change_parts(entity: Entity, diff: Diff, policies: Policies) -> Parts:
-    """Added items whole, changed items by changed fields, removed ones deactivated or left."""
-    parts = Parts()
-    added = [] if diff.added.is_empty() else [Group(diff.added, None, (), label="added")]
-    active = _still_active(entity, diff.removed)
-    parts.deactivating = active.height
-    deactivation = _deactivation(entity, active)
-    if deactivation is not None:
-        parts.deactivated = active.height
-    elif active.height:
-        parts.left_for_full = active.height
-        parts.notes.append(f"{active.height} removed items left for the next full feed "
-                           f"({entity.item} has no IsActive or Status)")  # fmt: skip
-    fixed = _encoded(entity, [*added, *([deactivation] if deactivation else [])])
-    parts.grouping, changed = _changed_groups(entity, diff.changed, policies,
-                                              fixed=_count(entity, fixed, policies=policies))  # fmt: skip
-    parts.groups = [*fixed[: len(added)], *changed, *fixed[len(added) :]]
-    return parts
-
-
-def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
-                    fixed: int) -> tuple[str, list[Group]]:  # fmt: skip
-    """By changed-field set unless that costs more than ``max_extra_requests`` over one union header
-    per batch. Every set needs at least one request, so many sets settle it without encoding them."""
-    if changed.is_empty():
-        return "none", []
-    union = _encoded(entity, union_groups(changed, policies, "changed"))
-    n_union = _count(entity, union, policies=policies)
-    allowed = policies.max_extra_requests * (fixed + n_union)
-    n_sets = changed["changed_fields"].list.join("\x1f").n_unique()
-    if n_sets - n_union > allowed:
-        why = f"the changed items' {n_sets} field sets would take at least {n_sets} requests, not {n_union}"
-        return f"union per batch ({why})", union
-    by_fields = _encoded(entity, field_groups(changed, "changed"))
-    n_fields = _count(entity, by_fields, policies=policies)
-    if n_fields - n_union <= allowed:
-        return f"by changed fields ({len(by_fields)} set{'' if len(by_fields) == 1 else 's'})", by_fields
-    why = f"by field sets the changed items would take {n_fields} requests, not {n_union}"
-    return f"union per batch ({why})", union
-
-
-def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies) -> Parts:
-    """Every item with every field; FullFile where the header has it and a batch holds whole scopes."""
-    parts = Parts(grouping="full")
-    group = Group(valid, None, _cleared(diff), full_file=entity.has_full_file, label="full")
-    active = _still_active(entity, diff.removed)
-    parts.deactivating = active.height
-    outside = active
-    if entity.has_full_file:
-        parts.groups, covered = full_file_groups(entity, group, policies)
-        scope = list(FULL_FILE_SCOPE.get(entity.name, ()))
-        if scope:
-            outside = active.join(covered, on=scope, how="anti", nulls_equal=True)
-        elif not covered.is_empty():
-            outside = active.clear()
-        if any(not g.full_file for g in parts.groups):
-            limits = f"max_items {policies.max_items}, max_bytes {policies.max_bytes}"
-            parts.notes.append(f"FullFile off where a scope does not fit one batch ({limits})")
-    else:
-        parts.groups = [group]
-    deactivation = _deactivation(entity, outside)
-    parts.deactivated = active.height - (0 if deactivation else outside.height)
-    if deactivation is not None:
-        parts.groups.append(deactivation)
-    elif outside.height:
-        parts.left_for_full = outside.height
-        parts.notes.append(f"{outside.height} removed items stay active: no FullFile import covers "
-                           f"them and {entity.item} has no IsActive or Status")  # fmt: skip
-    return parts
-
-
 def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str | Path | None,
                now: datetime, allow: bool, reason: str | None, store: SnapshotStore,
                checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
@@ -219,16 +95,20 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     key = list(feed.key or entity.key)
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
-    parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow)
-    saving = _save_meanwhile(store, feed.name, valid, kind=chosen, key=key, hashes=hashes)
+    rights, notes = _rights(settings, feed, entity, frame, check.rejected, key=key, asked=kind,
+                            first=base_ref is None)  # fmt: skip
+    parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow,
+                                             rights=rights)  # fmt: skip
+    rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
+    saving = _save_meanwhile(store, feed.name, rows, kind=chosen, key=key, hashes=hashes)
     profile = settings.profile_of(feed)
-    cleared = _cleared(diff)
+    cleared = cleared_columns(entity, diff)
     if cleared:
-        parts.notes.append(f"values cleared in the source are sent as null ({', '.join(cleared)}); Connect "
-                           "may keep the old value where null does not overwrite")  # fmt: skip
+        parts.notes.append(f"values cleared in the source are sent as null ({', '.join(cleared)})")
     if held.height:
         parts.notes.append(f"{held.height} items whose rows were rejected keep their baseline values "
                            "(neither changed nor deactivated)")  # fmt: skip
+    parts.notes.extend(notes)
     summary = _summary(chosen, why, diff, parts, batches, check.rejected.height, baseline_rows,
                        profile.rate_limit_per_minute)  # fmt: skip
     return Plan(
@@ -285,16 +165,39 @@ def _diff(store: SnapshotStore, base_ref: SnapshotRef | None, valid: pl.DataFram
     if base_ref is None:
         return diff_frames(valid.clear(), valid, key=key, current_hashes=hashes), valid.clear(), hashes
     diff = store.diff(base_ref, valid, key=key, current_hashes=hashes)
-    keys = rejected_keys(frame, rejected, key=key)
-    held = diff.removed.join(keys, on=key, how="semi") if keys.height else diff.removed.clear()
-    if held.height == 0:
+    is_held = _held(diff.removed, frame, rejected, key=key)
+    if not is_held.any():
         return diff, valid.clear(), hashes
-    fill = [pl.col(c) if c in held.columns else pl.lit(None).alias(c) for c in valid.columns]
-    held = held.select(fill).cast(valid.schema)
-    removed = diff.removed.join(keys, on=key, how="anti")
-    kept = replace(diff, removed=removed, unchanged=diff.unchanged + held.height)
+    held = _as_rows(diff.removed.filter(is_held), valid)
+    kept = replace(diff, removed=diff.removed.filter(~is_held), unchanged=diff.unchanged + held.height)
     both = RowHashes(pl.concat([hashes.frame, hash_rows(held, key=key).frame]), hashes.signature)
     return kept, held, both
+
+
+def _as_rows(rows: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    """Baseline rows in the columns and types of ``like`` (a column the baseline lacks is null)."""
+    fill = [pl.col(c) if c in rows.columns else pl.lit(None).alias(c) for c in like.columns]
+    return rows.select(fill).cast(like.schema)
+
+
+def _held(removed: pl.DataFrame, frame: pl.DataFrame, rejected: pl.DataFrame, *,
+          key: list[str]) -> pl.Series:  # fmt: skip
+    """Which removed rows a rejected row may stand for: its key, or, for a row whose key is
+    incomplete, every removed row that agrees with the key parts it has (all of them when it has none)."""
+    held = pl.Series([False] * removed.height, dtype=pl.Boolean)
+    if rejected.height == 0 or removed.height == 0 or not set(key) <= set(frame.columns):
+        return held
+    bad = frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
+    patterns = bad.select(key).unique().with_columns(
+        pl.concat_str([pl.col(k).is_not_null().cast(pl.Int8).cast(pl.String) for k in key]).alias("__has"))
+    marked = removed.with_row_index("__i")
+    for part in patterns.partition_by("__has"):
+        present = [k for k, flag in zip(key, part["__has"][0], strict=True) if flag == "1"]
+        if not present:
+            return pl.Series([True] * removed.height, dtype=pl.Boolean)
+        hits = marked.join(part.select(present).unique(), on=present, how="semi")["__i"]
+        held = held.scatter(hits, True) if hits.len() else held
+    return held
 
 
 def rejected_keys(frame: pl.DataFrame, rejected: pl.DataFrame, *, key: list[str]) -> pl.DataFrame:
@@ -305,22 +208,63 @@ def rejected_keys(frame: pl.DataFrame, rejected: pl.DataFrame, *, key: list[str]
     return bad.select(key).drop_nulls().unique()
 
 
+def _with_pending(valid: pl.DataFrame, hashes: RowHashes, pending: pl.DataFrame | None, *,
+                  key: list[str]) -> tuple[pl.DataFrame, RowHashes]:  # fmt: skip
+    """The new snapshot's rows: the valid ones plus removed ones still pending a FullFile import, so
+    the next full feed still sees them as removed."""
+    if pending is None or pending.is_empty():
+        return valid, hashes
+    rows = _as_rows(pending, valid)
+    both = RowHashes(pl.concat([hashes.frame, hash_rows(rows, key=key).frame]), hashes.signature)
+    return pl.concat([valid, rows]), both
+
+
+def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame, rejected: pl.DataFrame,
+            *, key: list[str], asked: KindOption, first: bool) -> tuple[Rights, list[str]]:  # fmt: skip
+    """Whether the feed deactivates (owns the field) and may send FullFile, and the notes that say why not."""
+    owns, owner = _owns(settings, feed, entity, frame)
+    notes = []
+    full_file = entity.has_full_file
+    if full_file and first and asked != "full":
+        full_file = False
+        notes.append("first full feed: sent without FullFile, as there is no baseline to tell what it "
+                     "would deactivate (ask for --kind full to send FullFile)")  # fmt: skip
+    keyless = rejected.height and not frame.join(
+        rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi"
+    ).select(key).filter(pl.any_horizontal(pl.col(k).is_null() for k in key)).is_empty()
+    if full_file and keyless:
+        full_file = False
+        notes.append("FullFile off: rejected rows without a complete key could stand for any item")
+    return Rights(owns=owns, full_file=full_file, owner=owner), notes
+
+
+def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -> tuple[bool, str]:
+    """Whether ``feed`` deactivates removed items (see ``Policies.deactivate``), and else who does."""
+    field = {"sku_status": "Status", "is_active": "IsActive"}.get(entity.removal)
+    policy = feed.policies.deactivate
+    if policy != "auto" or field is None or field in frame.columns:
+        return policy != "never", ""
+    owners = [f.name for f in settings.feeds.values()
+              if f.entity == feed.entity and f.name != feed.name and field in f.mapping.values()]  # fmt: skip
+    return (False, f"feed {', '.join(owners)}, which maps {field}") if owners else (True, "")
+
 def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, diff: Diff,
-             base_ref: SnapshotRef | None, *,
-             allow: bool) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
+             base_ref: SnapshotRef | None, *, allow: bool,
+             rights: Rights) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
     """groups -> guard -> batches."""
     from toolkit.feeds import guard
 
     baseline_rows = base_ref.rows if base_ref is not None else 0
     policies = feed.policies
     if chosen == "change":
-        parts = change_parts(entity, diff, policies)
+        parts = change_parts(entity, diff, policies, rights)
     else:
-        parts = full_parts(entity, valid, diff, policies)
+        parts = full_parts(entity, valid, diff, policies, rights)
     guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
           allow=allow)  # fmt: skip
     assert feed.account is not None
-    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies)
+    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies,
+                           flags=feed.header_flags)  # fmt: skip
     return parts, batches, baseline_rows
 
 

@@ -258,9 +258,23 @@ def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> p
     trimmed = raw.select("_source", "_row", *error, *(
         (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
         for src, tmp in temps.items()))  # fmt: skip
-    casts = [cast(temps[src], dst, schema[src], entity, opts) for src, dst in renames.items()]
+    casts = [cast(temps[src], dst, schema[src], entity, opts, feed.values.get(dst))
+             for src, dst in renames.items()]  # fmt: skip
     shadows = [shadow for _, shadow in casts if shadow is not None]
-    return trimmed.select("_source", "_row", *(value for value, _ in casts), *shadows, *error)
+    values = [*(value for value, _ in casts), *_settings_columns(feed, entity, set(renames.values()))]
+    return trimmed.select("_source", "_row", *values, *shadows, *error)
+
+
+def _settings_columns(feed: Feed, entity: Entity, mapped: set[str]) -> list[pl.Expr]:
+    """Columns the settings fill in where no source column maps to them: a company's ApplicationKey."""
+    if not entity.has_column("ApplicationKey") or "ApplicationKey" in mapped:
+        return []
+    if feed.application_key is None:
+        msg = (f"feed {feed.name!r}: Norce's ImportCompanies needs an ApplicationKey on every company; "
+               "set application_key = \"<your application's GUID>\" in the feed or its profile, or map "
+               "a source column to ApplicationKey")  # fmt: skip
+        raise ConfigError(msg)
+    return [pl.lit(feed.application_key, pl.String).alias("ApplicationKey")]
 
 
 def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str],

@@ -86,6 +86,8 @@ def _member_exprs(ent: Entity, df: pl.DataFrame, level: str | None) -> list[pl.E
             exprs.append(pl.col(m).list.first().struct.field("Code").alias("CompanyCode"))
         elif m == "MainImage" and isinstance(dtype, pl.Struct):
             exprs.append(pl.col(m).struct.field("Url").alias(m))
+        elif m == "StandardPrice" and isinstance(dtype, pl.Struct):  # a SkuPriceList: its PriceSale
+            exprs.append(pl.col(m).struct.field("PriceSale").alias(m))
         elif _plain(ent, m, level) and _is_list_of_structs(dtype):  # [{"Code": c}] -> [c]
             exprs.append(pl.col(m).list.eval(pl.element().struct.field("Code")))
         elif _plain(ent, m, level) or (m == "IsActive" and level in (None, "product")):

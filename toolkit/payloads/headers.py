@@ -36,16 +36,17 @@ def data_columns(entity: Entity, columns: Iterable[str]) -> list[str]:
 
 
 def identity_columns(entity: Entity) -> tuple[str, ...]:
-    """Members every item carries: keys; product/variant/SKU identity; CompetitorSku's required ones.
+    """Members every item carries: keys; product/variant/SKU identity; required members without a
+    field (CompetitorSku's prices, a Company's ApplicationKey), which Connect reads unlisted.
 
     >>> identity_columns(resolve("products"))
     ('Code', 'ManufacturerCode', 'ManufacturerPartNo', 'PartNo')
+    >>> identity_columns(resolve("companies"))
+    ('Code', 'ApplicationKey')
     """
     if entity.name == "products":
         return PRODUCT_IDENTITY
-    if entity.name == "competitor_skus":
-        return tuple(c.name for c in entity.columns if c.is_required)
-    return entity.key
+    return tuple(c.name for c in entity.columns if c.is_key or (c.is_required and c.field is None))
 
 
 def _field_of(entity: Entity, name: str) -> tuple[str, str] | None:
@@ -82,25 +83,28 @@ def item_columns(entity: Entity | str, columns: Iterable[str],
 
 
 def header_lists(entity: Entity | str, fields: Iterable[str]) -> dict[str, list[str]]:
-    """The ``...FieldsThatAreSet`` lists for ``fields`` (canonical columns), parent flags included,
-    each sorted by enum value; empty lists left out. A variant or SKU identity column in ``fields``
-    (``ManufacturerPartNo``, ``PartNo``: items that create variants and SKUs) adds its parent flags.
+    """The ``...FieldsThatAreSet`` lists for ``fields`` (canonical columns), each sorted by enum value,
+    empty lists left out, with the flags that let Connect read the levels the items carry: product
+    items always nest ``Variants[].Skus[]`` (their identity), so ``Variants`` and ``Skus`` are always
+    listed; ``Cultures`` only where a culture field is; a SKU's ``StandardPrice`` (a ``SkuPriceList``
+    object) lists ``PriceSale`` in ``SkuPriceListFieldsThatAreSet``.
 
     >>> header_lists("products", ["StandardPrice"])
     {'ProductFieldsThatAreSet': ['Variants'], 'VariantFieldsThatAreSet': ['Skus'], \
-'SkuFieldsThatAreSet': ['StandardPrice']}
-    >>> header_lists("products", ["Code", "PartNo"])
-    {'ProductFieldsThatAreSet': ['Code', 'Variants'], 'VariantFieldsThatAreSet': ['Skus']}
+'SkuFieldsThatAreSet': ['StandardPrice'], 'SkuPriceListFieldsThatAreSet': ['PriceSale']}
+    >>> header_lists("products", ["Name[sv-SE]"])
+    {'ProductFieldsThatAreSet': ['Variants', 'Cultures'], 'ProductCultureFieldsThatAreSet': ['Name'], \
+'VariantFieldsThatAreSet': ['Skus']}
     """
     ent = resolve(entity)
     sets: dict[str, set[str]] = {fl.member: set() for fl in ent.field_lists}
-    nested: set[str] = set()  # field lists whose level the items carry (e.g. a SKU's PartNo)
     for name in fields:
         pair = _field_of(ent, name)
         if pair:
             sets[pair[0]].add(pair[1])
-        elif (level := ent.column(name).level) in ("variant", "sku"):
-            nested |= {fl.member for fl in ent.field_lists if fl.level == level}
+            for nested_list, nested_field in NESTED_FIELDS.get((ent.name, pair[1]), ()):
+                sets[nested_list].add(nested_field)
+    nested = _carried_levels(ent)
     changed = True
     while changed:  # flags can chain (Sku -> Variant -> Product)
         changed = False
@@ -115,8 +119,24 @@ def header_lists(entity: Entity | str, fields: Iterable[str]) -> dict[str, list[
     }
 
 
+# Fields whose member is an object with its own field list: (entity, field) -> (list, field) pairs.
+NESTED_FIELDS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("products", "StandardPrice"): (("SkuPriceListFieldsThatAreSet", "PriceSale"),),
+}
+
+
+def _carried_levels(entity: Entity) -> set[str]:
+    """The main field lists of the nested levels every item carries (products: the variant's and
+    the SKU's, as items identify their SKUs); their parent flags are listed even with no field set."""
+    carried = {entity.column(c).level for c in identity_columns(entity)} - {"item", "product"}
+    main: dict[str, str] = {}
+    for fl in entity.field_lists:
+        main.setdefault(fl.level, fl.member)  # the first list of a level is its own (not cultures)
+    return {main[level] for level in carried if level in main}
+
+
 def build_header(entity: Entity | str, *, account: int, fields: Sequence[str] | Iterable[str],
-                 full_file: bool = False) -> dict[str, Any]:  # fmt: skip
+                 full_file: bool = False, flags: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
     """The header object of one import request (sent one-line JSON in ``X-StormConnect-Header``).
 
     Parameters
@@ -130,13 +150,16 @@ def build_header(entity: Entity | str, *, account: int, fields: Sequence[str] | 
         Columns without a field (keys, identity) add nothing.
     full_file
         ``FullFile``; only headers that have the member carry it.
+    flags
+        Names of the item's own field list listed in every header whatever the items carry
+        (``SearchOnlyByCode`` of customers and companies).
 
     Examples
     --------
     >>> build_header("onhands", account=10000, fields=["PartNo", "OnhandValue"])
     {'AccountId': 10000, 'FullFile': False, 'SkuOnhandFieldsThatAreSet': ['OnhandValue']}
-    >>> build_header("companies", account=10000, fields=["Name"])
-    {'AccountId': 10000, 'CompanyFieldsThatAreSet': ['Name']}
+    >>> build_header("companies", account=10000, fields=["Name"], flags=["SearchOnlyByCode"])
+    {'AccountId': 10000, 'CompanyFieldsThatAreSet': ['Name', 'SearchOnlyByCode']}
     """
     ent = resolve(entity)
     if full_file and not ent.has_full_file:
@@ -145,5 +168,10 @@ def build_header(entity: Entity | str, *, account: int, fields: Sequence[str] | 
     header: dict[str, Any] = {"AccountId": int(account)}
     if ent.has_full_file:
         header["FullFile"] = bool(full_file)
-    header.update(header_lists(ent, fields))
+    lists = header_lists(ent, fields)
+    if flags:
+        own = ent.field_list(f"{ent.item}FieldsThatAreSet")
+        listed = {*lists.get(own.member, ()), *flags}
+        lists[own.member] = sorted(listed, key=lambda n: own.enum[n].value)
+    header.update(lists)
     return header

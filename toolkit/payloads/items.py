@@ -42,7 +42,7 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
         Canonical columns to carry besides identity (``None``: every column of the frame).
     clear
         Columns whose nulls are sent as explicit ``null`` (a listed field that is cleared); other
-        nulls are omitted.
+        nulls are omitted, and so are nulls of members the contract does not let be null.
 
     Examples
     --------
@@ -56,7 +56,8 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     """
     ent = resolve(entity)
     cols = item_columns(ent, frame.columns, fields)
-    keep = frozenset(clear).intersection(cols)
+    # a null is never sent where the contract's member cannot take it (a C# value type)
+    keep = frozenset(c for c in clear if c in cols and ent.column(c).nullable)
     schema: Schema = dict(frame.schema)
     if ent.name == "products":  # null members are dropped (and marks removed) level by level
         return _product_items(ent, frame, cols, schema, keep)

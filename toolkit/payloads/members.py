@@ -86,6 +86,9 @@ def _scalar(entity: Entity, member: str, names: list[str], schema: Schema,
         image = pl.struct(url.alias("Url"), url.alias("ExternalCode"),
                           pl.lit("MainImage").alias("FileTypeName"))  # fmt: skip
         expr = pl.when(url.is_not_null()).then(image)
+    elif member == "StandardPrice":  # a SkuPriceList object: {"PriceSale": x}
+        price = value_expr(entity, name, schema)
+        expr = pl.when(price.is_not_null()).then(pl.struct(price.alias("PriceSale")))
     else:
         expr = value_expr(entity, name, schema)
     return expr.alias(_alias(member, names, clear))
