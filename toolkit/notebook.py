@@ -104,7 +104,7 @@ class Preview:
     def write(self, directory: str | Path) -> dict[str, Any]:
         """Write summary.json, rejected.csv, changes.csv and changes_per_field.svg; return the summary."""
         directory = Path(directory)
-        summary = dict(self.summary())
+        summary = self.summary()
         write_summary(directory, "summary.json", summary)
         if self.check is not None:
             self.check.rejected.write_csv(directory / "rejected.csv")

@@ -64,7 +64,7 @@ def test_preview_headless_writes_summary_and_rejected_rows(
     out = workspace.parent / "out" / "01-preview-feed"
     assert "SKU-4" in (out / "rejected.csv").read_text()
     assert (out / "changes_per_field.svg").read_text().startswith("<svg")
-    assert "'verdict': 'ok'" in text  # the summary cell's output
+    assert "stock (auto feed): ok" in text and "'verdict'" not in text  # the summary, as a few lines
     assert '"output_type": "error"' not in text
     assert sandbox.client_secret not in text
 
@@ -84,8 +84,8 @@ def test_submit_headless_dry_run_sends_nothing(workspace: Path, sandbox: Any,
     for k, v in sandbox.environ().items():
         monkeypatch.setenv(k, v)
     before = sandbox.stats()
-    _, summary = run("02-submit-feed.ipynb", workspace.parent, feed="companies")
-    assert summary["dry_run"] is True and summary["job_ids"] == [] and summary["batches"] == 1
+    _, summary = run("02-submit-feed.ipynb", workspace.parent, feed="stock")
+    assert summary["outcome"] == "dry run" and summary["dry_run"] is True and summary["job_ids"] == [] and summary["batches"] == 1
     assert sandbox.stats().get("jobs") == before.get("jobs")
 
 
