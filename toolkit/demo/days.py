@@ -78,7 +78,8 @@ class FeedDay:
         p = self.plan
         jobs = ", ".join(f"{self.statuses.count(s)} {s}" for s in sorted(set(self.statuses))) or "no jobs"
         rejected = f", {self.rejected.height} rows rejected" if self.rejected.height else ""
-        return (f"{head} {self.kind:<6} {p.get('items', 0):>5} items  {p.get('batches', 0):>2} requests  "
+        calls = "request " if p.get("batches") == 1 else "requests"  # "1 request", aligned with "2 requests"
+        return (f"{head} {self.kind:<6} {p.get('items', 0):>5} items  {p.get('batches', 0):>2} {calls}  "
                 f"{jobs}{rejected}  ({self.seconds:.1f} s)")  # fmt: skip
 
 

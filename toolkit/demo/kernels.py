@@ -12,6 +12,8 @@ papermill's own extension point, and every parameter goes in the usual way.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["KernelPool", "NotebookRun", "RunResult", "kernel_pool"]
 
@@ -85,6 +87,20 @@ def _register_engine() -> None:
     papermill_engines.register(ENGINE, SharedKernelEngine)
 
 
+# ipykernel warns that its ZeroMQ sockets are unencrypted TCP. jupyter_client binds them to 127.0.0.1, so
+# the traffic never leaves this machine, and IPC sockets are not supported everywhere the demo runs (some
+# containers refuse them). Only that one line is dropped from the kernel's stderr; the rest is relayed.
+_TCP_WARNING = b"Kernel is running over TCP without encryption"
+
+
+def _relay(stream: IO[bytes]) -> None:
+    """Copy a kernel's stderr to ours, line by line, without the loopback TCP warning."""
+    for line in iter(stream.readline, b""):
+        if _TCP_WARNING not in line:
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
+
+
 class _Kernel:
     """One kernel process, started and stopped on the thread that uses it (its event loop)."""
 
@@ -94,7 +110,10 @@ class _Kernel:
 
         self._run_sync = run_sync
         self.km = AsyncKernelManager(kernel_name=KERNEL)
-        run_sync(self.km.start_kernel)(cwd=str(cwd))
+        run_sync(self.km.start_kernel)(cwd=str(cwd), stderr=subprocess.PIPE)
+        process = getattr(self.km.provisioner, "process", None)
+        if process is not None and process.stderr is not None:
+            threading.Thread(target=_relay, args=(process.stderr,), daemon=True).start()
 
     def execute(self, run: NotebookRun, timeout: float) -> RunResult:
         import papermill
