@@ -11,6 +11,7 @@ from toolkit.entities import ENTITIES
 pytestmark = pytest.mark.slow
 
 CONNECT = "/commerce/connect/4.0/"
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
 COMPETITOR = {"PartNo": "S1", "Source": "pricespy", "CompetitorCode": "C1", "CompetitorPartNo": "X",
               "PriceSale": 9.0, "PriceSaleInclFreight": 10.0, "IsPricesInclVat": True, "IsInStock": True}
 # one minimal valid import per entity: (items, extra header members)
@@ -29,7 +30,8 @@ SAMPLES: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
     "competitor_skus": ([COMPETITOR], {}),
     "customers": ([{"Code": "CU1", "EmailAddress": "a@example.com"}],
                   {"CustomerFieldsThatAreSet": ["EmailAddress"]}),
-    "companies": ([{"Code": "CO1", "Name": "Acme"}], {"CompanyFieldsThatAreSet": ["Name"]}),
+    "companies": ([{"Code": "CO1", "ApplicationKey": KEY, "Name": "Acme"}],
+                  {"CompanyFieldsThatAreSet": ["Name"]}),
     "supplier_products": ([{"SupplierPartNo": "SP1", "ProductName": "Drill",
                             "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 4}]}],
                           {"FieldsThatAreSet": ["ProductName"], "OnhandFieldsThatAreSet": ["Value"]}),
@@ -116,4 +118,4 @@ def test_https_token_import_and_job_get(tls_sandbox: Any, make_api: Any) -> None
     job = api.run("companies", items, api.header(**members))
     assert job["StatusId"] == 2
     assert api.job(job["JobId"], "api/Job/")["JobId"] == job["JobId"]
-    assert api.items("companies") == [{"Code": "CO1", "Name": "Acme"}]
+    assert api.items("companies") == [{"Code": "CO1", "ApplicationKey": KEY, "Name": "Acme"}]

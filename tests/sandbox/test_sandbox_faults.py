@@ -11,13 +11,18 @@ import pytest
 pytestmark = pytest.mark.slow
 PING = "/commerce/connect/4.0/Job/Ping"
 HEADER = {"CompanyFieldsThatAreSet": ["Name"]}
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
+
+
+def company(code: str, **members: Any) -> dict[str, Any]:
+    return {"Code": code, "ApplicationKey": KEY, **members}
 
 
 def _outcomes(api: Any, n: int) -> list[str]:
     out = []
     for i in range(n):
         try:
-            r = api.post_import("companies", [{"Code": f"C{i}", "Name": "x"}], api.header(**HEADER))
+            r = api.post_import("companies", [company(f"C{i}", Name="x")], api.header(**HEADER))
             out.append(str(r.status_code))
         except httpx.TransportError:
             out.append("dropped")
@@ -52,21 +57,21 @@ def test_next_n_500s_and_429s_with_retry_after(api: Any) -> None:
 def test_latency_after_the_import_is_accepted_makes_the_outcome_unknown(api: Any) -> None:
     api.admin("faults", {"latency": 1, "latency_seconds": 1.0})
     with pytest.raises(httpx.ReadTimeout):
-        api.post_import("companies", [{"Code": "C1", "Name": "x"}], api.header(**HEADER), timeout=0.3)
+        api.post_import("companies", [company("C1", Name="x")], api.header(**HEADER), timeout=0.3)
     jobs = api.http.get("/commerce/connect/4.0/Job/List", headers=api.auth()).json()
     assert len(jobs) == 1  # the job exists although the client never saw its id
     assert api.wait(jobs[0]["JobId"])["StatusId"] == 2
-    assert api.items("companies") == [{"Code": "C1", "Name": "x"}]
+    assert api.items("companies") == [company("C1", Name="x")]
 
 
 def test_dropped_connection_before_and_after_accept(api: Any) -> None:
     api.admin("faults", {"drop": 1})
     with pytest.raises(httpx.RemoteProtocolError):
-        api.post_import("companies", [{"Code": "C1"}], api.header(**HEADER))
+        api.post_import("companies", [company("C1")], api.header(**HEADER))
     assert api.http.get("/_sandbox/stats").json()["jobs"] == {}
     api.admin("faults", {"drop_after_accept": 1})
     with pytest.raises(httpx.RemoteProtocolError):
-        api.post_import("companies", [{"Code": "C2", "Name": "y"}], api.header(**HEADER))
+        api.post_import("companies", [company("C2", Name="y")], api.header(**HEADER))
     jobs = api.http.get("/commerce/connect/4.0/api/Job/List", headers=api.auth()).json()
     assert len(jobs) == 1 and api.wait(jobs[0]["JobId"])["StatusId"] == 2
     stats = api.http.get("/_sandbox/stats").json()
@@ -78,16 +83,16 @@ def test_a_dropped_connection_is_a_close_never_a_reset(api: Any) -> None:
     for n in range(30):
         api.admin("faults", {"drop": 1})  # and the import goes on this warm connection, as in a feed
         with pytest.raises(httpx.RemoteProtocolError):
-            api.post_import("companies", [{"Code": f"C{n}", "Name": "x" * 2000}], api.header(**HEADER))
+            api.post_import("companies", [company(f"C{n}", Name="x" * 2000)], api.header(**HEADER))
 
 
 def test_jobs_that_end_failed(api: Any) -> None:
     api.admin("faults", {"job_failed": {"next": 1}})
-    failed = api.run("companies", [{"Code": "C1", "Name": "x"}], api.header(**HEADER))
-    ok = api.run("companies", [{"Code": "C2", "Name": "y"}], api.header(**HEADER))
+    failed = api.run("companies", [company("C1", Name="x")], api.header(**HEADER))
+    ok = api.run("companies", [company("C2", Name="y")], api.header(**HEADER))
     assert (failed["StatusId"], ok["StatusId"]) == (3, 2)
     assert any(e["SeverityId"] == 3 and "injected" in e["Message"] for e in api.log(failed["JobId"]))
-    assert api.items("companies") == [{"Code": "C2", "Name": "y"}]
+    assert api.items("companies") == [company("C2", Name="y")]
 
 
 def test_faults_at_start_and_bad_fault_specs(sandbox: Any, api: Any) -> None:

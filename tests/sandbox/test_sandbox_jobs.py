@@ -9,7 +9,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-COMPANIES = [{"Code": f"CO{i}", "Name": f"Company {i}"} for i in range(5)]
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
+COMPANIES = [{"Code": f"CO{i}", "ApplicationKey": KEY, "Name": f"Company {i}"} for i in range(5)]
 FIELDS = {"CompanyFieldsThatAreSet": ["Name"]}
 
 
@@ -44,17 +45,35 @@ def test_status_sequence_and_true_counts(api: Any) -> None:
 
 def test_jobs_run_in_order(api: Any) -> None:
     api.server.configure(job_delay=0.02)
-    ids = [int(api.post_import("companies", [{"Code": "C", "Name": n}], api.header(**FIELDS)).json()["JobId"])
-           for n in ("one", "two", "three")]  # fmt: skip
+    bodies = [[{**COMPANIES[0], "Name": n}] for n in ("one", "two", "three")]
+    ids = [int(api.post_import("companies", body, api.header(**FIELDS)).json()["JobId"]) for body in bodies]
     jobs = [api.wait(i) for i in ids]
     assert [j["StatusId"] for j in jobs] == [2, 2, 2]
     assert [j["Inserts"] for j in jobs] == [1, 0, 0]
     assert jobs[0]["Stop"] <= jobs[1]["Stop"] <= jobs[2]["Stop"]
-    assert api.items("companies") == [{"Code": "C", "Name": "three"}]
+    assert api.items("companies") == [{**COMPANIES[0], "Name": "three"}]
+
+
+BAD = [{"Code": "OK", "ApplicationKey": KEY}, {"Name": "no key", "ApplicationKey": KEY},
+       {"Code": 5, "ApplicationKey": KEY}]  # fmt: skip
 
 
 def test_validation_failed_job(api: Any) -> None:
-    r = api.post_import("companies", [{"Code": "OK"}, {"Name": "no key"}, {"Code": 5}], api.header(**FIELDS))
+    """A body that breaks the contract is refused with 400 naming each path; no job exists."""
+    r = api.post_import("companies", BAD, api.header(**FIELDS))
+    assert r.status_code == 400 and "JobId" not in r.json()
+    assert r.json()["StatusCode"] == "ValidationFailed"
+    summary = r.json()["ValidationSummary"]
+    assert (summary["NrOfItemsInTotal"], summary["NrOfValidationFailures"]) == (3, 2)
+    assert [m.split(":")[0] for m in summary["Messages"]] == ["$[1]", "$[2].Code"]
+    assert "Id, Code, OrganizationNo" in summary["Messages"][0]
+    assert api.http.get("/commerce/connect/4.0/Job/List", headers=api.auth()).json() == []
+    assert api.items("companies") == []
+
+
+def test_validation_failed_job_with_the_contract_check_off(api: Any) -> None:
+    api.lenient()  # Connect answers 400 (above); this covers the sandbox's own per-item check, status 4
+    r = api.post_import("companies", BAD, api.header(**FIELDS))
     summary = r.json()["ValidationSummary"]
     assert (summary["NrOfItemsInTotal"], summary["NrOfValidationFailures"]) == (3, 2)
     assert "missing key Code" in summary["Messages"][0]
@@ -79,14 +98,14 @@ def test_restart_refused_while_running(api: Any) -> None:
 
 def test_restart_after_success_reapplies_the_payload_as_a_new_job(api: Any) -> None:
     job = api.run("companies", COMPANIES[:1], api.header(**FIELDS))
-    api.run("companies", [{"Code": "CO0", "Name": "changed meanwhile"}], api.header(**FIELDS))
+    api.run("companies", [{**COMPANIES[0], "Name": "changed meanwhile"}], api.header(**FIELDS))
     r = api.restart(job["JobId"])
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"StatusCode", "Description", "JobId", "ValidationSummary"}
     new = api.wait(int(body["JobId"]))
     assert new["JobId"] > job["JobId"] and (new["StatusId"], new["Updates"]) == (2, 1)
-    assert api.items("companies") == [{"Code": "CO0", "Name": "Company 0"}]
+    assert api.items("companies") == COMPANIES[:1]
 
 
 def test_restart_after_failure_and_not_after_14_days(api: Any) -> None:
@@ -98,7 +117,7 @@ def test_restart_after_failure_and_not_after_14_days(api: Any) -> None:
     r = api.restart(failed["JobId"])
     assert r.status_code == 200
     assert api.wait(int(r.json()["JobId"]))["StatusId"] == 2
-    assert api.items("companies") == [{"Code": "CO0", "Name": "Company 0"}]
+    assert api.items("companies") == COMPANIES[:1]
     api.server.advance_clock(2 * 86400)  # 15 days after the first job started
     api._token = None  # the old token expired with the clock
     r = api.restart(failed["JobId"])
