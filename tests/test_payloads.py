@@ -229,6 +229,10 @@ def canonical_frames(draw: st.DrawFn, entity: str) -> pl.DataFrame:
     for c in names:
         if ent.column(c).is_key or ent.column(c).is_required or c in ("Code", "ManufacturerPartNo"):
             value[c] = _values(ent, c)
+    for sub, first in (("OnHand", "OnHand.WarehouseCode"), ("PriceList", "PriceList.PriceListCode")):
+        if entity == "supplier_products" and any(c.startswith(sub + ".") for c in names):
+            names = names if first in names else [*names, first]  # an element without it is never sent
+            value[first] = _TEXT.filter(bool)
     rows = [{c: draw(value[c]) for c in names} for _ in range(n)]
     key = ("PartNo",) if entity == "products" else ent.key
     for i, r in enumerate(rows):  # unique keys
@@ -267,12 +271,11 @@ def test_round_trip_property(entity: str, data: st.DataObject) -> None:
     assert encode_items(entity, df).len() == len(items)
 
 
-def test_supplier_element_with_a_null_first_member() -> None:
+def test_supplier_element_without_its_warehouse_is_not_sent() -> None:
     df = pl.DataFrame({"SupplierPartNo": ["S1"], "OnHand.WarehouseCode": [None],
                        "OnHand.LocationCode": ["A"], "OnHand.Value": [3]},
                       schema_overrides={"OnHand.WarehouseCode": pl.String})  # fmt: skip
-    assert build_items("supplier_products", df) == [
-        {"SupplierPartNo": "S1", "OnHand": [{"LocationCode": "A", "Value": 3}]}]
+    assert build_items("supplier_products", df) == [{"SupplierPartNo": "S1"}]
 
 
 @pytest.mark.parametrize("entity", sorted(ENTITIES))

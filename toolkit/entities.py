@@ -531,12 +531,15 @@ _SUPPLIER_COLUMNS = (
            field_list="OnhandFieldsThatAreSet"),
     Column("OnHand.LeadTimeDayCount", _I, field="LeadTimeDayCount",
            field_list="OnhandFieldsThatAreSet", ge=0),
+    # an element's IsActive: the toolkit sends elements that (re)appear active, removed ones inactive
+    Column("OnHand.IsActive", _B, field="IsActive", field_list="OnhandFieldsThatAreSet", nullable=False),
     Column("PriceList.PriceListCode", _S, max_length=50),
     Column("PriceList.CurrencyCode", _S, kind="currency"),
     Column("PriceList.CostPurchase", MONEY, field="CostPurchase", field_list="PriceFieldsThatAreSet",
            ge=0, nullable=False),
     Column("PriceList.PriceRecommended", MONEY, field="PriceRecommended",
            field_list="PriceFieldsThatAreSet", ge=0),
+    Column("PriceList.IsActive", _B, field="IsActive", field_list="PriceFieldsThatAreSet", nullable=False),
 )
 
 

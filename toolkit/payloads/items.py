@@ -16,7 +16,7 @@ import polars as pl
 
 from toolkit.entities import Entity
 from toolkit.payloads.headers import item_columns, resolve
-from toolkit.payloads.members import SUB_ELEMENTS, Schema, level_members, object_json
+from toolkit.payloads.members import SUB_ELEMENTS, SUPPLIER_KEY, Schema, level_members, object_json
 
 # `,"Member":null` outside strings: in JSON text a quote inside a string is always escaped, so `,"`
 # only starts a member; marked members (escaped \u0001...) never match. Items start with non-null
@@ -62,6 +62,8 @@ def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[
     if ent.name == "products":  # null members are dropped (and marks removed) level by level
         return _product_items(ent, frame, cols, schema, keep)
     item = object_json(*level_members(ent, cols, schema, keep)).alias("item")
+    if ent.name == "supplier_products":  # each row carries its item's whole lists: one item per key
+        item = item.filter(pl.col(SUPPLIER_KEY).is_first_distinct())
     leading = any(c.startswith(tuple(p + "." for p in SUB_ELEMENTS)) for c in cols)
     return _json_without_nulls(frame, item, marked=bool(keep), leading=leading)
 

@@ -122,26 +122,71 @@ def _vat_rates(entity: Entity, member: str, names: list[str], schema: Schema,
     return _fragment(member, elements)
 
 
+# The members that identify an element of a supplier product's nested list: an element whose first
+# key member is empty is never sent (Connect could not tell which element it is).
+ELEMENT_KEYS = {"OnHand": ("WarehouseCode", "LocationCode"), "PriceList": ("PriceListCode",)}
+SUPPLIER_KEY = "SupplierPartNo"
+# Marker columns a plan adds to customer rows (see `_companies`): the delta flag and the earlier link.
+LINKS_DELTA = "_IsCompanyListDelta"
+LINK_BEFORE = "_CompanyCode.was"
+
+
+def _element_value(entity: Entity, name: str, schema: Schema) -> pl.Expr:
+    """A sub-element column's value; an empty key part (how planning stores "none") is null."""
+    member, field = name.split(".", 1)
+    if field in ELEMENT_KEYS.get(member, ()):
+        return pl.when(pl.col(name) != "").then(pl.col(name))
+    return value_expr(entity, name, schema)
+
+
 def _sub_element(entity: Entity, member: str, names: list[str], schema: Schema,
                  clear: frozenset[str]) -> pl.Expr:  # fmt: skip
-    values = [
-        value_expr(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear)) for n in names
-    ]
-    element = pl.when(_present(names, clear)).then(pl.concat_list(pl.struct(values)))
-    return element.alias(member)
+    """A supplier product's ``OnHand``/``PriceList``: the distinct elements of every row of the item.
+
+    Rows of one ``SupplierPartNo`` that differ in an element's key are one item with several
+    elements (the encoder keeps the item's first row), so every row carries the whole list."""
+    values = [_element_value(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear))
+              for n in names]  # fmt: skip
+    key = f"{member}.{ELEMENT_KEYS[member][0]}"
+    has_key = (pl.col(key).is_not_null() & (pl.col(key) != "")) if key in names else pl.lit(False)
+    elements = pl.struct(values).filter(has_key).unique(maintain_order=True)
+    listed = elements.over(SUPPLIER_KEY, mapping_strategy="join")
+    return pl.when(listed.list.len() > 0).then(listed).alias(member)
+
+
+def _link(code: pl.Expr, *, primary: bool) -> pl.Expr:
+    return pl.struct(code.alias("Code"), pl.lit(primary).alias("IsPrimary")).struct.json_encode()
 
 
 def _companies(entity: Entity, member: str, names: list[str], schema: Schema,
                clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+    """A customer's ``CompanyCode`` as its primary company link, JSON text (a fragment).
+
+    Without the plan's marker column the list replaces the customer's links (a cleared value sends
+    ``[]``). With ``_IsCompanyListDelta`` true the list is a delta: the new link is added as primary
+    and an earlier one (``_CompanyCode.was``) sent ``IsPrimary: false``; Connect's
+    ``CompanyIdentifier`` has no member that removes a link, so links made elsewhere stay. With it
+    false the feed owns the customer's links: the list replaces them, an empty code sends ``[]``."""
     (name,) = names
     code = pl.col(name)
-    company = pl.struct(code.alias("Code"), pl.lit(True).alias("IsPrimary"))
-    linked = pl.when(code.is_not_null()).then(pl.concat_list(company))
-    if name not in clear:
-        return linked.alias(member)
-    # a cleared company link is an empty list, not an absent member
-    empty = pl.lit([], pl.List(pl.Struct({"Code": pl.String, "IsPrimary": pl.Boolean})))
-    return linked.otherwise(empty).alias(member)
+    if LINKS_DELTA not in schema:
+        return _replacing(code, member, owned=name in clear, flag="")
+    delta = pl.col(LINKS_DELTA)
+    was = pl.col(LINK_BEFORE) if LINK_BEFORE in schema else pl.lit(None, pl.String)
+    old = pl.when(was.is_not_null() & was.ne_missing(code)).then(_link(was, primary=False))
+    new = pl.when(code.is_not_null()).then(_link(code, primary=True))
+    links = pl.concat_str([new, old], separator=",", ignore_nulls=True)
+    as_delta = pl.concat_str(pl.lit(f'"IsCompanyListDelta":true,"{member}":['), links, pl.lit("]"))
+    sent = pl.when(new.is_not_null() | old.is_not_null()).then(as_delta)
+    owned = _replacing(code, member, owned=True, flag='"IsCompanyListDelta":false,')
+    return pl.when(delta).then(sent).otherwise(owned).alias(member)
+
+
+def _replacing(code: pl.Expr, member: str, *, owned: bool, flag: str) -> pl.Expr:
+    """``"Companies":[primary]`` replacing the links; ``[]`` for an empty code when ``owned``."""
+    text = pl.concat_str(pl.lit(f'{flag}"{member}":['), _link(code, primary=True), pl.lit("]"))
+    linked = pl.when(code.is_not_null()).then(text)
+    return (linked.otherwise(pl.lit(f'{flag}"{member}":[]')) if owned else linked).alias(member)
 
 
 _BUILDERS: dict[str, Builder] = {
@@ -151,7 +196,7 @@ _BUILDERS: dict[str, Builder] = {
     "PriceList": _sub_element,
     "Companies": _companies,
 }
-_FRAGMENTS = {"Cultures", "VatRates"}  # members built as JSON text (see _fragment)
+_FRAGMENTS = {"Cultures", "VatRates", "Companies"}  # members built as JSON text
 
 
 def level_members(entity: Entity, names: Sequence[str], schema: Schema,
