@@ -9,6 +9,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 KEYS = {"PartNo": "S1", "WarehouseCode": "W1", "LocationCode": "L1"}
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
 COMPETITOR = {"PartNo": "S1", "Source": "pricespy", "CompetitorCode": "C1", "CompetitorPartNo": "X",
               "PriceSale": 9.0, "PriceSaleInclFreight": 10.0, "IsPricesInclVat": True,
               "IsInStock": True}  # fmt: skip
@@ -30,7 +31,8 @@ CASES: dict[str, tuple[str, dict[str, Any], str, str, Any, Any]] = {
                         "CompetitorName", "ProductName", "New", "Saw"),
     "customers": ("CustomerFieldsThatAreSet", {"Code": "CU1", "FirstName": "Ann", "LastName": "Lee"},
                   "FirstName", "LastName", "Anna", "Li"),
-    "companies": ("CompanyFieldsThatAreSet", {"Code": "CO1", "Name": "Acme", "VatNo": "SE1"},
+    "companies": ("CompanyFieldsThatAreSet", {"Code": "CO1", "ApplicationKey": KEY, "Name": "Acme",
+                                                "VatNo": "SE1"},
                   "Name", "VatNo", "Acme AB", "SE2"),
     "supplier_products": ("FieldsThatAreSet", {"SupplierPartNo": "SP1", "ProductName": "Drill",
                                                "EanCode": "123"}, "ProductName", "EanCode", "Saw", "456"),
@@ -50,6 +52,7 @@ def test_only_listed_fields_are_written(api: Any, entity: str) -> None:
     api.run("price_lists", [{"Code": "PL1", "Name": "Base"}],
             api.header(PriceListFieldsThatAreSet=["Name"]))  # fmt: skip
     assert api.run(entity, [base], api.header(**{member: [a, b]}))["StatusId"] == 2
+    api.lenient()  # b is sent but not listed, to prove it is not written: Connect ignores it
     job = api.run(entity, [{**base, a: new_a, b: new_b}], api.header(**{member: [a]}))
     assert (job["StatusId"], job["Updates"], job["Inserts"]) == (2, 1, 0)
     stored = _find(api.items(entity), base, ENTITIES[entity].key)
@@ -63,6 +66,7 @@ def test_products_only_listed_sku_fields_and_parent_flags(api: Any) -> None:
         return {"Code": "P1", "ManufacturerCode": "M", "ManufacturerName": "Maker",
                 "Variants": [{"ManufacturerPartNo": "V1", "Skus": [sku]}]}  # fmt: skip
 
+    api.lenient()  # members sent unlisted or without their parent flag, to prove Connect ignores them
     flags = {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
              "SkuPriceListFieldsThatAreSet": ["PriceSale"]}  # fmt: skip
     api.run("products", [product(10.0, "111")],
@@ -86,6 +90,7 @@ def test_product_cultures_merge_per_culture_and_listed_member(api: Any) -> None:
     first = [{"CultureCode": "sv-SE", "Name": "Borr", "Title": "T"}, en]
     api.run("products", [{"Code": "P1", "ManufacturerCode": "M", "Cultures": first}],
             api.header(**flags, ProductCultureFieldsThatAreSet=["Name", "Title"]))
+    api.lenient()  # Title is sent but not listed, to prove it is not written: Connect ignores it
     api.run("products", [{"Code": "P1", "Cultures": [{"CultureCode": "sv-SE", "Name": "Borrmaskin",
                                                        "Title": "ignored"}]}],
             api.header(**flags, ProductCultureFieldsThatAreSet=["Name"]))  # fmt: skip
@@ -96,6 +101,7 @@ def test_product_cultures_merge_per_culture_and_listed_member(api: Any) -> None:
 def test_relation_cultures_need_their_flag(api: Any) -> None:
     rel = {"PartNo": "A", "RelatedPartNo": "B", "RelationTypeCode": "ACC",
            "Cultures": [{"CultureCode": "sv-SE", "Name": "Tillbehör", "Description": "x"}]}  # fmt: skip
+    api.lenient()  # cultures without their parent flag and an unlisted Description: Connect ignores them
     api.run("relations", [rel], api.header(RelationCultureFieldsThatAreSet=["Name"]))
     assert "Cultures" not in api.items("relations")[0]
     api.run("relations", [rel], api.header(RelationFieldsThatAreSet=["Cultures"],
@@ -108,8 +114,8 @@ def test_enum_values_as_names_or_numbers_are_stored_as_numbers(api: Any) -> None
     api.run("price_lists", [{"Code": "PL1", "SalesArea": "Norway", "DefaultPriceRule": 2}],
             api.header(PriceListFieldsThatAreSet=["SalesArea", "DefaultPriceRule"]))
     api.run("sku_prices", [{"PartNo": "S1", "PriceListCode": "PL1", "PriceRule": "fixedprice",
-                            "PriceRuleValue": 5.0, "PriceSale": None, "CurrencyCode": "SEK"}],
-            api.header(SkuPriceListFieldsThatAreSet=["PriceRule", "PriceSale"]))  # fmt: skip
+                            "PriceRuleValue": 5.0, "CurrencyCode": "SEK"}],
+            api.header(SkuPriceListFieldsThatAreSet=["PriceRule"]))  # fmt: skip
     assert api.items("price_lists")[0] == {"Code": "PL1", "SalesArea": 2, "DefaultPriceRule": 2}
     assert api.items("sku_prices")[0] == {"PartNo": "S1", "PriceListCode": "PL1", "QuantityBreak": 1,
                                           "PriceRule": 2, "PriceRuleValue": 5.0, "CurrencyCode": "SEK"}

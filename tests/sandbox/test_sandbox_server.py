@@ -17,28 +17,33 @@ from toolkit.sandbox import serve
 
 pytestmark = pytest.mark.slow
 HEADER = {"CompanyFieldsThatAreSet": ["Name"]}
+KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
+
+
+def company(code: str, **members: Any) -> dict[str, Any]:
+    return {"Code": code, "ApplicationKey": KEY, **members}
 
 
 def test_state_file_survives_a_restart(tmp_path: Path, make_api: Any) -> None:
     state = tmp_path / "sandbox.sqlite"
     with serve(state=state, client_secret="one") as first:
         api = make_api(first)
-        job = api.run("companies", [{"Code": "C1", "Name": "Acme"}], api.header(**HEADER))
-        pending = api.post_import("companies", [{"Code": "C2", "Name": "Later"}], api.header(**HEADER))
+        job = api.run("companies", [company("C1", Name="Acme")], api.header(**HEADER))
+        pending = api.post_import("companies", [company("C2", Name="Later")], api.header(**HEADER))
         first.configure(job_delay=30)  # the second job is still queued when the server stops
     with serve(state=state, client_secret="two") as second:
         api = make_api(second)
         assert api.job(job["JobId"])["StatusId"] == 2
         assert api.wait(int(pending.json()["JobId"]))["StatusId"] == 2  # resumed after the restart
-        assert api.items("companies") == [{"Code": "C1", "Name": "Acme"}, {"Code": "C2", "Name": "Later"}]
-        again = api.run("companies", [{"Code": "C3"}], api.header(**HEADER))
+        assert api.items("companies") == [company("C1", Name="Acme"), company("C2", Name="Later")]
+        again = api.run("companies", [company("C3")], api.header(**HEADER))
         assert again["JobId"] > int(pending.json()["JobId"])
 
 
 def test_in_memory_state_is_gone_after_a_restart(make_api: Any) -> None:
     with serve() as first:
         api = make_api(first)
-        api.run("companies", [{"Code": "C1", "Name": "Acme"}], api.header(**HEADER))
+        api.run("companies", [company("C1", Name="Acme")], api.header(**HEADER))
     with serve() as second:
         assert make_api(second).items("companies") == []
 

@@ -60,8 +60,11 @@ def test_prepare_reports_every_bad_value_with_its_row() -> None:
 def test_prepare_last_item_wins_for_a_repeated_key() -> None:
     e = ENTITIES["companies"]
     h = parse_header(e, '{"AccountId": 1, "CompanyFieldsThatAreSet": ["Name"]}')
-    p = prepare_import(e, h, [{"Code": "A", "Name": "1"}, {"Code": "B"}, {"Code": "A", "Name": "2"}])
-    assert (p.rows, p.row_numbers, p.total) == ([("B", None), ("A", "2")], [2, 3], 3)
+    k = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, a stored column of its own
+    items = [{"Code": "A", "ApplicationKey": k, "Name": "1"}, {"Code": "B", "ApplicationKey": k},
+             {"Code": "A", "ApplicationKey": k, "Name": "2"}]  # fmt: skip
+    p = prepare_import(e, h, items)
+    assert (p.rows, p.row_numbers, p.total) == ([("B", k, None), ("A", k, "2")], [2, 3], 3)
 
 
 def test_replace_mode_keeps_only_sent_elements_but_merges_their_members() -> None:
