@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import pandera.polars as pa
 import polars as pl
 
+from toolkit._element_rows import consistency_group, row_key
 from toolkit.entities import GUID, SALES_AREAS, VALUE_ENUMS, Column, Entity, split_qualified
 
 META: dict[str, pl.DataType] = {"_source": pl.String(), "_row": pl.Int64(), "_error": pl.String()}
@@ -77,7 +78,7 @@ def rules_for(ent: Entity, columns: list[str]) -> list[Rule]:
         elif name == "_error":
             rules.append(_rule("source", name, pl.col(name).is_null(), pl.lit(""), pl.col(name), ""))
     if all(k in columns for k in ent.key):
-        rules.append(_unique_key(ent))
+        rules.append(_unique_key(ent, row_key(ent, columns)))
     return rules
 
 
@@ -192,6 +193,8 @@ def _qualifier_rules(name: str, spec: Column) -> list[Rule]:
 
 def _consistency_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> list[Rule]:
     """Products: SKUs of one product (Code) or one variant (ManufacturerPartNo) must agree."""
+    if ent.name == "supplier_products":
+        return _element_rules(ent, name, columns)
     if ent.name != "products":
         return []
     groups = []
@@ -211,13 +214,26 @@ def _consistency_rules(ent: Entity, name: str, spec: Column, columns: list[str])
     return rules
 
 
-def _unique_key(ent: Entity) -> Rule:
-    key = list(ent.key)
-    complete = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+def _unique_key(ent: Entity, key_columns: tuple[str, ...]) -> Rule:
+    """Rows repeating a row key (supplier rows: the item key and its elements' keys) are rejected."""
+    key = list(key_columns)
+    complete = pl.all_horizontal(pl.col(k).is_not_null() for k in ent.key)
     ok = ~(pl.struct(key).is_duplicated() & complete)
     why = pl.format("the key appears on {} rows; all are held back as it is unclear which is right",
-                    pl.len().over("key"))  # fmt: skip
+                    pl.len().over(key))  # fmt: skip
     return _rule("unique_key", key[0], ok, pl.col("key"), why, ", ".join(key))
+
+
+def _element_rules(ent: Entity, name: str, columns: list[str]) -> list[Rule]:
+    """Supplier rows of one product agree on its columns, rows of one element on the element's."""
+    group = consistency_group(ent, name, columns)
+    if group is None:
+        return []
+    ok = pl.col(name).n_unique().over(group) == 1
+    which = ", ".join(f"{g} {{}}" for g in group)
+    why = pl.format(f"the rows of {which} disagree on {name}; all of them are held back",
+                    *(pl.col(g) for g in group))  # fmt: skip
+    return [_rule("consistent_element", name, ok, as_text(pl.col(name), ent.column(name).dtype), why)]
 
 
 def as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
