@@ -194,6 +194,9 @@ class Feed:
     # customers and companies keyed by Code list SearchOnlyByCode, so Connect never matches a new
     # customer to an existing one by e-mail (or a company by organization number)
     search_only_by_code: bool = True
+    # customers: "delta" adds each customer's company link and keeps links made elsewhere; "owned": the
+    # feed owns all of a customer's links, so its list replaces them (see toolkit.plan_elements)
+    company_links: Literal["delta", "owned"] = "delta"
 
     @property
     def header_flags(self) -> tuple[str, ...]:
@@ -440,7 +443,15 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
         values=_values(t, ent),
         application_key=_guid(t, "application_key") or profiles[profile].application_key,
         search_only_by_code=t.get("search_only_by_code", bool, True),
+        company_links=_company_links(t),
     )
+
+
+def _company_links(t: _Table) -> Literal["delta", "owned"]:
+    links = t.get("company_links", str, "delta")
+    if links not in ("delta", "owned"):
+        raise t.fail("company_links", f"expected \"delta\" or \"owned\", found {links!r}")
+    return "owned" if links == "owned" else "delta"
 
 
 def load_settings(path: str | Path = "norce.toml", *, environ: Mapping[str, str] | None = None) -> Settings:

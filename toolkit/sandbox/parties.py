@@ -12,9 +12,10 @@ company's ``Customers`` (resolved by Code, else EmailAddress) must name existing
 skipped with a Warning). With ``IsCompanyListDelta`` (``IsCustomerListDelta``) true the list adds its
 links and keeps the others; false or absent, it replaces them: links it does not name are detached.
 The contract's ``CompanyIdentifier`` has no ``IsActive`` or removal marker, so a single link is
-removed only by a non-delta list that leaves it out. A list whose flag (``Companies``/``Customers``)
-is not listed is ignored with a Warning. Read back, each customer's ``Companies`` holds every link,
-the primary one first.
+removed only by a non-delta list that leaves it out. ``IsPrimary`` true makes a link the customer's
+primary one (the others stop being primary); ``IsPrimary`` false makes a link not primary. A list
+whose flag (``Companies``/``Customers``) is not listed is ignored with a Warning. Read back, each
+customer's ``Companies`` holds every link, the primary one first.
 
 Examples
 --------
@@ -25,6 +26,9 @@ Examples
 >>> link(conn, "CU1", ["CO3"], primary=None, delta=True)
 >>> links_of(conn)["CU1"]
 [{'Code': 'CO2', 'IsPrimary': True}, {'Code': 'CO1', 'IsPrimary': False}, {'Code': 'CO3'}]
+>>> link(conn, "CU1", ["CO2"], primary=None, delta=True, demoted=["CO2"])
+>>> links_of(conn)["CU1"]
+[{'Code': 'CO1', 'IsPrimary': False}, {'Code': 'CO2', 'IsPrimary': False}, {'Code': 'CO3'}]
 >>> link(conn, "CU1", ["CO3"], primary=None, delta=False)
 >>> links_of(conn)["CU1"]
 [{'Code': 'CO3'}]
@@ -105,7 +109,7 @@ def apply_links(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> None:
 
 def _link_companies(conn: sqlite3.Connection, row: int, customer: str, elements: list[Any], delta: bool,
                     log: Log) -> None:  # fmt: skip
-    codes, primary = [], None
+    codes, primary, demoted = [], None, []
     for e in elements:
         code = _find(conn, "companies", e, ("Code", "OrganizationNo"))
         if code is None:
@@ -114,7 +118,8 @@ def _link_companies(conn: sqlite3.Connection, row: int, customer: str, elements:
             continue
         codes.append(code)
         primary = code if e.get("IsPrimary") is True else primary
-    link(conn, customer, codes, primary=primary, delta=delta)
+        demoted += [code] if e.get("IsPrimary") is False else []
+    link(conn, customer, codes, primary=primary, delta=delta, demoted=demoted)
 
 
 def _link_customers(conn: sqlite3.Connection, row: int, company: str, elements: list[Any], delta: bool,
@@ -135,8 +140,9 @@ def _link_customers(conn: sqlite3.Connection, row: int, company: str, elements: 
 
 
 def link(conn: sqlite3.Connection, customer: str, companies: list[str], *, primary: str | None,
-         delta: bool) -> None:  # fmt: skip
-    """Link a customer to companies; ``delta`` False detaches the companies not named."""
+         delta: bool, demoted: list[str] | None = None) -> None:  # fmt: skip
+    """Link a customer to companies; ``delta`` False detaches the companies not named; ``primary``
+    becomes the one primary link, the ``demoted`` ones (sent ``IsPrimary: false``) are not primary."""
     if not delta:
         conn.execute("DELETE FROM company_links WHERE customer = ? AND company NOT IN "
                      "(SELECT value FROM json_each(?))",
@@ -146,6 +152,8 @@ def link(conn: sqlite3.Connection, customer: str, companies: list[str], *, prima
     if primary is not None:
         conn.execute("UPDATE company_links SET is_primary = (company = ?) WHERE customer = ?",
                      (primary, customer))  # fmt: skip
+    conn.executemany("UPDATE company_links SET is_primary = 0 WHERE customer = ? AND company = ?",
+                     [(customer, c) for c in demoted or () if c != primary])  # fmt: skip
 
 
 def _find(conn: sqlite3.Connection, table: str, element: Any, members: tuple[str, ...]) -> str | None:
