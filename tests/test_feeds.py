@@ -121,7 +121,8 @@ def _check_members(entity: str, item: dict[str, Any], column: str) -> None:
         return
     identity = set(identity_columns(ENTITIES[entity]))
     member = MEMBERS.get(column, column)
-    assert set(item) == identity | {member}, item
+    delta = {"IsCompanyListDelta"} if member == "Companies" else set()  # company links sent as a delta
+    assert set(item) == identity | {member} | delta, item
 
 
 @pytest.mark.parametrize("entity", sorted(ENTITIES))
@@ -130,7 +131,8 @@ def test_change_feed_headers_list_exactly_the_changed_fields(tmp_path: Path, ent
     base = catalog(entity, 24)
     accept(settings, plan_day(settings, entity, base, kind="full"))
     a, b, lists_a, lists_b = CHANGES[entity]
-    rows_a, rows_b = ([0], [1]) if entity != "products" else (_product_rows(base, "P1-0")[:1],
+    second = [2] if entity == "supplier_products" else [1]  # S2 rows have no warehouse for OnHand.Value
+    rows_a, rows_b = ([0], second) if entity != "products" else (_product_rows(base, "P1-0")[:1],
                                                                _product_rows(base, "P1-1"))  # fmt: skip
     day2 = _change(_change(base, a, rows_a), b, rows_b)
     plan = plan_day(settings, entity, day2, kind="change")
@@ -161,12 +163,19 @@ def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
     added = plan.batches[0]
     # added items are sent active where the feed owns the deactivation field but the source lacks it
     active = ["IsActive"] if ent.removal == "is_active" and "IsActive" not in day2.columns else []
+    active = ["OnHand.IsActive", "PriceList.IsActive"] if entity == "supplier_products" else active
     flags = ["SearchOnlyByCode"] if entity in ("customers", "companies") else []
     columns = [*day2.columns, *active]
     if entity == "supplier_products":  # S2 lacks GrossWeight and VatCode: its own request
         columns = [c for c in columns if c not in ("GrossWeight", "VatCode")] if added.item_count == 1 and \
             added.items()[0]["SupplierPartNo"].startswith("S2") else columns
     assert added.header == build_header(ent, account=ERP, fields=columns, flags=flags)
+    if entity == "price_lists":  # no IsActive nor FullFile: removed lists are ended by their EndDate
+        assert (s.deactivated, s.left_for_full) == (2, 0)
+        ended = next(b for b in plan.batches if b.header.get("PriceListFieldsThatAreSet") == ["EndDate"]
+                     and b.items()[0].get("EndDate"))  # fmt: skip
+        assert [i["Code"] for i in ended.items()] == base["Code"].head(2).to_list()
+        return
     if ent.removal == "full_feed":
         assert (s.deactivated, s.left_for_full) == (0, 2)
         assert sum(b.item_count for b in plan.batches) == 2

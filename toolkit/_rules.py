@@ -233,7 +233,13 @@ def _element_rules(ent: Entity, name: str, columns: list[str]) -> list[Rule]:
     which = ", ".join(f"{g} {{}}" for g in group)
     why = pl.format(f"the rows of {which} disagree on {name}; all of them are held back",
                     *(pl.col(g) for g in group))  # fmt: skip
-    return [_rule("consistent_element", name, ok, as_text(pl.col(name), ent.column(name).dtype), why)]
+    text = as_text(pl.col(name), ent.column(name).dtype)
+    rules = [_rule("consistent_element", name, ok, text, why)]
+    first = group[len(ent.key)] if len(group) > len(ent.key) else None
+    if first is not None and first.split(".")[0] == name.split(".")[0]:  # an element's value needs its key
+        keyed = pl.col(name).is_null() | (pl.col(first).is_not_null() & (pl.col(first) != ""))
+        rules.append(_rule("element_key", name, keyed, text, _quoted(text, f"is given but {first} is empty")))
+    return rules
 
 
 def as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -6,16 +6,18 @@ import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from toolkit._element_rows import row_key, with_element_keys
 from toolkit.batches import Batch, make_batches
 from toolkit.config import Feed, Settings
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
+from toolkit.plan_elements import NestedPlan
 from toolkit.plan_parts import Parts, Rights, change_parts, cleared_columns, full_parts
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
 
@@ -91,14 +93,15 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
         base_ref = finding.result()
     refuse_source(feed, frame, base_ref, source=source, allow=allow)  # schema drift, a cut-off file
     valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
+    valid = with_element_keys(entity, valid)  # supplier rows: "" where a row has no element
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
-    key = list(feed.key or entity.key)
+    key = list(feed.key or row_key(entity, valid.columns))
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
     rights, notes = _rights(settings, feed, entity, frame, check.rejected, key=key, asked=kind,
                             first=base_ref is None)  # fmt: skip
     parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow,
-                                             rights=rights)  # fmt: skip
+                                             rights=rights, today=now.date())  # fmt: skip
     rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
     saving = _save_meanwhile(store, feed.name, rows, kind=chosen, key=key, hashes=hashes)
     profile = settings.profile_of(feed)
@@ -250,16 +253,18 @@ def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -
 
 def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, diff: Diff,
              base_ref: SnapshotRef | None, *, allow: bool,
-             rights: Rights) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
+             rights: Rights, today: date) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
     """groups -> guard -> batches."""
     from toolkit.feeds import guard
 
     baseline_rows = base_ref.rows if base_ref is not None else 0
     policies = feed.policies
+    nested = NestedPlan.of(entity, feed, valid, diff, owns=rights.owns, today=today, first=base_ref is None)
     if chosen == "change":
-        parts = change_parts(entity, diff, policies, rights)
+        parts = change_parts(entity, nested.diff, policies, rights)
     else:
-        parts = full_parts(entity, valid, diff, policies, rights)
+        parts = full_parts(entity, nested.valid, nested.diff, policies, rights)
+    nested.finish(entity, parts)  # supplier elements, price lists, company links (toolkit.plan_elements)
     guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
           allow=allow)  # fmt: skip
     assert feed.account is not None
