@@ -3,7 +3,7 @@ check every request against the vendored contract, send, wait, promote; read the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ def run_day(settings: Settings, client: ConnectClient, entity: str, frame: pl.Da
     """Plan ``frame`` as the feed's source, send it (each body contract-checked first), promote it."""
     frame.write_parquet(settings.path.parent / "src" / f"{entity}.parquet")
     store = SnapshotStore(settings.state_dir / "snapshots")
-    now = datetime(2025, 5, day, 12, tzinfo=UTC)
+    now = datetime(2025, 4, 30, 12, tzinfo=UTC) + timedelta(days=day)
     plan = plan_feed(settings, entity, kind=kind, store=store, now=now)  # type: ignore[arg-type]
     for batch in plan.batches:
         assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
