@@ -233,6 +233,8 @@ def canonical_frames(draw: st.DrawFn, entity: str) -> pl.DataFrame:
         if entity == "supplier_products" and any(c.startswith(sub + ".") for c in names):
             names = names if first in names else [*names, first]  # an element without it is never sent
             value[first] = _TEXT.filter(bool)
+    if entity == "supplier_products" and "OnHand.LocationCode" in names:  # "" is read as no location
+        value["OnHand.LocationCode"] = st.none() | _TEXT.filter(bool)
     rows = [{c: draw(value[c]) for c in names} for _ in range(n)]
     key = ("PartNo",) if entity == "products" else ent.key
     for i, r in enumerate(rows):  # unique keys

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pandera.polars as pa
 import polars as pl
 
-from toolkit._element_rows import consistency_group, row_key
+from toolkit._element_rows import ELEMENT_KEY_COLUMNS, consistency_group, row_key
 from toolkit.entities import GUID, SALES_AREAS, VALUE_ENUMS, Column, Entity, split_qualified
 
 META: dict[str, pl.DataType] = {"_source": pl.String(), "_row": pl.Int64(), "_error": pl.String()}
@@ -235,8 +235,8 @@ def _element_rules(ent: Entity, name: str, columns: list[str]) -> list[Rule]:
                     *(pl.col(g) for g in group))  # fmt: skip
     text = as_text(pl.col(name), ent.column(name).dtype)
     rules = [_rule("consistent_element", name, ok, text, why)]
-    first = group[len(ent.key)] if len(group) > len(ent.key) else None
-    if first is not None and first.split(".")[0] == name.split(".")[0]:  # an element's value needs its key
+    first = next((k for k in ELEMENT_KEY_COLUMNS if k.split(".")[0] == name.split(".")[0]), "")
+    if first in columns:  # an element's value needs its key (its first key member)
         keyed = pl.col(name).is_null() | (pl.col(first).is_not_null() & (pl.col(first) != ""))
         rules.append(_rule("element_key", name, keyed, text, _quoted(text, f"is given but {first} is empty")))
     return rules
