@@ -54,8 +54,8 @@ CHANGES: dict[str, tuple[str, str, dict[str, list[str]], dict[str, list[str]]]] 
                  {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
                   "SkuFieldsThatAreSet": ["StandardPrice"], "SkuPriceListFieldsThatAreSet": ["PriceSale"]},
                  # the items carry Variants[].Skus[] to identify the product: their flags are listed
-                 {"ProductFieldsThatAreSet": ["Variants", "Cultures"], "ProductCultureFieldsThatAreSet": ["Name"],
-                  "VariantFieldsThatAreSet": ["Skus"]}),
+                 {"ProductFieldsThatAreSet": ["Variants", "Cultures"],
+                  "ProductCultureFieldsThatAreSet": ["Name"], "VariantFieldsThatAreSet": ["Skus"]}),
     "onhands": ("OnhandValue", "LeadTimeDayCount", {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
                 {"SkuOnhandFieldsThatAreSet": ["LeadTimeDayCount"]}),
     "sku_prices": ("PriceSale", "IsPriceDiscountable", {"SkuPriceListFieldsThatAreSet": ["PriceSale"]},

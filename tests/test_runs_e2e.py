@@ -28,6 +28,7 @@ from toolkit.outcomes import OUTCOME_SCHEMA
 from toolkit.records import Reason
 from toolkit.runs import (
     Outcome,
+    PlanAlreadySent,
     Submission,
     job_outcomes,
     open_run,
@@ -205,12 +206,37 @@ def test_failed_job_keeps_baseline_and_next_plan_resends(ws: Workspace) -> None:
     assert baseline_id(ws) == first.snapshot.id
     with pytest.raises(Exception, match="jobs failed"):
         outcome.raise_for_status()
-
     ws.sandbox.set_faults()
+
+    # the same source against the same baseline is the same plan: it is not sent twice
+    jobs = ws.sandbox.stats().get("jobs")
+    with pytest.raises(PlanAlreadySent, match="restart its failed jobs"):
+        run(ws)
+    assert ws.sandbox.stats().get("jobs") == jobs  # nothing reached Connect
+
+    # the next day's source plans everything changed since the accepted baseline, the failed changes too
+    rows["C005"]["Name"] = "Changed 5"
+    ws.write(rows)
     again, outcome2 = run(ws)
     assert again.baseline.id == first.snapshot.id
-    assert sum(b.item_count for b in again.batches) == sum(b.item_count for b in plan.batches)
+    assert sum(b.item_count for b in again.batches) == sum(b.item_count for b in plan.batches) + 1
     assert outcome2.succeeded and baseline_id(ws) == again.snapshot.id
+    ws.assert_catalog_is_source()
+
+
+def test_failed_job_restarted_promotes_its_plan(ws: Workspace) -> None:
+    ws.write(companies(4))
+    run(ws)
+    rows = companies(4)
+    rows["C001"]["Name"] = "Changed 1"
+    ws.write(rows)
+    ws.sandbox.set_faults(job_failed={"next": 1})
+    plan, outcome = run(ws)
+    ws.sandbox.set_faults()
+    assert not outcome.succeeded
+    restarted = restart_feed_job(ws.settings, outcome.failures[0].job_id, wait=True, **FAST_WAIT)
+    assert isinstance(restarted, Outcome) and restarted.succeeded
+    assert baseline_id(ws) == plan.snapshot.id
     ws.assert_catalog_is_source()
 
 

@@ -156,10 +156,33 @@ def change_parts(entity: Entity, diff: Diff, policies: Policies, rights: Rights 
     changed, kept = _kept_values(entity, diff.changed)
     if kept:
         parts.notes.append(_kept_note(kept))
+    changed, moved = _moves(entity, changed, parts)
+    fixed = [*fixed[: len(added_groups)], *moved, *fixed[len(added_groups) :]]
     parts.grouping, groups = _changed_groups(entity, changed, policies,
                                              fixed=_count(entity, fixed, policies=policies))  # fmt: skip
-    parts.groups = [*fixed[: len(added_groups)], *groups, *fixed[len(added_groups) :]]
+    at = len(added_groups) + len(moved)
+    parts.groups = [*fixed[:at], *groups, *fixed[at:]]
     return parts
+
+
+# Columns that place a SKU in the product structure: a change moves it (or renumbers its product).
+PLACEMENT = ("Code", "ManufacturerCode", "ManufacturerPartNo")
+
+
+def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts) -> tuple[pl.DataFrame, list[Group]]:
+    """SKUs whose product or variant changed, sent whole at their new place (the feed's every field),
+    as a move Connect processes (``Variants``/``Skus`` listed); the other changed rows."""
+    placing = [c for c in PLACEMENT if c in changed.columns and entity.name == "products"]
+    if not placing or changed.is_empty():
+        return changed, []
+    hit = pl.any_horizontal(pl.col("changed_fields").list.contains(c) for c in placing)
+    moved = changed.filter(hit)
+    if moved.is_empty():
+        return changed, []
+    parts.notes.append(f"moved {moved.height} SKUs to another variant or product: sent whole at their new "
+                       "place")  # fmt: skip
+    groups = _encoded(entity, _split(entity, [Group(moved.drop("changed_fields"), None, (), label="moved")]))
+    return changed.filter(~hit), groups
 
 
 def _removals(entity: Entity, removed: pl.DataFrame, rights: Rights, parts: Parts) -> Group | None:
@@ -199,13 +222,24 @@ def _pending(entity: Entity, rows: pl.DataFrame, parts: Parts, *, why: str) -> N
                        f"({entity.item} has no IsActive or Status)")  # fmt: skip
 
 
+def _union(entity: Entity, changed: pl.DataFrame, policies: Policies) -> list[Group]:
+    """Union groups that send no null a row did not clear: rows that cleared a value go by their own
+    field set (their nulls are the change); in the others a null is left out, never sent."""
+    fields = [c for c in changed.columns if c != "changed_fields"]
+    cleared = pl.any_horizontal(pl.col(c).is_null() & pl.col("changed_fields").list.contains(c)
+                                for c in fields)  # fmt: skip
+    clearing = changed.filter(cleared)
+    plain = [replace(g, clear=()) for g in union_groups(changed.filter(~cleared), policies, "changed")]
+    return _split(entity, [*field_groups(clearing, "changed"), *plain])
+
+
 def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
                     fixed: int) -> tuple[str, list[Group]]:  # fmt: skip
     """By changed-field set unless that costs more than ``max_extra_requests`` over one union header
     per batch. Every set needs at least one request, so many sets settle it without encoding them."""
     if changed.is_empty():
         return "none", []
-    union = _encoded(entity, _split(entity, union_groups(changed, policies, "changed")))
+    union = _encoded(entity, _union(entity, changed, policies))
     n_union = _count(entity, union, policies=policies)
     allowed = policies.max_extra_requests * (fixed + n_union)
     n_sets = changed["changed_fields"].list.join("\x1f").n_unique()
@@ -260,8 +294,8 @@ def _full_groups(entity: Entity, frame: pl.DataFrame, clear: tuple[str, ...],
     main = Group(frame, tuple(f for f in fields if f not in lacking), clear, label="full")
     having = frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in lacking))
     extra = presence_groups(entity, Group(having, tuple(lacking), (), label="full"))
-    parts.notes.append(f"{', '.join(lacking)} sent in requests of their own, for the items that have "
-                       "them: Connect cannot take them as null, and writes a default where absent")  # fmt: skip
+    parts.notes.append(f"{', '.join(lacking)} sent in requests of their own, for the items that "
+                       "have them: Connect cannot take them as null, and writes a default where absent")
     return main, [g for g in extra if not g.frame.is_empty()]
 
 

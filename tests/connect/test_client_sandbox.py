@@ -23,6 +23,7 @@ from toolkit.errors import ConfigError, ConnectAPIError, OutcomeUnknown
 pytestmark = pytest.mark.slow
 
 A = 10000
+APP = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # the ApplicationKey every company carries
 ITEMS: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
     "products": ([{"Code": "P1", "ManufacturerCode": "ACME", "Variants": [
         {"ManufacturerPartNo": "M1", "Skus": [{"PartNo": "A1", "Status": 1}]}]}],
@@ -42,7 +43,7 @@ ITEMS: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
                         {"AccountId": A, "CompetitorSkuFieldsThatAreSet": ["CompetitorName"]}),
     "customers": ([{"Code": "CU1", "EmailAddress": "a@b.se", "FirstName": "Ann", "IsActive": True}],
                   {"AccountId": A, "CustomerFieldsThatAreSet": ["EmailAddress", "FirstName", "IsActive"]}),
-    "companies": ([{"Code": "CO1", "Name": "Acme AB", "IsActive": True}],
+    "companies": ([{"Code": "CO1", "Name": "Acme AB", "IsActive": True, "ApplicationKey": APP}],
                   {"AccountId": A, "CompanyFieldsThatAreSet": ["Name", "IsActive"]}),
     "supplier_products": ([{"SupplierPartNo": "S1", "ProductName": "Thing"}],
                           {"AccountId": A, "FieldsThatAreSet": ["ProductName"]}),
@@ -191,7 +192,8 @@ def test_faults_end_with_every_import_accepted_exactly_once(plain: Any) -> None:
                      error_429={"next": 1, "rate": 0.05}, drop_after_accept=1, retry_after=1,
                      scope="imports")  # fmt: skip
     with _client(plain) as client:
-        outcomes = [_submit_once(client, [{"Code": f"CO{n}", "Name": f"Company {n}"}]) for n in range(8)]
+        companies = [[{"Code": f"CO{n}", "Name": f"Company {n}", "ApplicationKey": APP}] for n in range(8)]
+        outcomes = [_submit_once(client, items) for items in companies]
         jobs = client.wait_for_jobs([i for i, _ in outcomes], timeout=30, poll_interval=0.05)
     injected = plain.stats()["faults"]
     assert injected["drop"] >= 1 and injected["error_500"] >= 2 and injected["error_429"] >= 1
