@@ -242,14 +242,25 @@ def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame,
 
 
 def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -> tuple[bool, str]:
-    """Whether ``feed`` deactivates removed items (see ``Policies.deactivate``), and else who does."""
+    """Whether ``feed`` deactivates removed items (see ``Policies.deactivate``), and else who does.
+
+    With ``auto``, a feed whose source carries the field owns it; one that lacks it owns it only when
+    it is the entity's only feed: beside another feed (a PIM beside the ERP) it leaves removals to the
+    feed that maps the field, or to whichever feed is told ``deactivate = "always"``.
+    """
     field = {"sku_status": "Status", "is_active": "IsActive"}.get(entity.removal)
     policy = feed.policies.deactivate
     if policy != "auto" or field is None or field in frame.columns:
         return policy != "never", ""
-    owners = [f.name for f in settings.feeds.values()
-              if f.entity == feed.entity and f.name != feed.name and field in f.mapping.values()]  # fmt: skip
-    return (False, f"feed {', '.join(owners)}, which maps {field}") if owners else (True, "")
+    others = [f for f in settings.feeds.values() if f.entity == feed.entity and f.name != feed.name]
+    if not others:
+        return True, ""
+    owners = [f.name for f in others if field in f.mapping.values() or f.policies.deactivate == "always"]
+    if owners:
+        return False, f"feed {', '.join(owners)}, which maps {field}"
+    names = ", ".join(f.name for f in others)
+    return False, f"another {entity.name} feed ({names}): set deactivate = \"always\" on the owner of {field}"
+
 
 def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, diff: Diff,
              base_ref: SnapshotRef | None, *, allow: bool,

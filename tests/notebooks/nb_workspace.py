@@ -18,6 +18,7 @@ state_dir = ".norce"
 base_url = "http://127.0.0.1:9"
 client_id = "sandbox"
 scope = "sandbox"
+application_key = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 [feeds.stock]
 entity = "onhands"

@@ -102,5 +102,5 @@ def test_job_outcomes_headless_writes_charts(submitted: tuple[Path, str, dict], 
         assert (out / f"{chart}.svg").read_text().startswith("<svg")
         assert (out / f"{chart}.png").read_bytes().startswith(b"\x89PNG")
     assert text.count('"image/svg+xml"') == 5  # every chart cell shows an offline SVG
-    assert "next_kind" in text and "open_plan" in text  # where the feeds stand, as norce-feeds status
+    assert "next kind" in text and "open plan" in text  # where the feeds stand, as norce-feeds status
     assert "cdn.jsdelivr" not in text and '"output_type": "error"' not in text
