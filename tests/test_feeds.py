@@ -324,7 +324,7 @@ def test_kind_auto(tmp_path: Path) -> None:
 
 
 def test_full_feed_file_scopes(tmp_path: Path) -> None:
-    settings = write_settings(tmp_path, "onhands", "max_items = 6")
+    settings = write_settings(tmp_path, "onhands", "max_items = 6\nmin_rows = 10")  # bounds a first FullFile
     two_locations = catalog("onhands", 12).with_columns(
         pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("L1")).otherwise(pl.lit("L2"))
         .alias("LocationCode"))

@@ -62,7 +62,14 @@ def test_a_first_full_feed_sends_no_full_file_unless_asked(tmp_path: Path) -> No
     assert auto.summary.kind == "full" and not any(b.header.get("FullFile") for b in auto.batches)
     assert any(n.startswith("first full feed: sent without FullFile") for n in auto.summary.notes)
     asked = plan_day(settings, "onhands", catalog("onhands", 10), kind="full")
-    assert all(b.header.get("FullFile") is True for b in asked.batches)
+    assert not any(b.header.get("FullFile") for b in asked.batches)  # asked, but nothing bounds it
+    assert any("neither a baseline nor a min_rows policy" in n for n in asked.summary.notes)
+    overridden = plan_day(settings, "onhands", catalog("onhands", 10), kind="full",
+                          allow_mass_deactivation=True, override_reason="first load of a new shop")
+    assert all(b.header.get("FullFile") is True for b in overridden.batches)
+    bounded = one_feed(tmp_path / "bounded", "onhands", "min_rows = 8")
+    assert all(b.header.get("FullFile") is True
+               for b in plan_day(bounded, "onhands", catalog("onhands", 10), kind="full").batches)
 
 
 def test_a_rejected_row_without_its_key_holds_removals_and_full_file(tmp_path: Path) -> None:

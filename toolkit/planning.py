@@ -99,7 +99,7 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
     rights, notes = _rights(settings, feed, entity, frame, check.rejected, key=key, asked=kind,
-                            first=base_ref is None)  # fmt: skip
+                            first=base_ref is None, allow=allow)  # fmt: skip
     parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow,
                                              rights=rights, today=now.date())  # fmt: skip
     rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
@@ -222,16 +222,16 @@ def _with_pending(valid: pl.DataFrame, hashes: RowHashes, pending: pl.DataFrame 
     return pl.concat([valid, rows]), both
 
 
-def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame, rejected: pl.DataFrame,
-            *, key: list[str], asked: KindOption, first: bool) -> tuple[Rights, list[str]]:  # fmt: skip
+def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame, rejected: pl.DataFrame, *,
+            key: list[str], asked: KindOption, first: bool,
+            allow: bool) -> tuple[Rights, list[str]]:  # fmt: skip
     """Whether the feed deactivates (owns the field) and may send FullFile, and the notes that say why not."""
     owns, owner = _owns(settings, feed, entity, frame)
     notes = []
-    full_file = entity.has_full_file
-    if full_file and first and asked != "full":
-        full_file = False
-        notes.append("first full feed: sent without FullFile, as there is no baseline to tell what it "
-                     "would deactivate (ask for --kind full to send FullFile)")  # fmt: skip
+    unbounded = _unbounded_full_file(feed, asked=asked, allow=allow) if first else None
+    full_file = entity.has_full_file and unbounded is None
+    if entity.has_full_file and unbounded:
+        notes.append(unbounded)
     keyless = rejected.height and not frame.join(
         rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi"
     ).select(key).filter(pl.any_horizontal(pl.col(k).is_null() for k in key)).is_empty()
@@ -239,6 +239,22 @@ def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame,
         full_file = False
         notes.append("FullFile off: rejected rows without a complete key could stand for any item")
     return Rights(owns=owns, full_file=full_file, owner=owner), notes
+
+
+def _unbounded_full_file(feed: Feed, *, asked: KindOption, allow: bool) -> str | None:
+    """Why a first full feed (no baseline) goes without FullFile, or None when it may send it.
+
+    Nothing tells what FullFile would deactivate then (a lost state dir, a half-empty export), so it
+    needs an explicit ``--kind full`` and a bound: the feed's ``min_rows`` policy, which the source
+    passed, or an override with its reason.
+    """
+    if asked != "full":
+        return ("first full feed: sent without FullFile, as there is no baseline to tell what it would "
+                "deactivate (ask for --kind full to send FullFile)")  # fmt: skip
+    if allow or feed.policies.min_rows:
+        return None
+    return ("first full feed: sent without FullFile, as neither a baseline nor a min_rows policy bounds "
+            "what it would deactivate (set min_rows, or pass --allow-mass-deactivation with a reason)")
 
 
 def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -> tuple[bool, str]:
