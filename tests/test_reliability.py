@@ -267,6 +267,26 @@ def test_twelve_previews_during_a_submission_still_promote(stock: Stock) -> None
     assert stock.catalog() == stock.source()
 
 
+# --- 3. a lost state dir and a half-empty export ------------------------------------------------
+def test_a_lost_state_dir_and_a_half_empty_export_deactivate_nothing(
+    stock: Stock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    stock.write("w1", parts(40))
+    assert stock.cli("submit", "w1", "--kind", "full", "--yes", "--wait") == 0
+    shutil.rmtree(stock.settings.state_dir)
+    stock.write("w1", parts(20))  # half the export lost on the way
+    assert stock.cli("submit", "w1", "--kind", "full", "--yes", "--wait") == 0
+    assert "neither a baseline nor a min_rows policy" in capsys.readouterr().out
+    assert {p for p, *_ in stock.catalog()} == set(parts(40))  # all 40 still active in Norce
+    shutil.rmtree(stock.settings.state_dir)
+    stock.write("w1", parts(4))  # one request: its FullFile covers the warehouse
+    code = stock.cli("submit", "w1", "--kind", "full", "--yes", "--wait", "--allow-mass-deactivation",
+                     "--reason", "warehouse W1 emptied")  # fmt: skip
+    assert code == 0 and {p for p, *_ in stock.catalog()} == set(parts(4))  # only when told, with why
+
+
 # --- 6. values that go back and forth -------------------------------------------------------------
 def test_values_going_back_and_forth_always_promote(stock: Stock, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = parts(40), parts(40, value=7)

@@ -260,20 +260,22 @@ def _unbounded_full_file(feed: Feed, *, asked: KindOption, allow: bool) -> str |
 def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -> tuple[bool, str]:
     """Whether ``feed`` deactivates removed items (see ``Policies.deactivate``), and else who does.
 
-    With ``auto``, a feed whose source carries the field owns it; one that lacks it owns it only when
-    it is the entity's only feed: beside another feed (a PIM beside the ERP) it leaves removals to the
-    feed that maps the field, or to whichever feed is told ``deactivate = "always"``.
+    With ``auto``, a feed whose source carries the field owns it, and so does one that lacks it unless
+    another feed of the entity maps it (or is told ``deactivate = "always"``). Product feeds share
+    their SKUs (the ERP's structure and status, the PIM's texts), so a products feed without Status
+    beside another one leaves removals to it; other entities' feeds usually split their items (one
+    warehouse's stock each), and each deactivates its own.
     """
     field = {"sku_status": "Status", "is_active": "IsActive"}.get(entity.removal)
     policy = feed.policies.deactivate
     if policy != "auto" or field is None or field in frame.columns:
         return policy != "never", ""
     others = [f for f in settings.feeds.values() if f.entity == feed.entity and f.name != feed.name]
-    if not others:
-        return True, ""
     owners = [f.name for f in others if field in f.mapping.values() or f.policies.deactivate == "always"]
     if owners:
         return False, f"feed {', '.join(owners)}, which maps {field}"
+    if entity.removal != "sku_status" or not others:
+        return True, ""
     names = ", ".join(f.name for f in others)
     return False, f"another {entity.name} feed ({names}): set deactivate = \"always\" on the owner of {field}"
 
