@@ -88,6 +88,19 @@ def test_a_rejected_row_without_its_key_holds_removals_and_full_file(tmp_path: P
     assert set(base["PartNo"]) <= set(snapshot["PartNo"])  # both held as Norce has them
 
 
+def test_a_first_full_feed_with_a_rejected_row_sends_no_full_file(tmp_path: Path) -> None:
+    """No baseline holds the rejected row's item, so FullFile would deactivate it."""
+    settings = one_feed(tmp_path, "onhands", "max_reject_ratio = 0.5\nmin_rows = 5")
+    base = catalog("onhands", 10)
+    too_big = pl.when(pl.int_range(pl.len()) == 2).then(2**40).otherwise(pl.col("LeadTimeDayCount"))
+    bad = base.with_columns(too_big.alias("LeadTimeDayCount"))  # outside Connect's int: rejected
+    plan = plan_day(settings, "onhands", bad, kind="full")
+    assert plan.summary.rejected == 1 and not any(b.header.get("FullFile") for b in plan.batches)
+    assert "FullFile off: with no baseline, the items of rejected rows would be deactivated" in \
+        plan.summary.notes
+    assert all(b.header.get("FullFile") for b in plan_day(settings, "onhands", base, kind="full").batches)
+
+
 def test_a_rejected_row_with_part_of_its_key_holds_only_what_it_could_be(tmp_path: Path) -> None:
     settings = one_feed(tmp_path, "companies", "max_reject_ratio = 0.5\nmax_deactivation_ratio = 0.5")
     base = catalog("companies", 6)

@@ -238,6 +238,9 @@ def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame,
     if full_file and keyless:
         full_file = False
         notes.append("FullFile off: rejected rows without a complete key could stand for any item")
+    elif full_file and first and rejected.height:
+        full_file = False  # no baseline holds a rejected row's item: FullFile would deactivate it
+        notes.append("FullFile off: with no baseline, the items of rejected rows would be deactivated")
     return Rights(owns=owns, full_file=full_file, owner=owner), notes
 
 
