@@ -163,3 +163,40 @@ def test_full_then_change_feeds_leave_the_catalog_equal_to_the_snapshot(
             if left:  # removed items the change feed leaves for the next full feed are still there
                 got = got.join(frame.select(key), on=key, how="semi")
             assert_frame_equal(got.sort(key), expected, check_dtypes=True), f"day {number}"
+
+
+def test_removed_competitor_prices_stay_pending_until_the_full_feed_removes_them(
+    tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 22.8: over max_items, the full feed goes as one FullFile request, as only it removes them."""
+    from toolkit.cli import main
+
+    sandbox.reset()
+    for key, value in sandbox.environ().items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / "src").mkdir()
+    table = feed("rivals", "competitor_skus", "src/rivals.parquet",
+                 policies="max_items = 3\nmax_deactivation_ratio = 0.5")  # fmt: skip
+    toml = str(write_settings(tmp_path, table, environ=sandbox.environ()).path)
+    base = catalog("competitor_skus", 10)
+    gone = base["PartNo"][4]
+
+    def live() -> set[str]:
+        return {i["PartNo"] for i in sandbox.items("competitor_skus") if i["IsActive"]}
+
+    def submit(frame: pl.DataFrame, *args: str) -> None:
+        frame.write_parquet(tmp_path / "src" / "rivals.parquet")
+        assert main(["submit", "rivals", "--yes", "--wait", *args, "--settings", toml]) == 0
+
+    submit(base, "--kind", "full")
+    submit(base.filter(pl.col("PartNo") != gone), "--kind", "change")
+    submit(base.filter(pl.col("PartNo") != gone), "--kind", "change")  # a quiet day keeps it pending
+    capsys.readouterr()
+    assert main(["status", "--settings", toml]) == 0
+    assert "rivals: 1 removed items stay live until a full feed removes them" in capsys.readouterr().out
+    assert gone in live()
+    submit(base.filter(pl.col("PartNo") != gone), "--kind", "full")
+    assert "sent as one FullFile request of 9 items, over max_items 3" in capsys.readouterr().out
+    assert live() == set(base["PartNo"]) - {gone}
+    assert main(["status", "--settings", toml]) == 0
+    assert "stay live" not in capsys.readouterr().out

@@ -158,6 +158,7 @@ def _run_status(args: argparse.Namespace) -> int:
         "feed", "entity", pl.col("baseline").fill_null("none yet"), "baseline_rows",
         pl.col("promoted_at").dt.strftime(stamp).alias("promoted (UTC)"),
         pl.col("last_full_at").dt.strftime(stamp).alias("last full (UTC)"), "next_kind",
+        pl.col("pending_removals").alias("pending removals"),
         pl.format("{} ({})", "open_plan", "open_state").alias("unfinished"),
         "locked_by",
     ))  # fmt: skip
@@ -166,6 +167,9 @@ def _run_status(args: argparse.Namespace) -> int:
     unfinished = frame.filter(pl.col("open_state").is_in(["sending", "submitted"]))["feed"].to_list()
     if unfinished:
         print(f"unfinished submissions: run `norce-feeds resume FEED` for {', '.join(unfinished)}")
+    for feed, n in frame.filter(pl.col("pending_removals") > 0).select("feed", "pending_removals").rows():
+        print(f"{feed}: {n} removed items stay live until a full feed removes them "
+              f"(`norce-feeds submit {feed} --kind full`)")  # fmt: skip
     return EXIT_CHECKS if frame["problem"].null_count() < frame.height else EXIT_OK
 
 

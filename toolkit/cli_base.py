@@ -114,7 +114,7 @@ def print_table(frame: pl.DataFrame) -> None:
     """Print a frame as a Markdown table, every row and column, blanks for nulls."""
     import polars as pl
 
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True,
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
                    fmt_str_lengths=64):  # fmt: skip
         print(frame.select(pl.all().cast(pl.String).fill_null("")))  # a blank, not "null"

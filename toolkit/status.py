@@ -43,8 +43,8 @@ _TS = pl.Datetime("us", "UTC")
 STATUS_SCHEMA: dict[str, pl.DataType] = {
     "feed": pl.String(), "entity": pl.String(), "profile": pl.String(), "baseline": pl.String(),
     "baseline_rows": pl.Int64(), "promoted_at": _TS, "last_full_at": _TS, "next_kind": pl.String(),
-    "why": pl.String(), "open_plan": pl.String(), "open_state": pl.String(), "locked_by": pl.String(),
-    "problem": pl.String(),
+    "why": pl.String(), "pending_removals": pl.Int64(), "open_plan": pl.String(), "open_state": pl.String(),
+    "locked_by": pl.String(), "problem": pl.String(),
 }  # fmt: skip
 
 
@@ -72,10 +72,18 @@ def _ledger_columns(settings: Settings, rows: list[dict[str, Any]]) -> None:
     with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
         ledger.check()
         for row in rows:
+            row["pending_removals"] = _pending(ledger, row["feed"], row.get("baseline"))
             opened = ledger.open_plan(row["feed"])
             if opened is not None:
                 row |= {"open_plan": opened.id, "open_state": opened.state}
             row["locked_by"] = ledger.holder(row["feed"])
+
+
+def _pending(ledger: Ledger, feed: str, baseline: str | None) -> int | None:
+    """Removed items the baseline still holds until a FullFile import removes them (competitor prices,
+    supplier products): what the plan that made the baseline left for a full feed."""
+    made = [p for p in ledger.plans(feed) if baseline is not None and p.snapshot_id == baseline]
+    return int(made[-1].summary.get("left_for_full", 0)) if made else None
 
 
 def _snapshots(feed: Feed, store: SnapshotStore, now: datetime) -> dict[str, Any]:
