@@ -200,3 +200,29 @@ def test_removed_competitor_prices_stay_pending_until_the_full_feed_removes_them
     assert live() == set(base["PartNo"]) - {gone}
     assert main(["status", "--settings", toml]) == 0
     assert "stay live" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("entity", ["onhands", "sku_prices", "customers", "companies"])
+@pytest.mark.parametrize("with_is_active", [True, False])
+def test_rows_removed_for_a_day_come_back_active_with_their_values(
+    tmp_path: Path, sandbox: Any, entity: str, with_is_active: bool
+) -> None:
+    """Issue 22.7: deactivated on day 2, back on day 3: active again, with the values of day 3."""
+    sandbox.reset()
+    settings = _settings(tmp_path, sandbox, entity)
+    store = SnapshotStore(settings.state_dir / "snapshots")
+    key = list(ENTITIES[entity].key)
+    day1 = catalog(entity, 20)
+    day1 = day1 if with_is_active else day1.drop("IsActive", strict=False)
+    away, kept = day1.head(3), day1.tail(-3)
+    back = pl.concat([kept, _changed(away, CHANGES[entity][0], 0)])  # one of them changed meanwhile
+    with ConnectClient(sandbox.profile(rate_limit_per_minute=100_000)) as client:
+        _prerequisites(client, entity, [day1])
+        for kind, frame in (("full", day1), ("change", kept), ("change", back)):
+            frame.write_parquet(tmp_path / "src" / f"{entity}.parquet")
+            plan = plan_feed(settings, entity, kind=kind, store=store)  # type: ignore[arg-type]
+            _send(client, plan)
+            assert plan.snapshot is not None
+            store.promote(plan.snapshot)
+            expected = _active(entity, frame).sort(key)
+            assert_frame_equal(_catalog(sandbox, entity, frame.columns).sort(key), expected)
