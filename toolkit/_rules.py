@@ -61,7 +61,7 @@ class Rule:
     value: pl.Expr
     reason: pl.Expr
     report_column: str
-    group: str | None = None  # consistency checks: the column whose groups must agree
+    group: tuple[str, ...] | None = None  # consistency checks: the columns whose groups must agree
 
     def pandera(self) -> pa.Check:
         """The same check as a pandera polars ``Check`` (custom, vectorised)."""
@@ -192,26 +192,41 @@ def _qualifier_rules(name: str, spec: Column) -> list[Rule]:
 
 
 def _consistency_rules(ent: Entity, name: str, spec: Column, columns: list[str]) -> list[Rule]:
-    """Products: SKUs of one product (Code) or one variant (ManufacturerPartNo) must agree."""
+    """Products: SKUs of one product (Code) or one variant (ManufacturerCode + ManufacturerPartNo,
+    or ManufacturerPartNo alone where the source has no ManufacturerCode) must agree."""
     if ent.name == "supplier_products":
         return _element_rules(ent, name, columns)
     if ent.name != "products":
         return []
-    groups = []
-    if spec.level == "product" and name != "Code":
-        groups.append(("consistent_product", "Code", "product"))
+    groups: list[tuple[str, tuple[str, ...], str]] = []
+    if spec.level == "product" and name != "Code" and "Code" in columns:
+        groups.append(("consistent_product", ("Code",), "product"))
     if (spec.level == "variant" and name != "ManufacturerPartNo") or name == "Code":
-        groups.append(("consistent_variant", "ManufacturerPartNo", "variant"))
+        groups.append(("consistent_variant", variant_group(columns), "variant"))
     rules = []
     for check, by, level in groups:
-        if by not in columns:
+        if "ManufacturerPartNo" not in columns and by != ("Code",):
             continue
-        ok = pl.col(by).is_null() | (pl.col(name).n_unique().over(by) == 1)
-        why = pl.format(f"the SKUs of {level} {{}} disagree on {name}; all of them are held back",
-                        pl.col(by))  # fmt: skip
+        ok = pl.col(by[-1]).is_null() | (pl.col(name).n_unique().over(by) == 1)
+        which = pl.concat_str([pl.col(c).fill_null("") for c in by], separator="/")
+        why = pl.format(f"the SKUs of {level} {{}} disagree on {name}; all of them are held back", which)
         rule = _rule(check, name, ok, as_text(pl.col(name), spec.dtype), why)
         rules.append(replace(rule, group=by))
     return rules
+
+
+def variant_group(columns: list[str]) -> tuple[str, ...]:
+    """The columns that identify a variant: ``ManufacturerCode`` + ``ManufacturerPartNo`` (the
+    manufacturer is the product's, so ACME 1001 and BETA 1001 are two variants), or the part number
+    alone where the source has no ``ManufacturerCode``.
+
+    >>> variant_group(["Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo"])
+    ('ManufacturerCode', 'ManufacturerPartNo')
+    >>> variant_group(["Code", "ManufacturerPartNo", "PartNo"])
+    ('ManufacturerPartNo',)
+    """
+    pair = ("ManufacturerCode", "ManufacturerPartNo")
+    return pair if "ManufacturerCode" in columns else pair[1:]
 
 
 def _unique_key(ent: Entity, key_columns: tuple[str, ...]) -> Rule:

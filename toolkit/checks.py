@@ -7,7 +7,8 @@ ISO 4217 currency codes (``kind="currency"``); culture codes (``kind="culture"``
 ``Name[sv-SE]``-style columns); sales areas (``VatRate[Sweden]``); maximum lengths; URL shape
 (``kind="url"``); values that ``read_source`` could not cast (its ``_raw_<col>`` shadows); rows the
 loader flagged (``_error``); and for products, product-level columns that disagree between the SKUs
-of one product ``Code`` and variant-level ones between the SKUs of one ``ManufacturerPartNo``.
+of one product ``Code`` and variant-level ones between the SKUs of one variant (``ManufacturerCode``
++ ``ManufacturerPartNo``).
 
 ``validate(entity, frame)`` runs it and returns a ``CheckResult``. For speed every check is one polars
 expression: a single vectorised pass over the whole frame finds the rows with any problem, then
@@ -295,12 +296,12 @@ def _group_screen(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
     differ (a ``group_by`` on the hash of its column, 4x faster than ``n_unique().over()``; a
     collision there only merges groups, flagging more rows). Usually no group disagrees.
     """
-    columns: dict[str, list[str]] = {}
+    columns: dict[tuple[str, ...], list[str]] = {}
     for r in rules:
         if r.group is not None and r.column not in columns.setdefault(r.group, []):
             columns[r.group].append(r.column)
     keys = [f"__k{i}" for i in range(len(columns))]
-    groups = frame.select(pl.col(by).hash().alias(k) for by, k in zip(columns, keys, strict=True))
+    groups = frame.select(frame.select(by).hash_rows().alias(k) for by, k in zip(columns, keys, strict=True))
     groups = groups.with_columns(
         frame.select(cols).hash_rows().alias(f"__h{i}") for i, cols in enumerate(columns.values())
     )
@@ -310,7 +311,7 @@ def _group_screen(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
         .filter("bad").select(k)
         for i, k in enumerate(keys)
     )  # fmt: skip
-    flags = [frame[by].is_not_null() & groups[k].is_in(bad[k].implode())
+    flags = [frame[by[-1]].is_not_null() & groups[k].is_in(bad[k].implode())
              for by, k, bad in zip(columns, keys, disagree, strict=True) if bad.height]  # fmt: skip
     if not flags:
         return pl.Series(np.zeros(frame.height, dtype=bool))

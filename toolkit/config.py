@@ -197,6 +197,9 @@ class Feed:
     # customers: "delta" adds each customer's company link and keeps links made elsewhere; "owned": the
     # feed owns all of a customer's links, so its list replaces them (see toolkit.plan_elements)
     company_links: Literal["delta", "owned"] = "delta"
+    # products: False for a feed (a PIM) whose Code/ManufacturerCode/ManufacturerPartNo only locate
+    # SKUs: it never moves them nor sends FullFile, the structure is another feed's (plan_structure)
+    owns_structure: bool = True
 
     @property
     def header_flags(self) -> tuple[str, ...]:
@@ -444,6 +447,7 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
         application_key=_guid(t, "application_key") or profiles[profile].application_key,
         search_only_by_code=t.get("search_only_by_code", bool, True),
         company_links=_company_links(t),
+        owns_structure=t.get("owns_structure", bool, True),
     )
 
 

@@ -34,7 +34,10 @@ from toolkit.diff import Diff
 from toolkit.entities import Entity
 from toolkit.payloads import item_columns
 
-__all__ = ["Parts", "Rights", "change_parts", "cleared_columns", "full_parts", "still_active"]
+__all__ = ["PLACEMENT", "Parts", "Rights", "change_parts", "cleared_columns", "full_parts", "still_active"]
+
+# Columns that place a SKU in the product structure: a change moves it (or renumbers its product).
+PLACEMENT = ("Code", "ManufacturerCode", "ManufacturerPartNo")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Rights:
     owns: bool = True
     full_file: bool = True
     owner: str = ""  # who deactivates instead, when not ``owns``
+    # a feed that does not own the product structure: PartNo -> Norce's placement (toolkit.plan_structure)
+    structure: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -149,6 +154,7 @@ def change_parts(entity: Entity, diff: Diff, policies: Policies, rights: Rights 
     """Added items whole, changed items by changed fields, removed ones deactivated or left."""
     rights = rights or Rights()
     parts = Parts()
+    diff = _located_diff(diff, rights.structure)
     added = _activated(entity, diff.added, rights)
     added_groups = [] if added.is_empty() else _split(entity, [Group(added, None, (), label="added")])
     deactivation = _removals(entity, diff.removed, rights, parts)
@@ -156,22 +162,48 @@ def change_parts(entity: Entity, diff: Diff, policies: Policies, rights: Rights 
     changed, kept = _kept_values(entity, diff.changed)
     if kept:
         parts.notes.append(_kept_note(kept))
-    changed, moved = _moves(entity, changed, parts)
+    changed, moved = _moves(entity, changed, parts, located=rights.structure is not None)
     fixed = [*fixed[: len(added_groups)], *moved, *fixed[len(added_groups) :]]
     parts.grouping, groups = _changed_groups(entity, changed, policies,
                                              fixed=_count(entity, fixed, policies=policies))  # fmt: skip
     at = len(added_groups) + len(moved)
-    parts.groups = [*fixed[:at], *groups, *fixed[at:]]
+    parts.groups = _located_groups(entity, [*fixed[:at], *groups, *fixed[at:]], rights.structure)
     return parts
 
 
-# Columns that place a SKU in the product structure: a change moves it (or renumbers its product).
-PLACEMENT = ("Code", "ManufacturerCode", "ManufacturerPartNo")
+def _placed(rows: pl.DataFrame, structure: pl.DataFrame | None) -> pl.DataFrame:
+    """``rows`` with the placement Norce has for their SKUs (those it does not have left out), for
+    a feed that does not own the structure; unchanged for one that does (``structure`` None)."""
+    if structure is None:
+        return rows
+    own = [c for c in PLACEMENT if c in rows.columns]
+    return rows.drop(own).join(structure, on="PartNo", how="inner", maintain_order="left")
 
 
-def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts) -> tuple[pl.DataFrame, list[Group]]:
+def _located_diff(diff: Diff, structure: pl.DataFrame | None) -> Diff:
+    if structure is None:
+        return diff
+    return replace(diff, added=_placed(diff.added, structure), changed=_placed(diff.changed, structure),
+                   removed=_placed(diff.removed, structure))  # fmt: skip
+
+
+def _located_groups(entity: Entity, groups: list[Group], structure: pl.DataFrame | None) -> list[Group]:
+    """A feed that does not own the structure lists no ``Code``: its product codes only locate."""
+    if structure is None:
+        return groups
+    out = []
+    for g in groups:
+        fields = g.fields if g.fields is not None else tuple(item_columns(entity, g.frame.columns))
+        out.append(replace(g, fields=tuple(f for f in fields if f not in PLACEMENT),
+                           clear=tuple(c for c in g.clear if c not in PLACEMENT)))  # fmt: skip
+    return out
+
+
+def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts, *,
+           located: bool = False) -> tuple[pl.DataFrame, list[Group]]:  # fmt: skip
     """SKUs whose product or variant changed, sent whole at their new place (the feed's every field),
-    as a move Connect processes (``Variants``/``Skus`` listed); the other changed rows."""
+    as a move Connect processes (``Variants``/``Skus`` listed); the other changed rows. For a feed
+    that does not own the structure (``located``) the new place is where Norce has them already."""
     placing = [c for c in PLACEMENT if c in changed.columns and entity.name == "products"]
     if not placing or changed.is_empty():
         return changed, []
@@ -179,8 +211,12 @@ def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts) -> tuple[pl.Data
     moved = changed.filter(hit)
     if moved.is_empty():
         return changed, []
-    parts.notes.append(f"moved {moved.height} SKUs to another variant or product: sent whole at their new "
-                       "place")  # fmt: skip
+    if located:
+        parts.notes.append(f"{moved.height} SKUs placed anew in the source, as Norce's structure has them: "
+                           "sent whole there")  # fmt: skip
+    else:
+        parts.notes.append(f"moved {moved.height} SKUs to another variant or product: sent whole at their "
+                           "new place")  # fmt: skip
     groups = _encoded(entity, _split(entity, [Group(moved.drop("changed_fields"), None, (), label="moved")]))
     return changed.filter(~hit), groups
 
@@ -260,6 +296,7 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
     holds whole scopes; removed items deactivated explicitly where FullFile is not documented to."""
     rights = rights or Rights()
     parts = Parts(grouping="full")
+    valid, diff = _placed(valid, rights.structure), _located_diff(diff, rights.structure)
     frame = _activated(entity, valid, rights) if entity.removal == "is_active" else valid
     if entity.removal == "sku_status" and rights.owns and "Status" not in valid.columns:
         frame = _with_added_active(entity, frame, diff)
@@ -267,7 +304,7 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
     group, extra = _full_groups(entity, frame, cleared_columns(entity, diff), parts)
     active = still_active(entity, diff.removed)
     if not rights.owns:
-        parts.groups = [group, *extra]
+        parts.groups = _located_groups(entity, [group, *extra], rights.structure)
         if active.height:
             parts.notes.append(_left_to_owner(entity, active.height, rights))
         return parts
@@ -277,6 +314,7 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
         groups, outside = _full_file(entity, group, active, policies, parts)
     parts.groups = [*groups, *extra]
     _full_removals(entity, outside, parts)
+    parts.groups = _located_groups(entity, parts.groups, rights.structure)
     return parts
 
 

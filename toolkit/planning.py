@@ -19,6 +19,7 @@ from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
 from toolkit.plan_elements import NestedPlan
 from toolkit.plan_parts import Parts, Rights, change_parts, cleared_columns, full_parts
+from toolkit.plan_structure import locate_rows
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
 
 if TYPE_CHECKING:
@@ -94,12 +95,15 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     refuse_source(feed, frame, base_ref, source=source, allow=allow)  # schema drift, a cut-off file
     valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
     valid = with_element_keys(entity, valid)  # supplier rows: "" where a row has no element
+    located = locate_rows(settings, feed, entity, valid, store)  # products: who owns the structure
+    valid = located.valid
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or row_key(entity, valid.columns))
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
     rights, notes = _rights(settings, feed, entity, frame, check.rejected, key=key, asked=kind,
                             first=base_ref is None, allow=allow)  # fmt: skip
+    rights, notes = located.rights(rights), [*notes, *located.notes]
     parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow,
                                              rights=rights, today=now.date())  # fmt: skip
     rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
