@@ -22,6 +22,7 @@ from fixtures.settings import feed, write_settings
 
 from toolkit.checks import validate
 from toolkit.config import Policies, Settings
+from toolkit.connect import ConnectClient
 from toolkit.errors import ConfigError
 from toolkit.feeds import Plan, plan_feed
 from toolkit.sandbox.contract import validate_import
@@ -200,3 +201,68 @@ def test_a_pim_that_does_not_own_the_structure_never_moves_skus(tmp_path: Path) 
     assert skus(caught_up)["A2"][:3] == ("P3", "ACME", "1003")
     (p3,) = [p for b in caught_up.batches for p in b.items() if p["Code"] == "P3"]
     assert p3["Cultures"] == [{"CultureCode": "sv-SE", "Name": "New name"}]  # sent whole, unsent before
+
+
+# --- against the sandbox ------------------------------------------------------------------------------
+def run_day(settings: Settings, client: ConnectClient, name: str, frame: pl.DataFrame, *,
+            kind: str = "change", day: int = 1) -> Plan:  # fmt: skip
+    """Plan ``frame`` as feed ``name``'s source, send it (each body contract-checked first), promote it."""
+    plan = plan_day(settings, name, frame, kind=kind, day=day)
+    for batch in plan.batches:
+        assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
+    jobs = [client.import_items(b.entity, b.body, b.header).job_id for b in plan.batches]
+    finished = client.wait_for_jobs(jobs, timeout=60.0, poll_interval=0.05)
+    failed = {i: [e.message for e in client.job_log(i)] for i, j in finished.items()
+              if not j.succeeded or j.fail}  # fmt: skip
+    assert not failed, failed
+    return accept(settings, plan)
+
+
+def catalog(sandbox: Any) -> dict[str, tuple[Any, ...]]:
+    """PartNo -> (Code, ManufacturerCode, ManufacturerPartNo, Status, StandardPrice, EanCode)."""
+    return {s["PartNo"]: (p["Code"], p.get("ManufacturerCode"), v["ManufacturerPartNo"], s.get("Status"),
+                          s.get("StandardPrice"), s.get("EanCode"))
+            for p in sandbox.items("products") for v in p["Variants"] for s in v["Skus"]}  # fmt: skip
+
+
+def names(sandbox: Any) -> dict[str, str]:
+    return {p["Code"]: c["Name"] for p in sandbox.items("products") for c in p.get("Cultures") or []}
+
+
+@pytest.mark.slow
+def test_sandbox_two_brands_one_part_number_and_a_price_only_file(tmp_path: Path, sandbox_clean: Any) -> None:
+    settings = settings_with(tmp_path, erp_feed(), other_feed("prices"), environ=sandbox_clean.environ())
+    with ConnectClient(sandbox_clean.profile(rate_limit_per_minute=100_000)) as client:
+        run_day(settings, client, "erp", erp_rows(), kind="full")
+        assert catalog(sandbox_clean) == {
+            "A1": ("P1", "ACME", "1001", 1, 100.0, "7310000000011"),
+            "A2": ("P1", "ACME", "1001", 1, 110.0, "7310000000028"),
+            "B1": ("P2", "BETA", "1001", 1, 200.0, "7310000000035"),
+            "B2": ("P2", "BETA", "1002", 1, 210.0, None)}  # fmt: skip
+        run_day(settings, client, "prices", PRICES, kind="full")
+        run_day(settings, client, "prices", PRICES.with_columns(pl.col("StandardPrice") + 1).head(1), day=2)
+    got = catalog(sandbox_clean)
+    assert got["A1"] == ("P1", "ACME", "1001", 1, 100.0, "7310000000011")  # the price feed dropped A1
+    assert got["B2"] == ("P2", "BETA", "1002", 1, 205.0, None)  # only the price changed
+    assert got["A2"][4] == 110.0 and "NEW9" not in got
+
+
+@pytest.mark.slow
+def test_sandbox_a_stale_pim_full_feed_leaves_the_erps_structure(tmp_path: Path, sandbox_clean: Any) -> None:
+    settings = pim_settings(tmp_path, sandbox_clean.environ())
+    erp = erp_rows().filter(pl.col("PartNo") != "B1")  # one brand per part number: case 7 alone
+    pim = pim_rows(erp)
+    with ConnectClient(sandbox_clean.profile(rate_limit_per_minute=100_000)) as client:
+        run_day(settings, client, "erp", erp, kind="full")
+        run_day(settings, client, "pim", pim, kind="full")
+        run_day(settings, client, "erp", moved_to_p3(erp), kind="full", day=2)
+        run_day(settings, client, "pim", pim, kind="full", day=2)  # the same day, not updated
+        assert catalog(sandbox_clean)["A2"][:4] == ("P3", "ACME", "1003", 1)
+        renamed = pim.with_columns(pl.lit("New name").alias("Name[sv-SE]"))
+        run_day(settings, client, "pim", renamed, day=3)
+        assert catalog(sandbox_clean)["A2"][:4] == ("P3", "ACME", "1003", 1)
+        assert names(sandbox_clean)["P1"] == "New name"
+        run_day(settings, client, "pim", moved_to_p3(renamed), day=4)  # the PIM catches up
+    assert catalog(sandbox_clean)["A2"][:4] == ("P3", "ACME", "1003", 1)
+    assert names(sandbox_clean)["P3"] == "New name"
+    assert {s[3] for s in catalog(sandbox_clean).values()} == {1}  # nothing deactivated

@@ -119,7 +119,8 @@ def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
 def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema,
                    keep: frozenset[str]) -> pl.Series:  # fmt: skip
     """Product -> Variants -> Skus, assembled as JSON text bottom-up: SKU objects per row, joined
-    per variant (Code, ManufacturerPartNo), joined per product (Code) in order of first appearance.
+    per variant (Code, ManufacturerCode, ManufacturerPartNo), joined per product (Code) in order of
+    first appearance (see `_nesting` for sources without those columns).
 
     Each row gets the index of its product's and its variant's first row; one stable sort on those
     integers makes every group contiguous, so the joins group a sorted integer column (fast) rather
@@ -132,16 +133,25 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
     levels = _levels(entity, cols)
     # Rows are gathered level by level: from one chunk, 10x faster than from the several a file
     # read gives (a gather over chunks costs about as much as copying them all).
-    frame = frame.select(list(dict.fromkeys(["Code", "ManufacturerPartNo", *cols]))).rechunk()
+    product, variant = _nesting(frame.columns)
+    frame = frame.select(list(dict.fromkeys([*variant, *cols]))).rechunk()
     first = pl.col("_i").min()
-    ids = frame.select("Code", "ManufacturerPartNo").with_row_index("_i").select(
-        first.over("Code").alias("_p"), first.over("Code", "ManufacturerPartNo").alias("_v")
+    ids = frame.select(variant).with_row_index("_i").select(
+        first.over(product).alias("_p"), first.over(variant).alias("_v")
     )
     order = ids.select(pl.arg_sort_by("_p", "_v", maintain_order=True)).to_series()
     ids = ids[order]
     chunks = [_product_chunk(entity, frame, order.slice(at, n), ids.slice(at, n), levels, schema, keep)
               for at, n in _whole_products(ids["_p"], _PRODUCT_CHUNK_ROWS)]  # fmt: skip
     return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _nesting(columns: list[str]) -> tuple[list[str], list[str]]:
+    """The columns that group rows into a product and into a variant: ``Code``, and ``Code`` +
+    ``ManufacturerCode`` + ``ManufacturerPartNo`` (ACME 1001 and BETA 1001 are two variants); without
+    a ``Code`` each variant is its own product."""
+    variant: list[str] = [c for c in ("Code", "ManufacturerCode", "ManufacturerPartNo") if c in columns]
+    return (["Code"] if "Code" in columns else variant), variant
 
 
 def _whole_products(product: pl.Series, size: int) -> list[tuple[int, int]]:
