@@ -104,16 +104,41 @@ def _relay(stream: IO[bytes]) -> None:
 class _Kernel:
     """One kernel process, started and stopped on the thread that uses it (its event loop)."""
 
-    def __init__(self, cwd: Path) -> None:
-        from jupyter_client.manager import AsyncKernelManager
+    def __init__(self, cwd: Path, *, attempts: int = 3) -> None:
         from jupyter_core.utils import run_sync
 
         self._run_sync = run_sync
-        self.km = AsyncKernelManager(kernel_name=KERNEL)
-        run_sync(self.km.start_kernel)(cwd=str(cwd), stderr=subprocess.PIPE)
+        for attempt in range(1, attempts + 1):
+            try:
+                self.km = run_sync(self._start)(cwd)
+                break
+            except RuntimeError:  # "Kernel died before replying to kernel_info"
+                if attempt == attempts:
+                    raise
+                _log.info("kernel died while starting (a port taken meanwhile?); starting it again")
         process = getattr(self.km.provisioner, "process", None)
         if process is not None and process.stderr is not None:
             threading.Thread(target=_relay, args=(process.stderr,), daemon=True).start()
+
+    @staticmethod
+    async def _start(cwd: Path) -> Any:
+        """A started kernel that answered kernel_info. The ports a kernel manager picks are free when
+        picked but bound by the kernel later, so another process may take one meanwhile and the kernel
+        dies; each attempt gets a new manager, hence new ports."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=KERNEL)
+        await km.start_kernel(cwd=str(cwd), stderr=subprocess.PIPE)
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=120)
+        except RuntimeError:
+            await km.shutdown_kernel(now=True)
+            raise
+        finally:
+            client.stop_channels()
+        return km
 
     def execute(self, run: NotebookRun, timeout: float) -> RunResult:
         import papermill
