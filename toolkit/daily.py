@@ -60,15 +60,19 @@ class FeedResult:
 def feed_groups(settings: Any, feeds: Iterable[str]) -> list[list[str]]:
     """``feeds`` in groups that can run side by side; a group needs only the groups before it.
 
-    ``settings`` needs only ``feed(name).entity``. Feeds keep their given order within a group.
+    ``settings`` needs ``feed(name).entity`` (and ``owns_structure``: a products feed that does not own
+    the structure goes after the ones that do, whose baselines place its SKUs). Feeds keep their given
+    order within a group.
     """
     names = list(feeds)
     entity = {name: settings.feed(name).entity for name in names}
+    owner = {name: getattr(settings.feed(name), "owns_structure", True) for name in names}
     level: dict[str, int] = {}
 
     def depth(name: str) -> int:
         if name not in level:
-            needed = [n for n in names if entity[n] in REFERS_TO.get(entity[name], ())]
+            needed = [n for n in names if entity[n] in REFERS_TO.get(entity[name], ())
+                      or (entity[n] == entity[name] and owner[n] and not owner[name])]  # fmt: skip
             level[name] = 1 + max((depth(n) for n in needed), default=-1)
         return level[name]
 
