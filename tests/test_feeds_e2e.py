@@ -226,3 +226,28 @@ def test_rows_removed_for_a_day_come_back_active_with_their_values(
             store.promote(plan.snapshot)
             expected = _active(entity, frame).sort(key)
             assert_frame_equal(_catalog(sandbox, entity, frame.columns).sort(key), expected)
+
+
+@pytest.mark.parametrize(("entity", "shared"),
+                         [("customers", "EmailAddress"), ("companies", "OrganizationNo")])
+def test_a_new_party_sharing_an_email_or_organization_number_is_its_own(
+    tmp_path: Path, sandbox: Any, entity: str, shared: str
+) -> None:
+    """Issue 15.6: the plans list SearchOnlyByCode for Code-keyed parties, so Connect matches by Code only."""
+    sandbox.reset()
+    settings = _settings(tmp_path, sandbox, entity)
+    store = SnapshotStore(settings.state_dir / "snapshots")
+    day1 = catalog(entity, 2).drop("CompanyCode", strict=False)
+    day2 = pl.concat([day1, day1.head(1).with_columns(pl.lit("NEW-1").alias("Code"))])  # same e-mail / org no
+    with ConnectClient(sandbox.profile(rate_limit_per_minute=100_000)) as client:
+        for kind, frame in (("full", day1), ("change", day2)):
+            frame.write_parquet(tmp_path / "src" / f"{entity}.parquet")
+            plan = plan_feed(settings, entity, kind=kind, store=store)  # type: ignore[arg-type]
+            assert all("SearchOnlyByCode" in next(iter(v for k, v in b.header.items() if k.endswith("Set")))
+                       for b in plan.batches)  # fmt: skip
+            _send(client, plan)
+            assert plan.snapshot is not None
+            store.promote(plan.snapshot)
+    items = {i["Code"]: i for i in sandbox.items(entity)}
+    assert set(items) == set(day2["Code"])
+    assert items["NEW-1"][shared] == items[day1["Code"][0]][shared]
