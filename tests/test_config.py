@@ -123,6 +123,9 @@ def test_missing_secret_when_needed_names_the_variable(tmp_path: Path) -> None:
 def test_http_allowed_for_loopback(tmp_path: Path) -> None:
     text = PROFILE.replace("https://acme.api-se.stage.norce.tech", "http://127.0.0.1:8765")
     assert load_settings(write(tmp_path, text), environ={}).profile("stage").base_url.startswith("http:")
+    dns = PROFILE.replace("https://acme.api-se.stage.norce.tech", "http://connect.localhost:8765")
+    with pytest.raises(ConfigError, match="https"):  # a *.localhost name goes through DNS: not loopback
+        load_settings(write(tmp_path, dns), environ={})
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:

@@ -96,13 +96,14 @@ class Secret:
 
 
 def is_loopback(host: str) -> bool:
-    """True for localhost and any loopback address (127.0.0.0/8, ::1).
+    """True for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1); ``foo.localhost`` goes
+    through DNS, so it is not.
 
-    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("example.com")
-    (True, True, False)
+    >>> [is_loopback(h) for h in ("127.0.0.1", "localhost", "example.com", "a.localhost")]
+    [True, True, False, False]
     """
     host = host.strip("[]")
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
