@@ -167,3 +167,16 @@ def test_parse_period() -> None:
 def test_repo_settings_file_loads() -> None:
     settings = load_settings(Path(__file__).resolve().parents[1] / "norce.toml", environ={})
     assert "sandbox" in settings.profiles
+
+
+@pytest.mark.parametrize(("table", "line", "said"), [
+    ("[feeds.stock.policies]", "max_deactivation_rato = 0.5", r"\[feeds.stock.policies\] key "
+     r"'max_deactivation_rato': unknown key; did you mean 'max_deactivation_ratio'\?"),
+    ("[feeds.stock]", "owns_structur = false", r"'owns_structur': unknown key; did you mean 'owns_structure'"),
+    ("[profiles.stage]", "rate_limit = 30", r"\[profiles.stage\] key 'rate_limit': unknown key"),
+])  # fmt: skip
+def test_a_misspelt_key_is_refused_not_ignored(tmp_path: Path, table: str, line: str, said: str) -> None:
+    text = (PROFILE + FEED).replace(table + "\n", f"{table}\n{line}\n", 1)
+    assert line in text
+    with pytest.raises(ConfigError, match=said):
+        load_settings(write(tmp_path, text), environ={})

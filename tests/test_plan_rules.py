@@ -273,7 +273,7 @@ def test_a_cleared_non_nullable_value_is_kept_and_noted_not_sent_as_null(tmp_pat
 
 def test_union_requests_never_send_null_for_an_unchanged_value(tmp_path: Path) -> None:
     """Rows that changed different fields share a request: the others' values go as they are, not null."""
-    settings = one_feed(tmp_path, "onhands", "max_requests_per_change = 1")
+    settings = one_feed(tmp_path, "onhands", "max_extra_requests = 0")  # group by the union of fields
     base = catalog("onhands", 40).with_columns(pl.col("IncomingValue").fill_null(1))
     accept(settings, plan_day(settings, "onhands", base, kind="full"))
     row = pl.int_range(pl.len())
@@ -281,6 +281,7 @@ def test_union_requests_never_send_null_for_an_unchanged_value(tmp_path: Path) -
                              pl.when(row % 2 == 1).then(pl.col("IncomingValue") + 1)
                              .otherwise("IncomingValue"))  # fmt: skip
     plan = plan_day(settings, "onhands", day2)
+    assert plan.summary.grouping.startswith("union")
     assert all(v is not None for i in items(plan) for v in i.values())
     before = {r["PartNo"]: r for r in base.iter_rows(named=True)}
     for item in items(plan):

@@ -29,6 +29,7 @@ Secret('**********')
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -290,12 +291,22 @@ class _Table:
 
     def __init__(self, file: str, name: str, data: Mapping[str, Any]) -> None:
         self.file, self.name, self.data = file, name, data
+        self.asked: set[str] = set()  # every key a reader looked for, present or not
+
+    def refuse_unknown(self) -> None:
+        """Raise for a key no reader asked for: a misspelt policy would otherwise be ignored silently."""
+        unknown = sorted(set(self.data) - self.asked)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], self.asked, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(self.asked))}"
+            raise self.fail(unknown[0], f"unknown key{hint}")
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.file} [{self.name}] key {key!r}: {problem}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *,
             expected: str | None = None) -> Any:  # fmt: skip
+        self.asked.add(key)
         if key not in self.data:
             if default is ...:
                 raise self.fail(key, f"missing; expected {expected or _kind_name(kind)}")
@@ -329,7 +340,7 @@ def _profile(t: _Table, name: str, env: Mapping[str, str], root: Path) -> Profil
         raise t.fail("base_url", f"expected https:// for non-loopback host {parts.hostname!r}")
     ca = t.get("ca_bundle", str, None)
     secret = env.get(secret_variable(name))
-    return Profile(
+    profile = Profile(
         name=name,
         base_url=base_url.rstrip("/"),
         client_id=t.get("client_id", str),
@@ -345,6 +356,8 @@ def _profile(t: _Table, name: str, env: Mapping[str, str], root: Path) -> Profil
         timeout_seconds=float(t.get("timeout_seconds", (int, float), 30.0)),
         source=t.file,
     )
+    t.refuse_unknown()
+    return profile
 
 
 def _guid(t: _Table, key: str) -> str | None:
@@ -403,7 +416,7 @@ def _policies(t: _Table) -> Policies:
     for k, v in ratios.items():
         if not 0 <= v <= 1:
             raise t.fail(k, f"expected a ratio between 0 and 1, found {v}")
-    return Policies(
+    policies = Policies(
         full_every=period,
         on_reject=on_reject,
         max_items=t.get("max_items", int, 5000),
@@ -412,6 +425,8 @@ def _policies(t: _Table) -> Policies:
         deactivate=deactivate,
         **ratios,
     )
+    t.refuse_unknown()
+    return policies
 
 
 def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
@@ -432,7 +447,7 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
         if not isinstance(dst, str) or not ent.has_column(dst):
             raise t.fail("mapping", f"{src!r} maps to {dst!r}, which is not a column of {entity}")
     key = t.get("key", list, None)
-    return Feed(
+    feed = Feed(
         name=name,
         entity=entity,
         profile=profile,
@@ -450,6 +465,8 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
         company_links=_company_links(t),
         owns_structure=t.get("owns_structure", bool, True),
     )
+    t.refuse_unknown()
+    return feed
 
 
 def _company_links(t: _Table) -> Literal["delta", "owned"]:
