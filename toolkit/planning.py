@@ -18,6 +18,7 @@ from toolkit.config import Feed, Settings
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
 from toolkit.plan_elements import NestedPlan
+from toolkit.plan_model import FeedKind, KindOption, Plan, PlanSummary, guard, plan_id
 from toolkit.plan_parts import Parts, Rights, change_parts, cleared_columns, full_parts
 from toolkit.plan_structure import locate_rows
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
@@ -25,7 +26,6 @@ from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
     from toolkit.diff import Diff
-    from toolkit.feeds import FeedKind, KindOption, Plan, PlanSummary
     from toolkit.snapshots import SnapshotRef, SnapshotStore
 
 logger = logging.getLogger("toolkit.planning")
@@ -78,7 +78,6 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     """read_source -> validate -> diff -> guard -> batches -> Plan, the snapshot written meanwhile."""
     from toolkit._refusals import refuse_source
     from toolkit.checks import enforce, validate
-    from toolkit.feeds import Plan, plan_id
     from toolkit.sources import read_source
 
     entity = get_entity(feed.entity)
@@ -291,8 +290,6 @@ def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, 
              base_ref: SnapshotRef | None, *, allow: bool,
              rights: Rights, today: date) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
     """groups -> guard -> batches."""
-    from toolkit.feeds import guard
-
     baseline_rows = base_ref.rows if base_ref is not None else 0
     policies = feed.policies
     nested = NestedPlan.of(entity, feed, valid, diff, owns=rights.owns, today=today, first=base_ref is None)
@@ -311,8 +308,6 @@ def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, 
 
 def _summary(kind: FeedKind, why: str, diff: Diff, parts: Parts, batches: tuple[Batch, ...],
              rejected: int, baseline: int, rate: int) -> PlanSummary:  # fmt: skip
-    from toolkit.feeds import PlanSummary
-
     requests = len(batches)
     return PlanSummary(
         kind=kind, reason=why, added=diff.added.height, changed=diff.changed.height,

@@ -1,7 +1,10 @@
-"""A plan on disk: one body file per batch, ``manifest.json`` with every body's sha256, ``rejected.parquet``.
+"""A plan: batches ready to send and what they do (`Plan`, `PlanSummary`), the guard and the plan id,
+and the plan on disk: one body file per batch, ``manifest.json`` with every body's sha256,
+``rejected.parquet``.
 
 Loading checks every body against its recorded sha256 and batch id, so a plan that was edited or
-truncated after it was previewed is refused (PlanError) rather than sent.
+truncated after it was previewed is refused (PlanError) rather than sent. Plain data and files: no
+planning here (:mod:`toolkit.planning` makes plans, :mod:`toolkit.feeds` is the entry point).
 """
 
 from __future__ import annotations
@@ -9,20 +12,146 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import polars as pl
 
 from toolkit.batches import Batch, batch_id
+from toolkit.config import Feed
 from toolkit.entities import get_entity
-from toolkit.errors import PlanError
+from toolkit.errors import GuardRefused, PlanError
 
 if TYPE_CHECKING:
-    from toolkit.feeds import Plan
+    from toolkit.diff import Diff
     from toolkit.snapshots import SnapshotRef
+
+__all__ = ["FeedKind", "KindOption", "Plan", "PlanSummary", "describe", "guard", "load_plan", "plan_id",
+           "save_plan"]
+
+FeedKind = Literal["change", "full"]
+KindOption = Literal["auto", "change", "full"]
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a plan does, in numbers (``as_dict()`` gives plain JSON values)."""
+
+    kind: FeedKind
+    reason: str
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    deactivated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    left_for_full: int = 0
+    baseline_items: int = 0
+    items: int = 0
+    field_counts: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    requests: int = 0
+    bytes: int = 0
+    eta_seconds: float = 0.0
+    grouping: str = "none"
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**out, "field_counts": dict(self.field_counts), "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Batches ready to send, with the snapshot to promote once every job of the plan succeeded."""
+
+    id: str
+    feed: str
+    entity: str
+    profile: str
+    kind: FeedKind
+    created: datetime
+    saving: SnapshotRef | Future[SnapshotRef] | None = field(compare=False)
+    """The new snapshot, or its write still under way; read it through `snapshot`."""
+    baseline: SnapshotRef | None
+    batches: tuple[Batch, ...] = field(repr=False)
+    summary: PlanSummary
+    rejected: pl.DataFrame = field(repr=False)
+    allow_mass_deactivation: bool = False
+    override_reason: str | None = None
+    diff: Diff | None = field(default=None, repr=False, compare=False)
+    """The diff the plan was made from: in memory only (a loaded plan has None)."""
+
+    @property
+    def snapshot(self) -> SnapshotRef | None:
+        """The new snapshot, promoted once every job of the plan succeeded.
+
+        ``plan_feed`` returns as soon as the batches are made, while the snapshot is still being
+        written (1M rows take one to two seconds); this waits for the write and raises its error, if any.
+        Recording, saving and promoting a plan all go through here, so nothing is sent before the
+        snapshot is on disk.
+        """
+        saving = self.saving
+        return saving.result() if isinstance(saving, Future) else saving
+
+    def preview(self, n: int = 5) -> list[dict[str, Any]]:
+        """Per batch: its index, endpoint, header and first ``n`` items, as Python objects."""
+        return [{"batch": b.index, "endpoint": b.endpoint, "header": b.header,
+                 "items": b.items()[:n]} for b in self.batches]  # fmt: skip
+
+    def describe(self) -> str:
+        """A few lines for a terminal or a notebook."""
+        return describe(self)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write body files, ``manifest.json`` (with each body's sha256) and ``rejected.parquet``."""
+        return save_plan(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Plan:
+        """Read a saved plan back; PlanError when a file is missing or a body does not match its hash."""
+        return load_plan(Path(directory))
+
+
+def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating: int,
+          allow: bool) -> None:  # fmt: skip
+    """Refuse (GuardRefused) an empty source or a plan deactivating too much of the baseline."""
+    ratio = deactivating / baseline if baseline else 0.0
+    limit = feed.policies.max_deactivation_ratio
+    counts = {"valid": valid, "baseline": baseline, "deactivating": deactivating,
+              "ratio": round(ratio, 4), "max_deactivation_ratio": limit}  # fmt: skip
+    override = "pass allow_mass_deactivation=True (with an override_reason) to send it anyway"
+    if valid == 0 and not allow:
+        msg = f"feed {feed.name!r}: the source has no valid rows; refusing the {kind} feed; {override}"
+        raise GuardRefused(msg, counts=counts)
+    if ratio > limit and not allow:
+        msg = (f"feed {feed.name!r}: the {kind} feed would deactivate {deactivating} of {baseline} "
+               f"baseline items ({ratio:.1%}), more than max_deactivation_ratio {limit:.0%}; "
+               f"{override}")  # fmt: skip
+        raise GuardRefused(msg, counts=counts)
+
+
+def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *,
+            baseline: str | None = None) -> str:
+    """Deterministic id of a plan (24 hex digits): the feed, kind, snapshot content, batches and baseline.
+
+    Re-planning the same source against the same baseline gives the same id (so ``resume`` and a
+    repeated submit stay idempotent); the same source against another baseline is another plan, even
+    when its batches are byte for byte the same (a value that went A -> B -> A -> B).
+
+    >>> plan_id("stock", "change", "abc", ["b1"], baseline="s1") == plan_id("stock", "change", "abc", ["b1"],
+    ...                                                                      baseline="s1")
+    True
+    >>> plan_id("stock", "change", "abc", ["b1"], baseline="s1") == plan_id("stock", "change", "abc", ["b1"],
+    ...                                                                      baseline="s2")
+    False
+    """
+    text = "\n".join([feed, kind, content, f"baseline={baseline or ''}", *batch_ids])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -125,8 +254,6 @@ def _read_batch(directory: Path, entry: dict[str, Any]) -> Batch:
 
 def load_plan(directory: Path) -> Plan:
     """Read a plan saved by :func:`save_plan`, checking every body against its hash."""
-    from toolkit.feeds import Plan, PlanSummary
-
     m = _read_manifest(directory)
     batches = tuple(_read_batch(directory, e) for e in m["batches"])
     try:
