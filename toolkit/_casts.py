@@ -18,7 +18,7 @@ import polars as pl
 from toolkit.entities import VALUE_ENUMS, Entity
 
 if TYPE_CHECKING:
-    from toolkit.sources import SourceOptions
+    from toolkit.source_options import SourceOptions
 
 _TRUE = ("1", "true", "ja", "yes", "j", "y")
 _FALSE = ("0", "false", "nej", "no", "n")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from toolkit.errors import SourceError
 
 if TYPE_CHECKING:
-    from toolkit.sources import SourceOptions
+    from toolkit.source_options import SourceOptions
 
 _MAGIC = ((b"PK\x03\x04", "a ZIP archive", None),
           (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "excel"),
@@ -115,7 +115,13 @@ def _header_bytes(data: bytes, opts: SourceOptions) -> str | None:
     try:
         header.decode("utf-8")
     except UnicodeDecodeError as exc:
-        from toolkit._readers import decode_message
-
         return decode_message(opts.skip_rows + 1, header[exc.start], "utf-8")
     return None
+
+
+def decode_message(line: int, byte: int, codec: str) -> str:
+    """A byte that is not valid in ``codec``: the line, the byte and the encoding option to set."""
+    codec = codec.removesuffix("-sig")
+    hint = '"latin-1"' if codec == "cp1252" else '"cp1252" or "latin-1"'
+    return (f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
+            f"encoding to the file's encoding (e.g. encoding = {hint})")  # fmt: skip

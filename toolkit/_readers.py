@@ -22,7 +22,7 @@ from toolkit import _encodings
 from toolkit.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
-    from toolkit.sources import SourceOptions
+    from toolkit.source_options import SourceOptions
 
 _CHUNK = 1 << 20
 CUT_OFF = "the file looks cut off"  # the end of the message flagging a cut-off last line
@@ -105,24 +105,17 @@ def _decode(file: Path, codec: str, out: io.BytesIO | None = None) -> str | None
             except UnicodeDecodeError as exc:
                 at = chunk[exc.start] if exc.start < len(chunk) else 0
                 line += chunk.count(b"\n", 0, exc.start)
-                return decode_message(line, at, codec)
+                return _encodings.decode_message(line, at, codec)
             line += chunk.count(b"\n")
             if out is not None:
                 out.write(text.encode("utf-8"))
         try:
             tail = decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return decode_message(line, 0, codec)
+            return _encodings.decode_message(line, 0, codec)
     if out is not None:
         out.write(tail.encode("utf-8"))
     return None
-
-
-def decode_message(line: int, byte: int, codec: str) -> str:
-    codec = codec.removesuffix("-sig")
-    hint = '"latin-1"' if codec == "cp1252" else '"cp1252" or "latin-1"'
-    return (f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
-            f"encoding to the file's encoding (e.g. encoding = {hint})")  # fmt: skip
 
 
 # --- CSV -------------------------------------------------------------------------------------------
