@@ -25,9 +25,8 @@ from toolkit.feeds import Plan, plan_feed
 from toolkit.ledger import Ledger
 from toolkit.payloads import build_header, identity_columns
 from toolkit.rowhash import hash_rows
+from toolkit.snapshots import SnapshotStore
 from toolkit.status import feed_status
-
-SnapshotStore = pytest.importorskip("toolkit.snapshots").SnapshotStore
 
 T0 = datetime.now(UTC)
 ERP = 10000
