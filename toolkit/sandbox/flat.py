@@ -9,7 +9,6 @@ missing items within the scope the contract gives.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +16,9 @@ import orjson
 
 from toolkit.entities import Entity
 from toolkit.sandbox import parties, supplier
+from toolkit.sandbox.import_log import Log as Log  # products and store import it from here
 from toolkit.sandbox.prepare import Prepared, merge_elements
 from toolkit.sandbox.spec import members, nested
-
-Log = Callable[[int, str, int | None], None]  # severity, message, imported row
 
 _SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "num": "REAL", "bool": "INTEGER", "date": "TEXT",
               "enum": "INTEGER", "any": ""}  # fmt: skip

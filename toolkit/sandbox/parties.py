@@ -45,7 +45,7 @@ import orjson
 from toolkit.sandbox.prepare import Prepared
 
 if TYPE_CHECKING:
-    from toolkit.sandbox.flat import Log
+    from toolkit.sandbox.import_log import Log
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS company_links (customer TEXT NOT NULL, company TEXT NOT NULL, "
           "is_primary INTEGER, PRIMARY KEY (customer, company))")  # fmt: skip

@@ -29,7 +29,7 @@ import orjson
 from toolkit.sandbox.prepare import Prepared
 
 if TYPE_CHECKING:
-    from toolkit.sandbox.flat import Log
+    from toolkit.sandbox.import_log import Log
 
 ENTITY = "supplier_products"
 # nested list: (its match members, the member whose values in the import bound a FullFile)
