@@ -19,7 +19,7 @@ from toolkit.reports import ledger_path, summary_json, write_summary
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
-    from toolkit.notebook import Preview
+    from toolkit.preview import Preview
     from toolkit.runs import Outcome
 
 __all__ = ["EXIT_CODES", "Ending", "StatusCallback", "SubmitResult", "submit_feed"]
