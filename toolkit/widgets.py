@@ -1,7 +1,8 @@
 """ipywidgets views for the notebooks; they show toolkit results and forward clicks, nothing more.
 
-Every callback runs through ``_View._run``: inside the view's ``Output`` widget, with errors shown
-there (a toolkit error as its message, anything else with its traceback) and kept in ``.errors``.
+Every callback runs through ``View._run`` (from :mod:`toolkit.widget_parts`): inside the view's
+``Output`` widget, with errors shown there (a toolkit error as its message, anything else with its
+traceback) and kept in ``.errors``.
 Each interactive element carries a CSS class ``t-...`` so a browser test can find it.
 
 - :class:`FeedPicker` feed, kind and source; :class:`CheckView` rejected rows; :class:`DiffView`
@@ -16,8 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -26,9 +26,11 @@ import orjson
 from toolkit import charts
 from toolkit.config import Settings
 from toolkit.display import html_table
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ConfigError
+from toolkit.job_views import JobsView
 from toolkit.notebook import Preview, SubmitResult, preview_feed, sample_changes, submit_feed
 from toolkit.reports import JobReport, restart_jobs
+from toolkit.widget_parts import View, add_css, format_counts
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
@@ -45,56 +47,8 @@ _CHECKS = {"ge": "below the minimum", "le": "above the maximum", "gt": "below th
            "parse": "unreadable values"}  # fmt: skip
 
 
-def _css(widget: W.Widget, name: str) -> Any:
-    widget.add_class(name)
-    return widget
-
-
 def _pre(data: Any) -> str:
     return f"<pre>{html.escape(json.dumps(data, indent=2, ensure_ascii=False, default=str))}</pre>"
-
-
-_table = html_table
-
-
-def _counts(counts: dict[str, Any]) -> str:
-    cells = "".join(f"<td><b>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</b> "
-                    f"{html.escape(k)}</td>" for k, v in counts.items())  # fmt: skip
-    return f"<table><tr>{cells}</tr></table>"
-
-
-class _View(W.VBox):  # type: ignore[misc]
-    """A box whose callbacks run inside its Output widget and show their errors there."""
-
-    def __init__(self, children: Sequence[W.Widget], *, css: str) -> None:
-        self.output = _css(W.Output(), "t-output")
-        self.errors: list[str] = []
-        super().__init__([self.output, *children])  # errors on top, where they are seen
-        self.add_class(css)
-
-    def use_output(self, output: W.Output) -> None:
-        """Show errors in ``output`` (an enclosing app's, at its top) instead of this view's own."""
-        self.children = [c for c in self.children if c is not self.output]  # type: ignore[has-type]
-        self.output = output
-
-    def _clear(self) -> None:
-        self.output.outputs = ()
-        self.errors.clear()
-
-    def _run(self, action: Callable[[], Any]) -> Any:
-        self._clear()  # every action starts from a clean slate: no stale error or result
-        with self.output:
-            try:
-                return action()
-            except ToolkitError as exc:
-                self._error(f"{type(exc).__name__}: {exc}")
-            except Exception as exc:
-                self._error("".join(traceback.format_exception(exc)))
-        return None
-
-    def _error(self, text: str) -> None:
-        self.errors.append(text)
-        self.output.append_stderr(text.rstrip("\n") + "\n")
 
 
 class FeedPicker(W.HBox):  # type: ignore[misc]
@@ -104,14 +58,14 @@ class FeedPicker(W.HBox):  # type: ignore[misc]
                  source: str | None = None, label: str = "Preview") -> None:  # fmt: skip
         names = sorted(settings.feeds)
         self.settings = settings
-        self.feed = _css(W.Dropdown(options=names, value=feed or (names[0] if names else None),
-                                    description="feed"), "t-feed")  # fmt: skip
-        self.kind = _css(W.ToggleButtons(options=KINDS, value=kind, description="kind",
-                                         style={"button_width": "72px"}), "t-kind")  # fmt: skip
-        self.source = _css(W.Text(value=source or "", description="source",
-                                  placeholder="the feed's source"), "t-source")  # fmt: skip
-        self.button = _css(W.Button(description=label, button_style="primary",
-                                    layout=W.Layout(margin="2px 0 0 90px")), "t-pick")  # fmt: skip
+        self.feed = add_css(W.Dropdown(options=names, value=feed or (names[0] if names else None),
+                                       description="feed"), "t-feed")  # fmt: skip
+        self.kind = add_css(W.ToggleButtons(options=KINDS, value=kind, description="kind",
+                                            style={"button_width": "72px"}), "t-kind")  # fmt: skip
+        self.source = add_css(W.Text(value=source or "", description="source",
+                                     placeholder="the feed's source"), "t-source")  # fmt: skip
+        self.button = add_css(W.Button(description=label, button_style="primary",
+                                       layout=W.Layout(margin="2px 0 0 90px")), "t-pick")  # fmt: skip
         self.feed.observe(self._placeholder, names="value")
         self._placeholder()
         super().__init__([W.VBox([self.feed, self.kind]), W.VBox([self.source, self.button])])
@@ -134,8 +88,8 @@ class CheckView(W.VBox):  # type: ignore[misc]
     """Check summary counts and the rejected rows with their reasons."""
 
     def __init__(self) -> None:
-        self.summary = _css(W.HTML(), "t-check-summary")
-        self.rejected = _css(W.HTML(), "t-rejected")
+        self.summary = add_css(W.HTML(), "t-check-summary")
+        self.rejected = add_css(W.HTML(), "t-rejected")
         super().__init__([W.HTML("<h3>Checks</h3>"), self.summary, self.rejected])
 
     def show(self, preview: Preview) -> None:
@@ -147,9 +101,9 @@ class CheckView(W.VBox):  # type: ignore[misc]
         rejected = f"{c.get('rejected_rows', 0):,} ({c.get('reject_ratio', 0.0):.1%})"
         numbers = {"rows": c.get("rows", 0), "valid": c.get("valid", 0), "rejected": rejected}
         problems = {_CHECKS.get(k, k.replace("_", " ")): v for k, v in dict(c.get("problems", {})).items()}
-        self.summary.value = _counts(numbers) + (_counts(problems) if problems else "")
+        self.summary.value = format_counts(numbers) + (format_counts(problems) if problems else "")
         warnings = "".join(f"<li>{html.escape(w)}</li>" for w in check.warnings)
-        self.rejected.value = (f"<ul>{warnings}</ul>" if warnings else "") + _table(check.rejected)
+        self.rejected.value = (f"<ul>{warnings}</ul>" if warnings else "") + html_table(check.rejected)
 
 
 class DiffView(W.VBox):  # type: ignore[misc]
@@ -157,9 +111,9 @@ class DiffView(W.VBox):  # type: ignore[misc]
 
     def __init__(self, *, sample: int = 10) -> None:
         self.sample = sample
-        self.counts = _css(W.HTML(), "t-diff-counts")
-        self.chart = _css(W.Output(), "t-diff-chart")
-        self.changes = _css(W.HTML(), "t-diff-sample")
+        self.counts = add_css(W.HTML(), "t-diff-counts")
+        self.chart = add_css(W.Output(), "t-diff-chart")
+        self.changes = add_css(W.HTML(), "t-diff-sample")
         super().__init__([W.HTML("<h3>Changes</h3>"), self.counts, self.chart, self.changes])
 
     def show(self, preview: Preview) -> None:
@@ -168,11 +122,11 @@ class DiffView(W.VBox):  # type: ignore[misc]
             self.counts.value = "<i>no baseline yet: every valid row is sent (a full feed)</i>"
             self.changes.value = ""
             return
-        self.counts.value = _counts(dict(preview.diff.counts))
+        self.counts.value = format_counts(dict(preview.diff.counts))
         if preview.field_counts:
             self.chart.append_display_data(charts.render(charts.changes_per_field(preview.field_counts)))
         sample = sample_changes(preview.diff, key=preview.key, n=self.sample)
-        self.changes.value = "<b>changed rows, old -> new</b>" + _table(sample, rows=self.sample * 5)
+        self.changes.value = "<b>changed rows, old -> new</b>" + html_table(sample, rows=self.sample * 5)
 
 
 class PayloadView(W.VBox):  # type: ignore[misc]
@@ -181,12 +135,12 @@ class PayloadView(W.VBox):  # type: ignore[misc]
     def __init__(self) -> None:
         self.plan: Plan | None = None
         self.index = 0
-        self.prev = _css(W.Button(description="◀ previous"), "t-prev")
-        self.next = _css(W.Button(description="next ▶"), "t-next")
-        self.label = _css(W.Label(), "t-batch")
-        self.endpoint = _css(W.HTML(), "t-endpoint")
-        self.header = _css(W.HTML(), "t-header")
-        self.items = _css(W.HTML(), "t-items")
+        self.prev = add_css(W.Button(description="◀ previous"), "t-prev")
+        self.next = add_css(W.Button(description="next ▶"), "t-next")
+        self.label = add_css(W.Label(), "t-batch")
+        self.endpoint = add_css(W.HTML(), "t-endpoint")
+        self.header = add_css(W.HTML(), "t-header")
+        self.items = add_css(W.HTML(), "t-items")
         self.prev.on_click(lambda _: self.go(self.index - 1))
         self.next.on_click(lambda _: self.go(self.index + 1))
         nav = W.HBox([self.prev, self.label, self.next])
@@ -216,7 +170,7 @@ class PayloadView(W.VBox):  # type: ignore[misc]
         self.items.value = _pre(orjson.loads(batch.body)[:ITEMS_SHOWN])
 
 
-class SubmitView(_View):
+class SubmitView(View):
     """Dry run or submit, the guard's verdict with an override, a confirm button, progress, jobs.
 
     A plan is sent once: after a send, Confirm is disabled and the view offers Resume, Restart failed
@@ -233,19 +187,19 @@ class SubmitView(_View):
         self._resume, self._restart = resume or _resume_feed, restart
         self.on_preview: Callable[[Preview], None] = self.show
         self.result: SubmitResult | None = None
-        self.dry_run = _css(W.Checkbox(value=True, description="dry run (send nothing)"), "t-dry-run")
-        self.verdict = _css(W.HTML(), "t-verdict")
-        self.override = _css(W.Checkbox(value=False, description="override the guard"), "t-override")
-        self.reason = _css(W.Text(description="reason", placeholder="why this is fine"), "t-reason")
-        self.confirm = _css(W.Button(description="Confirm", button_style="danger"), "t-confirm")
-        self.progress = _css(W.IntProgress(value=0, min=0, max=1, description="batches"),
-                             "t-progress")  # fmt: skip
-        self.statuses = _css(W.HTML(), "t-statuses")
-        self.resume = _css(W.Button(description="Resume"), "t-resume")
-        self.restart = _css(W.Button(description="Restart failed jobs", button_style="warning"),
-                            "t-restart-failed")  # fmt: skip
-        self.again = _css(W.Button(description="New preview"), "t-new-preview")
-        self.after = _css(W.HBox([self.resume, self.restart, self.again]), "t-after")
+        self.dry_run = add_css(W.Checkbox(value=True, description="dry run (send nothing)"), "t-dry-run")
+        self.verdict = add_css(W.HTML(), "t-verdict")
+        self.override = add_css(W.Checkbox(value=False, description="override the guard"), "t-override")
+        self.reason = add_css(W.Text(description="reason", placeholder="why this is fine"), "t-reason")
+        self.confirm = add_css(W.Button(description="Confirm", button_style="danger"), "t-confirm")
+        self.progress = add_css(W.IntProgress(value=0, min=0, max=1, description="batches"),
+                                "t-progress")  # fmt: skip
+        self.statuses = add_css(W.HTML(), "t-statuses")
+        self.resume = add_css(W.Button(description="Resume"), "t-resume")
+        self.restart = add_css(W.Button(description="Restart failed jobs", button_style="warning"),
+                               "t-restart-failed")  # fmt: skip
+        self.again = add_css(W.Button(description="New preview"), "t-new-preview")
+        self.after = add_css(W.HBox([self.resume, self.restart, self.again]), "t-after")
         self.confirm.on_click(lambda _: self._run(self.run))
         self.resume.on_click(lambda _: self._run(self.resume_sent))
         self.restart.on_click(lambda _: self._run(self.restart_failed))
@@ -350,14 +304,14 @@ def _resume_feed(settings: Settings, feed: str, **kw: Any) -> Any:
     return resume_feed(settings, feed, **kw)
 
 
-class PreviewApp(_View):
+class PreviewApp(View):
     """Notebook 01: pick a feed, see its checks, changes and payloads."""
 
     def __init__(self, preview: Preview, *, load: Callable[..., Preview] = preview_feed) -> None:
         self._load = load
         self.picker = FeedPicker(preview.settings, feed=preview.feed, kind=preview.kind,
                                  source=preview.source)  # fmt: skip
-        self.verdict = _css(W.HTML(), "t-preview-verdict")
+        self.verdict = add_css(W.HTML(), "t-preview-verdict")
         self.check, self.diff, self.payload = CheckView(), DiffView(), PayloadView()
         self.picker.on_pick(lambda **v: self._run(lambda: self.pick(**v)))
         super().__init__([self.picker, self.verdict, self.check, self.diff, self.payload],
@@ -407,6 +361,3 @@ def submit_app(preview: Preview, *, timeout: float = 600.0) -> SubmitApp:
 def jobs_app(report: JobReport) -> JobsView:
     """The widgets of notebook 03: filters, job table, charts and restarts."""
     return JobsView(report)
-
-
-from toolkit.job_views import JobsView  # noqa: E402  (it builds on _View above)
