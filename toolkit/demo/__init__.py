@@ -12,10 +12,12 @@ the accepted snapshots, and writes ``out/summary.md``. ``make lab`` opens Jupyte
 - :mod:`toolkit.demo.catalog`: the catalog check
 - :mod:`toolkit.demo.report`: expectations and summary.md
 - :mod:`toolkit.demo.run` and :mod:`toolkit.demo.lab`: the two entry points
+- :mod:`toolkit.demo.cli`: the command line, which picks one of them
 """
 
 from __future__ import annotations
 
-from toolkit.demo.run import DemoOptions, main, run_demo
+from toolkit.demo.cli import main
+from toolkit.demo.run import DemoOptions, run_demo
 
 __all__ = ["DemoOptions", "main", "run_demo"]

@@ -8,7 +8,6 @@ should (day 4's stock refused included), 1 when something else happened, 2 for b
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,13 +24,12 @@ from toolkit.demo.days import FeedDay, run_day
 from toolkit.demo.kernels import NotebookRun, kernel_pool
 from toolkit.demo.report import DemoRun, render_summary, surprises
 from toolkit.demo.workspace import ROOT, Workspace, read_manifest, select
-from toolkit.errors import ToolkitError
 from toolkit.status import feed_status
 
 if TYPE_CHECKING:
     from toolkit.sandbox import SandboxServer
 
-__all__ = ["CONNECT_RATE", "DemoOptions", "main", "parse_args", "run_demo", "sandbox_environment"]
+__all__ = ["CONNECT_RATE", "DemoOptions", "run_demo", "sandbox_environment"]
 
 CONNECT_RATE = 60  # requests a minute per client, as in Norce Commerce Connect
 OUTCOMES = "03-job-outcomes.ipynb"
@@ -58,47 +56,6 @@ class _Context:
     days: tuple[int, ...]
     feeds: tuple[str, ...]
     manifest: dict[str, Any] = field(repr=False)
-
-
-def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
-    """The command line of ``python -m toolkit.demo``."""
-    p = argparse.ArgumentParser(prog="python -m toolkit.demo", description=__doc__.split("\n\n")[0])
-    p.add_argument("--days", type=_ints, default=(), help="days to run, e.g. 1,2,4 (default: all)")
-    p.add_argument("--feeds", type=_names, default=(), help="feeds to run, e.g. prices,stock (default: all)")
-    p.add_argument("--out", type=Path, default=ROOT / "out", help="output directory (default: out/)")
-    p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default: 2)")
-    p.add_argument("--rate-limit", type=int, default=CONNECT_RATE,
-                   help="requests a minute the sandbox and the demo's profile allow "
-                        f"(default: {CONNECT_RATE}, as Connect)")  # fmt: skip
-    p.add_argument("--lab", action="store_true", help="start JupyterLab on the demo's state instead")
-    p.add_argument("--no-browser", dest="open_browser", action="store_false", help="with --lab: no browser")
-    ns = p.parse_args(argv)
-    return DemoOptions(days=ns.days, feeds=ns.feeds, out=ns.out.resolve(), workers=max(1, ns.workers),
-                       rate_limit=ns.rate_limit, lab=ns.lab, open_browser=ns.open_browser)  # fmt: skip
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected day numbers such as 1,2,4, found {text!r}") from None
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
-    try:
-        if options.lab:
-            from toolkit.demo.lab import run_lab
-
-            return run_lab(options)
-        return run_demo(options)
-    except ToolkitError as exc:
-        print(f"demo: {type(exc).__name__}: {exc}")
-        return 2
 
 
 @contextmanager
