@@ -31,10 +31,12 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Clock", "RequestBudget", "Sleep", "shared_budget"]
+__all__ = ["Clock", "RequestBudget", "Sleep", "WaitHook", "shared_budget"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+WaitHook = Callable[[float, str], None]
+"""Told ``(seconds, why)`` just before a wait: the budget's pacing, a ``Retry-After``, a backoff."""
 logger = logging.getLogger("toolkit.connect")
 
 _REGISTRY: dict[tuple[Any, ...], RequestBudget] = {}
@@ -91,13 +93,28 @@ class RequestBudget:
         kind = f"burst={self.burst}, " if self.burst is not None else ""
         return f"RequestBudget({self.limit}, window={self.window}, {kind}path={self.path})"
 
-    def acquire(self) -> float:
-        """Wait until a request may be sent, spend one token and return the time it was spent."""
+    @property
+    def reason(self) -> str:
+        """Why a request waits for this budget, as a progress line says it.
+
+        >>> RequestBudget(60).reason, RequestBudget(3, burst=20).reason, RequestBudget(5, 1).reason
+        ('rate limit 60/min', 'rate limit 3/min', 'rate limit 5/1s')
+        """
+        per = "min" if self.window == 60.0 else f"{self.window:g}s"
+        return f"rate limit {self.limit}/{per}"
+
+    def acquire(self, *, on_wait: WaitHook | None = None, why: str | None = None) -> float:
+        """Wait until a request may be sent, spend one token and return the time it was spent.
+
+        ``on_wait(seconds, why or self.reason)`` is called before each wait.
+        """
         while True:
             stamp, wait = self._update(self._take)
             if wait <= 0:
                 return float(stamp)
             logger.debug("budget %s/%ss exhausted: waiting %.2f s", self.limit, self.window, wait)
+            if on_wait is not None:
+                on_wait(wait, why or self.reason)
             self._sleep(wait)
 
     def settle(self, stamp: float) -> None:

@@ -35,7 +35,7 @@ import orjson
 
 from toolkit.config import Profile
 from toolkit.connect.auth import ClientCredentials
-from toolkit.connect.budget import Clock, RequestBudget, Sleep, shared_budget
+from toolkit.connect.budget import Clock, RequestBudget, Sleep, WaitHook, shared_budget
 from toolkit.connect.models import ImportResponse, Job, JobLogEntry
 from toolkit.connect.transport import (
     RateLimitTransport,
@@ -84,6 +84,10 @@ class ConnectClient:
         Attempts, total time and backoff (``RetryPolicy``).
     budget
         The request budget; default ``rate_limit_per_minute`` of the profile per 60 s.
+    on_wait
+        Told ``(seconds, why)`` before the client waits: for the budget (``"rate limit 60/min"``),
+        a ``Retry-After`` (``"429 Retry-After"``) or a retry's backoff (``"retry after 503"``). Also
+        the ``on_wait`` attribute, which a submission sets while it runs.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class ConnectClient:
         state_dir: str | Path | None = None,
         retry: RetryPolicy | None = None,
         budget: RequestBudget | None = None,
+        on_wait: WaitHook | None = None,
     ) -> None:
         _refuse_plain_http(profile)
         self.profile = profile
@@ -111,15 +116,25 @@ class ConnectClient:
         self._auth = ClientCredentials(profile.token_url, profile.client_id, profile.require_secret(),
                                        profile.scope, clock=self._clock)  # fmt: skip
         real = transport or httpx.HTTPTransport(verify=_verify(profile))
-        limited = RateLimitTransport(real, self.budget, extra={token_path: token_budget})
-        self._transport = RetryTransport(limited, retry, idempotent_paths={token_path},
+        self._limited = RateLimitTransport(real, self.budget, extra={token_path: token_budget})
+        self._transport = RetryTransport(self._limited, retry, idempotent_paths={token_path},
                                          clock=self._clock, sleep=self._sleep)  # fmt: skip
+        self.on_wait = on_wait
         headers = {"Accept": "application/json"}
         if profile.application_id:
             headers["application-id"] = profile.application_id
         self._http = httpx.Client(base_url=profile.connect_url, transport=self._transport,
                                   auth=self._auth, headers=headers,
                                   timeout=httpx.Timeout(profile.timeout_seconds))  # fmt: skip
+
+    @property
+    def on_wait(self) -> WaitHook | None:
+        """Told ``(seconds, why)`` before every wait of this client (None: nobody is told)."""
+        return self._transport.on_wait
+
+    @on_wait.setter
+    def on_wait(self, hook: WaitHook | None) -> None:
+        self._limited.on_wait = self._transport.on_wait = hook
 
     def __repr__(self) -> str:
         return f"ConnectClient(profile={self.profile.name!r}, base_url={_public(self.profile.base_url)!r})"

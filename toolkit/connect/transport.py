@@ -19,11 +19,12 @@ Examples
 --------
 >>> import httpx
 >>> answers = iter([httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(200)])
->>> waits = []
+>>> waits, told = [], []
 >>> retry = RetryTransport(httpx.MockTransport(lambda request: next(answers)),
-...                        sleep=waits.append, clock=lambda: 0.0)
->>> retry.handle_request(httpx.Request("GET", "https://x.test/Job/Ping")).status_code, waits
-(200, [2.0])
+...                        sleep=waits.append, clock=lambda: 0.0,
+...                        on_wait=lambda seconds, why: told.append((seconds, why)))
+>>> retry.handle_request(httpx.Request("GET", "https://x.test/Job/Ping")).status_code, waits, told
+(200, [2.0], [(2.0, '503 Retry-After')])
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from toolkit.connect.budget import Clock, RequestBudget, Sleep
+from toolkit.connect.budget import Clock, RequestBudget, Sleep, WaitHook
 
 __all__ = ["RateLimitTransport", "RetryPolicy", "RetryTransport", "is_tls_failure", "outcome_unknown"]
 
@@ -77,7 +78,10 @@ class RetryPolicy:
 
 
 class RateLimitTransport(httpx.BaseTransport):
-    """Spends from ``budget`` before every request (and from ``extra[path]`` for such paths)."""
+    """Spends from ``budget`` before every request (and from ``extra[path]`` for such paths).
+
+    ``on_wait(seconds, why)``, when set, is told of every wait for a budget (``"rate limit 60/min"``).
+    """
 
     def __init__(
         self,
@@ -85,14 +89,16 @@ class RateLimitTransport(httpx.BaseTransport):
         budget: RequestBudget,
         *,
         extra: dict[str, RequestBudget] | None = None,
+        on_wait: WaitHook | None = None,
     ) -> None:
         self._transport, self._budget, self._extra = transport, budget, dict(extra or {})
+        self.on_wait = on_wait
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         other = self._extra.get(request.url.path)
         if other is not None:
-            other.acquire()
-        stamp = self._budget.acquire()
+            other.acquire(on_wait=self.on_wait, why=f"{other.reason} of {request.url.path}")
+        stamp = self._budget.acquire(on_wait=self.on_wait)
         try:
             return self._transport.handle_request(request)
         finally:
@@ -115,6 +121,9 @@ class RetryTransport(httpx.BaseTransport):
         Attempts, total time and backoff.
     idempotent_paths
         URL paths that are safe to send twice whatever the method (the token endpoint).
+    on_wait
+        Told ``(seconds, why)`` before each wait: ``"429 Retry-After"``, ``"retry after 503"``,
+        ``"retry after ConnectError"``; may be set later as the ``on_wait`` attribute.
     """
 
     def __init__(
@@ -125,9 +134,11 @@ class RetryTransport(httpx.BaseTransport):
         idempotent_paths: Collection[str] = (),
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        on_wait: WaitHook | None = None,
     ) -> None:
         self._transport = transport
         self.policy = policy or RetryPolicy()
+        self.on_wait = on_wait
         self._idempotent_paths = frozenset(idempotent_paths)
         self._clock: Clock = clock or time.time
         self._sleep: Sleep = sleep or time.sleep
@@ -152,12 +163,12 @@ class RetryTransport(httpx.BaseTransport):
                     raise
                 self._wait(request, attempt, backoff, type(exc).__name__)
                 continue
-            wait = self._retry_wait(policy, response, attempt, self.is_idempotent(request))
-            if wait is None or not self._has_time(policy, attempt, wait, deadline):
+            told = self._retry_wait(policy, response, attempt, self.is_idempotent(request))
+            if told is None or not self._has_time(policy, attempt, told[0], deadline):
                 response.extensions = {**response.extensions, "attempts": attempt}
                 return response
             response.close()
-            self._wait(request, attempt, wait, str(response.status_code))
+            self._wait(request, attempt, told[0], str(response.status_code), told[1])
 
     def _may_retry_error(self, request: httpx.Request, exc: Exception) -> bool:
         if is_tls_failure(exc):
@@ -166,20 +177,25 @@ class RetryTransport(httpx.BaseTransport):
 
     @staticmethod
     def _retry_wait(policy: RetryPolicy, response: httpx.Response, attempt: int,
-                    idempotent: bool) -> float | None:  # fmt: skip
-        if response.status_code not in policy.statuses:
+                    idempotent: bool) -> tuple[float, str] | None:  # fmt: skip
+        """Seconds to wait before retrying and why (``"429 Retry-After"``), or None: no retry."""
+        status = response.status_code
+        if status not in policy.statuses or not (idempotent or status in policy.not_taken_statuses):
             return None
-        if not idempotent and response.status_code not in policy.not_taken_statuses:
-            return None
-        told = retry_after(response) if response.status_code in policy.retry_after_statuses else None
-        return policy.delay(attempt) if told is None else told
+        told = retry_after(response) if status in policy.retry_after_statuses else None
+        if told is None:
+            return policy.delay(attempt), f"retry after {status}"
+        return told, f"{status} Retry-After"
 
     def _has_time(self, policy: RetryPolicy, attempt: int, wait: float, deadline: float) -> bool:
         return attempt < policy.attempts and self._clock() + wait <= deadline
 
-    def _wait(self, request: httpx.Request, attempt: int, wait: float, why: str) -> None:
+    def _wait(self, request: httpx.Request, attempt: int, wait: float, what: str,
+              why: str | None = None) -> None:  # fmt: skip
         logger.info("%s %s: %s on attempt %d, retrying in %.2f s", request.method,
-                    request.url.path, why, attempt, wait)  # fmt: skip
+                    request.url.path, what, attempt, wait)  # fmt: skip
+        if self.on_wait is not None:
+            self.on_wait(wait, why or f"retry after {what}")
         self._sleep(wait)
 
     def close(self) -> None:
