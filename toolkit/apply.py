@@ -95,4 +95,4 @@ def apply_plan(settings: Settings, directory: str | Path, *, confirm: Callable[[
         if not wait:
             return sub
         return wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                             poll_interval=poll_interval)  # fmt: skip
+                             poll_interval=poll_interval, progress=progress)  # fmt: skip

@@ -14,7 +14,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from toolkit.records import JobRecord, Reason
 if TYPE_CHECKING:
     from toolkit.connect.models import Job
     from toolkit.feeds import Plan
-    from toolkit.runs import Submission, _Client
+    from toolkit.runs import Progress, Submission, _Client
     from toolkit.snapshots import SnapshotStore
 
 __all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "job_table", "wait_for_jobs"]
@@ -84,12 +85,14 @@ class Outcome:
 
 # --- wait and promote ------------------------------------------------------------------------
 def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store: SnapshotStore, *,
-                  timeout: float = 3600.0, poll_interval: float = 5.0) -> Outcome:  # fmt: skip
+                  timeout: float = 3600.0, poll_interval: float = 5.0,
+                  progress: Progress | None = None) -> Outcome:  # fmt: skip
     """Wait until every job of the plan finished, store outcomes, and promote when all succeeded.
 
     Jobs that failed (or ended with failed items) keep the baseline where it was and are listed in
     ``Outcome.failures`` with the tail of their log. Raises JobTimeout (after recording what is known)
     when jobs are still running at ``timeout``, and LedgerError when batches are not all accepted.
+    ``progress`` gets a ``job`` event whenever a job's status changes (see ``toolkit.progress``).
     """
     plan = submission.plan
     with ledger.lock(plan.feed):
@@ -100,7 +103,8 @@ def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store
                    "run resume first")  # fmt: skip
             raise LedgerError(msg)
         ids = [int(b.job_id) for b in batches if b.job_id is not None]
-        jobs = _wait(client, ledger, ids, timeout, poll_interval) if ids else {}
+        told = _JobEvents(progress, plan, ids) if progress is not None else None
+        jobs = _wait(client, ledger, ids, timeout, poll_interval, told) if ids else {}
         records = tuple(_store_outcome(client, ledger, jobs[i]) for i in ids)
         failures = tuple(_failure(r) for r in records if not r.succeeded)
         if failures:
@@ -110,14 +114,59 @@ def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store
         return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
 
 
-def _wait(client: _Client, ledger: Ledger, ids: Sequence[int], timeout: float,
-          poll_interval: float) -> dict[int, Job]:  # fmt: skip
+def _wait(client: _Client, ledger: Ledger, ids: Sequence[int], timeout: float, poll_interval: float,
+          told: _JobEvents | None) -> dict[int, Job]:  # fmt: skip
     try:
-        return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval)
+        if told is None:  # clients without on_poll (test fakes) still wait
+            return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval)
+        return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval, on_poll=told)
     except JobTimeout as exc:
         if exc.job is not None and exc.job.job_id in ids:
             ledger.record_job(exc.job)
         raise
+
+
+class _JobEvents:
+    """``on_poll`` for the client's job polling: a ``job`` event to ``progress`` per status change.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from toolkit.connect.models import Job
+    >>> told = []
+    >>> events = _JobEvents(told.append, SimpleNamespace(id="p1", feed="stock"), [7])
+    >>> events({7: Job(7, JobStatus.Queued)}); events({7: Job(7, JobStatus.Queued)})
+    >>> events({7: Job(7, JobStatus.Succeeded, totals=3)})
+    >>> [(e["status"], e["finished"], e["jobs"], e["items"]) for e in told]
+    [('Queued', 0, 1, None), ('Succeeded', 1, 1, 3)]
+    """
+
+    def __init__(self, progress: Progress, plan: Plan, ids: Sequence[int], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self._progress, self._plan, self._ids, self._clock = progress, plan, list(ids), clock
+        self._seen: dict[int, tuple[JobStatus, bool]] = {}
+        self._started = clock()
+
+    def __call__(self, known: dict[int, Job]) -> None:
+        for job_id in self._ids:
+            job = known.get(job_id)
+            if job is None or self._seen.get(job_id) == (job.status, job.is_done):
+                continue
+            self._seen[job_id] = (job.status, job.is_done)
+            self._progress(self._event(job))
+
+    def _event(self, job: Job) -> dict[str, Any]:
+        finished = sum(done for _, done in self._seen.values())
+        return {"event": "job", "plan_id": self._plan.id, "feed": self._plan.feed, "job_id": job.job_id,
+                "status": job.status.name, "done": job.is_done, "finished": finished,
+                "jobs": len(self._ids), "items": job.totals, "run_time_s": _run_time(job),
+                "waited_s": round(self._clock() - self._started, 3)}  # fmt: skip
+
+
+def _run_time(job: Job) -> float | None:
+    if job.run_time is not None:
+        return job.run_time.total_seconds()
+    return (job.stop - job.start).total_seconds() if job.stop and job.start else None
 
 
 def _store_outcome(client: _Client, ledger: Ledger, job: Job) -> JobRecord:

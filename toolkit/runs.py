@@ -33,6 +33,7 @@ from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
 from toolkit.ledger import Ledger, StateDamaged
 from toolkit.lookup import DEFAULT_LOOKUP, JobLookup, find_job
 from toolkit.outcomes import OUTCOME_SCHEMA, Failure, Outcome, job_outcomes, wait_for_jobs
+from toolkit.progress import WaitEvents, eta_seconds
 from toolkit.records import BatchRecord, PlanRecord, Reason
 from toolkit.restarts import restart_failed
 
@@ -76,8 +77,9 @@ class _Client(Protocol):  # the part of ConnectClient that runs uses
     def list_jobs(self) -> list[Job]: ...
     def job_log(self, job_id: int) -> list[Any]: ...
     def restart_job(self, job_id: int) -> Any: ...
-    def wait_for_jobs(self, job_ids: Iterable[int], *, timeout: float,
-                      poll_interval: float) -> dict[int, Job]: ...  # fmt: skip
+    def wait_for_jobs(self, job_ids: Iterable[int], *, timeout: float, poll_interval: float,
+                      on_poll: Callable[[dict[int, Job]], None] | None = None,
+                      ) -> dict[int, Job]: ...  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,14 +139,18 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
         records = {b.index: b for b in ledger.batches(plan.id)}
         todo = [b for b in plan.batches if records[b.index].state != "accepted"]
         rate = _rate(client)
-        emit(_event("start", plan, len(plan.batches) - len(todo), len(todo), rate))
+        waits = WaitEvents(progress, rate=rate,
+                           where=_event("start", plan, len(plan.batches) - len(todo), len(todo), rate))
+        emit(waits.where)
         sent = found = 0
-        for left, batch in zip(range(len(todo) - 1, -1, -1), todo, strict=True):
-            rec, was_sent, was_found = _deliver(plan, batch, records[batch.index], client, ledger,
-                                                lookup, sleep)  # fmt: skip
-            sent, found = sent + was_sent, found + was_found
-            emit({**_event("batch", plan, len(plan.batches) - left, left, rate),
-                  "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
+        with waits.attached(client):  # the client's waits become "wait" events while it sends
+            for left, batch in zip(range(len(todo) - 1, -1, -1), todo, strict=True):
+                waits.where = _event("send", plan, len(plan.batches) - left - 1, left + 1, rate)
+                rec, was_sent, was_found = _deliver(plan, batch, records[batch.index], client,
+                                                    ledger, lookup, sleep)  # fmt: skip
+                sent, found = sent + was_sent, found + was_found
+                emit({**_event("batch", plan, len(plan.batches) - left, left, rate),
+                      "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
         emit(_event("done", plan, len(plan.batches), 0, rate))
         return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent, found=found)
 
@@ -258,7 +264,8 @@ def _rate(client: object) -> int:
 
 def _event(kind: str, plan: Plan, accepted: int, left: int, rate: int) -> dict[str, Any]:
     return {"event": kind, "plan_id": plan.id, "feed": plan.feed, "batches": len(plan.batches),
-            "accepted": accepted, "requests_left": left, "eta_s": left * 60.0 / rate}  # fmt: skip
+            "accepted": accepted, "requests_left": left,
+            "eta_s": eta_seconds(left, rate=rate)}  # fmt: skip
 
 
 def _ignore(event: dict[str, Any]) -> None:
@@ -356,7 +363,7 @@ def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto", s
         if confirm is not None and not confirm(plan):
             return None
         sub = submit(plan, run.client, run.ledger, progress=progress)
-        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+        return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
 def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: Progress | None = None,
@@ -364,7 +371,7 @@ def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: 
     """``resume`` the feed's unfinished submission with the settings' client and ledger."""
     with open_run(settings, feed) as run:
         sub = resume(feed, settings=settings, client=run.client, ledger=run.ledger, progress=progress)
-        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+        return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
 def restart_feed_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
@@ -388,9 +395,9 @@ def read_job_outcomes(settings: Settings, *, feed: str | None = None,
         return job_outcomes(ledger, since=since, feed=feed)
 
 
-def _maybe_wait(sub: Submission, run: Run, wait: bool, timeout: float,
-                poll_interval: float) -> Submission | Outcome:  # fmt: skip
+def _maybe_wait(sub: Submission, run: Run, wait: bool, timeout: float, poll_interval: float,
+                progress: Progress | None = None) -> Submission | Outcome:  # fmt: skip
     if not wait:
         return sub
     return wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                         poll_interval=poll_interval)  # fmt: skip
+                         poll_interval=poll_interval, progress=progress)  # fmt: skip
