@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from toolkit.config import Settings
     from toolkit.daily import FeedResult
     from toolkit.plan_sets import PlannedFeed
-    from toolkit.runs import Progress
+    from toolkit.progress import ProgressBar
 
 NO_TERMINAL = "no terminal to ask whether to send; add --yes to send without asking"
 
@@ -66,15 +66,18 @@ def confirm(plan: object) -> bool:
     return ask(f"send {plural(requests, 'request')} to Connect?")
 
 
-def report_run(result: object) -> int:
+def report_run(result: object, bar: ProgressBar | None = None) -> int:
+    """Print what came of the run; its first line ends with how long it took and spent waiting."""
     if result is None:
         print("nothing sent")
         return EXIT_OK
-    print(result)
+    head, newline, rest = str(result).partition("\n")
+    print(f"{head}; {bar.summary()}{newline}{rest}" if bar is not None else result)
     return EXIT_JOB_FAILED if getattr(result, "succeeded", True) is False else EXIT_OK
 
 
-def progress() -> Progress:
+def progress() -> ProgressBar:
+    """The bar on stderr, silent when stderr is not a terminal; it keeps the waiting figures."""
     from toolkit.progress import ProgressBar
 
     return ProgressBar(disable=None)
@@ -156,10 +159,11 @@ def run_apply(args: argparse.Namespace) -> int:
 
     if not can_ask(args):
         return EXIT_USAGE
+    bar = progress()
     result = apply_plan(read_settings(args.settings), args.directory, wait=args.wait,
-                        confirm=show if args.yes else confirm, progress=progress(),
+                        confirm=show if args.yes else confirm, progress=bar,
                         timeout=args.timeout)  # fmt: skip
-    return report_run(result)
+    return report_run(result, bar)
 
 
 def run_submit(args: argparse.Namespace) -> int:
@@ -175,13 +179,14 @@ def run_submit(args: argparse.Namespace) -> int:
         return run_apply(args)
     if args.all or args.feed is None:
         return _submit_all(args) if all_alone(args) else EXIT_USAGE
+    bar = progress()
     result = plan_and_submit(
         read_settings(args.settings, feed=args.feed), args.feed, kind=args.kind, source=args.source,
-        wait=args.wait, confirm=show if args.yes else confirm, progress=progress(),
+        wait=args.wait, confirm=show if args.yes else confirm, progress=bar,
         allow_mass_deactivation=args.allow_mass_deactivation, override_reason=args.reason,
         timeout=args.timeout,
     )  # fmt: skip
-    return report_run(result)
+    return report_run(result, bar)
 
 
 def _submit_all(args: argparse.Namespace) -> int:
@@ -196,12 +201,13 @@ def _submit_all(args: argparse.Namespace) -> int:
     if ready and not args.yes and not ask(question):
         print("nothing sent")
         return EXIT_OK
-    results = send_plans(settings, planned, progress=progress(), timeout=args.timeout)
-    return _report_all(args, results)
+    bar = progress()
+    results = send_plans(settings, planned, progress=bar, timeout=args.timeout)
+    return _report_all(args, results, bar)
 
 
-def _report_all(args: argparse.Namespace, results: list[FeedResult]) -> int:
-    print("\nall feeds:")
+def _report_all(args: argparse.Namespace, results: list[FeedResult], bar: ProgressBar) -> int:
+    print(f"\nall feeds ({bar.summary()}):")
     for done in results:
         print(textwrap.indent(str(done), "  "))
     failed = [d for d in results if not d.ok]
