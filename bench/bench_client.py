@@ -39,8 +39,12 @@ LIMIT = 60
 
 
 def _body(items: int) -> bytes:
-    return orjson.dumps([{"PartNo": f"A{i}", "WarehouseCode": "W1", "LocationCode": "L1",
-                          "OnhandValue": i} for i in range(items)])  # fmt: skip
+    return orjson.dumps(
+        [
+            {"PartNo": f"A{i}", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": i}
+            for i in range(items)
+        ]
+    )
 
 
 def run_toolkit(sandbox: Any, *, limit: int, window: float, duration: float, body: bytes) -> int:
@@ -60,11 +64,20 @@ def run_naive(sandbox: Any, *, duration: float, body: bytes) -> int:
     """Imports accepted by a plain httpx loop that learns about the limit from 429s."""
     accepted = 0
     with httpx.Client(base_url=sandbox.base_url, timeout=30) as http:
-        token = http.post("/identity/1.0/connect/token", data={
-            "grant_type": "client_credentials", "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret, "scope": "sandbox"}).json()["access_token"]  # fmt: skip
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                   "X-StormConnect-Header": json.dumps(HEADER)}  # fmt: skip
+        token = http.post(
+            "/identity/1.0/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": sandbox.client_id,
+                "client_secret": sandbox.client_secret,
+                "scope": "sandbox",
+            },
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "X-StormConnect-Header": json.dumps(HEADER),
+        }
         end = time.monotonic() + duration
         while time.monotonic() < end:
             r = http.post(CONNECT + "Product/ImportOnhands", content=body, headers=headers)
@@ -86,12 +99,18 @@ def _measure(sandbox: Any, name: str, run: Any, *, window: float, duration: floa
     answers = stats.get(f"POST {CONNECT}Product/ImportOnhands", {})
     too_many = sum(by.get("429", 0) for by in stats.values())
     per_window = accepted / duration * window
-    print(f"{name:8s} accepted {accepted:4d} in {elapsed:6.1f} s = {per_window:5.1f} per window "
-          f"of {window:g} s; 429s: {too_many}; answers: {answers}")  # fmt: skip
-    return {"accepted": accepted, "elapsed_s": round(elapsed, 2), "per_window": round(per_window, 2),
-            "per_real_minute": round(accepted / duration * 60, 2),
-            "http_429": too_many, "answers": answers}  # fmt: skip
-
+    print(
+        f"{name:8s} accepted {accepted:4d} in {elapsed:6.1f} s = {per_window:5.1f} per window "
+        f"of {window:g} s; 429s: {too_many}; answers: {answers}"
+    )
+    return {
+        "accepted": accepted,
+        "elapsed_s": round(elapsed, 2),
+        "per_window": round(per_window, 2),
+        "per_real_minute": round(accepted / duration * 60, 2),
+        "http_429": too_many,
+        "answers": answers,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -104,20 +123,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     duration = window * args.windows
     body = _body(args.items)
     with serve(rate_limit=LIMIT, rate_window=window) as sandbox:
-        ours = _measure(sandbox, "toolkit", lambda: run_toolkit(
-            sandbox, limit=LIMIT, window=window, duration=duration, body=body),
-            window=window, duration=duration)  # fmt: skip
-        naive = _measure(sandbox, "naive", lambda: run_naive(sandbox, duration=duration, body=body),
-                         window=window, duration=duration)  # fmt: skip
+        ours = _measure(
+            sandbox,
+            "toolkit",
+            lambda: run_toolkit(sandbox, limit=LIMIT, window=window, duration=duration, body=body),
+            window=window,
+            duration=duration,
+        )
+        naive = _measure(
+            sandbox,
+            "naive",
+            lambda: run_naive(sandbox, duration=duration, body=body),
+            window=window,
+            duration=duration,
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
-        "limit_per_window": LIMIT, "window_s": window, "submission_s": duration, "items": args.items,
-        "toolkit": ours, "naive": naive,
+        "limit_per_window": LIMIT,
+        "window_s": window,
+        "submission_s": duration,
+        "items": args.items,
+        "toolkit": ours,
+        "naive": naive,
         "ratio_accepted": round(ours["accepted"] / max(1, naive["accepted"]), 3),
         "peak_rss_mb": round(peak_mb, 1),
         "target": ">= 58 accepted a minute, zero 429s",
         "meets_target": ours["per_window"] >= LIMIT * 58 / 60 and ours["http_429"] == 0,
-    }  # fmt: skip
+    }
     _write(result)
     return result
 
@@ -130,12 +162,15 @@ def _write(result: dict[str, Any]) -> None:
     md = [
         f"# Connect client vs naive loop: {result['limit_per_window']} per {result['window_s']:g} s, "
         f"{result['submission_s']:g} s each",
-        "", "| client | accepted | per window | 429s |", "|---|---|---|---|",
+        "",
+        "| client | accepted | per window | 429s |",
+        "|---|---|---|---|",
         f"| toolkit | {t['accepted']} | {t['per_window']} | {t['http_429']} |",
-        f"| naive | {n['accepted']} | {n['per_window']} | {n['http_429']} |", "",
+        f"| naive | {n['accepted']} | {n['per_window']} | {n['http_429']} |",
+        "",
         f"ratio accepted (toolkit / naive): {result['ratio_accepted']}; "
         f"peak RSS {result['peak_rss_mb']} MB; target met: {result['meets_target']}",
-    ]  # fmt: skip
+    ]
     (out / "bench_client.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

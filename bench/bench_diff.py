@@ -71,8 +71,9 @@ def run_pandas_default(base: Path, cur: Path, key: list[str], _: Path) -> dict[s
 
     def load(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
-        lists = [f.name for f in pq.read_schema(path) if pa.types.is_large_list(f.type)
-                 or pa.types.is_list(f.type)]  # fmt: skip
+        lists = [
+            f.name for f in pq.read_schema(path) if pa.types.is_large_list(f.type) or pa.types.is_list(f.type)
+        ]
         for name in lists:  # numpy arrays do not compare as values: make them tuples
             frame[name] = frame[name].map(lambda v: None if v is None else tuple(v))
         return frame
@@ -90,15 +91,19 @@ def _pandas_diff(b: Any, c: Any, key: list[str], differs: Any) -> dict[str, int]
     cols = [x for x in b.columns if x not in key]
     m = b.merge(c, on=key, how="outer", suffixes=("_b", "_c"), indicator=True)
     both = m[m["_merge"] == "both"]
-    masks = pd.DataFrame({
-        col: differs(both[col + "_b"], both[col + "_c"]).to_numpy(dtype=bool) for col in cols
-    })  # fmt: skip
+    masks = pd.DataFrame(
+        {col: differs(both[col + "_b"], both[col + "_c"]).to_numpy(dtype=bool) for col in cols}
+    )
     hit = masks.any(axis=1).to_numpy()
     changed = both[hit].copy()
     changed["changed_fields"] = masks[hit].dot(pd.Index([f"{x}\x1f" for x in cols])).to_numpy()
     added, removed = m[m["_merge"] == "right_only"], m[m["_merge"] == "left_only"]
-    return {"added": len(added), "removed": len(removed), "changed": len(changed),
-            "unchanged": len(both) - len(changed)}  # fmt: skip
+    return {
+        "added": len(added),
+        "removed": len(removed),
+        "changed": len(changed),
+        "unchanged": len(both) - len(changed),
+    }
 
 
 def run_duckdb(base: Path, cur: Path, key: list[str], _: Path) -> dict[str, int]:
@@ -172,8 +177,17 @@ def measure(name: str, base: Path, cur: Path, key: list[str], store: Path, parts
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": _peak_rss_mb(),
-                      "import_rss_mb": rss0, "counts": counts}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_mb": _peak_rss_mb(),
+                "import_rss_mb": rss0,
+                "counts": counts,
+            }
+        )
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -218,10 +232,14 @@ def prepare(rows: int, folder: Path) -> dict[str, Any]:
     base.write_parquet(folder / "base.parquet", compression="zstd")
     cur.write_parquet(folder / "cur.parquet", compression="zstd")
     _store_baseline(folder)
-    meta = {"rows": rows, "columns": base.width, "key": [KEY], "snapshot_row_group_rows": ROW_GROUP_ROWS,
-            "memory_mb": (base.estimated_size() + cur.estimated_size()) / 2**20,
-            "file_mb": sum((folder / f).stat().st_size for f in ("base.parquet", "cur.parquet"))
-            / 2**20}  # fmt: skip
+    meta = {
+        "rows": rows,
+        "columns": base.width,
+        "key": [KEY],
+        "snapshot_row_group_rows": ROW_GROUP_ROWS,
+        "memory_mb": (base.estimated_size() + cur.estimated_size()) / 2**20,
+        "file_mb": sum((folder / f).stat().st_size for f in ("base.parquet", "cur.parquet")) / 2**20,
+    }
     meta_path.write_text(json.dumps(meta))
     return meta
 
@@ -243,10 +261,23 @@ def contend(
     name: str, folder: Path, meta: dict[str, Any], parts: int, *, paths: dict[str, Path] | None = None
 ) -> dict[str, Any]:
     files = paths or {"base": folder / "base.parquet", "cur": folder / "cur.parquet"}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", name,
-           "--base", str(files["base"]), "--cur", str(files["cur"]),
-           "--store", str(folder / "store"), "--key", ",".join(meta["key"]), "--parts", str(parts)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--contender",
+        name,
+        "--base",
+        str(files["base"]),
+        "--cur",
+        str(files["cur"]),
+        "--store",
+        str(folder / "store"),
+        "--key",
+        ",".join(meta["key"]),
+        "--parts",
+        str(parts),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -258,9 +289,7 @@ def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(done, key=lambda r: r["wall_s"]) if done else runs[0]
 
 
-def run_size(
-    rows: int, names: tuple[str, ...], parts: int, data: Path, repeat: int
-) -> dict[str, Any]:
+def run_size(rows: int, names: tuple[str, ...], parts: int, data: Path, repeat: int) -> dict[str, Any]:
     folder = data / f"catalog-{rows}"
     meta = prepare(rows, folder)
     # Rounds of every contender in turn, so a machine that speeds up or slows down meanwhile
@@ -283,8 +312,13 @@ def ratios(size: dict[str, Any]) -> dict[str, float]:
     def cpu(name: str) -> float:
         return float(r[name]["cpu_s"]) if "cpu_s" in r.get(name, {}) else float("nan")
 
-    pairs = [("pandas_default", "diff_frames"), ("pandas", "diff_frames"),
-             ("duckdb", "diff_frames"), ("diff_frames", "read"), ("duckdb", "stored")]  # fmt: skip
+    pairs = [
+        ("pandas_default", "diff_frames"),
+        ("pandas", "diff_frames"),
+        ("duckdb", "diff_frames"),
+        ("diff_frames", "read"),
+        ("duckdb", "stored"),
+    ]
     return {
         **{f"{a} / {b} (wall)": wall(a) / wall(b) for a, b in pairs},
         **{f"{a} / {b} (cpu)": cpu(a) / cpu(b) for a, b in pairs},
@@ -296,17 +330,22 @@ def ratios(size: dict[str, Any]) -> dict[str, float]:
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# bench_diff ({report['machine']})", ""]
     for size in report["sizes"]:
-        lines += [f"## {size['rows']:,} rows x {size['columns']} columns "
-                  f"(in memory {size['memory_mb']:.0f} MB, files {size['file_mb']:.0f} MB; "
-                  f"counts agree: {size['counts_agree']})", "",
-                  "| contender | wall s | cpu s | peak RSS MB | RSS after imports MB | counts |",
-                  "|---|---:|---:|---:|---:|---|"]  # fmt: skip
+        lines += [
+            f"## {size['rows']:,} rows x {size['columns']} columns "
+            f"(in memory {size['memory_mb']:.0f} MB, files {size['file_mb']:.0f} MB; "
+            f"counts agree: {size['counts_agree']})",
+            "",
+            "| contender | wall s | cpu s | peak RSS MB | RSS after imports MB | counts |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
         for name, r in size["results"].items():
             if "error" in r:
                 lines.append(f"| {name} | error: {r['error']} | | | | |")
                 continue
-            lines.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
-                         f"{r['peak_rss_mb']:.0f} | {r['import_rss_mb']:.0f} | {r['counts']} |")  # fmt: skip
+            lines.append(
+                f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                f"{r['peak_rss_mb']:.0f} | {r['import_rss_mb']:.0f} | {r['counts']} |"
+            )
         lines += [""] + [f"- {k}: {v:.2f}" for k, v in ratios(size).items()] + [""]
     return "\n".join(lines)
 
@@ -332,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.rows or ([100_000] if args.quick else [100_000, 1_000_000])
     names = tuple(args.only.split(",")) if args.only else CONTENDERS
     data = args.out / "data"
-    report: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cpus, "
-                              f"python {platform.python_version()}", "sizes": []}  # fmt: skip
+    report: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
+        "sizes": [],
+    }
     for rows in sizes:
         report["sizes"].append(run_size(rows, names, args.parts, data, args.repeat))
         print(markdown({**report, "sizes": report["sizes"][-1:]}), flush=True)

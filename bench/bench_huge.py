@@ -17,28 +17,37 @@ import polars as pl
 
 MONEY = pl.Decimal(18, 4)
 KEY = ["PartNo", "PriceListCode", "QuantityBreak"]
-PRICES = ["PriceSale", "CostPurchase", "CostUnit", "PriceRecommended", "PricePrevious",
-          "PriceCatalog", "PriceRuleValue"]  # fmt: skip
-LISTS = pl.Series([f"PL-{c}" for c in ("SE", "NO", "DK", "FI", "DE", "B2B", "VIP", "OUT", "EMP",
-                                      "WEB")])  # fmt: skip
+PRICES = [
+    "PriceSale",
+    "CostPurchase",
+    "CostUnit",
+    "PriceRecommended",
+    "PricePrevious",
+    "PriceCatalog",
+    "PriceRuleValue",
+]
+LISTS = pl.Series([f"PL-{c}" for c in ("SE", "NO", "DK", "FI", "DE", "B2B", "VIP", "OUT", "EMP", "WEB")])
 
 
 def price_chunk(skus: np.ndarray, rng: np.random.Generator) -> pl.DataFrame:
     """One price row per SKU and price list (10 per SKU), quantity break 1."""
     n = len(skus) * len(LISTS)
     sku = pl.Series(np.repeat(skus, len(LISTS))).cast(pl.String).str.zfill(9)
-    money = {c: (pl.Series(rng.integers(0, 10**8, n)).cast(pl.Decimal(38, 4)) / 10_000).cast(MONEY)
-             for c in PRICES}  # fmt: skip
-    return pl.DataFrame({
-        "PartNo": "SKU-" + sku,
-        "PriceListCode": pl.concat([LISTS] * len(skus)),
-        "QuantityBreak": pl.Series(np.ones(n, dtype=np.int64)),
-        **money,
-        "IsPriceDiscountable": pl.Series(rng.random(n) < 0.8),
-        "IsActive": pl.Series(rng.random(n) < 0.99),
-        "PriceRule": pl.Series(np.where(rng.random(n) < 0.9, "Fixed", "Discount")),
-        "CurrencyCode": pl.Series(np.where(rng.random(n) < 0.7, "SEK", "EUR")),
-    })  # fmt: skip
+    money = {
+        c: (pl.Series(rng.integers(0, 10**8, n)).cast(pl.Decimal(38, 4)) / 10_000).cast(MONEY) for c in PRICES
+    }
+    return pl.DataFrame(
+        {
+            "PartNo": "SKU-" + sku,
+            "PriceListCode": pl.concat([LISTS] * len(skus)),
+            "QuantityBreak": pl.Series(np.ones(n, dtype=np.int64)),
+            **money,
+            "IsPriceDiscountable": pl.Series(rng.random(n) < 0.8),
+            "IsActive": pl.Series(rng.random(n) < 0.99),
+            "PriceRule": pl.Series(np.where(rng.random(n) < 0.9, "Fixed", "Discount")),
+            "CurrencyCode": pl.Series(np.where(rng.random(n) < 0.7, "SEK", "EUR")),
+        }
+    )
 
 
 def _edit(chunk: pl.DataFrame, added: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -74,8 +83,13 @@ def prepare_huge(folder: Path, *, rows: int, chunks: int = 10) -> dict[str, Any]
         base.write_parquet(folder / "base" / f"{i:03d}.parquet", compression="zstd")
         cur.write_parquet(folder / "cur" / f"{chunks - 1 - i:03d}.parquet", compression="zstd")
         memory += base.estimated_size() + cur.estimated_size()
-    meta = {"rows": rows, "columns": 14, "key": KEY, "memory_mb": memory / 2**20,
-            "file_mb": sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**20}  # fmt: skip
+    meta = {
+        "rows": rows,
+        "columns": 14,
+        "key": KEY,
+        "memory_mb": memory / 2**20,
+        "file_mb": sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 2**20,
+    }
     meta_path.write_text(json.dumps(meta))
     return meta
 

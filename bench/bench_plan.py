@@ -67,8 +67,9 @@ def _valid_products(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _mutated(base: pl.DataFrame, key: list[str], changes: dict[str, pl.Expr], added: pl.DataFrame,
-             seed: int) -> pl.DataFrame:  # fmt: skip
+def _mutated(
+    base: pl.DataFrame, key: list[str], changes: dict[str, pl.Expr], added: pl.DataFrame, seed: int
+) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     n = base.height
     order = rng.permutation(n)
@@ -89,16 +90,20 @@ def _mutated(base: pl.DataFrame, key: list[str], changes: dict[str, pl.Expr], ad
 def make_stock(n: int, *, seed: int, start: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     i = np.arange(start, start + n)
-    return pl.DataFrame({
-        "PartNo": "SKU-" + pl.Series(i // 4).cast(pl.String).str.zfill(9),
-        "WarehouseCode": pl.Series(["W1", "W2"])[i % 2],
-        "LocationCode": pl.Series(["A", "B"])[i // 2 % 2],
-        "OnhandValue": pl.Series(rng.integers(0, 500, n)),
-        "IncomingValue": pl.Series(rng.integers(0, 50, n)).scatter(np.flatnonzero(rng.random(n) < 0.6), None),
-        "NextDeliveryDate": pl.Series(np.full(n, 20000, np.int32)).cast(pl.Date),
-        "LeadTimeDayCount": pl.Series(rng.integers(1, 30, n)),
-        "IsActive": pl.Series(rng.random(n) > 0.01),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "PartNo": "SKU-" + pl.Series(i // 4).cast(pl.String).str.zfill(9),
+            "WarehouseCode": pl.Series(["W1", "W2"])[i % 2],
+            "LocationCode": pl.Series(["A", "B"])[i // 2 % 2],
+            "OnhandValue": pl.Series(rng.integers(0, 500, n)),
+            "IncomingValue": pl.Series(rng.integers(0, 50, n)).scatter(
+                np.flatnonzero(rng.random(n) < 0.6), None
+            ),
+            "NextDeliveryDate": pl.Series(np.full(n, 20000, np.int32)).cast(pl.Date),
+            "LeadTimeDayCount": pl.Series(rng.integers(1, 30, n)),
+            "IsActive": pl.Series(rng.random(n) > 0.01),
+        }
+    )
 
 
 def make_prices(n: int, *, seed: int, start: int = 0) -> pl.DataFrame:
@@ -106,18 +111,25 @@ def make_prices(n: int, *, seed: int, start: int = 0) -> pl.DataFrame:
     i = np.arange(start, start + n)
     money = pl.Decimal(18, 4)
     price = pl.Series(rng.integers(1000, 5_000_000, n)).cast(pl.Decimal(38, 4)) / 100
-    return pl.DataFrame({
-        "PartNo": "SKU-" + pl.Series(i // 4).cast(pl.String).str.zfill(9),
-        "PriceListCode": pl.Series(["SE", "NO"])[i % 2],
-        "QuantityBreak": pl.Series(i // 2 % 2 * 9 + 1),
-        "PriceSale": price.cast(money), "CostPurchase": (price * 0.4).cast(money),
-        "PriceRecommended": pl.select(pl.when(pl.lit(pl.Series(rng.random(n) < 0.3))).then(None)
-                                      .otherwise(pl.lit((price * 1.1).cast(money)))).to_series(),
-        "IsActive": pl.Series(rng.random(n) > 0.01),
-        "PriceRule": pl.Series(np.where(rng.random(n) < 0.1, "FixedPrice", ""), dtype=pl.String)
-                     .replace("", None),
-        "CurrencyCode": pl.Series(["SEK", "NOK"])[i % 2],
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "PartNo": "SKU-" + pl.Series(i // 4).cast(pl.String).str.zfill(9),
+            "PriceListCode": pl.Series(["SE", "NO"])[i % 2],
+            "QuantityBreak": pl.Series(i // 2 % 2 * 9 + 1),
+            "PriceSale": price.cast(money),
+            "CostPurchase": (price * 0.4).cast(money),
+            "PriceRecommended": pl.select(
+                pl.when(pl.lit(pl.Series(rng.random(n) < 0.3)))
+                .then(None)
+                .otherwise(pl.lit((price * 1.1).cast(money)))
+            ).to_series(),
+            "IsActive": pl.Series(rng.random(n) > 0.01),
+            "PriceRule": pl.Series(np.where(rng.random(n) < 0.1, "FixedPrice", ""), dtype=pl.String).replace(
+                "", None
+            ),
+            "CurrencyCode": pl.Series(["SEK", "NOK"])[i % 2],
+        }
+    )
 
 
 def make_catalogs(entity: str, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -128,10 +140,19 @@ def make_catalogs(entity: str, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         return _valid_products(base), _valid_products(cur)
     make = make_stock if entity == "onhands" else make_prices
     base = make(n, seed=1)
-    changes = ({"OnhandValue": pl.col("OnhandValue") + 1, "LeadTimeDayCount": pl.col("LeadTimeDayCount") + 1,
-                "IsActive": ~pl.col("IsActive")} if entity == "onhands" else
-               {"PriceSale": pl.col("PriceSale") + 1, "CostPurchase": pl.col("CostPurchase") + 1,
-                "IsActive": ~pl.col("IsActive")})  # fmt: skip
+    changes = (
+        {
+            "OnhandValue": pl.col("OnhandValue") + 1,
+            "LeadTimeDayCount": pl.col("LeadTimeDayCount") + 1,
+            "IsActive": ~pl.col("IsActive"),
+        }
+        if entity == "onhands"
+        else {
+            "PriceSale": pl.col("PriceSale") + 1,
+            "CostPurchase": pl.col("CostPurchase") + 1,
+            "IsActive": ~pl.col("IsActive"),
+        }
+    )
     return base, _mutated(base, list(ENTITIES[entity].key), changes, make(n // 200, seed=2, start=n), 3)
 
 
@@ -145,8 +166,14 @@ def run_serialize(entity: str, path: Path) -> dict[str, Any]:
     batches = make_batches(ENTITIES[entity], [Group(frame, None)], account=10000, policies=Policies())
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     items = sum(b.item_count for b in batches)
-    return {"seconds": seconds, "cpu_seconds": cpu, "items": items, "batches": len(batches),
-            "bytes": sum(b.size for b in batches), "rows": frame.height}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "items": items,
+        "batches": len(batches),
+        "bytes": sum(b.size for b in batches),
+        "rows": frame.height,
+    }
 
 
 def _plain(entity: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -205,8 +232,14 @@ def run_naive(entity: str, path: Path) -> dict[str, Any]:
     texts = [json.dumps(i, separators=(",", ":"), ensure_ascii=False) for i in items]
     bodies = [("[" + ",".join(texts[i : i + 5000]) + "]").encode() for i in range(0, len(texts), 5000)]
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "items": len(items), "batches": len(bodies),
-            "bytes": sum(len(b) for b in bodies), "rows": frame.height}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "items": len(items),
+        "batches": len(bodies),
+        "bytes": sum(len(b) for b in bodies),
+        "rows": frame.height,
+    }
 
 
 def run_plan(kind: str, entity: str, directory: Path) -> dict[str, Any]:
@@ -246,9 +279,18 @@ max_reject_ratio = 0.5
     assert plan.snapshot is not None  # the snapshot is written in the background: wait for it
     durable = time.perf_counter() - t
     s = plan.summary
-    return {"seconds": seconds, "cpu_seconds": cpu, "snapshot_seconds": durable,
-            "items": s.items, "batches": s.batches, "bytes": s.bytes,
-            "added": s.added, "changed": s.changed, "removed": s.removed, "rejected": s.rejected}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "snapshot_seconds": durable,
+        "items": s.items,
+        "batches": s.batches,
+        "bytes": s.bytes,
+        "added": s.added,
+        "changed": s.changed,
+        "removed": s.removed,
+        "rejected": s.rejected,
+    }
 
 
 def child(task: str, entity: str, path: Path) -> None:
@@ -269,36 +311,46 @@ def measure(task: str, entity: str, path: Path) -> dict[str, Any]:
 
 # --- report ------------------------------------------------------------------------------------
 def report(results: list[dict[str, Any]], rows: int) -> str:
-    lines = [f"# bench_plan: {rows:,} rows per catalog", "",
-             "| entity | scenario | wall s | CPU s | items | items/s | rows/s | batches | MB | peak RSS MB "
-             "| RSS growth MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# bench_plan: {rows:,} rows per catalog",
+        "",
+        "| entity | scenario | wall s | CPU s | items | items/s | rows/s | batches | MB | peak RSS MB "
+        "| RSS growth MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['entity']} | {r['task']} | error: {r['error']} | | | | | | | | |")
             continue
         # rows: source rows serialized (for products, SKUs; its items are products)
         per_row = f"{r['rows'] / r['seconds']:,.0f}" if "rows" in r else ""
-        lines.append(f"| {r['entity']} | {r['task']} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
-                     f"{r['items']:,} | {r['items_per_s']:,.0f} | {per_row} | {r['batches']} | "
-                     f"{r['bytes'] / 2**20:.0f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['peak_rss_mb'] - r['base_rss_mb']:.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['entity']} | {r['task']} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
+            f"{r['items']:,} | {r['items_per_s']:,.0f} | {per_row} | {r['batches']} | "
+            f"{r['bytes'] / 2**20:.0f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['peak_rss_mb'] - r['base_rss_mb']:.0f} |"
+        )
     lines.append("")
     ok = {(r["entity"], r["task"]): r for r in results if "error" not in r}
     for e in ENTITY_NAMES:
         fast, slow = ok.get((e, "serialize")), ok.get((e, "naive"))
         if fast and slow:
-            lines.append(f"- {e}: serialization {fast['items_per_s']:,.0f} items/s (target >= 500,000; "
-                         f"{fast['rows'] / fast['seconds']:,.0f} source rows/s), "
-                         f"{slow['seconds'] / fast['seconds']:.1f}x faster than the naive baseline "
-                         f"({slow['cpu_seconds'] / fast['cpu_seconds']:.1f}x in CPU time); "
-                         f"peak RSS {fast['peak_rss_mb']:.0f} vs {slow['peak_rss_mb']:.0f} MB")  # fmt: skip
+            lines.append(
+                f"- {e}: serialization {fast['items_per_s']:,.0f} items/s (target >= 500,000; "
+                f"{fast['rows'] / fast['seconds']:,.0f} source rows/s), "
+                f"{slow['seconds'] / fast['seconds']:.1f}x faster than the naive baseline "
+                f"({slow['cpu_seconds'] / fast['cpu_seconds']:.1f}x in CPU time); "
+                f"peak RSS {fast['peak_rss_mb']:.0f} vs {slow['peak_rss_mb']:.0f} MB"
+            )
         plan = ok.get((e, "change-plan"))
         if plan:
-            lines.append(f"- {e}: whole change-feed plan {plan['seconds']:.2f} s wall, "
-                         f"{plan['cpu_seconds']:.2f} s CPU (target < 5 s at 1M): "
-                         f"{plan['added']:,} added, {plan['changed']:,} changed, {plan['removed']:,} "
-                         f"removed -> {plan['batches']} batches; the new snapshot, written in the "
-                         f"background, on disk at {plan['snapshot_seconds']:.2f} s")  # fmt: skip
+            lines.append(
+                f"- {e}: whole change-feed plan {plan['seconds']:.2f} s wall, "
+                f"{plan['cpu_seconds']:.2f} s CPU (target < 5 s at 1M): "
+                f"{plan['added']:,} added, {plan['changed']:,} changed, {plan['removed']:,} "
+                f"removed -> {plan['batches']} batches; the new snapshot, written in the "
+                f"background, on disk at {plan['snapshot_seconds']:.2f} s"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -307,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 rows")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--entities", default=",".join(ENTITY_NAMES))
-    parser.add_argument("--tasks", default=",".join(TASKS),
-                        help="scenarios to run (naive takes minutes at 1M)")  # fmt: skip
+    parser.add_argument(
+        "--tasks", default=",".join(TASKS), help="scenarios to run (naive takes minutes at 1M)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("TASK", "ENTITY", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -327,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             for task in tasks:
                 on_file = task in ("serialize", "naive")
                 results.append(measure(task, entity, d / f"{entity}_base.parquet" if on_file else d))
-            print(json.dumps(results[-len(tasks):], default=str)[:600], flush=True)
+            print(json.dumps(results[-len(tasks) :], default=str)[:600], flush=True)
     text = report(results, rows)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -38,22 +38,42 @@ from toolkit.sandbox.spec import parse_header  # noqa: E402
 from toolkit.sandbox.store import Store, prepare_import  # noqa: E402
 
 CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
-    "onhands": ({"AccountId": 1,
-                 "SkuOnhandFieldsThatAreSet": ["OnhandValue", "IncomingValue", "IsActive"]},
-                ["PartNo", "WarehouseCode", "LocationCode"]),
-    "sku_prices": ({"AccountId": 1,
-                    "SkuPriceListFieldsThatAreSet": ["PriceSale", "CostPurchase", "IsActive"]},
-                   ["PartNo", "PriceListCode", "QuantityBreak"]),
-}  # fmt: skip
+    "onhands": (
+        {"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "IncomingValue", "IsActive"]},
+        ["PartNo", "WarehouseCode", "LocationCode"],
+    ),
+    "sku_prices": (
+        {"AccountId": 1, "SkuPriceListFieldsThatAreSet": ["PriceSale", "CostPurchase", "IsActive"]},
+        ["PartNo", "PriceListCode", "QuantityBreak"],
+    ),
+}
 
 
 def _items(entity: str, n: int, version: int) -> list[dict[str, Any]]:
     if entity == "onhands":
-        return [{"PartNo": f"S{i}", "WarehouseCode": f"W{i % 3}", "LocationCode": "L1",
-                 "OnhandValue": i + version, "IncomingValue": 2, "IsActive": True} for i in range(n)]
-    return [{"PartNo": f"S{i}", "PriceListCode": f"PL{i % 2}", "QuantityBreak": 1,
-             "PriceSale": 10.5 + version, "CostPurchase": 3.0, "IsActive": True, "CurrencyCode": "SEK"}
-            for i in range(n)]  # fmt: skip
+        return [
+            {
+                "PartNo": f"S{i}",
+                "WarehouseCode": f"W{i % 3}",
+                "LocationCode": "L1",
+                "OnhandValue": i + version,
+                "IncomingValue": 2,
+                "IsActive": True,
+            }
+            for i in range(n)
+        ]
+    return [
+        {
+            "PartNo": f"S{i}",
+            "PriceListCode": f"PL{i % 2}",
+            "QuantityBreak": 1,
+            "PriceSale": 10.5 + version,
+            "CostPurchase": 3.0,
+            "IsActive": True,
+            "CurrencyCode": "SEK",
+        }
+        for i in range(n)
+    ]
 
 
 def _seed(conn: sqlite3.Connection, n: int) -> None:
@@ -108,16 +128,24 @@ def run_http(n: int) -> float:
     body = orjson.dumps(_items("onhands", n, 0))
     with serve() as server, httpx.Client(base_url=server.base_url, timeout=120) as http:
         _seed(server._sandbox.store.conn, n)
-        token = http.post("/identity/1.0/connect/token", data={
-            "client_id": server.client_id, "client_secret": server.client_secret,
-            "grant_type": "client_credentials"}).json()["access_token"]  # fmt: skip
-        headers = {"Authorization": f"Bearer {token}",
-                   "X-StormConnect-Header": orjson.dumps(CASES["onhands"][0]).decode()}
+        token = http.post(
+            "/identity/1.0/connect/token",
+            data={
+                "client_id": server.client_id,
+                "client_secret": server.client_secret,
+                "grant_type": "client_credentials",
+            },
+        ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "X-StormConnect-Header": orjson.dumps(CASES["onhands"][0]).decode(),
+        }
         start = time.perf_counter()
         r = http.post("/commerce/connect/4.0/Product/ImportOnhands", content=body, headers=headers)
         job_id = r.json()["JobId"]
-        while not (job := http.get("/commerce/connect/4.0/Job/Get", params={"id": job_id},
-                                   headers=headers).json())["IsFinished"]:  # fmt: skip
+        while not (
+            job := http.get("/commerce/connect/4.0/Job/Get", params={"id": job_id}, headers=headers).json()
+        )["IsFinished"]:
             time.sleep(0.005)
         assert job["StatusId"] == 2 and job["Inserts"] == n, job
         return time.perf_counter() - start
@@ -138,15 +166,26 @@ def main(argv: list[str] | None = None) -> int:
             bodies = [orjson.dumps(_items(entity, n, v)) for v in (0, 1)]
             fast, naive = run_toolkit(entity, bodies, n), run_naive(entity, bodies, n)
             for phase, f, s in zip(("insert", "update"), fast, naive, strict=True):
-                rows.append({"entity": entity, "items": n, "phase": phase,
-                             "toolkit_items_per_s": round(n / f), "naive_items_per_s": round(n / s),
-                             "ratio": round(s / f, 2), "peak_rss_mb": round(_peak_mb())})  # fmt: skip
+                rows.append(
+                    {
+                        "entity": entity,
+                        "items": n,
+                        "phase": phase,
+                        "toolkit_items_per_s": round(n / f),
+                        "naive_items_per_s": round(n / s),
+                        "ratio": round(s / f, 2),
+                        "peak_rss_mb": round(_peak_mb()),
+                    }
+                )
                 print(rows[-1], flush=True)
     http_n = 20_000 if args.quick else 50_000
     http_s = run_http(http_n)
-    result = {"quick": args.quick, "rows": rows, "http_onhands": {
-        "items": http_n, "seconds": round(http_s, 3), "items_per_s": round(http_n / http_s)},
-        "peak_rss_mb": round(_peak_mb())}  # fmt: skip
+    result = {
+        "quick": args.quick,
+        "rows": rows,
+        "http_onhands": {"items": http_n, "seconds": round(http_s, 3), "items_per_s": round(http_n / http_s)},
+        "peak_rss_mb": round(_peak_mb()),
+    }
     print(result["http_onhands"])
     _write(result)
     return 0
@@ -156,14 +195,23 @@ def _write(result: dict[str, Any]) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_sandbox.json").write_text(json.dumps(result, indent=2))
-    lines = ["# bench_sandbox: items applied per second", "",
-             "| entity | items | phase | toolkit items/s | naive items/s | ratio | peak RSS MB |",
-             "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
-    lines += [f"| {r['entity']} | {r['items']} | {r['phase']} | {r['toolkit_items_per_s']} | "
-              f"{r['naive_items_per_s']} | {r['ratio']} | {r['peak_rss_mb']} |" for r in result["rows"]]
+    lines = [
+        "# bench_sandbox: items applied per second",
+        "",
+        "| entity | items | phase | toolkit items/s | naive items/s | ratio | peak RSS MB |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['entity']} | {r['items']} | {r['phase']} | {r['toolkit_items_per_s']} | "
+        f"{r['naive_items_per_s']} | {r['ratio']} | {r['peak_rss_mb']} |"
+        for r in result["rows"]
+    ]
     h = result["http_onhands"]
-    lines += ["", f"End to end over HTTP: {h['items']} onhands accepted and applied in {h['seconds']} s "
-                  f"({h['items_per_s']} items/s); peak RSS {result['peak_rss_mb']} MB."]  # fmt: skip
+    lines += [
+        "",
+        f"End to end over HTTP: {h['items']} onhands accepted and applied in {h['seconds']} s "
+        f"({h['items_per_s']} items/s); peak RSS {result['peak_rss_mb']} MB.",
+    ]
     (out / "bench_sandbox.md").write_text("\n".join(lines) + "\n")
 
 

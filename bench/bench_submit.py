@@ -51,20 +51,26 @@ def bench(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "ledger.sqlite") as ledger:
         client = FakeClient()
         sub_s, sub = timed(lambda: submit(plan, client, ledger))
-        wait_s, outcome = timed(lambda: wait_for_jobs(sub, client, ledger, FakeStore(), timeout=60,
-                                                      poll_interval=0))  # fmt: skip
+        wait_s, outcome = timed(
+            lambda: wait_for_jobs(sub, client, ledger, FakeStore(), timeout=60, poll_interval=0)
+        )
         out_s, frame = timed(lambda: job_outcomes(ledger))
         assert outcome.succeeded and frame.height == n
         size = sum(p.stat().st_size for p in Path(tmp).rglob("ledger.sqlite*"))
     lookup_s = bench_lookup()
     return {
-        "batches": n, "bare_s": bare, "submit_s": sub_s, "wait_s": wait_s, "outcomes_s": out_s,
-        "lookup_10k_jobs_s": lookup_s, "ledger_bytes": size,
+        "batches": n,
+        "bare_s": bare,
+        "submit_s": sub_s,
+        "wait_s": wait_s,
+        "outcomes_s": out_s,
+        "lookup_10k_jobs_s": lookup_s,
+        "ledger_bytes": size,
         "submit_overhead_ms_per_batch": (sub_s - bare) / n * 1000,
         "submit_vs_bare": sub_s / bare if bare else None,
         "overhead_vs_budget_1rps": (sub_s - bare) / n,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }  # fmt: skip
+    }
 
 
 def bench_lookup() -> float:

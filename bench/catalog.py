@@ -59,34 +59,37 @@ def make_frame(n: int, *, seed: int, start: int = 0) -> pl.DataFrame:
     part = pl.Series(ids).cast(pl.String)
     desc = _words(rng, n, 24)
     day0 = dt.date(2020, 1, 1)
-    return pl.DataFrame({
-        KEY: "SKU-" + part.str.zfill(9),
-        "Code": "P-" + pl.Series(ids // 3).cast(pl.String).str.zfill(8),
-        "ManufacturerCode": pl.Series(rng.integers(0, 500, n)).cast(pl.String),
-        "ManufacturerName": _words(rng, n, 2),
-        "Categories": _categories(rng, n),
-        "MainImage": "https://img.example.com/" + part + ".jpg",
-        "Name[sv-SE]": _words(rng, n, 4),
-        "Name[en-GB]": _with_nulls(_words(rng, n, 4), rng, 0.2),
-        "Description[sv-SE]": desc,
-        "Description[en-GB]": _with_nulls(desc.str.to_uppercase(), rng, 0.5),
-        "Title[sv-SE]": _with_nulls(_words(rng, n, 6), rng, 0.3),
-        "ManufacturerPartNo": "M" + part,
-        "SortOrderValue": pl.Series(rng.integers(0, 1000, n), dtype=pl.Int64),
-        "IsDangerousGoods": pl.Series(rng.random(n) < 0.02),
-        "VariantName[sv-SE]": _with_nulls(_words(rng, n, 2), rng, 0.4),
-        "Status": _STATUSES.gather(rng.integers(0, len(_STATUSES), n)),
-        "Type": pl.Series(np.where(rng.random(n) < 0.9, "Standard", "Bundle")),
-        "EanCode": _with_nulls(pl.Series(rng.integers(10**12, 10**13, n)).cast(pl.String), rng, 0.1),
-        "IsBuyable": pl.Series(rng.random(n) < 0.95),
-        "ActualWeight": _with_nulls(_decimal(rng, n, 50, RATE), rng, 0.2),
-        "StandardPrice": _decimal(rng, n, 20_000, MONEY),
-        "VatRate[Sweden]": pl.Series(np.where(rng.random(n) < 0.9, 25, 12)).cast(RATE),
-        "StartDate": pl.Series(rng.integers(0, 1500, n) + (day0 - dt.date(1970, 1, 1)).days)
-        .cast(pl.Int32).cast(pl.Date),
-        "StopDate": _with_nulls(pl.Series(np.full(n, 21915, dtype=np.int32)).cast(pl.Date), rng, 0.9),
-        "Comment[sv-SE]": _with_nulls(_words(rng, n, 3), rng, 0.8),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            KEY: "SKU-" + part.str.zfill(9),
+            "Code": "P-" + pl.Series(ids // 3).cast(pl.String).str.zfill(8),
+            "ManufacturerCode": pl.Series(rng.integers(0, 500, n)).cast(pl.String),
+            "ManufacturerName": _words(rng, n, 2),
+            "Categories": _categories(rng, n),
+            "MainImage": "https://img.example.com/" + part + ".jpg",
+            "Name[sv-SE]": _words(rng, n, 4),
+            "Name[en-GB]": _with_nulls(_words(rng, n, 4), rng, 0.2),
+            "Description[sv-SE]": desc,
+            "Description[en-GB]": _with_nulls(desc.str.to_uppercase(), rng, 0.5),
+            "Title[sv-SE]": _with_nulls(_words(rng, n, 6), rng, 0.3),
+            "ManufacturerPartNo": "M" + part,
+            "SortOrderValue": pl.Series(rng.integers(0, 1000, n), dtype=pl.Int64),
+            "IsDangerousGoods": pl.Series(rng.random(n) < 0.02),
+            "VariantName[sv-SE]": _with_nulls(_words(rng, n, 2), rng, 0.4),
+            "Status": _STATUSES.gather(rng.integers(0, len(_STATUSES), n)),
+            "Type": pl.Series(np.where(rng.random(n) < 0.9, "Standard", "Bundle")),
+            "EanCode": _with_nulls(pl.Series(rng.integers(10**12, 10**13, n)).cast(pl.String), rng, 0.1),
+            "IsBuyable": pl.Series(rng.random(n) < 0.95),
+            "ActualWeight": _with_nulls(_decimal(rng, n, 50, RATE), rng, 0.2),
+            "StandardPrice": _decimal(rng, n, 20_000, MONEY),
+            "VatRate[Sweden]": pl.Series(np.where(rng.random(n) < 0.9, 25, 12)).cast(RATE),
+            "StartDate": pl.Series(rng.integers(0, 1500, n) + (day0 - dt.date(1970, 1, 1)).days)
+            .cast(pl.Int32)
+            .cast(pl.Date),
+            "StopDate": _with_nulls(pl.Series(np.full(n, 21915, dtype=np.int32)).cast(pl.Date), rng, 0.9),
+            "Comment[sv-SE]": _with_nulls(_words(rng, n, 3), rng, 0.8),
+        }
+    )
 
 
 def _mutate(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -27,8 +27,15 @@ def settings_for(root: Path, sandbox: Any, entity: str, *, extra: str = "") -> S
     return write_settings(root, table, environ=sandbox.environ())
 
 
-def run_day(settings: Settings, client: ConnectClient, entity: str, frame: pl.DataFrame, *,
-            kind: str = "change", day: int = 1) -> Plan:  # fmt: skip
+def run_day(
+    settings: Settings,
+    client: ConnectClient,
+    entity: str,
+    frame: pl.DataFrame,
+    *,
+    kind: str = "change",
+    day: int = 1,
+) -> Plan:
     """Plan ``frame`` as the feed's source, send it (each body contract-checked first), promote it."""
     frame.write_parquet(settings.path.parent / "src" / f"{entity}.parquet")
     store = SnapshotStore(settings.state_dir / "snapshots")
@@ -38,8 +45,9 @@ def run_day(settings: Settings, client: ConnectClient, entity: str, frame: pl.Da
         assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
     jobs = [client.import_items(b.entity, b.body, b.header).job_id for b in plan.batches]
     finished = client.wait_for_jobs(jobs, timeout=60.0, poll_interval=0.05)
-    failed = {i: [e.message for e in client.job_log(i)] for i, j in finished.items()
-              if not j.succeeded or j.fail}  # fmt: skip
+    failed = {
+        i: [e.message for e in client.job_log(i)] for i, j in finished.items() if not j.succeeded or j.fail
+    }
     assert not failed, failed
     assert plan.snapshot is not None
     store.promote(plan.snapshot)
@@ -54,8 +62,12 @@ def send(client: ConnectClient, entity: str, items: list[dict[str, Any]], header
 
 def companies(client: ConnectClient, codes: list[str]) -> None:
     frame = pl.DataFrame({"Code": codes, "ApplicationKey": [APP_KEY] * len(codes)})
-    send(client, "companies", build_items("companies", frame),
-         build_header("companies", account=10000, fields=frame.columns))  # fmt: skip
+    send(
+        client,
+        "companies",
+        build_items("companies", frame),
+        build_header("companies", account=10000, fields=frame.columns),
+    )
 
 
 def elements(sandbox: Any) -> dict[str, set[tuple[Any, ...]]]:
@@ -63,14 +75,22 @@ def elements(sandbox: Any) -> dict[str, set[tuple[Any, ...]]]:
     out: dict[str, set[tuple[Any, ...]]] = {}
     for item in sandbox.items("supplier_products"):
         got = out.setdefault(item["SupplierPartNo"], set())
-        got |= {("OnHand", e["WarehouseCode"], e.get("LocationCode"), e.get("Value"))
-                for e in item.get("OnHand", []) if e["IsActive"]}  # fmt: skip
-        got |= {("PriceList", e["PriceListCode"], e.get("CostPurchase"))
-                for e in item.get("PriceList", []) if e["IsActive"]}  # fmt: skip
+        got |= {
+            ("OnHand", e["WarehouseCode"], e.get("LocationCode"), e.get("Value"))
+            for e in item.get("OnHand", [])
+            if e["IsActive"]
+        }
+        got |= {
+            ("PriceList", e["PriceListCode"], e.get("CostPurchase"))
+            for e in item.get("PriceList", [])
+            if e["IsActive"]
+        }
     return out
 
 
 def links(sandbox: Any) -> dict[str, dict[str, bool]]:
     """Per customer: each linked company and whether it is the primary link."""
-    return {c["Code"]: {e["Code"]: e.get("IsPrimary") is True for e in c.get("Companies") or []}
-            for c in sandbox.items("customers")}  # fmt: skip
+    return {
+        c["Code"]: {e["Code"]: e.get("IsPrimary") is True for e in c.get("Companies") or []}
+        for c in sandbox.items("customers")
+    }

@@ -127,8 +127,9 @@ class FakeClient:
     def _new_job(self, body: bytes, count: int, endpoint: str) -> int:
         job_id = 100 + len(self.jobs) + 1
         name = endpoint.rsplit("/", 1)[-1]
-        self.jobs[job_id] = Job(job_id, JobStatus.Queued, storage_name=f"{name}_{job_id}.json",
-                                totals=count, start=self.now)  # fmt: skip
+        self.jobs[job_id] = Job(
+            job_id, JobStatus.Queued, storage_name=f"{name}_{job_id}.json", totals=count, start=self.now
+        )
         self.bodies[job_id] = body
         return job_id
 
@@ -143,8 +144,12 @@ class FakeClient:
         job_id = self._new_job(body, len(json.loads(body)), endpoint)
         if fault == "lost":
             raise OutcomeUnknown("read timeout on Product/ImportOnhands", endpoint=endpoint)
-        return ImportResponse(job_id=job_id, status_code="200", description="ok",
-                              validation=ValidationSummary(len(json.loads(body)), 0))  # fmt: skip
+        return ImportResponse(
+            job_id=job_id,
+            status_code="200",
+            description="ok",
+            validation=ValidationSummary(len(json.loads(body)), 0),
+        )
 
     def list_jobs(self) -> list[Job]:
         self.list_calls += 1
@@ -164,17 +169,29 @@ class FakeClient:
         new_id = job_id if self.restart_same_id else 100 + len(self.jobs) + 1
         self.jobs[new_id] = Job(new_id, JobStatus.Queued, totals=job.totals, start=self.now)
         self.outcomes.pop(new_id, None)
-        return ImportResponse(job_id=new_id, status_code="200", description="ok",
-                              validation=ValidationSummary())  # fmt: skip
+        return ImportResponse(
+            job_id=new_id, status_code="200", description="ok", validation=ValidationSummary()
+        )
 
     def finish(self, job_id: int) -> Job:
         status = self.outcomes.get(job_id, JobStatus.Succeeded)
         job = self.jobs[job_id]
         start = job.start or self.now
         fail = job.totals if status is not JobStatus.Succeeded else 0
-        done = Job(job_id, status, job.storage_name, job.totals, job.totals if not fail else 0, 0,
-                   fail, start, start + timedelta(seconds=4), start + timedelta(seconds=4), True,
-                   timedelta(seconds=3))  # fmt: skip
+        done = Job(
+            job_id,
+            status,
+            job.storage_name,
+            job.totals,
+            job.totals if not fail else 0,
+            0,
+            fail,
+            start,
+            start + timedelta(seconds=4),
+            start + timedelta(seconds=4),
+            True,
+            timedelta(seconds=3),
+        )
         self.jobs[job_id] = done
         return done
 

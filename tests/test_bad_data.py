@@ -33,8 +33,16 @@ FORMATS = {"csv": "csv", "parquet": "parquet", "json": "json", "xlsx": "excel"}
 
 
 def source_feed(name: str, entity: str = "onhands", **kw: Any) -> Feed:
-    return Feed(name="t", entity=entity, profile="sandbox", account=None, source=name,
-                format=FORMATS[name.rsplit(".", 1)[1]], root=BAD, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Feed(
+        name="t",
+        entity=entity,
+        profile="sandbox",
+        account=None,
+        source=name,
+        format=FORMATS[name.rsplit(".", 1)[1]],
+        root=BAD,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def check(name: str, entity: str = "onhands", **kw: Any) -> CheckResult:
@@ -45,8 +53,9 @@ def rejected(result: CheckResult) -> list[tuple[int, str, str, str]]:
     return result.rejected.select("_row", "column", "value", "reason").rows()
 
 
-def settings_for(root: Path, entity: str, *, options: str = "", policies: str = "",
-                 ext: str = "csv") -> Settings:  # fmt: skip
+def settings_for(
+    root: Path, entity: str, *, options: str = "", policies: str = "", ext: str = "csv"
+) -> Settings:
     """norce.toml with one feed ``f`` of ``entity`` reading ``src/in.<ext>`` (copied in by `run`)."""
     (root / "src").mkdir(parents=True, exist_ok=True)
     table = feed_table("f", entity, f"src/in.{ext}") + (f"options = {options}\n" if options else "")
@@ -54,8 +63,9 @@ def settings_for(root: Path, entity: str, *, options: str = "", policies: str = 
     return write_settings(root, table)
 
 
-def run(settings: Settings, name: str, capsys: pytest.CaptureFixture[str],
-        *extra: str) -> tuple[int, str, str]:  # fmt: skip
+def run(
+    settings: Settings, name: str, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
     """``norce-feeds plan f`` with corpus file ``name`` as the feed's source; (exit, stdout, stderr)."""
     src = settings.path.parent / "src"
     for old in src.glob("in.*"):
@@ -85,7 +95,8 @@ def one_error_line(err: str, *names: str) -> str:
 
 # --- 1. schema drift --------------------------------------------------------------------------------
 def test_a_renamed_column_stops_the_feed_instead_of_clearing_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = settings_for(tmp_path, "products")
     baseline(settings, "products_day1.csv", capsys)
     code, _, err = run(settings, "products_drift.csv", capsys)
@@ -113,10 +124,13 @@ def test_a_cut_off_file_is_refused_whole(tmp_path: Path, capsys: pytest.CaptureF
     assert code == EXIT_OK and "the 2 rejected rows" in out  # the cut line, held at its baseline values
 
 
-@pytest.mark.parametrize(("policy", "said"), [("min_rows = 15", "fewer than the feed's min_rows 15"),
-                                              ("min_ratio = 0.9", "70% of the baseline's 20")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("policy", "said"),
+    [("min_rows = 15", "fewer than the feed's min_rows 15"), ("min_ratio = 0.9", "70% of the baseline's 20")],
+)
 def test_fewer_rows_than_the_policy_allows_are_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], policy: str, said: str) -> None:  # fmt: skip
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], policy: str, said: str
+) -> None:
     settings = settings_for(tmp_path, "onhands", policies=f"max_deactivation_ratio = 0.5\n{policy}")
     baseline(settings, "stock_day1.csv", capsys)
     code, _, err = run(settings, "stock_fewer_rows.csv", capsys)
@@ -128,9 +142,11 @@ def test_fewer_rows_than_the_policy_allows_are_refused(
 def test_utf8_read_as_cp1252_is_an_encoding_error() -> None:
     with pytest.raises(SourceError) as info:
         read_source(source_feed("stock_utf8.csv", options={"encoding": "cp1252"}))
-    assert str(info.value) == (f"{BAD / 'stock_utf8.csv'}: line 2: 'JACKA-1-RÃ–D-M' is UTF-8 text read as "
-                               "cp1252 (it should read 'JACKA-1-RÖD-M'); set the feed option "
-                               'encoding = "utf-8"')  # fmt: skip
+    assert str(info.value) == (
+        f"{BAD / 'stock_utf8.csv'}: line 2: 'JACKA-1-RÃ–D-M' is UTF-8 text read as "
+        "cp1252 (it should read 'JACKA-1-RÖD-M'); set the feed option "
+        'encoding = "utf-8"'
+    )
 
 
 def test_text_mangled_before_export_is_an_encoding_error() -> None:
@@ -139,10 +155,17 @@ def test_text_mangled_before_export_is_an_encoding_error() -> None:
 
 
 def test_an_undecodable_header_is_not_blamed_on_the_mapping() -> None:
-    mapping = {"Artikel": "PartNo", "Lager": "WarehouseCode", "Lagerställe": "LocationCode",
-               "Saldo": "OnhandValue"}  # fmt: skip
-    with pytest.raises(SourceError, match=r"stock_cp1252\.csv: line 1: byte 0xE4 is not valid utf-8; set "
-                                          r"the feed option encoding"):  # fmt: skip
+    mapping = {
+        "Artikel": "PartNo",
+        "Lager": "WarehouseCode",
+        "Lagerställe": "LocationCode",
+        "Saldo": "OnhandValue",
+    }
+    with pytest.raises(
+        SourceError,
+        match=r"stock_cp1252\.csv: line 1: byte 0xE4 is not valid utf-8; set "
+        r"the feed option encoding",
+    ):
         read_source(source_feed("stock_cp1252.csv", mapping=mapping))
 
 
@@ -151,7 +174,8 @@ def test_control_characters_reject_their_rows() -> None:
     result = check("stock_control_chars.csv")
     assert [(row, column, reason.split(" holds ")[1]) for row, column, _, reason in rejected(result)] == [
         (2, "PartNo", "the control character U+0000 (shown as \ufffd); fix the export"),
-        (6, "LocationCode", "the control character U+0007 (shown as \ufffd); fix the export")]  # fmt: skip
+        (6, "LocationCode", "the control character U+0007 (shown as \ufffd); fix the export"),
+    ]
     assert result.valid.height == 8
 
 
@@ -177,14 +201,20 @@ def test_no_break_spaces_are_thousands_separators_where_the_feed_says_so() -> No
 def test_identifiers_in_scientific_notation_are_rejected() -> None:
     result = check("products_sci_ean.csv", "products")
     assert [(r[0], r[1], r[2]) for r in rejected(result)] == [
-        (2, "EanCode", "7.31E+12"), (4, "EanCode", "7.310000000042e12")]  # fmt: skip
+        (2, "EanCode", "7.31E+12"),
+        (4, "EanCode", "7.310000000042e12"),
+    ]
     assert "scientific notation" in rejected(result)[0][3]
 
 
 def test_date_cells_and_text_dates_in_one_column_are_dates() -> None:
     result = check("price_lists_dates.xlsx", "price_lists", options={"date_format": "%d.%m.%Y"})
     assert result.valid["StartDate"].to_list() == [
-        dt.date(2024, 3, 1), dt.date(2024, 4, 15), dt.date(2024, 5, 31), dt.date(2024, 6, 1)]  # fmt: skip
+        dt.date(2024, 3, 1),
+        dt.date(2024, 4, 15),
+        dt.date(2024, 5, 31),
+        dt.date(2024, 6, 1),
+    ]
 
 
 # --- 7. truncation and overflow ---------------------------------------------------------------------
@@ -211,11 +241,16 @@ def test_identical_rows_collapse_with_a_note_and_conflicting_ones_stay_rejected(
 
 
 # --- Also -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "said"), [
-    ("stock_really.xlsx.csv", 'an Excel workbook (.xlsx), not csv text; set format = "excel"'),
-    ("stock_zipped.csv", "a ZIP archive, not csv text")])  # fmt: skip
-def test_a_binary_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
-                                   said: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("stock_really.xlsx.csv", 'an Excel workbook (.xlsx), not csv text; set format = "excel"'),
+        ("stock_zipped.csv", "a ZIP archive, not csv text"),
+    ],
+)
+def test_a_binary_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, said: str
+) -> None:
     code, _, err = run(settings_for(tmp_path, "onhands"), name, capsys)
     assert code == EXIT_CHECKS
     one_error_line(err, "in.csv: line 1: the file is", said)
@@ -225,9 +260,13 @@ def test_a_binary_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_a_row_with_too_many_fields_is_rejected_like_a_short_one() -> None:
     result = check("stock_ragged.csv")
     assert [(r[0], r[3]) for r in rejected(result) if r[1] == ""] == [
-        (5, "the row has 5 fields, the header 4: a separator too many (an unquoted separator in a text "
-            "field?)"),
-        (10, "the row has 2 of 4 fields: some are missing")]  # fmt: skip
+        (
+            5,
+            "the row has 5 fields, the header 4: a separator too many (an unquoted separator in a text "
+            "field?)",
+        ),
+        (10, "the row has 2 of 4 fields: some are missing"),
+    ]
     assert result.valid.height == 18
 
 
@@ -251,34 +290,46 @@ def test_guard_refusals_speak_in_cli_flags(tmp_path: Path, capsys: pytest.Captur
 # --- invariants -------------------------------------------------------------------------------------
 def test_valid_rows_are_never_dropped_or_altered() -> None:
     result = check("products_sci_ean.csv", "products")
-    rows = result.valid.select("Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo", "EanCode",
-                               "StandardPrice").rows()  # fmt: skip
-    assert rows == [("JACKA-1", "FJALL", "JACKA-1-RÖD", "JACKA-1-RÖD-M", "7310000000011", Decimal("1499.5")),
-                    ("BLÅBÄR", "SØRLI", "BLÅBÄR-ÆØ", "00042", "0073100000035", Decimal("0.1"))]  # fmt: skip
+    rows = result.valid.select(
+        "Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo", "EanCode", "StandardPrice"
+    ).rows()
+    assert rows == [
+        ("JACKA-1", "FJALL", "JACKA-1-RÖD", "JACKA-1-RÖD-M", "7310000000011", Decimal("1499.5")),
+        ("BLÅBÄR", "SØRLI", "BLÅBÄR-ÆØ", "00042", "0073100000035", Decimal("0.1")),
+    ]
 
 
 CORPUS = {  # file: (entity, options as TOML)
-    "stock_cut_off.csv": ("onhands", ""), "stock_ragged.csv": ("onhands", ""),
-    "stock_header_only.csv": ("onhands", ""), "stock_duplicates.csv": ("onhands", ""),
-    "stock_control_chars.csv": ("onhands", ""), "stock_numbers.csv": ("onhands", ""),
-    "stock_float.parquet": ("onhands", ""), "prices_float_break.json": ("sku_prices", ""),
-    "stock_utf8.csv": ("onhands", '{ encoding = "cp1252" }'), "stock_mojibake.csv": ("onhands", ""),
+    "stock_cut_off.csv": ("onhands", ""),
+    "stock_ragged.csv": ("onhands", ""),
+    "stock_header_only.csv": ("onhands", ""),
+    "stock_duplicates.csv": ("onhands", ""),
+    "stock_control_chars.csv": ("onhands", ""),
+    "stock_numbers.csv": ("onhands", ""),
+    "stock_float.parquet": ("onhands", ""),
+    "prices_float_break.json": ("sku_prices", ""),
+    "stock_utf8.csv": ("onhands", '{ encoding = "cp1252" }'),
+    "stock_mojibake.csv": ("onhands", ""),
     "stock_cp1252.csv": ("onhands", ""),
     "prices_decimal_comma.csv": ("sku_prices", '{ separator = ";", decimal_comma = true }'),
     "prices_point.csv": ("sku_prices", '{ separator = ";" }'),
     "prices_thousands.csv": ("sku_prices", '{ separator = ";", decimal_comma = true, thousands = " " }'),
-    "products_sci_ean.csv": ("products", ""), "products_drift.csv": ("products", ""),
+    "products_sci_ean.csv": ("products", ""),
+    "products_drift.csv": ("products", ""),
     "price_lists_dates.xlsx": ("price_lists", '{ date_format = "%d.%m.%Y" }'),
-    "stock_really.xlsx.csv": ("onhands", ""), "stock_zipped.csv": ("onhands", ""),
-}  # fmt: skip
+    "stock_really.xlsx.csv": ("onhands", ""),
+    "stock_zipped.csv": ("onhands", ""),
+}
 
 
 @pytest.mark.parametrize("name", CORPUS)
 def test_plan_on_every_corpus_file_exits_as_documented(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:  # fmt: skip
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     entity, options = CORPUS[name]
-    settings = settings_for(tmp_path, entity, options=options, policies="max_reject_ratio = 1.0",
-                            ext=name.rsplit(".", 1)[1])  # fmt: skip
+    settings = settings_for(
+        tmp_path, entity, options=options, policies="max_reject_ratio = 1.0", ext=name.rsplit(".", 1)[1]
+    )
     code, out, err = run(settings, name, capsys)
     assert code in (0, 1, 2, 3) and "Traceback" not in out + err
     if code:  # an error names the file; a refusal of the guard names the feed
@@ -293,12 +344,16 @@ def test_plan_on_every_corpus_file_exits_as_documented(
 
 
 def test_the_rejected_rows_file_names_row_column_value_and_reason(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = settings_for(tmp_path, "onhands", policies="max_reject_ratio = 1.0")
     code, out, _ = run(settings, "stock_numbers.csv", capsys)
     assert code == EXIT_OK
     path = Path(out.split("with their reasons: ")[1].split("\n")[0])
     rows = pl.read_parquet(path).select("_row", "column", "value", "reason").rows()
-    assert rows[1] == (4, "OnhandValue", "3000000000",
-                       "'3000000000' is outside Connect's int range (-2147483648 to 2147483647)")  # fmt: skip
-
+    assert rows[1] == (
+        4,
+        "OnhandValue",
+        "3000000000",
+        "'3000000000' is outside Connect's int range (-2147483648 to 2147483647)",
+    )

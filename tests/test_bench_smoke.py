@@ -21,5 +21,9 @@ def test_bench_diff_runs_every_contender_on_a_tiny_catalog(tmp_path: Path) -> No
     assert size["counts_agree"], size["results"]
     assert not [name for name, r in size["results"].items() if "error" in r]
     assert size["results"]["diff_frames"]["counts"] == {
-        "added": 10, "removed": 10, "changed": 20, "unchanged": 1970}  # fmt: skip
+        "added": 10,
+        "removed": 10,
+        "changed": 20,
+        "unchanged": 1970,
+    }
     assert (tmp_path / "bench_diff.md").read_text().startswith("# bench_diff")

@@ -34,9 +34,11 @@ def outcomes() -> pl.DataFrame:
 def test_jobs_per_day_counts_per_day_and_status(outcomes: pl.DataFrame) -> None:
     data = charts.jobs_per_day(outcomes).data
     assert sorted(data.rows()) == [
-        ("2024-05-01", "Failed", 1), ("2024-05-01", "Succeeded", 1),
-        ("2024-05-02", "Queued", 1), ("2024-05-02", "Succeeded", 1),
-    ]  # fmt: skip
+        ("2024-05-01", "Failed", 1),
+        ("2024-05-01", "Succeeded", 1),
+        ("2024-05-02", "Queued", 1),
+        ("2024-05-02", "Succeeded", 1),
+    ]
 
 
 def test_jobs_of_one_day_are_counted_per_hour_and_of_one_hour_per_minute(outcomes: pl.DataFrame) -> None:
@@ -46,9 +48,10 @@ def test_jobs_of_one_day_are_counted_per_hour_and_of_one_hour_per_minute(outcome
 
     hours = charts.jobs_per_day(at((8, 5), (8, 50), (9, 1)))
     assert sorted(hours.data.rows()) == [
-        ("2024-05-01 08:00", "Failed", 1), ("2024-05-01 08:00", "Succeeded", 1),
+        ("2024-05-01 08:00", "Failed", 1),
+        ("2024-05-01 08:00", "Succeeded", 1),
         ("2024-05-01 09:00", "Succeeded", 1),
-    ]  # fmt: skip
+    ]
     assert hours.to_dict()["title"] == "Jobs per hour by status"
     minutes = charts.jobs_per_day(at((8, 5), (8, 5), (8, 7)))
     assert minutes.data["time"].unique().sort().to_list() == ["2024-05-01 08:05", "2024-05-01 08:07"]
@@ -74,9 +77,11 @@ def test_durations_drop_unfinished_jobs(outcomes: pl.DataFrame) -> None:
 
 def test_failures_by_feed(outcomes: pl.DataFrame) -> None:
     assert charts.failures_by_feed(outcomes).data.rows() == [
-        ("prices", "failed jobs", 0), ("prices", "failed items", 3),
-        ("stock", "failed jobs", 1), ("stock", "failed items", 50),
-    ]  # fmt: skip
+        ("prices", "failed jobs", 0),
+        ("prices", "failed items", 3),
+        ("stock", "failed jobs", 1),
+        ("stock", "failed items", 50),
+    ]
 
 
 def test_changes_per_field_from_dict_or_frame() -> None:
@@ -91,8 +96,7 @@ def test_changes_per_field_from_dict_or_frame() -> None:
 def test_every_job_chart_renders_to_svg(outcomes: pl.DataFrame, empty: bool) -> None:
     frame = outcomes.clear() if empty else outcomes
     rendered = {name: charts.render(c) for name, c in charts.job_charts(frame).items()}
-    assert set(rendered) == {"jobs_per_day", "lead_times", "run_times", "items_per_job",
-                             "failures_by_feed"}  # fmt: skip
+    assert set(rendered) == {"jobs_per_day", "lead_times", "run_times", "items_per_job", "failures_by_feed"}
     for svg in rendered.values():
         assert svg.data.startswith("<svg")
         assert svg._repr_svg_() == svg.data

@@ -34,8 +34,9 @@ def two_feeds(tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> 
     for key, value in sandbox.environ().items():
         monkeypatch.setenv(key, value)
     more = feed("stock-b", "onhands", "stock_b.csv", policies="max_items = 3")
-    settings = stock_settings(tmp_path, sandbox, [1, 2, 3, 4], extra=more,
-                              policies="max_items = 3\nmax_deactivation_ratio = 0.5")  # fmt: skip
+    settings = stock_settings(
+        tmp_path, sandbox, [1, 2, 3, 4], extra=more, policies="max_items = 3\nmax_deactivation_ratio = 0.5"
+    )
     write_stock(settings, [5, 6], name="stock_b.csv")
     return str(settings.path)
 
@@ -46,8 +47,8 @@ def table_rows(out: str) -> dict[str, list[str]]:
 
 
 def test_submit_all_asks_once_under_a_table_with_totals(
-        tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     toml = two_feeds(tmp_path, sandbox_clean, monkeypatch)
     stdin = Terminal("y\n")
     monkeypatch.setattr("sys.stdin", stdin)
@@ -64,14 +65,15 @@ def test_submit_all_asks_once_under_a_table_with_totals(
     assert sorted(i["OnhandValue"] for i in sandbox_clean.items("onhands")) == [3, 4, 5, 6]
 
 
-def test_plan_all_marks_deactivations_in_its_totals(tmp_path: Path, sandbox_clean: Any,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_plan_all_marks_deactivations_in_its_totals(
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     toml = two_feeds(tmp_path, sandbox_clean, monkeypatch)
     assert main(["submit", "--all", "--yes", "--settings", toml]) == EXIT_OK
     settings_dir = Path(toml).parent
-    (settings_dir / "stock.csv").write_text("PartNo,WarehouseCode,LocationCode,OnhandValue\nP0,W1,L1,1\n"
-                                            "P1,W1,L1,2\nP2,W1,L1,3\n")  # fmt: skip
+    (settings_dir / "stock.csv").write_text(
+        "PartNo,WarehouseCode,LocationCode,OnhandValue\nP0,W1,L1,1\nP1,W1,L1,2\nP2,W1,L1,3\n"
+    )
     capsys.readouterr()
     assert main(["plan", "--all", "--kind", "change", "--settings", toml]) == EXIT_OK
     rows = table_rows(capsys.readouterr().out)

@@ -29,9 +29,9 @@ def manifest(directory: Path) -> dict[str, Any]:
     return data
 
 
-def test_apply_sends_exactly_the_saved_plan(tmp_path: Path, sandbox_clean: Any,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_apply_sends_exactly_the_saved_plan(
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = stock_workspace(tmp_path, sandbox_clean, monkeypatch, [1, 2, 3, 4, 5, 6, 7])
     out, toml = tmp_path / "reviewed", str(settings.path)
     assert main(["--settings", toml, "plan", "stock", "--out", str(out)]) == EXIT_OK
@@ -50,9 +50,9 @@ def test_apply_sends_exactly_the_saved_plan(tmp_path: Path, sandbox_clean: Any,
     assert "baseline is now" in capsys.readouterr().out
 
 
-def test_apply_refuses_a_plan_whose_baseline_moved(tmp_path: Path, sandbox_clean: Any,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_apply_refuses_a_plan_whose_baseline_moved(
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = stock_workspace(tmp_path, sandbox_clean, monkeypatch, [1, 2, 3])
     out, toml = tmp_path / "reviewed", str(settings.path)
     assert main(["plan", "stock", "--out", str(out), "--settings", toml]) == EXIT_OK
@@ -63,6 +63,8 @@ def test_apply_refuses_a_plan_whose_baseline_moved(tmp_path: Path, sandbox_clean
     capsys.readouterr()
     assert main(["apply", str(out), "--yes", "--settings", toml]) == EXIT_GUARD
     err = capsys.readouterr().err
-    assert (f"plan {manifest(out)['id']} of feed 'stock' was made against baseline none, but the feed's "
-            f"baseline is now {moved.id}") in err, err
+    assert (
+        f"plan {manifest(out)['id']} of feed 'stock' was made against baseline none, but the feed's "
+        f"baseline is now {moved.id}"
+    ) in err, err
     assert sorted(i["OnhandValue"] for i in sandbox_clean.items("onhands")) == [4, 5, 6]  # nothing sent

@@ -28,8 +28,14 @@ def cli(*args: str, block: str | None = None, cwd: Path = ROOT) -> subprocess.Co
     code = "import sys\n"
     code += f"sys.modules[{block!r}] = None\n" if block else ""  # as if the extra were not installed
     code += "from toolkit.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
 def test_sending_without_a_terminal_and_without_yes_exits_2(tmp_path: Path) -> None:
@@ -42,8 +48,8 @@ def test_sending_without_a_terminal_and_without_yes_exits_2(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("command", [["submit", "--all"], ["apply", "plans/x"], ["submit", "--plan", "x"]])
 def test_every_sending_command_needs_yes_without_a_terminal(
-        tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main([*command, "--settings", settings_file(tmp_path)]) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -51,8 +57,8 @@ def test_every_sending_command_needs_yes_without_a_terminal(
 
 
 def test_missing_settings_name_the_directory_and_how_to_start(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["plan", "stock"]) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -81,21 +87,28 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_missing_extra_is_named(module: str, extra: str) -> None:
     done = cli("sandbox", "--port", "0", block=module)
     assert done.returncode == EXIT_USAGE, done.stderr
-    assert f'norce-feeds sandbox needs the optional module {module}: pip install "norce-toolkit[{extra}]"' \
-        in done.stderr and "Traceback" not in done.stderr  # fmt: skip
+    assert (
+        f'norce-feeds sandbox needs the optional module {module}: pip install "norce-toolkit[{extra}]"'
+        in done.stderr
+        and "Traceback" not in done.stderr
+    )
 
 
 def test_the_python_api_names_the_lab_extra() -> None:
-    code = ("import sys\nsys.modules['altair'] = None\nimport toolkit\ntry:\n    toolkit.preview_feed\n"
-            "except ModuleNotFoundError as exc:\n    print(exc)\n")  # fmt: skip
+    code = (
+        "import sys\nsys.modules['altair'] = None\nimport toolkit\ntry:\n    toolkit.preview_feed\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert 'toolkit.preview_feed needs the optional module altair: pip install "norce-toolkit[lab]"' \
-        in done.stdout, done.stdout + done.stderr  # fmt: skip
+    assert (
+        'toolkit.preview_feed needs the optional module altair: pip install "norce-toolkit[lab]"'
+        in done.stdout
+    ), done.stdout + done.stderr
 
 
 def test_init_writes_a_commented_settings_file_that_plans(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["init", "--feed", "stock=onhands", "--feed", "prices=sku_prices"]) == EXIT_OK
     text = (tmp_path / "norce.toml").read_text()

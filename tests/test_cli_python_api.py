@@ -21,8 +21,8 @@ def readme_example() -> str:
 
 
 def test_the_python_api_example_plans_previews_submits_waits_and_reports(
-        tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     stock_settings(tmp_path, sandbox_clean, [5, 6, 7])
     for key, value in sandbox_clean.environ().items():
         monkeypatch.setenv(key, value)

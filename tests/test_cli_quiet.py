@@ -20,8 +20,19 @@ pytestmark = pytest.mark.slow
 def test_the_demo_log_has_no_warnings_and_says_1_request(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "NORCE_SANDBOX_CLIENT_SECRET": "quiet-demo-secret-51c9"}
-    command = [sys.executable, "-m", "toolkit.demo", "--days", "1", "--feeds", "products-erp,stock",
-               "--out", str(out), "--workers", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "toolkit.demo",
+        "--days",
+        "1",
+        "--feeds",
+        "products-erp,stock",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     log = done.stdout + done.stderr
     (tmp_path / "demo.log").write_text(log)

@@ -81,27 +81,56 @@ def test_environment_overrides_base_url_and_ca_bundle(tmp_path: Path) -> None:
 
 
 BAD = [
-    ("unknown entity", FEED.replace('"onhands"', '"stocks"'), "[feeds.stock] key 'entity'",
-     "unknown entity 'stocks'"),
-    ("missing source", FEED.replace('source = "data/stock_*.csv"\n', ""), "[feeds.stock] key 'source'",
-     "missing"),
-    ("unknown account", FEED.replace('"ERP"', '"SAP"'), "[feeds.stock] key 'account'",
-     "unknown system account 'SAP'"),
+    (
+        "unknown entity",
+        FEED.replace('"onhands"', '"stocks"'),
+        "[feeds.stock] key 'entity'",
+        "unknown entity 'stocks'",
+    ),
+    (
+        "missing source",
+        FEED.replace('source = "data/stock_*.csv"\n', ""),
+        "[feeds.stock] key 'source'",
+        "missing",
+    ),
+    (
+        "unknown account",
+        FEED.replace('"ERP"', '"SAP"'),
+        "[feeds.stock] key 'account'",
+        "unknown system account 'SAP'",
+    ),
     ("http to remote host", FEED, "[profiles.stage] key 'base_url'", "expected https://"),
-    ("bad mapping", FEED.replace('"OnhandValue"', '"Saldo"'), "[feeds.stock] key 'mapping'",
-     "not a column of onhands"),
-    ("bad period", FEED.replace('"7d"', '"weekly"'), "[feeds.stock.policies] key 'full_every'",
-     "is not a period"),
-    ("bad ratio", FEED.replace("0.2", "2.0"), "[feeds.stock.policies] key 'max_deactivation_ratio'",
-     "between 0 and 1"),
-    ("unknown profile", FEED.replace('profile = "stage"', 'profile = "prod"'),
-     "[feeds.stock] key 'profile'", "unknown profile 'prod'"),
-]  # fmt: skip
+    (
+        "bad mapping",
+        FEED.replace('"OnhandValue"', '"Saldo"'),
+        "[feeds.stock] key 'mapping'",
+        "not a column of onhands",
+    ),
+    (
+        "bad period",
+        FEED.replace('"7d"', '"weekly"'),
+        "[feeds.stock.policies] key 'full_every'",
+        "is not a period",
+    ),
+    (
+        "bad ratio",
+        FEED.replace("0.2", "2.0"),
+        "[feeds.stock.policies] key 'max_deactivation_ratio'",
+        "between 0 and 1",
+    ),
+    (
+        "unknown profile",
+        FEED.replace('profile = "stage"', 'profile = "prod"'),
+        "[feeds.stock] key 'profile'",
+        "unknown profile 'prod'",
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "feed", "where", "what"), BAD, ids=[b[0] for b in BAD])
-def test_bad_settings_name_file_table_and_key(tmp_path: Path, case: str, feed: str, where: str,
-                                              what: str) -> None:  # fmt: skip
+def test_bad_settings_name_file_table_and_key(
+    tmp_path: Path, case: str, feed: str, where: str, what: str
+) -> None:
     profile = PROFILE.replace("https://acme", "http://acme") if case == "http to remote host" else PROFILE
     path = write(tmp_path, profile + feed)
     with pytest.raises(ConfigError) as info:
@@ -145,8 +174,16 @@ def test_secret_never_shows(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     settings = load_settings(write(tmp_path, PROFILE + FEED), environ={"NORCE_STAGE_CLIENT_SECRET": SECRET})
     profile = settings.profile("stage")
     logging.getLogger("toolkit.test").warning("settings %r profile %s %r", settings, profile, profile)
-    shown = [repr(settings), str(settings), repr(profile), str(profile), caplog.text,
-             repr(profile.client_secret), str(profile.client_secret), f"{profile.client_secret}"]
+    shown = [
+        repr(settings),
+        str(settings),
+        repr(profile),
+        str(profile),
+        caplog.text,
+        repr(profile.client_secret),
+        str(profile.client_secret),
+        f"{profile.client_secret}",
+    ]
     assert all(SECRET not in text for text in shown)
     assert profile.client_secret == Secret(SECRET)
 
@@ -169,12 +206,19 @@ def test_repo_settings_file_loads() -> None:
     assert "sandbox" in settings.profiles
 
 
-@pytest.mark.parametrize(("table", "line", "said"), [
-    ("[feeds.stock.policies]", "max_deactivation_rato = 0.5", r"\[feeds.stock.policies\] key "
-     r"'max_deactivation_rato': unknown key; did you mean 'max_deactivation_ratio'\?"),
-    ("[feeds.stock]", "owns_structur = false", r"'owns_structur': unknown key; did you mean 'owns_struc"),
-    ("[profiles.stage]", "rate_limit = 30", r"\[profiles.stage\] key 'rate_limit': unknown key"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("table", "line", "said"),
+    [
+        (
+            "[feeds.stock.policies]",
+            "max_deactivation_rato = 0.5",
+            r"\[feeds.stock.policies\] key "
+            r"'max_deactivation_rato': unknown key; did you mean 'max_deactivation_ratio'\?",
+        ),
+        ("[feeds.stock]", "owns_structur = false", r"'owns_structur': unknown key; did you mean 'owns_struc"),
+        ("[profiles.stage]", "rate_limit = 30", r"\[profiles.stage\] key 'rate_limit': unknown key"),
+    ],
+)
 def test_a_misspelt_key_is_refused_not_ignored(tmp_path: Path, table: str, line: str, said: str) -> None:
     text = (PROFILE + FEED).replace(table + "\n", f"{table}\n{line}\n", 1)
     assert line in text

@@ -30,12 +30,23 @@ ENUMS: Mapping[str, Any] = CONTRACT["enums"]
 # Where a registry level's objects sit in the item (products nest Product -> Variants -> Skus).
 LEVEL_PATHS = {"item": "", "product": "", "variant": "Variants[]", "sku": "Variants[].Skus[]"}
 # Members that are objects (or lists of objects) the column's value goes inside, and where.
-INNER = {"StandardPrice": "PriceSale", "MainImage": "Url", "Companies": "Code", "Categories": "Code",
-         "Warehouses": "Code", "VatRates": "Rate"}  # fmt: skip
+INNER = {
+    "StandardPrice": "PriceSale",
+    "MainImage": "Url",
+    "Companies": "Code",
+    "Categories": "Code",
+    "Warehouses": "Code",
+    "VatRates": "Rate",
+}
 # Compatible contract kinds per canonical dtype (an enum also needs Column.values, a GUID kind="guid").
-KINDS: dict[str, set[str]] = {"String": {"string", "enum", "guid"}, "Int64": {"int", "decimal"},
-                              "Decimal": {"decimal"}, "Boolean": {"bool"}, "Date": {"datetime"},
-                              "List": {"string"}}  # fmt: skip
+KINDS: dict[str, set[str]] = {
+    "String": {"string", "enum", "guid"},
+    "Int64": {"int", "decimal"},
+    "Decimal": {"decimal"},
+    "Boolean": {"bool"},
+    "Date": {"datetime"},
+    "List": {"string"},
+}
 
 
 def _join(*parts: str) -> str:
@@ -124,8 +135,9 @@ def test_each_field_list_is_a_header_member_of_its_enum(entity: str) -> None:
 def test_field_enum_values_exist_in_the_contract_with_the_same_numbers(entity: str) -> None:
     for fl in ENTITIES[entity].field_lists:
         contract_values = ENUMS[fl.enum.__name__]["values"]
-        wrong = {n: (v, contract_values.get(n)) for n, v in _pairs(fl.enum).items()
-                 if contract_values.get(n) != v}  # fmt: skip
+        wrong = {
+            n: (v, contract_values.get(n)) for n, v in _pairs(fl.enum).items() if contract_values.get(n) != v
+        }
         assert not wrong, f"{fl.enum.__name__}: registry number vs contract number {wrong}"
         missing = set(_non_deprecated(fl.enum.__name__)) - set(_pairs(fl.enum))
         assert not missing, f"{fl.enum.__name__} lacks the contract's {sorted(missing)}"

@@ -30,15 +30,21 @@ from toolkit.sandbox.contract import validate_import
 
 POLICIES = Policies()
 ACCOUNT = 10000
-PLANS = settings(max_examples=40, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
+PLANS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def checked(ent: Entity, day: Day, baseline: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The rows the checks pass, plus the baseline rows of rejected items; and the rejections."""
     frame = day.frame()
-    frame = frame.with_columns(pl.lit(None, pl.String).alias("_source"),
-                               pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row"))  # fmt: skip
+    frame = frame.with_columns(
+        pl.lit(None, pl.String).alias("_source"),
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row"),
+    )
     check = validate(ent, frame, policies=Policies(max_reject_ratio=1.0))
     valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
     if baseline is None or check.rejected.is_empty():

@@ -25,14 +25,19 @@ PARTS = ["P1", "P2", "P3"]
 def workspace(root: Path, sandbox: Any) -> Settings:
     """stock is listed before the products its rows name: the run must reorder them."""
     (root / "src").mkdir(parents=True, exist_ok=True)
-    return write_settings(root, feed("stock", "onhands", "src/stock.parquet"),
-                          feed("products", "products", "src/products.parquet"), environ=sandbox.environ())
+    return write_settings(
+        root,
+        feed("stock", "onhands", "src/stock.parquet"),
+        feed("products", "products", "src/products.parquet"),
+        environ=sandbox.environ(),
+    )
 
 
 def write_day(settings: Settings, *, onhand: int, bad_product: bool = False) -> None:
     parts = pl.Series("PartNo", PARTS)
-    products = pl.DataFrame({"Code": parts, "ManufacturerCode": "ACME", "ManufacturerPartNo": parts,
-                             "PartNo": parts})  # fmt: skip
+    products = pl.DataFrame(
+        {"Code": parts, "ManufacturerCode": "ACME", "ManufacturerPartNo": parts, "PartNo": parts}
+    )
     if bad_product:
         no_part = products.head(1).with_columns(pl.lit(None, pl.String).alias("PartNo"))
         products = pl.concat([products, no_part])

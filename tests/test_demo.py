@@ -29,37 +29,83 @@ FEEDS = ("price-lists", "products-erp", "prices", "stock")
 
 
 # --- expectations and summary, on made-up results ------------------------------------------------
-def _fd(day: int, feed: str, source: str, *, kind: str = "change", items: int = 5,
-        refused: bool = False, errors: dict[str, tuple[str, str]] | None = None,
-        rejected_rows: tuple[int, ...] = (),
-        statuses: tuple[str, ...] = ("Succeeded",)) -> FeedDay:  # fmt: skip
-    plan = {} if refused else {"kind": kind, "items": items, "added": 1, "changed": items - 1,
-                               "removed": 0, "batches": len(statuses)}  # fmt: skip
-    preview = {"kind": "auto", "refused": refused, "plan": plan,
-               "verdict": "guard refused: would deactivate 45%" if refused else "ok"}  # fmt: skip
-    submit = {} if refused else {"job_ids": list(range(len(statuses))), "promoted": "snap",
-                                 "statuses": {str(i): s for i, s in enumerate(statuses)}}  # fmt: skip
+def _fd(
+    day: int,
+    feed: str,
+    source: str,
+    *,
+    kind: str = "change",
+    items: int = 5,
+    refused: bool = False,
+    errors: dict[str, tuple[str, str]] | None = None,
+    rejected_rows: tuple[int, ...] = (),
+    statuses: tuple[str, ...] = ("Succeeded",),
+) -> FeedDay:
+    plan = (
+        {}
+        if refused
+        else {
+            "kind": kind,
+            "items": items,
+            "added": 1,
+            "changed": items - 1,
+            "removed": 0,
+            "batches": len(statuses),
+        }
+    )
+    preview = {
+        "kind": "auto",
+        "refused": refused,
+        "plan": plan,
+        "verdict": "guard refused: would deactivate 45%" if refused else "ok",
+    }
+    submit = (
+        {}
+        if refused
+        else {
+            "job_ids": list(range(len(statuses))),
+            "promoted": "snap",
+            "statuses": {str(i): s for i, s in enumerate(statuses)},
+        }
+    )
     n = len(rejected_rows)
-    rejected = pl.DataFrame({"_source": ["f.csv"] * n, "_row": [str(r) for r in rejected_rows],
-                             "key": ["A|B|1"] * n, "reason": ["bad"] * n})  # fmt: skip
+    rejected = pl.DataFrame(
+        {
+            "_source": ["f.csv"] * n,
+            "_row": [str(r) for r in rejected_rows],
+            "key": ["A|B|1"] * n,
+            "reason": ["bad"] * n,
+        }
+    )
     return FeedDay(day, feed, "onhands", Path(source), preview, submit, errors or {}, rejected, 1.0)
 
 
 def _run(feed_days: list[FeedDay], catalog: list[CatalogCheck] | None = None) -> DemoRun:
-    manifest = {"days": {"day1": {"changes": {}}, "day4": {"changes": {"stock_truncated_to": 0.5,
-                                                                        "bad_price_rows": ["x"]}}},
-                "bad_price_rows": [{"row": 7}, {"row": 9}]}  # fmt: skip
+    manifest = {
+        "days": {
+            "day1": {"changes": {}},
+            "day4": {"changes": {"stock_truncated_to": 0.5, "bad_price_rows": ["x"]}},
+        },
+        "bad_price_rows": [{"row": 7}, {"row": 9}],
+    }
     catalog = catalog if catalog is not None else [CatalogCheck("stock", "onhands", "snap", 3, 3)]
     return DemoRun((1, 4), feed_days, catalog, {}, manifest, 61.0, "now", "https://x", 2, 60, "out")
 
 
 def _as_expected() -> list[FeedDay]:
     return [
-        _fd(1, "stock", "d/erp_stock.csv", kind="full"), _fd(1, "prices", "d/erp_prices.csv", kind="full"),
-        _fd(4, "stock", "d/erp_stock.csv", refused=True, errors={"submit": ("GuardRefused", "no")},
-            rejected_rows=(1614,)),
+        _fd(1, "stock", "d/erp_stock.csv", kind="full"),
+        _fd(1, "prices", "d/erp_prices.csv", kind="full"),
+        _fd(
+            4,
+            "stock",
+            "d/erp_stock.csv",
+            refused=True,
+            errors={"submit": ("GuardRefused", "no")},
+            rejected_rows=(1614,),
+        ),
         _fd(4, "prices", "d/erp_prices.csv", rejected_rows=(7, 9)),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_run_as_the_manifest_says_has_no_surprises_and_a_summary() -> None:
@@ -74,17 +120,34 @@ def test_a_run_as_the_manifest_says_has_no_surprises_and_a_summary() -> None:
     assert "Result: **passed**" in text
 
 
-@pytest.mark.parametrize(("change", "wanted"), [
-    (lambda fds: fds.__setitem__(2, _fd(4, "stock", "d/erp_stock.csv")), "expected the guard to refuse"),
-    (lambda fds: fds.__setitem__(0, _fd(1, "stock", "d/erp_stock.csv")), "a change feed, expected a full"),
-    (lambda fds: fds.__setitem__(3, _fd(4, "prices", "d/erp_prices.csv", rejected_rows=(7,))),
-     "bad price rows not rejected: [9]"),
-    (lambda fds: fds.__setitem__(1, _fd(1, "prices", "d/erp_prices.csv", kind="full", statuses=("Failed",))),
-     "day 1, feed prices: Failed"),
-    (lambda fds: fds.append(_fd(4, "x", "d/x.csv", errors={"submit": ("JobTimeout", "slow")})),
-     "submit notebook failed: JobTimeout: slow"),
-    (lambda fds: fds.append(_fd(4, "x", "d/x.csv", rejected_rows=(3,))), "1 rows rejected, expected none"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "wanted"),
+    [
+        (lambda fds: fds.__setitem__(2, _fd(4, "stock", "d/erp_stock.csv")), "expected the guard to refuse"),
+        (
+            lambda fds: fds.__setitem__(0, _fd(1, "stock", "d/erp_stock.csv")),
+            "a change feed, expected a full",
+        ),
+        (
+            lambda fds: fds.__setitem__(3, _fd(4, "prices", "d/erp_prices.csv", rejected_rows=(7,))),
+            "bad price rows not rejected: [9]",
+        ),
+        (
+            lambda fds: fds.__setitem__(
+                1, _fd(1, "prices", "d/erp_prices.csv", kind="full", statuses=("Failed",))
+            ),
+            "day 1, feed prices: Failed",
+        ),
+        (
+            lambda fds: fds.append(_fd(4, "x", "d/x.csv", errors={"submit": ("JobTimeout", "slow")})),
+            "submit notebook failed: JobTimeout: slow",
+        ),
+        (
+            lambda fds: fds.append(_fd(4, "x", "d/x.csv", rejected_rows=(3,))),
+            "1 rows rejected, expected none",
+        ),
+    ],
+)
 def test_what_the_manifest_does_not_say_is_a_surprise(change: Any, wanted: str) -> None:
     feed_days = _as_expected()
     change(feed_days)
@@ -109,9 +172,17 @@ def test_the_status_after_the_run_is_shown_and_anything_left_unfinished_is_a_sur
 
     def status(**stock: Any) -> pl.DataFrame:
         at = datetime(2025, 3, 6, 8, tzinfo=UTC)
-        rows = [{"feed": "prices", "baseline": "s1", "baseline_rows": 9, "promoted_at": at,
-                 "last_full_at": at - timedelta(days=3), "next_kind": "change"},
-                {"feed": "stock", "baseline": "s2", "next_kind": "change", **stock}]  # fmt: skip
+        rows = [
+            {
+                "feed": "prices",
+                "baseline": "s1",
+                "baseline_rows": 9,
+                "promoted_at": at,
+                "last_full_at": at - timedelta(days=3),
+                "next_kind": "change",
+            },
+            {"feed": "stock", "baseline": "s2", "next_kind": "change", **stock},
+        ]
         return pl.DataFrame(rows, schema=STATUS_SCHEMA)
 
     clean = replace(_run(_as_expected()), status=status())
@@ -120,8 +191,9 @@ def test_the_status_after_the_run_is_shown_and_anything_left_unfinished_is_a_sur
     assert "## Where the feeds stand" in text and "norce-feeds status --settings out/norce.toml" in text
     assert "| prices | s1 | 9 | 2025-03-06 08:00 | 2025-03-03 08:00 | change |  |" in text
     broken = "snapshot 's2' of feed 'stock': file is corrupt"
-    left = replace(clean, status=status(open_plan="p9", open_state="sending", locked_by="host:1:2",
-                                        problem=broken))  # fmt: skip
+    left = replace(
+        clean, status=status(open_plan="p9", open_state="sending", locked_by="host:1:2", problem=broken)
+    )
     assert surprises(left) == [
         f"status, feed stock: {broken}",
         "status, feed stock: plan p9 left sending",
@@ -134,13 +206,22 @@ def test_the_catalog_check_compares_baselines_with_the_items_read_back(tmp_path:
     from toolkit.payloads import build_items
     from toolkit.snapshots import SnapshotStore
 
-    (tmp_path / "norce.toml").write_text('[settings]\nstate_dir = "state"\n[profiles.sandbox]\n'
-                                         'base_url = "http://127.0.0.1:9"\nclient_id = "x"\nscope = "x"\n'
-                                         '[feeds.stock]\nentity = "onhands"\nsource = "s.csv"\n')  # fmt: skip
+    (tmp_path / "norce.toml").write_text(
+        '[settings]\nstate_dir = "state"\n[profiles.sandbox]\n'
+        'base_url = "http://127.0.0.1:9"\nclient_id = "x"\nscope = "x"\n'
+        '[feeds.stock]\nentity = "onhands"\nsource = "s.csv"\n'
+    )
     settings = load_settings(tmp_path / "norce.toml", environ={})
-    base = pl.DataFrame({"PartNo": ["A", "B", "C"], "WarehouseCode": ["W"] * 3, "LocationCode": ["L"] * 3,
-                         "OnhandValue": [1, 2, 3], "NextDeliveryDate": [None, None, "2025-03-09"]},
-                        schema_overrides={"NextDeliveryDate": pl.Date})  # fmt: skip
+    base = pl.DataFrame(
+        {
+            "PartNo": ["A", "B", "C"],
+            "WarehouseCode": ["W"] * 3,
+            "LocationCode": ["L"] * 3,
+            "OnhandValue": [1, 2, 3],
+            "NextDeliveryDate": [None, None, "2025-03-09"],
+        },
+        schema_overrides={"NextDeliveryDate": pl.Date},
+    )
     store = SnapshotStore(settings.state_dir / "snapshots")
     store.promote(store.save("stock", base))
     held = base.with_columns(pl.col("NextDeliveryDate").fill_null(pl.date(2025, 3, 1)))  # cleared, kept
@@ -179,8 +260,19 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     out = tmp_path_factory.mktemp("demo") / "out"
     env = {**os.environ, "NORCE_SANDBOX_CLIENT_SECRET": SECRET}
-    command = [sys.executable, "-m", "toolkit.demo", "--days", "1,2,4", "--feeds", ",".join(FEEDS),
-               "--out", str(out), "--workers", "2"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "toolkit.demo",
+        "--days",
+        "1,2,4",
+        "--feeds",
+        ",".join(FEEDS),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     summary = (out / "summary.md").read_text() if (out / "summary.md").is_file() else ""
     yield Demo(out, proc.returncode, proc.stdout + proc.stderr, summary)

@@ -33,9 +33,16 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, 
     plans: dict[str, list[Plan]] = {name: [] for name in FEEDS}
     for day, kind in WEEK:
         for name in FEEDS:
-            plan = plan_feed(settings, name, kind=kind, source=day_source(settings, name, day), store=store,
-                             now=datetime(2025, 3, 2, 6, tzinfo=UTC) + timedelta(days=day),
-                             allow_mass_deactivation=True, override_reason="ownership test")  # fmt: skip
+            plan = plan_feed(
+                settings,
+                name,
+                kind=kind,
+                source=day_source(settings, name, day),
+                store=store,
+                now=datetime(2025, 3, 2, 6, tzinfo=UTC) + timedelta(days=day),
+                allow_mass_deactivation=True,
+                override_reason="ownership test",
+            )
             assert plan.snapshot is not None, (name, day)
             store.promote(plan.snapshot)
             plans[name].append(plan)
@@ -66,22 +73,36 @@ def _members(doc: Any, path: str = "") -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("name", "other"), [FEEDS, FEEDS[::-1]], ids=["erp", "pim"])
-def test_headers_list_no_field_the_other_system_owns(week: tuple[Settings, dict[str, list[Plan]]],
-                                                     name: str, other: str) -> None:  # fmt: skip
+def test_headers_list_no_field_the_other_system_owns(
+    week: tuple[Settings, dict[str, list[Plan]]], name: str, other: str
+) -> None:
     settings, plans = week
     theirs = _pairs(owned(settings, other)) - _pairs(owned(settings, name) | IDENTITY)
     assert theirs, other  # the other system owns something this one must not list
-    listed = {(m, f) for p in plans[name] for b in p.batches for m, fs in b.header.items()
-              if m.endswith("FieldsThatAreSet") for f in fs}  # fmt: skip
+    listed = {
+        (m, f)
+        for p in plans[name]
+        for b in p.batches
+        for m, fs in b.header.items()
+        if m.endswith("FieldsThatAreSet")
+        for f in fs
+    }
     assert listed & theirs == set()
 
 
 @pytest.mark.parametrize(("name", "other"), [FEEDS, FEEDS[::-1]], ids=["erp", "pim"])
-def test_bodies_hold_no_member_the_other_system_sends(week: tuple[Settings, dict[str, list[Plan]]],
-                                                      name: str, other: str) -> None:  # fmt: skip
+def test_bodies_hold_no_member_the_other_system_sends(
+    week: tuple[Settings, dict[str, list[Plan]]], name: str, other: str
+) -> None:
     _, plans = week
-    located = {("", "Code"), ("", "ManufacturerCode"), ("", "Variants"), ("Variants", "ManufacturerPartNo"),
-               ("Variants", "Skus"), ("Variants.Skus", "PartNo")}  # fmt: skip
+    located = {
+        ("", "Code"),
+        ("", "ManufacturerCode"),
+        ("", "Variants"),
+        ("Variants", "ManufacturerPartNo"),
+        ("Variants", "Skus"),
+        ("Variants.Skus", "PartNo"),
+    }
     sent = {n: set().union(*(_members(b.items()) for p in plans[n] for b in p.batches)) for n in FEEDS}
     assert sent[other] - located, other
     assert (sent[name] & sent[other]) - located == set()

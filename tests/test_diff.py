@@ -16,15 +16,17 @@ import toolkit.rowhash as rowhash
 from toolkit.diff import Diff, diff_frames, diff_partitioned
 from toolkit.rowhash import hash_rows
 
-SCHEMA = pl.Schema({
-    "k": pl.String,
-    "s": pl.String,
-    "i": pl.Int64,
-    "d": pl.Decimal(10, 2),
-    "day": pl.Date,
-    "tags": pl.List(pl.String),
-    "dim": pl.Struct({"w": pl.Int64, "unit": pl.String}),
-})  # fmt: skip
+SCHEMA = pl.Schema(
+    {
+        "k": pl.String,
+        "s": pl.String,
+        "i": pl.Int64,
+        "d": pl.Decimal(10, 2),
+        "day": pl.Date,
+        "tags": pl.List(pl.String),
+        "dim": pl.Struct({"w": pl.Int64, "unit": pl.String}),
+    }
+)
 COLUMNS = [c for c in SCHEMA.names() if c != "k"]
 
 _text = st.text(alphabet="ab", max_size=2)
@@ -34,9 +36,9 @@ _values = {
     "d": st.none() | st.sampled_from([Decimal("0.00"), Decimal("1.10"), Decimal("-1.05")]),
     "day": st.none() | st.dates(dt.date(2024, 1, 1), dt.date(2024, 1, 3)),
     "tags": st.none() | st.lists(st.none() | _text, max_size=2),
-    "dim": st.none() | st.fixed_dictionaries({"w": st.none() | st.integers(0, 1),
-                                              "unit": st.none() | st.just("cm")}),
-}  # fmt: skip
+    "dim": st.none()
+    | st.fixed_dictionaries({"w": st.none() | st.integers(0, 1), "unit": st.none() | st.just("cm")}),
+}
 _row = st.fixed_dictionaries(_values)
 _keys = st.text(alphabet="abcdefgh", min_size=1, max_size=2)
 
@@ -87,8 +89,14 @@ def test_applying_the_diff_to_the_baseline_gives_the_current_frame(pair: Any) ->
     assert got == want
     assert d.unchanged == len(common) - len(want)
     assert d.previous["k"].to_list() == d.changed["k"].to_list()
-    assert_frame_equal(d.previous, base.filter(pl.col("k").is_in(list(want))).sort("k")
-                       .select(d.previous.columns).sort("k").pipe(_order_like, d.changed["k"]))
+    assert_frame_equal(
+        d.previous,
+        base.filter(pl.col("k").is_in(list(want)))
+        .sort("k")
+        .select(d.previous.columns)
+        .sort("k")
+        .pipe(_order_like, d.changed["k"]),
+    )
     assert set(d.added["k"]) == cur_rows.keys() - base_rows.keys()
     assert set(d.removed["k"]) == base_rows.keys() - cur_rows.keys()
 
@@ -104,11 +112,17 @@ def test_cached_hashes_lazy_inputs_and_partitions_give_the_same_diff(pair: Any, 
     plain = diff_frames(base, cur, key="k")
     cached = diff_frames(base.lazy(), cur.lazy(), key="k", baseline_hashes=hash_rows(base, key="k"))
     _assert_same(plain, cached)
-    both = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"),
-                       current_hashes=hash_rows(cur, key="k"))  # fmt: skip
+    both = diff_frames(
+        base.lazy(),
+        cur,
+        key="k",
+        baseline_hashes=hash_rows(base, key="k"),
+        current_hashes=hash_rows(cur, key="k"),
+    )
     _assert_same(plain, both)
-    sliced = diff_frames(base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"),
-                         baseline_slice_rows=parts)  # fmt: skip
+    sliced = diff_frames(
+        base.lazy(), cur, key="k", baseline_hashes=hash_rows(base, key="k"), baseline_slice_rows=parts
+    )
     _assert_same(plain, sliced)
     split = diff_partitioned(base.lazy(), cur.lazy(), key="k", parts=parts)
     _assert_same(plain, split, ordered=False)
@@ -127,10 +141,16 @@ def _assert_same(a: Diff, b: Diff, *, ordered: bool = True) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "changed"),
     [
-        (None, "x", True), ("x", None, True), (None, None, False), ("", None, True),
-        ([], None, True), ([None], [], True), ([None], [None], False), (["a", "b"], ["ab"], True),
+        (None, "x", True),
+        ("x", None, True),
+        (None, None, False),
+        ("", None, True),
+        ([], None, True),
+        ([None], [], True),
+        ([None], [None], False),
+        (["a", "b"], ["ab"], True),
     ],
-)  # fmt: skip
+)
 def test_null_semantics(old: Any, new: Any, changed: bool) -> None:
     is_list = isinstance(old, list) or isinstance(new, list)
     dtype = pl.List(pl.String) if is_list else pl.String
@@ -140,9 +160,15 @@ def test_null_semantics(old: Any, new: Any, changed: bool) -> None:
 
 
 def test_decimals_dates_and_structs_compare_exactly() -> None:
-    base = pl.DataFrame({"k": [1, 2, 3], "p": [Decimal("1.0000"), Decimal("2.0001"), None],
-                         "day": [dt.date(2024, 1, 1)] * 3, "s": [{"a": 1}, {"a": None}, None]},
-                        schema_overrides={"p": pl.Decimal(18, 4)})  # fmt: skip
+    base = pl.DataFrame(
+        {
+            "k": [1, 2, 3],
+            "p": [Decimal("1.0000"), Decimal("2.0001"), None],
+            "day": [dt.date(2024, 1, 1)] * 3,
+            "s": [{"a": 1}, {"a": None}, None],
+        },
+        schema_overrides={"p": pl.Decimal(18, 4)},
+    )
     cur = base.with_columns(
         p=pl.Series([Decimal("1.0000"), Decimal("2.0002"), None], dtype=pl.Decimal(18, 4)),
         day=pl.Series([dt.date(2024, 1, 1), dt.date(2024, 1, 1), dt.date(2024, 1, 2)]),
@@ -180,8 +206,9 @@ def test_fields_limit_the_comparison() -> None:
 
 
 def test_multi_column_keys_and_differing_integer_dtypes() -> None:
-    base = pl.DataFrame({"p": ["a", "a"], "q": [1, 2], "v": [1, 2]},
-                        schema_overrides={"q": pl.Int32, "v": pl.Int32})  # fmt: skip
+    base = pl.DataFrame(
+        {"p": ["a", "a"], "q": [1, 2], "v": [1, 2]}, schema_overrides={"q": pl.Int32, "v": pl.Int32}
+    )
     cur = pl.DataFrame({"p": ["a", "a"], "q": [2, 3], "v": [3, 4]})
     d = diff_frames(base, cur, key=["p", "q"])
     assert d.changed.rows() == [("a", 2, 3, ["v"])] and d.changed.schema["v"] == pl.Int64
@@ -233,16 +260,19 @@ def test_hashes_of_another_frame_are_an_error() -> None:
     longer = hash_rows(pl.concat([base, base.with_columns(pl.col("k") + 3)]), key="k")
     for slices in (None, 2):
         with pytest.raises(ValueError, match="baseline_hashes do not fit the baseline"):
-            diff_frames(base.lazy(), base.head(0), key="k", baseline_hashes=longer,
-                        baseline_slice_rows=slices)  # fmt: skip
+            diff_frames(
+                base.lazy(), base.head(0), key="k", baseline_hashes=longer, baseline_slice_rows=slices
+            )
 
 
 def test_stale_cached_hashes_are_not_used() -> None:
     base = pl.DataFrame({"k": [1, 2], "v": [1, 2]})
     cur = pl.DataFrame({"k": [1, 2], "v": [1, 3], "w": [None, None]})
     stale = hash_rows(base, key="k")
-    bad = type(stale)(stale.frame.with_columns(pl.lit(0, pl.UInt64).alias("__row_hash")),
-                      {**stale.signature, "polars": "0.0.0"})  # fmt: skip
+    bad = type(stale)(
+        stale.frame.with_columns(pl.lit(0, pl.UInt64).alias("__row_hash")),
+        {**stale.signature, "polars": "0.0.0"},
+    )
     assert diff_frames(base, cur, key="k", baseline_hashes=bad).changed["k"].to_list() == [2]
     assert diff_frames(base, cur, key="k", baseline_hashes=stale).changed["k"].to_list() == [2]
 
@@ -254,8 +284,7 @@ def test_key_hash_collisions_fall_back_to_exact_keys(monkeypatch: pytest.MonkeyP
         return real(exprs, seed) if len(exprs) > 1 else pl.lit(7, pl.UInt64).alias("h")
 
     monkeypatch.setattr(rowhash, "combine_hashes", colliding)
-    one = diff_frames(pl.DataFrame({"k": ["a"], "v": [1]}), pl.DataFrame({"k": ["b"], "v": [1]}),
-                      key="k")  # fmt: skip
+    one = diff_frames(pl.DataFrame({"k": ["a"], "v": [1]}), pl.DataFrame({"k": ["b"], "v": [1]}), key="k")
     assert one.counts == {"added": 1, "removed": 1, "changed": 0, "unchanged": 0}
     base = pl.DataFrame({"k": ["a", "b", "c"], "v": [1, 2, 3]})
     cur = pl.DataFrame({"k": ["c", "b", "d"], "v": [3, 0, 4]})

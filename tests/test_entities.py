@@ -18,8 +18,14 @@ SAMPLES: dict[str, list[tuple[str, int]]] = {
     "ProductCultureField": [("Name", 0), ("UniqueUrlNameCreateOnly", 15)],
     "VariantField": [("Skus", 5), ("ImagesAndFilesCleanup", 17)],
     "VariantCultureField": [("CultureCode", 0), ("MetaDescription", 16)],
-    "SkuField": [("Status", 1), ("LogisticWidth", 16), ("LogisticHeight", 18), ("LogisticDepth", 19),
-                 ("VatRate", 21), ("PartNoCreateWhenMissing", 26)],
+    "SkuField": [
+        ("Status", 1),
+        ("LogisticWidth", 16),
+        ("LogisticHeight", 18),
+        ("LogisticDepth", 19),
+        ("VatRate", 21),
+        ("PartNoCreateWhenMissing", 26),
+    ],
     "SkuCultureField": [("ErpName", 0), ("CommentCreateOnly", 3)],
     "SkuPriceListField": [("PriceSale", 3), ("FullfileResetInheritance", 13)],
     "SkuOnhandField": [("OnhandValue", 3), ("IsActive", 10), ("Infos", 11)],
@@ -43,14 +49,26 @@ SAMPLES: dict[str, list[tuple[str, int]]] = {
     "SkuType": [("ErpStandard", 1), ("Download", 7), ("License", 33), ("Compensation", 44)],
     "UnitMeasurementType": [("Pieces", 1), ("Rolls", 9)],
     "PriceRule": [("CostPlus_PurchaseCost", 1), ("UseCatalogPrice", 12)],
-    "SalesArea": [("Sweden", 1), ("Switzerland", 15), ("USA", 17), ("NoVAT", 29), ("Bulgaria", 36),
-                  ("Slovenia", 46)],
+    "SalesArea": [
+        ("Sweden", 1),
+        ("Switzerland", 15),
+        ("USA", 17),
+        ("NoVAT", 29),
+        ("Bulgaria", 36),
+        ("Slovenia", 46),
+    ],
     "WarehouseType": [("Warehouse", 1), ("Other", 4)],
     "CustomerType": [("CompanyContact", 2)],
     "AccountStatus": [("Inactive", 2)],
-    "JobStatus": [("Initialized", 1), ("Succeeded", 2), ("Failed", 3), ("ValidationFailed", 4),
-                  ("Validating", 5), ("Queued", 6)],
-}  # fmt: skip
+    "JobStatus": [
+        ("Initialized", 1),
+        ("Succeeded", 2),
+        ("Failed", 3),
+        ("ValidationFailed", 4),
+        ("Validating", 5),
+        ("Queued", 6),
+    ],
+}
 
 ALL_ENUMS = {**FIELD_ENUMS, **VALUE_ENUMS}
 
@@ -59,9 +77,12 @@ def reference_pairs(enum_name: str) -> dict[str, int]:
     """Read '<n> <Name>' pairs of one enum's bullet from the reference's section 5."""
     text = REFERENCE.read_text(encoding="utf-8")
     line = next(
-        ln for ln in text.splitlines() if re.match(rf"- \*\*{enum_name}\*\*", ln) or
-        re.search(rf"\*\*{enum_name}\*\*", ln) or ln.startswith(f"- {enum_name}:")
-    )  # fmt: skip
+        ln
+        for ln in text.splitlines()
+        if re.match(rf"- \*\*{enum_name}\*\*", ln)
+        or re.search(rf"\*\*{enum_name}\*\*", ln)
+        or ln.startswith(f"- {enum_name}:")
+    )
     body = line.split(":", 1)[1]
     body = re.sub(r"\([^)]*\)", "", body).split("**", 1)[0]  # drop asides, stop at the next enum
     return {name: int(n) for n, name in re.findall(r"\b(\d+) ([A-Za-z_]+)", body)}
@@ -88,11 +109,27 @@ def test_enum_numbers_are_unique(enum_name: str) -> None:
 @pytest.mark.skipif(not REFERENCE.is_file(), reason="reference not beside the repo")
 @pytest.mark.parametrize(
     "enum_name",
-    ["ProductField", "ProductCultureField", "VariantField", "VariantCultureField", "SkuField",
-     "SkuCultureField", "SkuPriceListField", "SkuOnhandField", "PriceListField", "RelationField",
-     "RelationCultureField", "CompetitorSkuField", "CustomerField", "CompanyField", "AccountField",
-     "SkuStatus", "UnitMeasurementType", "PriceRule"],
-)  # fmt: skip
+    [
+        "ProductField",
+        "ProductCultureField",
+        "VariantField",
+        "VariantCultureField",
+        "SkuField",
+        "SkuCultureField",
+        "SkuPriceListField",
+        "SkuOnhandField",
+        "PriceListField",
+        "RelationField",
+        "RelationCultureField",
+        "CompetitorSkuField",
+        "CustomerField",
+        "CompanyField",
+        "AccountField",
+        "SkuStatus",
+        "UnitMeasurementType",
+        "PriceRule",
+    ],
+)
 def test_enum_equals_reference_table(enum_name: str) -> None:
     expected = reference_pairs(enum_name)
     assert expected, f"no pairs read for {enum_name}"
@@ -102,10 +139,16 @@ def test_enum_equals_reference_table(enum_name: str) -> None:
 
 def test_nine_imports_with_their_endpoints() -> None:
     assert {e.endpoint for e in ENTITIES.values()} == {
-        "Product/ImportProducts", "Product/ImportSkuPriceLists", "Product/ImportPriceLists",
-        "Product/ImportOnhands", "Product/ImportRelations", "Product/ImportCompetitorSkus",
-        "Customer/ImportCustomers", "Customer/ImportCompanies", "Supplier/ImportProducts",
-    }  # fmt: skip
+        "Product/ImportProducts",
+        "Product/ImportSkuPriceLists",
+        "Product/ImportPriceLists",
+        "Product/ImportOnhands",
+        "Product/ImportRelations",
+        "Product/ImportCompetitorSkus",
+        "Customer/ImportCustomers",
+        "Customer/ImportCompanies",
+        "Supplier/ImportProducts",
+    }
 
 
 def test_full_file_only_where_the_header_has_it() -> None:

@@ -49,31 +49,72 @@ def accept(settings: Settings, plan: Plan) -> None:
 
 # Per entity: two changed columns and the field lists each one alone must produce.
 CHANGES: dict[str, tuple[str, str, dict[str, list[str]], dict[str, list[str]]]] = {
-    "products": ("StandardPrice", "Name[sv-SE]",
-                 {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
-                  "SkuFieldsThatAreSet": ["StandardPrice"], "SkuPriceListFieldsThatAreSet": ["PriceSale"]},
-                 # the items carry Variants[].Skus[] to identify the product: their flags are listed
-                 {"ProductFieldsThatAreSet": ["Variants", "Cultures"],
-                  "ProductCultureFieldsThatAreSet": ["Name"], "VariantFieldsThatAreSet": ["Skus"]}),
-    "onhands": ("OnhandValue", "LeadTimeDayCount", {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
-                {"SkuOnhandFieldsThatAreSet": ["LeadTimeDayCount"]}),
-    "sku_prices": ("PriceSale", "IsPriceDiscountable", {"SkuPriceListFieldsThatAreSet": ["PriceSale"]},
-                   {"SkuPriceListFieldsThatAreSet": ["IsPriceDiscountable"]}),
-    "price_lists": ("Name", "Warehouses", {"PriceListFieldsThatAreSet": ["Name"]},
-                    {"PriceListFieldsThatAreSet": ["Warehouses"]}),
-    "relations": ("SortOrder", "Name[sv-SE]", {"RelationFieldsThatAreSet": ["SortOrder"]},
-                  {"RelationFieldsThatAreSet": ["Cultures"], "RelationCultureFieldsThatAreSet": ["Name"]}),
-    "competitor_skus": ("ProductName", "CompetitorName",
-                        {"CompetitorSkuFieldsThatAreSet": ["ProductName"]},
-                        {"CompetitorSkuFieldsThatAreSet": ["CompetitorName"]}),
+    "products": (
+        "StandardPrice",
+        "Name[sv-SE]",
+        {
+            "ProductFieldsThatAreSet": ["Variants"],
+            "VariantFieldsThatAreSet": ["Skus"],
+            "SkuFieldsThatAreSet": ["StandardPrice"],
+            "SkuPriceListFieldsThatAreSet": ["PriceSale"],
+        },
+        # the items carry Variants[].Skus[] to identify the product: their flags are listed
+        {
+            "ProductFieldsThatAreSet": ["Variants", "Cultures"],
+            "ProductCultureFieldsThatAreSet": ["Name"],
+            "VariantFieldsThatAreSet": ["Skus"],
+        },
+    ),
+    "onhands": (
+        "OnhandValue",
+        "LeadTimeDayCount",
+        {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
+        {"SkuOnhandFieldsThatAreSet": ["LeadTimeDayCount"]},
+    ),
+    "sku_prices": (
+        "PriceSale",
+        "IsPriceDiscountable",
+        {"SkuPriceListFieldsThatAreSet": ["PriceSale"]},
+        {"SkuPriceListFieldsThatAreSet": ["IsPriceDiscountable"]},
+    ),
+    "price_lists": (
+        "Name",
+        "Warehouses",
+        {"PriceListFieldsThatAreSet": ["Name"]},
+        {"PriceListFieldsThatAreSet": ["Warehouses"]},
+    ),
+    "relations": (
+        "SortOrder",
+        "Name[sv-SE]",
+        {"RelationFieldsThatAreSet": ["SortOrder"]},
+        {"RelationFieldsThatAreSet": ["Cultures"], "RelationCultureFieldsThatAreSet": ["Name"]},
+    ),
+    "competitor_skus": (
+        "ProductName",
+        "CompetitorName",
+        {"CompetitorSkuFieldsThatAreSet": ["ProductName"]},
+        {"CompetitorSkuFieldsThatAreSet": ["CompetitorName"]},
+    ),
     # keyed by Code: SearchOnlyByCode, so Connect never matches by e-mail or organization number
-    "customers": ("FirstName", "CompanyCode", {"CustomerFieldsThatAreSet": ["FirstName", "SearchOnlyByCode"]},
-                  {"CustomerFieldsThatAreSet": ["SearchOnlyByCode", "Companies"]}),
-    "companies": ("Name", "VatNo", {"CompanyFieldsThatAreSet": ["Name", "SearchOnlyByCode"]},
-                  {"CompanyFieldsThatAreSet": ["SearchOnlyByCode", "VatNo"]}),
-    "supplier_products": ("ProductName", "OnHand.Value", {"FieldsThatAreSet": ["ProductName"]},
-                          {"OnhandFieldsThatAreSet": ["Value"]}),
-}  # fmt: skip
+    "customers": (
+        "FirstName",
+        "CompanyCode",
+        {"CustomerFieldsThatAreSet": ["FirstName", "SearchOnlyByCode"]},
+        {"CustomerFieldsThatAreSet": ["SearchOnlyByCode", "Companies"]},
+    ),
+    "companies": (
+        "Name",
+        "VatNo",
+        {"CompanyFieldsThatAreSet": ["Name", "SearchOnlyByCode"]},
+        {"CompanyFieldsThatAreSet": ["SearchOnlyByCode", "VatNo"]},
+    ),
+    "supplier_products": (
+        "ProductName",
+        "OnHand.Value",
+        {"FieldsThatAreSet": ["ProductName"]},
+        {"OnhandFieldsThatAreSet": ["Value"]},
+    ),
+}
 MEMBERS = {"Name[sv-SE]": "Cultures", "CompanyCode": "Companies", "OnHand.Value": "OnHand"}
 
 
@@ -92,7 +133,9 @@ def _new_value(frame: pl.DataFrame, column: str, row: int) -> pl.Expr:
 def _change(frame: pl.DataFrame, column: str, rows: list[int]) -> pl.DataFrame:
     idx = pl.int_range(pl.len())
     return frame.with_columns(
-        pl.when(idx.is_in(rows)).then(_new_value(frame, column, rows[0])).otherwise(pl.col(column))
+        pl.when(idx.is_in(rows))
+        .then(_new_value(frame, column, rows[0]))
+        .otherwise(pl.col(column))
         .alias(column)
     )
 
@@ -131,8 +174,11 @@ def test_change_feed_headers_list_exactly_the_changed_fields(tmp_path: Path, ent
     accept(settings, plan_day(settings, entity, base, kind="full"))
     a, b, lists_a, lists_b = CHANGES[entity]
     second = [2] if entity == "supplier_products" else [1]  # S2 rows have no warehouse for OnHand.Value
-    rows_a, rows_b = ([0], second) if entity != "products" else (_product_rows(base, "P1-0")[:1],
-                                                               _product_rows(base, "P1-1"))  # fmt: skip
+    rows_a, rows_b = (
+        ([0], second)
+        if entity != "products"
+        else (_product_rows(base, "P1-0")[:1], _product_rows(base, "P1-1"))
+    )
     day2 = _change(_change(base, a, rows_a), b, rows_b)
     plan = plan_day(settings, entity, day2, kind="change")
     assert plan.summary.changed == len(rows_a) + len(rows_b)
@@ -166,13 +212,19 @@ def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
     flags = ["SearchOnlyByCode"] if entity in ("customers", "companies") else []
     columns = [*day2.columns, *active]
     if entity == "supplier_products":  # S2 lacks GrossWeight and VatCode: its own request
-        columns = [c for c in columns if c not in ("GrossWeight", "VatCode")] if added.item_count == 1 and \
-            added.items()[0]["SupplierPartNo"].startswith("S2") else columns
+        columns = (
+            [c for c in columns if c not in ("GrossWeight", "VatCode")]
+            if added.item_count == 1 and added.items()[0]["SupplierPartNo"].startswith("S2")
+            else columns
+        )
     assert added.header == build_header(ent, account=ERP, fields=columns, flags=flags)
     if entity == "price_lists":  # no IsActive nor FullFile: removed lists are ended by their EndDate
         assert (s.deactivated, s.left_for_full) == (2, 0)
-        ended = next(b for b in plan.batches if b.header.get("PriceListFieldsThatAreSet") == ["EndDate"]
-                     and b.items()[0].get("EndDate"))  # fmt: skip
+        ended = next(
+            b
+            for b in plan.batches
+            if b.header.get("PriceListFieldsThatAreSet") == ["EndDate"] and b.items()[0].get("EndDate")
+        )
         assert [i["Code"] for i in ended.items()] == base["Code"].head(2).to_list()
         return
     if ent.removal == "full_feed":
@@ -227,8 +279,14 @@ def test_guard_refuses_a_truncated_source(tmp_path: Path, kind: str) -> None:
     with pytest.raises(GuardRefused, match=r"deactivate 6 of 20 baseline items \(30.0%\)") as err:
         plan_day(settings, "onhands", base.head(14), kind=kind)
     assert err.value.counts["deactivating"] == 6
-    plan = plan_day(settings, "onhands", base.head(14), kind=kind, allow_mass_deactivation=True,
-                    override_reason="warehouse W1 closed")  # fmt: skip
+    plan = plan_day(
+        settings,
+        "onhands",
+        base.head(14),
+        kind=kind,
+        allow_mass_deactivation=True,
+        override_reason="warehouse W1 closed",
+    )
     assert plan.allow_mass_deactivation and plan.override_reason == "warehouse W1 closed"
     assert plan.summary.deactivated == 6
     loaded = Plan.load(plan.save(tmp_path / "plan"))
@@ -325,8 +383,11 @@ def test_kind_auto(tmp_path: Path) -> None:
 def test_full_feed_file_scopes(tmp_path: Path) -> None:
     settings = write_settings(tmp_path, "onhands", "max_items = 6\nmin_rows = 10")  # bounds a first FullFile
     two_locations = catalog("onhands", 12).with_columns(
-        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("L1")).otherwise(pl.lit("L2"))
-        .alias("LocationCode"))
+        pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(pl.lit("L1"))
+        .otherwise(pl.lit("L2"))
+        .alias("LocationCode")
+    )
     plan = plan_day(settings, "onhands", two_locations, kind="full")
     assert [b.header["FullFile"] for b in plan.batches] == [True, True]
     assert [{i["LocationCode"] for i in b.items()} for b in plan.batches] == [{"L1"}, {"L2"}]
@@ -342,8 +403,7 @@ def test_full_feed_file_scopes(tmp_path: Path) -> None:
     plan = plan_day(settings, "onhands", two_locations.tail(-1), kind="full")
     assert not any(b.header["FullFile"] for b in plan.batches)
     gone = plan.batches[-1]
-    assert gone.items() == [{"PartNo": "A-0", "WarehouseCode": "W1", "LocationCode": "L1",
-                             "IsActive": False}]  # fmt: skip
+    assert gone.items() == [{"PartNo": "A-0", "WarehouseCode": "W1", "LocationCode": "L1", "IsActive": False}]
     assert "FullFile off" in plan.summary.notes[0]
 
 
@@ -356,8 +416,12 @@ def test_batches_within_limits_and_stable(tmp_path: Path) -> None:
     assert len(keys) == 60
     assert all(b.item_count <= 7 and b.size <= 900 for b in plan.batches)
     assert any(b.size > 700 for b in plan.batches)
-    again = plan_day(write_settings(tmp_path / "b", "sku_prices", "max_items = 7\nmax_bytes = 900"),
-                     "sku_prices", frame, kind="full")  # fmt: skip
+    again = plan_day(
+        write_settings(tmp_path / "b", "sku_prices", "max_items = 7\nmax_bytes = 900"),
+        "sku_prices",
+        frame,
+        kind="full",
+    )
     assert [b.id for b in again.batches] == [b.id for b in plan.batches] and again.id == plan.id
     small = write_settings(tmp_path / "c", "sku_prices", "max_bytes = 100")
     with pytest.raises(PlanError, match="more than max_bytes"):
@@ -449,8 +513,9 @@ def test_source_override_and_preview(tmp_path: Path) -> None:
 
 def test_cleared_values_are_sent_as_null_and_noted(tmp_path: Path) -> None:
     settings = write_settings(tmp_path, "sku_prices")
-    base = catalog("sku_prices", 10).with_columns(pl.lit(Decimal("9.5")).cast(pl.Decimal(18, 4))
-                                                  .alias("PricePrevious"))  # fmt: skip
+    base = catalog("sku_prices", 10).with_columns(
+        pl.lit(Decimal("9.5")).cast(pl.Decimal(18, 4)).alias("PricePrevious")
+    )
     accept(settings, plan_day(settings, "sku_prices", base, kind="full"))
     first = pl.int_range(pl.len()) == 0
     day2 = base.with_columns(pl.when(first).then(None).otherwise("PricePrevious").alias("PricePrevious"))

@@ -32,12 +32,16 @@ SECRET = "feeds-e2e-secret-51c2"
 # Per entity: the columns changed on days 2-4 (values never become null: the sandbox reads null as
 # "absent", like Newtonsoft's default of omitting nulls).
 CHANGES = {
-    "products": ("StandardPrice", "Name[sv-SE]"), "onhands": ("OnhandValue", "LeadTimeDayCount"),
-    "sku_prices": ("PriceSale", "IsPriceDiscountable"), "price_lists": ("Name", "Warehouses"),
-    "relations": ("SortOrder", "DefaultName"), "competitor_skus": ("PriceSale", "CompetitorName"),
-    "customers": ("FirstName", "EmailAddress"), "companies": ("Name", "OrganizationNo"),
+    "products": ("StandardPrice", "Name[sv-SE]"),
+    "onhands": ("OnhandValue", "LeadTimeDayCount"),
+    "sku_prices": ("PriceSale", "IsPriceDiscountable"),
+    "price_lists": ("Name", "Warehouses"),
+    "relations": ("SortOrder", "DefaultName"),
+    "competitor_skus": ("PriceSale", "CompetitorName"),
+    "customers": ("FirstName", "EmailAddress"),
+    "companies": ("Name", "OrganizationNo"),
     "supplier_products": ("ProductName", "PriceList.CostPurchase"),
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +64,9 @@ def _settings(root: Path, sandbox: Any, entity: str) -> Settings:
 def _send(client: ConnectClient, plan: Plan) -> None:
     jobs = [client.import_items(b.entity, b.body, b.header).job_id for b in plan.batches]
     finished = client.wait_for_jobs(jobs, timeout=60.0, poll_interval=0.05)
-    failed = {i: [e.message for e in client.job_log(i)]
-              for i, j in finished.items() if not j.succeeded or j.fail}  # fmt: skip
+    failed = {
+        i: [e.message for e in client.job_log(i)] for i, j in finished.items() if not j.succeeded or j.fail
+    }
     assert not failed, failed
 
 
@@ -75,8 +80,12 @@ def _prerequisites(client: ConnectClient, entity: str, frames: list[pl.DataFrame
     if entity not in ("onhands", "sku_prices"):
         return
     parts = pl.concat(f.select("PartNo") for f in frames).unique(maintain_order=True)
-    products = parts.select(pl.col("PartNo").alias("Code"), pl.lit("ACME").alias("ManufacturerCode"),
-                            pl.col("PartNo").alias("ManufacturerPartNo"), "PartNo")  # fmt: skip
+    products = parts.select(
+        pl.col("PartNo").alias("Code"),
+        pl.lit("ACME").alias("ManufacturerCode"),
+        pl.col("PartNo").alias("ManufacturerPartNo"),
+        "PartNo",
+    )
     _import(client, "products", products)
     if entity == "sku_prices":
         codes = pl.concat(f.select(pl.col("PriceListCode").alias("Code")) for f in frames).unique()
@@ -175,8 +184,12 @@ def test_removed_competitor_prices_stay_pending_until_the_full_feed_removes_them
     for key, value in sandbox.environ().items():
         monkeypatch.setenv(key, value)
     (tmp_path / "src").mkdir()
-    table = feed("rivals", "competitor_skus", "src/rivals.parquet",
-                 policies="max_items = 3\nmax_deactivation_ratio = 0.5")  # fmt: skip
+    table = feed(
+        "rivals",
+        "competitor_skus",
+        "src/rivals.parquet",
+        policies="max_items = 3\nmax_deactivation_ratio = 0.5",
+    )
     toml = str(write_settings(tmp_path, table, environ=sandbox.environ()).path)
     base = catalog("competitor_skus", 10)
     gone = base["PartNo"][4]
@@ -228,8 +241,9 @@ def test_rows_removed_for_a_day_come_back_active_with_their_values(
             assert_frame_equal(_catalog(sandbox, entity, frame.columns).sort(key), expected)
 
 
-@pytest.mark.parametrize(("entity", "shared"),
-                         [("customers", "EmailAddress"), ("companies", "OrganizationNo")])
+@pytest.mark.parametrize(
+    ("entity", "shared"), [("customers", "EmailAddress"), ("companies", "OrganizationNo")]
+)
 def test_a_new_party_sharing_an_email_or_organization_number_is_its_own(
     tmp_path: Path, sandbox: Any, entity: str, shared: str
 ) -> None:
@@ -243,8 +257,10 @@ def test_a_new_party_sharing_an_email_or_organization_number_is_its_own(
         for kind, frame in (("full", day1), ("change", day2)):
             frame.write_parquet(tmp_path / "src" / f"{entity}.parquet")
             plan = plan_feed(settings, entity, kind=kind, store=store)  # type: ignore[arg-type]
-            assert all("SearchOnlyByCode" in next(iter(v for k, v in b.header.items() if k.endswith("Set")))
-                       for b in plan.batches)  # fmt: skip
+            assert all(
+                "SearchOnlyByCode" in next(iter(v for k, v in b.header.items() if k.endswith("Set")))
+                for b in plan.batches
+            )
             _send(client, plan)
             assert plan.snapshot is not None
             store.promote(plan.snapshot)

@@ -39,9 +39,11 @@ def test_record_plan_is_idempotent_and_keeps_batches(ledger: Ledger) -> None:
     assert first == again and first.state == "planned" and first.summary == {"changed": 3}
     assert first.allow_mass_deactivation and first.override_reason == "supplier dropped a range"
     batches = ledger.batches(plan.id)
-    assert [(b.index, b.item_count, b.state) for b in batches] == [(0, 2, "planned"),
-                                                                  (1, 3, "planned"),
-                                                                  (2, 2, "planned")]  # fmt: skip
+    assert [(b.index, b.item_count, b.state) for b in batches] == [
+        (0, 2, "planned"),
+        (1, 3, "planned"),
+        (2, 2, "planned"),
+    ]
     reasons = [e.reason for e in ledger.events(plan_id=plan.id)]
     assert reasons == [Reason.PLANNED, Reason.GUARD_OVERRIDE]
 
@@ -138,10 +140,13 @@ def test_lock_of_a_dead_process_is_broken(tmp_path: Path) -> None:
 
 def test_lock_held_by_a_live_process_is_not_broken(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    code = (f"from toolkit.ledger import Ledger; import sys, time; Ledger({str(path)!r}).acquire('stock');"
-            "print('held', flush=True); sys.stdin.read()")  # fmt: skip
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)  # fmt: skip
+    code = (
+        f"from toolkit.ledger import Ledger; import sys, time; Ledger({str(path)!r}).acquire('stock');"
+        "print('held', flush=True); sys.stdin.read()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "held"
         with Ledger(path) as ledger, pytest.raises(FeedLocked, match=f":{child.pid}:"):

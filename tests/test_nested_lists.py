@@ -32,9 +32,11 @@ def client(sandbox: Any) -> Iterator[ConnectClient]:
 
 
 def _supplier(rows: list[tuple[str, str | None, int | None]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"SupplierPartNo": pl.String, "OnHand.WarehouseCode": pl.String,
-                                      "OnHand.Value": pl.Int64}, orient="row").with_columns(
-        pl.lit("L1").alias("OnHand.LocationCode"), pl.lit("Hammer").alias("ProductName"))  # fmt: skip
+    return pl.DataFrame(
+        rows,
+        schema={"SupplierPartNo": pl.String, "OnHand.WarehouseCode": pl.String, "OnHand.Value": pl.Int64},
+        orient="row",
+    ).with_columns(pl.lit("L1").alias("OnHand.LocationCode"), pl.lit("Hammer").alias("ProductName"))
 
 
 def test_case1_a_moved_warehouse_is_sent_whole_and_the_old_one_deactivated(
@@ -57,11 +59,18 @@ def test_case2_a_product_that_loses_its_stock_does_not_block_the_others(
     run_day(settings, client, "supplier_products", day1, kind="full", day=1)
     run_day(settings, client, "supplier_products", _supplier([("SP1", None, None), ("SP2", "W1", 4)]), day=2)
     assert elements(sandbox) == {"SP1": set(), "SP2": {("OnHand", "W1", "L1", 4)}}
-    again = run_day(settings, client, "supplier_products", _supplier([("SP1", None, None), ("SP2", "W1", 4)]),
-                    day=3)  # fmt: skip
+    again = run_day(
+        settings, client, "supplier_products", _supplier([("SP1", None, None), ("SP2", "W1", 4)]), day=3
+    )
     assert again.batches == ()
-    full = run_day(settings, client, "supplier_products", _supplier([("SP1", None, None), ("SP2", "W1", 4)]),
-                   kind="full", day=4)  # fmt: skip
+    full = run_day(
+        settings,
+        client,
+        "supplier_products",
+        _supplier([("SP1", None, None), ("SP2", "W1", 4)]),
+        kind="full",
+        day=4,
+    )
     assert all(e.get("WarehouseCode") for b in full.batches for i in b.items() for e in i.get("OnHand", []))
 
 
@@ -72,8 +81,12 @@ def test_case3_company_links_made_elsewhere_are_kept(
     companies(client, ["F1", "F2", "F3"])
     customers = pl.DataFrame({"Code": ["C1"], "FirstName": ["Ann"], "CompanyCode": ["F1"]})
     run_day(settings, client, "customers", customers, kind="full", day=1)
-    send(client, "customers", [{"Code": "C1", "IsCompanyListDelta": True, "Companies": [{"Code": "F3"}]}],
-         {"AccountId": 10005, "CustomerFieldsThatAreSet": ["Companies", "SearchOnlyByCode"]})  # fmt: skip
+    send(
+        client,
+        "customers",
+        [{"Code": "C1", "IsCompanyListDelta": True, "Companies": [{"Code": "F3"}]}],
+        {"AccountId": 10005, "CustomerFieldsThatAreSet": ["Companies", "SearchOnlyByCode"]},
+    )
     plan = run_day(settings, client, "customers", customers.with_columns(CompanyCode=pl.lit("F2")), day=2)
     assert links(sandbox)["C1"] == {"F2": True, "F1": False, "F3": False}
     assert any("1 customers left a company" in n for n in plan.summary.notes)
@@ -91,8 +104,12 @@ def test_case3_a_feed_that_owns_the_links_replaces_them(
     companies(client, ["F1", "F2", "F3"])
     customers = pl.DataFrame({"Code": ["C1"], "FirstName": ["Ann"], "CompanyCode": ["F1"]})
     run_day(settings, client, "customers", customers, kind="full", day=1)
-    send(client, "customers", [{"Code": "C1", "IsCompanyListDelta": True, "Companies": [{"Code": "F3"}]}],
-         {"AccountId": 10005, "CustomerFieldsThatAreSet": ["Companies", "SearchOnlyByCode"]})  # fmt: skip
+    send(
+        client,
+        "customers",
+        [{"Code": "C1", "IsCompanyListDelta": True, "Companies": [{"Code": "F3"}]}],
+        {"AccountId": 10005, "CustomerFieldsThatAreSet": ["Companies", "SearchOnlyByCode"]},
+    )
     run_day(settings, client, "customers", customers.with_columns(CompanyCode=pl.lit("F2")), day=2)
     assert links(sandbox)["C1"] == {"F2": True}
 
@@ -101,8 +118,9 @@ def test_case4_a_removed_price_list_is_ended_not_promised_to_a_full_feed(
     tmp_path: Path, sandbox: Any, client: ConnectClient
 ) -> None:
     settings = settings_for(tmp_path, sandbox, "price_lists")
-    lists = pl.DataFrame({"Code": ["PL1", "PL2"], "Name": ["Base", "Campaign"],
-                          "CurrencyCode": ["SEK", "SEK"]})  # fmt: skip
+    lists = pl.DataFrame(
+        {"Code": ["PL1", "PL2"], "Name": ["Base", "Campaign"], "CurrencyCode": ["SEK", "SEK"]}
+    )
     run_day(settings, client, "price_lists", lists, kind="full", day=1)
     plan = run_day(settings, client, "price_lists", lists.head(1), day=2)
     assert (plan.summary.deactivated, plan.summary.left_for_full) == (1, 0)

@@ -44,8 +44,10 @@ class NestedDays(RuleBasedStateMachine):
         self.server.reset()
         self.root = Path(tempfile.mkdtemp(prefix="nested-days-"))
         self.client = ConnectClient(self.server.profile(rate_limit_per_minute=1_000_000))
-        self.settings = {e: settings_for(self.root / e, self.server, e)
-                         for e in ("supplier_products", "customers", "price_lists")}  # fmt: skip
+        self.settings = {
+            e: settings_for(self.root / e, self.server, e)
+            for e in ("supplier_products", "customers", "price_lists")
+        }
         self.stock: dict[tuple[str, str], int] = {("SP1", "W1"): 5, ("SP2", "W2"): 3}
         self.cost: dict[str, tuple[str, int]] = {"SP1": ("SPL1", 10)}
         self.company: dict[str, str | None] = {"C1": "F1", "C2": None, "C3": "F2"}
@@ -64,31 +66,51 @@ class NestedDays(RuleBasedStateMachine):
     def _prerequisites(self) -> None:
         companies(self.client, COMPANIES)
         frame = pl.DataFrame({"Code": SUPPLIER_LISTS, "CurrencyCode": ["SEK", "SEK"]})
-        send(self.client, "price_lists", build_items("price_lists", frame),
-             build_header("price_lists", account=10000, fields=frame.columns))  # fmt: skip
+        send(
+            self.client,
+            "price_lists",
+            build_items("price_lists", frame),
+            build_header("price_lists", account=10000, fields=frame.columns),
+        )
 
     def _supplier_rows(self) -> pl.DataFrame:
         Row = tuple[str, str | None, int | None]
         rows: list[Row] = [(p, w, v) for (p, w), v in sorted(self.stock.items())]
         rows += [(p, None, None) for p in PARTS if not any(k[0] == p for k in self.stock)]
-        frame = pl.DataFrame(rows, schema={"SupplierPartNo": pl.String, "OnHand.WarehouseCode": pl.String,
-                                           "OnHand.Value": pl.Int64}, orient="row")  # fmt: skip
-        costs = pl.DataFrame([(p, *c) for p, c in self.cost.items()], orient="row", schema={
-            "SupplierPartNo": pl.String, "PriceList.PriceListCode": pl.String,
-            "PriceList.CostPurchase": pl.Int64})  # fmt: skip
+        frame = pl.DataFrame(
+            rows,
+            schema={"SupplierPartNo": pl.String, "OnHand.WarehouseCode": pl.String, "OnHand.Value": pl.Int64},
+            orient="row",
+        )
+        costs = pl.DataFrame(
+            [(p, *c) for p, c in self.cost.items()],
+            orient="row",
+            schema={
+                "SupplierPartNo": pl.String,
+                "PriceList.PriceListCode": pl.String,
+                "PriceList.CostPurchase": pl.Int64,
+            },
+        )
         frame = frame.join(costs, on="SupplierPartNo", how="left")
-        return frame.with_columns(pl.lit("L1").alias("OnHand.LocationCode"),
-                                  pl.lit("Hammer").alias("ProductName"),
-                                  pl.col("PriceList.CostPurchase").cast(pl.Decimal(18, 4)))  # fmt: skip
+        return frame.with_columns(
+            pl.lit("L1").alias("OnHand.LocationCode"),
+            pl.lit("Hammer").alias("ProductName"),
+            pl.col("PriceList.CostPurchase").cast(pl.Decimal(18, 4)),
+        )
 
     def _run_days(self, *, kind: str = "change") -> None:
         self.day += 1
-        customers = pl.DataFrame({"Code": CUSTOMERS, "FirstName": ["Ann"] * 3,
-                                  "CompanyCode": [self.company[c] for c in CUSTOMERS]})  # fmt: skip
-        lists = pl.DataFrame({"Code": self.lists, "Name": self.lists,
-                              "CurrencyCode": ["SEK"] * len(self.lists)})  # fmt: skip
-        for entity, frame in (("price_lists", lists), ("supplier_products", self._supplier_rows()),
-                              ("customers", customers)):  # fmt: skip
+        customers = pl.DataFrame(
+            {"Code": CUSTOMERS, "FirstName": ["Ann"] * 3, "CompanyCode": [self.company[c] for c in CUSTOMERS]}
+        )
+        lists = pl.DataFrame(
+            {"Code": self.lists, "Name": self.lists, "CurrencyCode": ["SEK"] * len(self.lists)}
+        )
+        for entity, frame in (
+            ("price_lists", lists),
+            ("supplier_products", self._supplier_rows()),
+            ("customers", customers),
+        ):
             run_day(self.settings[entity], self.client, entity, frame, kind=kind, day=self.day)
         for c, f in self.company.items():
             self.ever.setdefault(c, set()).update({f} if f else set())
@@ -106,8 +128,9 @@ class NestedDays(RuleBasedStateMachine):
     def drop_stock(self, part: str, warehouse: str) -> None:
         self.stock.pop((part, warehouse), None)
 
-    @rule(part=st.sampled_from(PARTS), code=st.none() | st.sampled_from(SUPPLIER_LISTS),
-          cost=st.integers(1, 99))  # fmt: skip
+    @rule(
+        part=st.sampled_from(PARTS), code=st.none() | st.sampled_from(SUPPLIER_LISTS), cost=st.integers(1, 99)
+    )
     def set_cost(self, part: str, code: str | None, cost: int) -> None:
         if code is None:
             self.cost.pop(part, None)
@@ -120,15 +143,30 @@ class NestedDays(RuleBasedStateMachine):
 
     @rule(customer=st.sampled_from(CUSTOMERS), company=st.sampled_from(COMPANIES))
     def other_system_links(self, customer: str, company: str) -> None:
-        send(self.client, "customers", [{"Code": customer, "IsCompanyListDelta": True,
-                                          "Companies": [{"Code": company}]}], OTHER)  # fmt: skip
+        send(
+            self.client,
+            "customers",
+            [{"Code": customer, "IsCompanyListDelta": True, "Companies": [{"Code": company}]}],
+            OTHER,
+        )
         self.other_links.setdefault(customer, set()).add(company)
 
     @rule(part=st.sampled_from(PARTS))
     def other_system_stock(self, part: str) -> None:
         warehouse = f"X{len(self.other_stock)}"
-        send(self.client, "supplier_products", [{"SupplierPartNo": part, "OnHand": [
-            {"WarehouseCode": warehouse, "LocationCode": "L1", "Value": 1, "IsActive": True}]}], STOCK_HEADER)
+        send(
+            self.client,
+            "supplier_products",
+            [
+                {
+                    "SupplierPartNo": part,
+                    "OnHand": [
+                        {"WarehouseCode": warehouse, "LocationCode": "L1", "Value": 1, "IsActive": True}
+                    ],
+                }
+            ],
+            STOCK_HEADER,
+        )
         self.other_stock.add((part, warehouse))
 
     @rule(remove=st.booleans())
@@ -152,9 +190,12 @@ class NestedDays(RuleBasedStateMachine):
         if not self.day:
             return
         self._run_days()  # the source as it stands, sent (nothing new when nothing changed)
-        want = {p: {("OnHand", w, "L1", v) for (q, w), v in self.stock.items() if q == p}
-                | {("OnHand", w, "L1", 1) for q, w in self.other_stock if q == p}
-                | ({("PriceList", *self.cost[p])} if p in self.cost else set()) for p in PARTS}  # fmt: skip
+        want = {
+            p: {("OnHand", w, "L1", v) for (q, w), v in self.stock.items() if q == p}
+            | {("OnHand", w, "L1", 1) for q, w in self.other_stock if q == p}
+            | ({("PriceList", *self.cost[p])} if p in self.cost else set())
+            for p in PARTS
+        }
         assert elements(self.server) == want
         got = links(self.server)
         for c in CUSTOMERS:
@@ -162,14 +203,18 @@ class NestedDays(RuleBasedStateMachine):
             assert primary == ([self.company[c]] if self.company[c] else []), (c, got)
             assert self.other_links.get(c, set()) <= set(got.get(c, {})), (c, got)
             assert set(got.get(c, {})) <= self.ever.get(c, set()) | self.other_links.get(c, set()), (c, got)
-        open_lists = {i["Code"] for i in self.server.items("price_lists")
-                      if i["Code"] not in SUPPLIER_LISTS and not i.get("EndDate")}  # fmt: skip
+        open_lists = {
+            i["Code"]
+            for i in self.server.items("price_lists")
+            if i["Code"] not in SUPPLIER_LISTS and not i.get("EndDate")
+        }
         assert open_lists == set(self.lists)
 
 
 def test_nested_lists_day_after_day(sandbox: Any) -> None:
     NestedDays.server = sandbox
     case = NestedDays.TestCase
-    case.settings = settings(max_examples=6, stateful_step_count=6, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    case.settings = settings(
+        max_examples=6, stateful_step_count=6, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     case().runTest()

@@ -17,16 +17,19 @@ from toolkit.reports import job_report, restart_jobs
 from toolkit.snapshots import SnapshotStore
 from toolkit.sources import read_source
 
-STOCK = ("PartNo,WarehouseCode,LocationCode,OnhandValue,IsActive\n"
-         "A,W,L,1,true\nB,W,L,2,true\nC,W,L,3,true\n")  # fmt: skip
+STOCK = "PartNo,WarehouseCode,LocationCode,OnhandValue,IsActive\nA,W,L,1,true\nB,W,L,2,true\nC,W,L,3,true\n"
 BAD = "PartNo,WarehouseCode,LocationCode,OnhandValue\nA,W,L,1\nB,W,L,x\n"
 
 
 def make_settings(directory: Path, environ: dict[str, str] | None = None) -> Settings:
     (directory / "stock.csv").write_text(STOCK)
     (directory / "bad.csv").write_text(BAD)
-    return write_settings(directory, feed("stock", "onhands", "stock.csv"),
-                          feed("stock_bad", "onhands", "bad.csv"), environ=environ)  # fmt: skip
+    return write_settings(
+        directory,
+        feed("stock", "onhands", "stock.csv"),
+        feed("stock_bad", "onhands", "bad.csv"),
+        environ=environ,
+    )
 
 
 @pytest.fixture
@@ -114,10 +117,12 @@ def test_guard_refusal_is_a_verdict_and_an_override_needs_a_reason(settings: Set
         result.raise_for_outcome()
     for empty in ("", "  ", None):  # the CLI's rule: an override says why
         with pytest.raises(ConfigError, match="needs a non-empty override_reason"):
-            preview_feed(settings, "stock", kind="change", allow_mass_deactivation=True,
-                         override_reason=empty)  # fmt: skip
-    allowed = preview_feed(settings, "stock", kind="change", allow_mass_deactivation=True,
-                           override_reason="B and C were sold")  # fmt: skip
+            preview_feed(
+                settings, "stock", kind="change", allow_mass_deactivation=True, override_reason=empty
+            )
+    allowed = preview_feed(
+        settings, "stock", kind="change", allow_mass_deactivation=True, override_reason="B and C were sold"
+    )
     assert allowed.is_ready
     assert allowed.verdict == "ok (guard overridden: B and C were sold; deactivates 2 of 3 baseline items)"
     assert allowed.summary()["plan"]["deactivated"] == 2
@@ -133,7 +138,10 @@ def test_dry_run_nothing_to_send_and_written_files(settings: Settings, tmp_path:
     summary = preview.write(tmp_path / "preview")
     assert summary["verdict"] == "ok"
     assert {p.name for p in (tmp_path / "preview").iterdir()} == {
-        "summary.json", "rejected.csv", "changes_per_field.svg"}  # fmt: skip
+        "summary.json",
+        "rejected.csv",
+        "changes_per_field.svg",
+    }
     promote_baseline(settings, "stock")
     same = submit_feed(preview_feed(settings, "stock"), submit=True, output_dir=tmp_path / "same")
     assert same.ending == "nothing to send" and same.succeeded is True and same.raise_for_outcome()
@@ -166,8 +174,14 @@ def seed_skus(sandbox: Any, parts: list[str]) -> None:
     from toolkit.connect import ConnectClient
     from toolkit.payloads import build_header, build_items
 
-    frame = pl.DataFrame({"Code": parts, "ManufacturerCode": ["ACME"] * len(parts),
-                          "ManufacturerPartNo": parts, "PartNo": parts})  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "Code": parts,
+            "ManufacturerCode": ["ACME"] * len(parts),
+            "ManufacturerPartNo": parts,
+            "PartNo": parts,
+        }
+    )
     with ConnectClient(sandbox.profile(rate_limit_per_minute=100_000)) as client:
         header = build_header("products", account=10000, fields=frame.columns)
         job = client.import_items("products", build_items("products", frame), header).job_id
@@ -180,8 +194,9 @@ def test_submit_fail_and_restart_against_the_sandbox(sandbox_clean: Any, tmp_pat
     seed_skus(sandbox_clean, ["A", "B", "C"])
     sandbox_clean.set_faults(job_failed=1)
     seen: list[dict[int, str]] = []
-    result = submit_feed(preview_feed(settings, "stock"), submit=True, timeout=30,
-                         poll_interval=0.1, on_status=seen.append)  # fmt: skip
+    result = submit_feed(
+        preview_feed(settings, "stock"), submit=True, timeout=30, poll_interval=0.1, on_status=seen.append
+    )
     assert not result.succeeded and list(result.statuses.values()) == ["Failed"]
     assert result.ending == "jobs failed" and result.exit_code == 4 and "1 of 1 jobs failed" in result.reason
     assert seen[-1] == result.statuses

@@ -46,8 +46,11 @@ def test_product_nesting() -> None:
     assert [p["Code"] for p in items] == ["P1", "P2"]
     p1 = items[0]
     assert p1["Categories"] == [{"Code": "tools"}, {"Code": "garden"}]
-    assert p1["MainImage"] == {"Url": "https://img.example/P1.jpg",
-                               "ExternalCode": "https://img.example/P1.jpg", "FileTypeName": "MainImage"}
+    assert p1["MainImage"] == {
+        "Url": "https://img.example/P1.jpg",
+        "ExternalCode": "https://img.example/P1.jpg",
+        "FileTypeName": "MainImage",
+    }
     assert p1["Cultures"] == [
         {"CultureCode": "sv-SE", "Name": "Produkt P1", "Description": 'Med "citat"\nrad två'},
         {"CultureCode": "en-GB", "Name": "Product P1"},
@@ -68,17 +71,26 @@ def test_product_nesting() -> None:
 
 def test_flat_shapes_and_value_types() -> None:
     price = build_items("sku_prices", FRAMES["sku_prices"])[0]
-    assert price == {"PartNo": "A", "PriceListCode": "SEK", "QuantityBreak": 1, "PriceSale": 99.5,
-                     "CostPurchase": 40.1234, "IsPriceDiscountable": True, "IsActive": True,
-                     "PriceRule": 2, "CurrencyCode": "SEK"}  # fmt: skip
+    assert price == {
+        "PartNo": "A",
+        "PriceListCode": "SEK",
+        "QuantityBreak": 1,
+        "PriceSale": 99.5,
+        "CostPurchase": 40.1234,
+        "IsPriceDiscountable": True,
+        "IsActive": True,
+        "PriceRule": 2,
+        "CurrencyCode": "SEK",
+    }
     pl_item = build_items("price_lists", FRAMES["price_lists"])[0]
     assert pl_item["SalesArea"] == 1 and pl_item["DefaultPriceRule"] == 7
     assert pl_item["Warehouses"] == [{"Code": "W1"}, {"Code": "W2"}]
     customer = build_items("customers", FRAMES["customers"])[0]
     assert customer["Companies"] == [{"Code": "ACME", "IsPrimary": True}]
     supplier = build_items("supplier_products", FRAMES["supplier_products"])[0]
-    assert supplier["OnHand"] == [{"WarehouseCode": "SUP", "LocationCode": "A", "Value": 7,
-                                   "NextDeliveryDate": "2025-07-01"}]  # fmt: skip
+    assert supplier["OnHand"] == [
+        {"WarehouseCode": "SUP", "LocationCode": "A", "Value": 7, "NextDeliveryDate": "2025-07-01"}
+    ]
     assert supplier["PriceList"] == [{"PriceListCode": "SEK", "CurrencyCode": "SEK", "CostPurchase": 50.0}]
     competitor = build_items("competitor_skus", FRAMES["competitor_skus"])[0]
     assert competitor["SalesArea"] == 1 and competitor["PriceSaleInclFreight"] == 104.9
@@ -86,11 +98,16 @@ def test_flat_shapes_and_value_types() -> None:
 
 def test_fields_limit_items_to_identity_and_fields() -> None:
     items = build_items("onhands", FRAMES["onhands"], fields=["OnhandValue"])
-    assert items == [{"PartNo": "A", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 5},
-                     {"PartNo": "B", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 0}]
+    assert items == [
+        {"PartNo": "A", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 5},
+        {"PartNo": "B", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 0},
+    ]
     products = build_items("products", FRAMES["products"], fields=["StandardPrice"])
-    assert products[1] == {"Code": "P2", "ManufacturerCode": "ACME",
-                           "Variants": [{"ManufacturerPartNo": "P2", "Skus": [{"PartNo": "P2-1"}]}]}
+    assert products[1] == {
+        "Code": "P2",
+        "ManufacturerCode": "ACME",
+        "Variants": [{"ManufacturerPartNo": "P2", "Skus": [{"PartNo": "P2-1"}]}],
+    }
     competitor = build_items("competitor_skus", FRAMES["competitor_skus"], fields=["ProductName"])[0]
     assert set(competitor) == {c.name for c in ENTITIES["competitor_skus"].columns if c.is_required}
 
@@ -116,9 +133,11 @@ def test_cleared_fields_are_sent_as_null() -> None:
 
 
 def test_tricky_strings_survive_null_removal() -> None:
-    nasty = [',"X":null', '{"Y":null,', 'a\\', '"', "\x00\x1f", "ünïcødé 🙂"]
-    df = pl.DataFrame({"Code": [f"C{i}" for i in range(len(nasty))], "Name": nasty,
-                       "VatNo": [None] * len(nasty)}, schema_overrides={"VatNo": pl.String})  # fmt: skip
+    nasty = [',"X":null', '{"Y":null,', "a\\", '"', "\x00\x1f", "ünïcødé 🙂"]
+    df = pl.DataFrame(
+        {"Code": [f"C{i}" for i in range(len(nasty))], "Name": nasty, "VatNo": [None] * len(nasty)},
+        schema_overrides={"VatNo": pl.String},
+    )
     items = build_items("companies", df)
     assert [i["Name"] for i in items] == nasty and all("VatNo" not in i for i in items)
 
@@ -149,25 +168,40 @@ def test_header_parent_flags_for_products() -> None:
         "SkuCultureFieldsThatAreSet": ["ErpName"],
     }
     lists = header_lists("products", ["VariantName[sv-SE]", "VatRate[Sweden]", "MainImage"])
-    assert lists == {"ProductFieldsThatAreSet": ["Variants", "MainImage"],
-                     "VariantFieldsThatAreSet": ["Cultures", "Skus"],
-                     "VariantCultureFieldsThatAreSet": ["Name"],
-                     "SkuFieldsThatAreSet": ["VatRate"]}  # fmt: skip
+    assert lists == {
+        "ProductFieldsThatAreSet": ["Variants", "MainImage"],
+        "VariantFieldsThatAreSet": ["Cultures", "Skus"],
+        "VariantCultureFieldsThatAreSet": ["Name"],
+        "SkuFieldsThatAreSet": ["VatRate"],
+    }
 
 
 def test_header_members_per_entity() -> None:
     assert build_header("relations", account=1, fields=["Name[sv-SE]", "SortOrder"]) == {
-        "AccountId": 1, "FullFile": False, "RelationFieldsThatAreSet": ["Cultures", "SortOrder"],
-        "RelationCultureFieldsThatAreSet": ["Name"]}  # fmt: skip
+        "AccountId": 1,
+        "FullFile": False,
+        "RelationFieldsThatAreSet": ["Cultures", "SortOrder"],
+        "RelationCultureFieldsThatAreSet": ["Name"],
+    }
     fields = ["PriceRuleValue", "CurrencyCode"]
     assert build_header("sku_prices", account=1, fields=fields, full_file=True) == {
-        "AccountId": 1, "FullFile": True, "SkuPriceListFieldsThatAreSet": ["PriceRule"]}  # fmt: skip
+        "AccountId": 1,
+        "FullFile": True,
+        "SkuPriceListFieldsThatAreSet": ["PriceRule"],
+    }
     assert build_header("customers", account=1, fields=["CompanyCode", "IsActive"]) == {
-        "AccountId": 1, "CustomerFieldsThatAreSet": ["IsActive", "Companies"]}  # fmt: skip
-    assert build_header("supplier_products", account=1,
-                        fields=["OnHand.Value", "PriceList.CostPurchase", "ProductName"]) == {
-        "AccountId": 1, "FullFile": False, "FieldsThatAreSet": ["ProductName"],
-        "OnhandFieldsThatAreSet": ["Value"], "PriceFieldsThatAreSet": ["CostPurchase"]}  # fmt: skip
+        "AccountId": 1,
+        "CustomerFieldsThatAreSet": ["IsActive", "Companies"],
+    }
+    assert build_header(
+        "supplier_products", account=1, fields=["OnHand.Value", "PriceList.CostPurchase", "ProductName"]
+    ) == {
+        "AccountId": 1,
+        "FullFile": False,
+        "FieldsThatAreSet": ["ProductName"],
+        "OnhandFieldsThatAreSet": ["Value"],
+        "PriceFieldsThatAreSet": ["CostPurchase"],
+    }
     assert build_header("price_lists", account=1, fields=["Code"]) == {"AccountId": 1}
     with pytest.raises(ValueError, match="no FullFile"):
         build_header("companies", account=1, fields=["Name"], full_file=True)
@@ -184,8 +218,10 @@ def test_every_field_maps_to_its_enum(entity: str) -> None:
 
 
 # --- property: frame -> items -> frame -------------------------------------------------------------
-_TEXT = st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\x01"), max_size=8),
-                  st.sampled_from([',"A":null', '{"B":null,', '\\"', "]}"]))  # fmt: skip
+_TEXT = st.one_of(
+    st.text(st.characters(codec="utf-8", exclude_characters="\x01"), max_size=8),
+    st.sampled_from([',"A":null', '{"B":null,', '\\"', "]}"]),
+)
 
 
 def _values(ent: Entity, name: str) -> st.SearchStrategy[Any]:
@@ -274,9 +310,15 @@ def test_round_trip_property(entity: str, data: st.DataObject) -> None:
 
 
 def test_supplier_element_without_its_warehouse_is_not_sent() -> None:
-    df = pl.DataFrame({"SupplierPartNo": ["S1"], "OnHand.WarehouseCode": [None],
-                       "OnHand.LocationCode": ["A"], "OnHand.Value": [3]},
-                      schema_overrides={"OnHand.WarehouseCode": pl.String})  # fmt: skip
+    df = pl.DataFrame(
+        {
+            "SupplierPartNo": ["S1"],
+            "OnHand.WarehouseCode": [None],
+            "OnHand.LocationCode": ["A"],
+            "OnHand.Value": [3],
+        },
+        schema_overrides={"OnHand.WarehouseCode": pl.String},
+    )
     assert build_items("supplier_products", df) == [{"SupplierPartNo": "S1"}]
 
 

@@ -64,12 +64,20 @@ def test_a_first_full_feed_sends_no_full_file_unless_asked(tmp_path: Path) -> No
     asked = plan_day(settings, "onhands", catalog("onhands", 10), kind="full")
     assert not any(b.header.get("FullFile") for b in asked.batches)  # asked, but nothing bounds it
     assert any("neither a baseline nor a min_rows policy" in n for n in asked.summary.notes)
-    overridden = plan_day(settings, "onhands", catalog("onhands", 10), kind="full",
-                          allow_mass_deactivation=True, override_reason="first load of a new shop")
+    overridden = plan_day(
+        settings,
+        "onhands",
+        catalog("onhands", 10),
+        kind="full",
+        allow_mass_deactivation=True,
+        override_reason="first load of a new shop",
+    )
     assert all(b.header.get("FullFile") is True for b in overridden.batches)
     bounded = one_feed(tmp_path / "bounded", "onhands", "min_rows = 8")
-    assert all(b.header.get("FullFile") is True
-               for b in plan_day(bounded, "onhands", catalog("onhands", 10), kind="full").batches)
+    assert all(
+        b.header.get("FullFile") is True
+        for b in plan_day(bounded, "onhands", catalog("onhands", 10), kind="full").batches
+    )
 
 
 def test_a_rejected_row_without_its_key_holds_removals_and_full_file(tmp_path: Path) -> None:
@@ -77,8 +85,9 @@ def test_a_rejected_row_without_its_key_holds_removals_and_full_file(tmp_path: P
     settings = one_feed(tmp_path, "onhands", "max_reject_ratio = 0.5")
     base = catalog("onhands", 10)
     accept(settings, plan_day(settings, "onhands", base, kind="full"))
-    day2 = base.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("PartNo"))
-                             .alias("PartNo")).filter(pl.int_range(pl.len()) != 7)  # fmt: skip
+    day2 = base.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("PartNo")).alias("PartNo")
+    ).filter(pl.int_range(pl.len()) != 7)
     plan = plan_day(settings, "onhands", day2, kind="full")
     s = plan.summary
     assert s.rejected == 1 and (s.deactivated, s.left_for_full) == (0, 0)
@@ -96,8 +105,10 @@ def test_a_first_full_feed_with_a_rejected_row_sends_no_full_file(tmp_path: Path
     bad = base.with_columns(too_big.alias("LeadTimeDayCount"))  # outside Connect's int: rejected
     plan = plan_day(settings, "onhands", bad, kind="full")
     assert plan.summary.rejected == 1 and not any(b.header.get("FullFile") for b in plan.batches)
-    assert "FullFile off: with no baseline, the items of rejected rows would be deactivated" in \
-        plan.summary.notes
+    assert (
+        "FullFile off: with no baseline, the items of rejected rows would be deactivated"
+        in plan.summary.notes
+    )
     assert all(b.header.get("FullFile") for b in plan_day(settings, "onhands", base, kind="full").batches)
 
 
@@ -115,9 +126,11 @@ def test_a_rejected_row_with_part_of_its_key_holds_only_what_it_could_be(tmp_pat
 # --- two systems feed one entity: only the one that owns the status deactivates ---------------------
 def two_product_feeds(root: Path, **policies: str) -> Settings:
     (root / "src").mkdir(parents=True, exist_ok=True)
-    return settings_with(root, feed("erp", "products", "src/erp.parquet", policies=policies.get("erp", "")),
-                         feed("pim", "products", "src/pim.parquet", account="PIM",
-                              policies=policies.get("pim", "")))  # fmt: skip
+    return settings_with(
+        root,
+        feed("erp", "products", "src/erp.parquet", policies=policies.get("erp", "")),
+        feed("pim", "products", "src/pim.parquet", account="PIM", policies=policies.get("pim", "")),
+    )
 
 
 IDENTITY = ["Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo"]
@@ -179,8 +192,9 @@ def test_a_value_that_flips_back_is_sent_back(tmp_path: Path) -> None:
     settings = one_feed(tmp_path, "onhands")
     base = catalog("onhands", 6)
     accept(settings, plan_day(settings, "onhands", base, kind="full"))
-    bumped = base.with_columns(pl.when(pl.int_range(pl.len()) == 1).then(99).otherwise(pl.col("OnhandValue"))
-                               .alias("OnhandValue"))  # fmt: skip
+    bumped = base.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1).then(99).otherwise(pl.col("OnhandValue")).alias("OnhandValue")
+    )
     day2 = accept(settings, plan_day(settings, "onhands", bumped))
     assert [i["OnhandValue"] for i in items(day2)] == [99]
     day3 = plan_day(settings, "onhands", base)
@@ -226,8 +240,11 @@ def test_a_company_carries_the_profiles_application_key(tmp_path: Path) -> None:
 def test_a_values_table_maps_source_codes_to_the_contract_enum(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     table = '[feeds.supplier_products.values.UnitOfMeasurementCode]\nst = "Pieces"\nkg = "Kilograms"\n'
-    settings = settings_with(tmp_path, feed("supplier_products", "supplier_products",
-                                            "src/supplier.csv", policies="max_reject_ratio = 0.5") + table)
+    settings = settings_with(
+        tmp_path,
+        feed("supplier_products", "supplier_products", "src/supplier.csv", policies="max_reject_ratio = 0.5")
+        + table,
+    )
     csv = "SupplierPartNo,ProductName,UnitOfMeasurementCode\nS1,Hammer,st\nS2,Nails,kg\nS3,Rope,m\n"
     (tmp_path / "src" / "supplier.csv").write_text(csv)
     plan = plan_feed(settings, "supplier_products", now=T0, kind="full")
@@ -251,12 +268,14 @@ def _non_nullable_listed_but_absent(plan: Plan) -> list[tuple[str, str]]:
 def test_no_request_lists_a_non_nullable_field_an_item_lacks(tmp_path: Path) -> None:
     settings = one_feed(tmp_path, "products")
     base = catalog("products", 12).with_columns(
-        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("Status")).alias("Status"))
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("Status")).alias("Status")
+    )
     plan = plan_day(settings, "products", base, kind="full")
     assert _non_nullable_listed_but_absent(plan) == []
     sent = {s["PartNo"]: s.get("Status") for s in skus(plan)}
     assert {p for p, status in sent.items() if status is not None} == set(
-        base.filter(pl.col("Status").is_not_null())["PartNo"])  # fmt: skip
+        base.filter(pl.col("Status").is_not_null())["PartNo"]
+    )
     assert all(None not in s.values() or "Status" not in s for s in skus(plan))
 
 
@@ -264,8 +283,9 @@ def test_a_cleared_non_nullable_value_is_kept_and_noted_not_sent_as_null(tmp_pat
     settings = one_feed(tmp_path, "onhands")
     base = catalog("onhands", 4)
     accept(settings, plan_day(settings, "onhands", base, kind="full"))
-    day2 = base.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("OnhandValue"))
-                             .alias("OnhandValue"))  # fmt: skip
+    day2 = base.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("OnhandValue")).alias("OnhandValue")
+    )
     plan = plan_day(settings, "onhands", day2)
     assert all(i.get("OnhandValue") is not None for i in items(plan) if "OnhandValue" in i)
     assert any("OnhandValue" in n for n in plan.summary.notes)
@@ -277,9 +297,10 @@ def test_union_requests_never_send_null_for_an_unchanged_value(tmp_path: Path) -
     base = catalog("onhands", 40).with_columns(pl.col("IncomingValue").fill_null(1))
     accept(settings, plan_day(settings, "onhands", base, kind="full"))
     row = pl.int_range(pl.len())
-    day2 = base.with_columns(pl.when(row % 2 == 0).then(pl.col("OnhandValue") + 1).otherwise("OnhandValue"),
-                             pl.when(row % 2 == 1).then(pl.col("IncomingValue") + 1)
-                             .otherwise("IncomingValue"))  # fmt: skip
+    day2 = base.with_columns(
+        pl.when(row % 2 == 0).then(pl.col("OnhandValue") + 1).otherwise("OnhandValue"),
+        pl.when(row % 2 == 1).then(pl.col("IncomingValue") + 1).otherwise("IncomingValue"),
+    )
     plan = plan_day(settings, "onhands", day2)
     assert plan.summary.grouping.startswith("union")
     assert all(v is not None for i in items(plan) for v in i.values())

@@ -34,18 +34,24 @@ IDENTITY = ["Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo"]
 
 def erp_rows() -> pl.DataFrame:
     """Two brands' variant 1001 (ACME's in P1, BETA's in P2) and BETA 1002 in P2."""
-    return pl.DataFrame({
-        "Code": ["P1", "P1", "P2", "P2"], "ManufacturerCode": ["ACME", "ACME", "BETA", "BETA"],
-        "ManufacturerPartNo": ["1001", "1001", "1001", "1002"], "PartNo": ["A1", "A2", "B1", "B2"],
-        "Status": ["Active"] * 4, "EanCode": ["7310000000011", "7310000000028", "7310000000035", None],
-        "StandardPrice": [100.0, 110.0, 200.0, 210.0],
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "Code": ["P1", "P1", "P2", "P2"],
+            "ManufacturerCode": ["ACME", "ACME", "BETA", "BETA"],
+            "ManufacturerPartNo": ["1001", "1001", "1001", "1002"],
+            "PartNo": ["A1", "A2", "B1", "B2"],
+            "Status": ["Active"] * 4,
+            "EanCode": ["7310000000011", "7310000000028", "7310000000035", None],
+            "StandardPrice": [100.0, 110.0, 200.0, 210.0],
+        }
+    )
 
 
 def pim_rows(erp: pl.DataFrame) -> pl.DataFrame:
     return erp.select(*IDENTITY).with_columns(
         pl.concat_str(pl.lit("Name of "), "Code").alias("Name[sv-SE]"),
-        pl.concat_str(pl.lit("Variant "), "ManufacturerPartNo").alias("VariantName[sv-SE]"))  # fmt: skip
+        pl.concat_str(pl.lit("Variant "), "ManufacturerPartNo").alias("VariantName[sv-SE]"),
+    )
 
 
 def settings_with(root: Path, *feeds: str, environ: dict[str, str] | None = None) -> Settings:
@@ -63,8 +69,9 @@ def other_feed(name: str, *, extra: str = "") -> str:
     return table.replace(f"[feeds.{name}.policies]", f"{extra}[feeds.{name}.policies]")
 
 
-def plan_day(settings: Settings, name: str, frame: pl.DataFrame, *, kind: str = "change",
-             day: int = 1) -> Plan:  # fmt: skip
+def plan_day(
+    settings: Settings, name: str, frame: pl.DataFrame, *, kind: str = "change", day: int = 1
+) -> Plan:
     frame.write_parquet(settings.feeds[name].source_path)
     store = SnapshotStore(settings.state_dir / "snapshots")
     return plan_feed(settings, name, kind=kind, store=store, now=T0 + timedelta(days=day))  # type: ignore[arg-type]
@@ -79,8 +86,12 @@ def accept(settings: Settings, plan: Plan) -> Plan:
 def skus(plan: Plan) -> dict[str, tuple[Any, ...]]:
     """PartNo -> (Code, ManufacturerCode, ManufacturerPartNo, the SKU object) over every batch."""
     products = [p for b in plan.batches for p in b.items()]
-    return {s["PartNo"]: (p.get("Code"), p.get("ManufacturerCode"), v.get("ManufacturerPartNo"), s)
-            for p in products for v in p.get("Variants", ()) for s in v.get("Skus", ())}  # fmt: skip
+    return {
+        s["PartNo"]: (p.get("Code"), p.get("ManufacturerCode"), v.get("ManufacturerPartNo"), s)
+        for p in products
+        for v in p.get("Variants", ())
+        for s in v.get("Skus", ())
+    }
 
 
 def listed(plan: Plan, name: str) -> set[str]:
@@ -93,14 +104,19 @@ def test_two_brands_with_one_part_number_are_two_variants(tmp_path: Path) -> Non
     plan = plan_day(settings, "erp", erp_rows(), kind="full")
     assert plan.summary.rejected == 0 and plan.summary.items == 2
     placed = {p: s[:3] for p, s in skus(plan).items()}
-    assert placed == {"A1": ("P1", "ACME", "1001"), "A2": ("P1", "ACME", "1001"),
-                      "B1": ("P2", "BETA", "1001"), "B2": ("P2", "BETA", "1002")}  # fmt: skip
+    assert placed == {
+        "A1": ("P1", "ACME", "1001"),
+        "A2": ("P1", "ACME", "1001"),
+        "B1": ("P2", "BETA", "1001"),
+        "B2": ("P2", "BETA", "1002"),
+    }
 
 
 def test_skus_of_one_brands_variant_still_agree_on_their_product(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, erp_feed("max_reject_ratio = 1.0"))
-    rows = erp_rows().with_columns(pl.when(pl.col("PartNo") == "A2").then(pl.lit("P3")).otherwise("Code")
-                                   .alias("Code"))  # fmt: skip
+    rows = erp_rows().with_columns(
+        pl.when(pl.col("PartNo") == "A2").then(pl.lit("P3")).otherwise("Code").alias("Code")
+    )
     plan = plan_day(settings, "erp", rows, kind="full")
     reasons = set(plan.rejected["reason"])
     assert sorted(set(plan.rejected["_row"])) == [1, 2]
@@ -108,10 +124,18 @@ def test_skus_of_one_brands_variant_still_agree_on_their_product(tmp_path: Path)
 
 
 def test_without_a_manufacturer_code_the_part_number_alone_is_the_variant() -> None:
-    rows = erp_rows().head(3).select(*IDENTITY).with_row_index("_row", offset=1).with_columns(
-        pl.lit("erp").alias("_source"))
-    result = validate("products", rows.with_columns(pl.col("_row").cast(pl.Int64)).drop("ManufacturerCode"),
-                      policies=Policies(max_reject_ratio=1.0))  # fmt: skip
+    rows = (
+        erp_rows()
+        .head(3)
+        .select(*IDENTITY)
+        .with_row_index("_row", offset=1)
+        .with_columns(pl.lit("erp").alias("_source"))
+    )
+    result = validate(
+        "products",
+        rows.with_columns(pl.col("_row").cast(pl.Int64)).drop("ManufacturerCode"),
+        policies=Policies(max_reject_ratio=1.0),
+    )
     assert sorted(set(result.rejected["_row"])) == [1, 2, 3]  # 1001 in P1 and P2: one variant, two products
     assert validate("products", rows.with_columns(pl.col("_row").cast(pl.Int64))).rejected.is_empty()
 
@@ -128,7 +152,8 @@ PRICES = pl.DataFrame({"PartNo": ["A1", "B2", "NEW9"], "StandardPrice": [99.0, 2
 
 @pytest.mark.parametrize("kind", ["change", "full"])
 def test_a_price_only_file_updates_the_price_of_skus_where_the_structure_has_them(
-        tmp_path: Path, kind: str) -> None:  # fmt: skip
+    tmp_path: Path, kind: str
+) -> None:
     settings = price_feed_settings(tmp_path)
     plan = plan_day(settings, "prices", PRICES, kind=kind)
     a1, b2 = ({"PartNo": p, "StandardPrice": {"PriceSale": v}} for p, v in (("A1", 99.0), ("B2", 205.0)))
@@ -153,10 +178,14 @@ def test_a_price_file_without_manufacturer_part_numbers_plans_and_never_deactiva
 
 
 def test_a_price_only_file_without_a_structure_to_locate_by_is_refused_with_what_to_add(
-        tmp_path: Path) -> None:  # fmt: skip
+    tmp_path: Path,
+) -> None:
     settings = settings_with(tmp_path, other_feed("prices"))
-    with pytest.raises(ConfigError, match=r"'prices': the source has no ManufacturerCode, "
-                                          r"ManufacturerPartNo.*add those columns"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match=r"'prices': the source has no ManufacturerCode, "
+        r"ManufacturerPartNo.*add those columns",
+    ):
         plan_day(settings, "prices", PRICES)
 
 
@@ -169,9 +198,10 @@ def pim_settings(root: Path, environ: dict[str, str] | None = None) -> Settings:
 def moved_to_p3(erp: pl.DataFrame) -> pl.DataFrame:
     """The ERP moves A2 to a new product P3 (variant ACME 1003)."""
     is_a2 = pl.col("PartNo") == "A2"
-    return erp.with_columns(pl.when(is_a2).then(pl.lit("P3")).otherwise("Code").alias("Code"),
-                            pl.when(is_a2).then(pl.lit("1003")).otherwise("ManufacturerPartNo")
-                            .alias("ManufacturerPartNo"))  # fmt: skip
+    return erp.with_columns(
+        pl.when(is_a2).then(pl.lit("P3")).otherwise("Code").alias("Code"),
+        pl.when(is_a2).then(pl.lit("1003")).otherwise("ManufacturerPartNo").alias("ManufacturerPartNo"),
+    )
 
 
 def test_owns_structure_is_a_feed_setting(tmp_path: Path) -> None:
@@ -204,25 +234,43 @@ def test_a_pim_that_does_not_own_the_structure_never_moves_skus(tmp_path: Path) 
 
 
 # --- against the sandbox ------------------------------------------------------------------------------
-def run_day(settings: Settings, client: ConnectClient, name: str, frame: pl.DataFrame, *,
-            kind: str = "change", day: int = 1) -> Plan:  # fmt: skip
+def run_day(
+    settings: Settings,
+    client: ConnectClient,
+    name: str,
+    frame: pl.DataFrame,
+    *,
+    kind: str = "change",
+    day: int = 1,
+) -> Plan:
     """Plan ``frame`` as feed ``name``'s source, send it (each body contract-checked first), promote it."""
     plan = plan_day(settings, name, frame, kind=kind, day=day)
     for batch in plan.batches:
         assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
     jobs = [client.import_items(b.entity, b.body, b.header).job_id for b in plan.batches]
     finished = client.wait_for_jobs(jobs, timeout=60.0, poll_interval=0.05)
-    failed = {i: [e.message for e in client.job_log(i)] for i, j in finished.items()
-              if not j.succeeded or j.fail}  # fmt: skip
+    failed = {
+        i: [e.message for e in client.job_log(i)] for i, j in finished.items() if not j.succeeded or j.fail
+    }
     assert not failed, failed
     return accept(settings, plan)
 
 
 def catalog(sandbox: Any) -> dict[str, tuple[Any, ...]]:
     """PartNo -> (Code, ManufacturerCode, ManufacturerPartNo, Status, StandardPrice, EanCode)."""
-    return {s["PartNo"]: (p["Code"], p.get("ManufacturerCode"), v["ManufacturerPartNo"], s.get("Status"),
-                          s.get("StandardPrice"), s.get("EanCode"))
-            for p in sandbox.items("products") for v in p["Variants"] for s in v["Skus"]}  # fmt: skip
+    return {
+        s["PartNo"]: (
+            p["Code"],
+            p.get("ManufacturerCode"),
+            v["ManufacturerPartNo"],
+            s.get("Status"),
+            s.get("StandardPrice"),
+            s.get("EanCode"),
+        )
+        for p in sandbox.items("products")
+        for v in p["Variants"]
+        for s in v["Skus"]
+    }
 
 
 def names(sandbox: Any) -> dict[str, str]:
@@ -238,7 +286,8 @@ def test_sandbox_two_brands_one_part_number_and_a_price_only_file(tmp_path: Path
             "A1": ("P1", "ACME", "1001", 1, 100.0, "7310000000011"),
             "A2": ("P1", "ACME", "1001", 1, 110.0, "7310000000028"),
             "B1": ("P2", "BETA", "1001", 1, 200.0, "7310000000035"),
-            "B2": ("P2", "BETA", "1002", 1, 210.0, None)}  # fmt: skip
+            "B2": ("P2", "BETA", "1002", 1, 210.0, None),
+        }
         run_day(settings, client, "prices", PRICES, kind="full")
         run_day(settings, client, "prices", PRICES.with_columns(pl.col("StandardPrice") + 1).head(1), day=2)
     got = catalog(sandbox_clean)

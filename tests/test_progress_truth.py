@@ -40,8 +40,7 @@ def test_the_eta_counts_a_retry_after_before_the_requests_left() -> None:
 
 def test_a_wait_event_carries_the_wait_in_its_eta_and_the_bar_shows_it() -> None:
     told: list[dict[str, Any]] = []
-    where = {"event": "send", "feed": "stock", "batches": 3, "accepted": 0, "requests_left": 3,
-             "eta_s": 3.0}  # fmt: skip
+    where = {"event": "send", "feed": "stock", "batches": 3, "accepted": 0, "requests_left": 3, "eta_s": 3.0}
     WaitEvents(told.append, rate=60, where=where)(24.0, "429 Retry-After")
     assert told == [{**where, "event": "wait", "seconds": 24.0, "why": "429 Retry-After", "eta_s": 27.0}]
     bar = ProgressBar(file=io.StringIO())
@@ -53,22 +52,31 @@ def test_a_wait_event_carries_the_wait_in_its_eta_and_the_bar_shows_it() -> None
 
 
 def test_the_retry_transport_says_why_it_waits() -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(503),
-                    httpx.Response(200)])  # fmt: skip
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(503), httpx.Response(200)]
+    )
     told: list[tuple[float, str]] = []
-    retry = RetryTransport(httpx.MockTransport(lambda request: next(answers)), sleep=lambda s: None,
-                           clock=lambda: 0.0, on_wait=lambda s, why: told.append((s, why)))  # fmt: skip
+    retry = RetryTransport(
+        httpx.MockTransport(lambda request: next(answers)),
+        sleep=lambda s: None,
+        clock=lambda: 0.0,
+        on_wait=lambda s, why: told.append((s, why)),
+    )
     assert retry.handle_request(httpx.Request("GET", "https://x.test/Job/Get")).status_code == 200
     assert [why for _, why in told] == ["429 Retry-After", "retry after 503"] and told[0][0] == 7.0
 
 
 def test_the_budget_says_it_paces() -> None:
     now = [0.0]
-    budget = RequestBudget(1, window=10.0, margin=0.0, clock=lambda: now[0],
-                           sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    budget = RequestBudget(
+        1, window=10.0, margin=0.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
     told: list[tuple[float, str]] = []
-    limited = RateLimitTransport(httpx.MockTransport(lambda request: httpx.Response(200)), budget,
-                                 on_wait=lambda s, why: told.append((s, why)))  # fmt: skip
+    limited = RateLimitTransport(
+        httpx.MockTransport(lambda request: httpx.Response(200)),
+        budget,
+        on_wait=lambda s, why: told.append((s, why)),
+    )
     for _ in range(2):
         limited.handle_request(httpx.Request("GET", "https://x.test/Job/Get"))
     assert told == [(10.0, "rate limit 1/10s")]
@@ -92,15 +100,17 @@ def workspace(root: Path, sandbox: Any, values: list[int]) -> Settings:
 
 
 def send(settings: Settings, progress: Any, *, poll_interval: float = 0.05) -> Outcome:
-    outcome = plan_and_submit(settings, "stock", wait=True, progress=progress, timeout=60.0,
-                              poll_interval=poll_interval)  # fmt: skip
+    outcome = plan_and_submit(
+        settings, "stock", wait=True, progress=progress, timeout=60.0, poll_interval=poll_interval
+    )
     assert isinstance(outcome, Outcome) and outcome.succeeded, outcome
     return outcome
 
 
 @pytest.mark.slow
-def test_a_429_with_retry_after_is_a_wait_event_and_shows_on_the_bar(tmp_path: Path,
-                                                                     sandbox_clean: Any) -> None:  # fmt: skip
+def test_a_429_with_retry_after_is_a_wait_event_and_shows_on_the_bar(
+    tmp_path: Path, sandbox_clean: Any
+) -> None:
     settings = workspace(tmp_path, sandbox_clean, [1, 2, 3, 4, 5, 6, 7])
     sandbox_clean.set_faults(error_429={"next": 1}, retry_after=2, scope="imports")
     events: list[dict[str, Any]] = []
@@ -121,8 +131,10 @@ def test_the_client_budget_pacing_is_a_wait_event(tmp_path: Path, sandbox_clean:
     plan = plan_feed(settings, "stock", store=store)
     events: list[dict[str, Any]] = []
     budget = RequestBudget(2, window=1.0, margin=0.0)  # the token request and 3 imports: 2 waits
-    with ConnectClient(settings.profile_of("stock"), budget=budget) as client, \
-            Ledger(settings.state_dir / "ledger.sqlite") as ledger:  # fmt: skip
+    with (
+        ConnectClient(settings.profile_of("stock"), budget=budget) as client,
+        Ledger(settings.state_dir / "ledger.sqlite") as ledger,
+    ):
         submit(plan, client, ledger, progress=events.append)
         assert client.on_wait is None  # the hook lives only as long as the submission
     waits = [e for e in events if e["event"] == "wait"]
@@ -131,8 +143,7 @@ def test_the_client_budget_pacing_is_a_wait_event(tmp_path: Path, sandbox_clean:
 
 
 @pytest.mark.slow
-def test_job_events_follow_each_status_change_with_a_line_per_job(tmp_path: Path,
-                                                                  sandbox_clean: Any) -> None:  # fmt: skip
+def test_job_events_follow_each_status_change_with_a_line_per_job(tmp_path: Path, sandbox_clean: Any) -> None:
     settings = workspace(tmp_path, sandbox_clean, [1, 2, 3, 4, 5, 6, 7])
     sandbox_clean.configure(job_delay=0.3)
     events: list[dict[str, Any]] = []
@@ -157,8 +168,9 @@ def test_job_events_follow_each_status_change_with_a_line_per_job(tmp_path: Path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("disable", [True, None])
-def test_a_disabled_bar_writes_nothing_but_keeps_the_figures(tmp_path: Path, sandbox_clean: Any,
-                                                             disable: bool | None) -> None:  # fmt: skip
+def test_a_disabled_bar_writes_nothing_but_keeps_the_figures(
+    tmp_path: Path, sandbox_clean: Any, disable: bool | None
+) -> None:
     settings = workspace(tmp_path, sandbox_clean, [1, 2, 3, 4])
     sandbox_clean.set_faults(error_429={"next": 1}, retry_after=1, scope="imports")
     out = io.StringIO()  # not a terminal: disable=None is silent too
@@ -169,9 +181,9 @@ def test_a_disabled_bar_writes_nothing_but_keeps_the_figures(tmp_path: Path, san
 
 
 @pytest.mark.slow
-def test_the_cli_result_line_says_how_long_it_waited(tmp_path: Path, sandbox_clean: Any,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_the_cli_result_line_says_how_long_it_waited(
+    tmp_path: Path, sandbox_clean: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for key, value in sandbox_clean.environ().items():
         monkeypatch.setenv(key, value)
     settings = workspace(tmp_path, sandbox_clean, [1, 2, 3, 4, 5])

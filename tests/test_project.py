@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_all_is_sorted_and_complete() -> None:
     public = {
-        n for n, v in vars(toolkit).items()
+        n
+        for n, v in vars(toolkit).items()
         if not n.startswith("_") and not isinstance(v, type(toolkit)) and n not in {"annotations", "Any"}
-    }  # fmt: skip
+    }
     assert public | set(toolkit._LAZY) == set(toolkit.__all__)
+
     # isort style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then functions
     def order(name: str) -> tuple[int, str]:
         return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
@@ -70,10 +72,11 @@ def test_readme_shows_the_two_commands() -> None:
 
 
 def test_cli_help_lists_commands_and_the_exit_codes_the_readme_gives() -> None:
-    out = subprocess.run([sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "{init,status,plan,apply,submit,resume,jobs,restart,sandbox}" in out
-    codes = " ".join(out[out.index("Exit codes:"):].split())
+    codes = " ".join(out[out.index("Exit codes:") :].split())
     assert codes in " ".join((ROOT / "README.md").read_text().split())
 
 
@@ -89,3 +92,15 @@ def test_library_code_never_reads_os_environ() -> None:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     # load_settings(environ=None) falls back to os.environ: the one allowed read
     assert all(o.startswith("toolkit/config.py") for o in offenders), offenders
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_the_code_is_ruff_clean_and_formatted(command: list[str]) -> None:
+    """``make lint`` runs both; the suite does too, so CI (``make test``) checks the format."""
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is installed with the dev extra")
+    done = subprocess.run(
+        [str(ruff), *command, "toolkit", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -45,7 +45,7 @@ def _commands() -> list[str]:
         for part in re.split(r"&&|;", text):
             starts = [part.find(p) for p in _PROGRAMS if p in part]
             if starts:
-                found.append(part[min(starts):].strip())
+                found.append(part[min(starts) :].strip())
     return sorted(set(found))
 
 
@@ -95,8 +95,14 @@ def test_python_modules_run_and_take_the_options(command: str) -> None:
     if spec.submodule_search_locations:  # a package runs through its __main__
         assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{module} has no __main__"
     if options := _options(command):
-        out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         assert not [o for o in options if o not in out], (command, out)
 
 
@@ -104,8 +110,13 @@ def _notebook_parameters(path: Path) -> set[str]:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
     tree = ast.parse("".join(cell["source"]))
-    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-            if isinstance(t, ast.Name)}  # fmt: skip
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
 
 
 @pytest.mark.parametrize("command", _of("papermill "))

@@ -44,7 +44,8 @@ class Stock:
 
     def __init__(self, root: Path, sandbox: Any, *, max_items: int = 5, base_url: str | None = None) -> None:
         self.root, self.sandbox = root, sandbox
-        feeds = "".join(f'''
+        feeds = "".join(
+            f'''
 [feeds.{w}]
 entity = "onhands"
 profile = "sandbox"
@@ -53,8 +54,11 @@ source = "{w}.csv"
 [feeds.{w}.policies]
 max_items = {max_items}
 max_deactivation_ratio = 1.0
-''' for w in ("w1", "w2"))
-        (root / "norce.toml").write_text(f'''[settings]
+'''
+            for w in ("w1", "w2")
+        )
+        (root / "norce.toml").write_text(
+            f"""[settings]
 state_dir = "state"
 [profiles.sandbox]
 base_url = "http://127.0.0.1:9"
@@ -63,7 +67,9 @@ scope = "sandbox"
 application_key = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 rate_limit_per_minute = 100000
 timeout_seconds = 10
-{feeds}''', encoding="utf-8")
+{feeds}""",
+            encoding="utf-8",
+        )
         self.environ = {**sandbox.environ(), **({"NORCE_SANDBOX_BASE_URL": base_url} if base_url else {})}
         self.rows: dict[str, dict[str, int]] = {}
         self.seeded = _seed_products(sandbox)
@@ -79,8 +85,11 @@ timeout_seconds = 10
         (self.root / f"{feed}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def catalog(self) -> set[tuple[str, str, float]]:
-        return {(i["PartNo"], i["WarehouseCode"], float(i["OnhandValue"]))
-                for i in self.sandbox.items("onhands") if i.get("IsActive", True)}  # fmt: skip
+        return {
+            (i["PartNo"], i["WarehouseCode"], float(i["OnhandValue"]))
+            for i in self.sandbox.items("onhands")
+            if i.get("IsActive", True)
+        }
 
     def source(self) -> set[tuple[str, str, float]]:
         return {(p, f.upper(), float(v)) for f, rows in self.rows.items() for p, v in rows.items()}
@@ -114,8 +123,12 @@ def _seed_products(sandbox: Any) -> set[int]:
     from toolkit.payloads import build_header, build_items
 
     codes = pl.DataFrame({"PartNo": [f"P{i:04d}" for i in range(100)]})
-    frame = codes.select(pl.col("PartNo").alias("Code"), pl.lit("ACME").alias("ManufacturerCode"),
-                         pl.col("PartNo").alias("ManufacturerPartNo"), "PartNo")  # fmt: skip
+    frame = codes.select(
+        pl.col("PartNo").alias("Code"),
+        pl.lit("ACME").alias("ManufacturerCode"),
+        pl.col("PartNo").alias("ManufacturerPartNo"),
+        "PartNo",
+    )
     with ConnectClient(sandbox.profile(rate_limit_per_minute=100_000)) as client:
         header = build_header("products", account=10000, fields=frame.columns)
         job = client.import_items("products", build_items("products", frame), header).job_id
@@ -169,9 +182,16 @@ def test_two_feeds_of_one_entity_with_dropped_answers_lose_nothing(stock: Stock,
     stock.write("w2", parts(40, value=500))
     stock.sandbox.set_faults(seed=seed, drop_after_accept=0.2, scope="imports")
     env = {**os.environ, **stock.environ}
-    procs = [subprocess.Popen([sys.executable, "-c", BOTH, str(stock.root / "norce.toml"), feed], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for feed in ("w1", "w2")]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", BOTH, str(stock.root / "norce.toml"), feed],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for feed in ("w1", "w2")
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     injected = stock.sandbox._sandbox.faults.describe()["injected"]
     dropped = sum(f["fault"] == "drop_after_accept" for f in injected)
@@ -282,8 +302,17 @@ def test_a_lost_state_dir_and_a_half_empty_export_deactivate_nothing(
     assert {p for p, *_ in stock.catalog()} == set(parts(40))  # all 40 still active in Norce
     shutil.rmtree(stock.settings.state_dir)
     stock.write("w1", parts(4))  # one request: its FullFile covers the warehouse
-    code = stock.cli("submit", "w1", "--kind", "full", "--yes", "--wait", "--allow-mass-deactivation",
-                     "--reason", "warehouse W1 emptied")  # fmt: skip
+    code = stock.cli(
+        "submit",
+        "w1",
+        "--kind",
+        "full",
+        "--yes",
+        "--wait",
+        "--allow-mass-deactivation",
+        "--reason",
+        "warehouse W1 emptied",
+    )
     assert code == 0 and {p for p, *_ in stock.catalog()} == set(parts(4))  # only when told, with why
 
 
@@ -323,7 +352,7 @@ def test_a_corrupt_ledger_page_is_one_line_with_exit_8(
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page = 4096
-    data[page: len(data)] = os.urandom(len(data) - page)  # every page but the header's
+    data[page : len(data)] = os.urandom(len(data) - page)  # every page but the header's
     path.write_bytes(bytes(data))
     capsys.readouterr()
     for command in (["resume", "w1"], ["submit", "w1", "--yes"], ["status"]):
@@ -353,8 +382,13 @@ def test_a_deleted_ledger_with_an_open_submission_resends_nothing_accepted(
 ) -> None:
     stock.write("w1", parts(20))
     env = {**os.environ, **stock.environ}
-    proc = subprocess.run([sys.executable, "-c", CRASH, str(stock.root / "norce.toml")], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH, str(stock.root / "norce.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr
     assert len(stock.jobs()) == 2
     for name in ("ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"):
@@ -386,8 +420,13 @@ sys.exit(main(["submit", "w1", "--yes", "--settings", sys.argv[1]]))
 def test_state_dir_deleted_mid_run_stops_sending_with_one_line(stock: Stock) -> None:
     stock.write("w1", parts(20))
     env = {**os.environ, **stock.environ}
-    proc = subprocess.run([sys.executable, "-c", DELETE_STATE, str(stock.root / "norce.toml")], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", DELETE_STATE, str(stock.root / "norce.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 8, proc.stderr
     assert "Traceback" not in proc.stderr and "was deleted during the run" in proc.stderr
     assert len(stock.jobs()) == 1  # nothing sent once the ledger was gone
@@ -399,8 +438,13 @@ def test_a_damaged_saved_plan_is_one_line_and_submit_continues_it(
 ) -> None:
     stock.write("w1", parts(20))
     env = {**os.environ, **stock.environ}
-    subprocess.run([sys.executable, "-c", CRASH, str(stock.root / "norce.toml")], env=env,
-                   capture_output=True, text=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", CRASH, str(stock.root / "norce.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     with stock.ledger() as ledger:
         (plan,) = ledger.plans("w1")
     directory = Path(str(plan.directory))

@@ -219,14 +219,22 @@ def test_refused_restart_falls_back_to_resubmission(ledger: Ledger) -> None:
 def test_job_outcomes_rows_and_durations(ledger: Ledger) -> None:
     client = FakeClient()
     sub = fail_then(client, ledger, {102: JobStatus.Failed})
-    wait_for_jobs(restart_failed(sub, client, ledger, lookup=FAST), client, ledger, FakeStore(),
-                  timeout=5, poll_interval=0)  # fmt: skip
+    wait_for_jobs(
+        restart_failed(sub, client, ledger, lookup=FAST),
+        client,
+        ledger,
+        FakeStore(),
+        timeout=5,
+        poll_interval=0,
+    )
     frame = job_outcomes(ledger)
     assert frame.schema == pl.Schema(runs.OUTCOME_SCHEMA)
     assert frame.select("job_id", "status", "restarted_from").rows() == [
-        (101, "Succeeded", None), (102, "Failed", None), (103, "Succeeded", None),
+        (101, "Succeeded", None),
+        (102, "Failed", None),
+        (103, "Succeeded", None),
         (104, "Succeeded", 102),
-    ]  # fmt: skip
+    ]
     assert frame["run_time_s"].to_list() == [3.0] * 4
     assert frame["lead_time_s"].to_list() == [4.0] * 4  # queued at T0, stopped at T0 + 4 s
     assert frame["items"].to_list() == [2, 3, 2, 3] and frame["failures"].to_list() == [0, 3, 0, 0]

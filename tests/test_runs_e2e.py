@@ -105,15 +105,17 @@ class Workspace:
 
     def write(self, rows: dict[str, dict[str, Any]]) -> None:
         self.rows = rows
-        frame = pl.DataFrame([{"Code": k, **v} for k, v in rows.items()], schema_overrides={
-            "IsActive": pl.String})  # fmt: skip
+        frame = pl.DataFrame(
+            [{"Code": k, **v} for k, v in rows.items()], schema_overrides={"IsActive": pl.String}
+        )
         frame.write_csv(self.root / "data" / "companies.csv")
 
     def catalog(self) -> pl.DataFrame:
         """The sandbox's active companies, as source-shaped rows."""
         items = [i for i in self.sandbox.items("companies") if i.get("IsActive", True)]
-        frame = pl.DataFrame([{c: i.get(c) for c in COLUMNS[:-1]} for i in items],
-                             schema={c: pl.String for c in COLUMNS[:-1]})  # fmt: skip
+        frame = pl.DataFrame(
+            [{c: i.get(c) for c in COLUMNS[:-1]} for i in items], schema={c: pl.String for c in COLUMNS[:-1]}
+        )
         return frame.sort("Code")
 
     def source(self) -> pl.DataFrame:
@@ -125,9 +127,15 @@ class Workspace:
 
 
 def companies(n: int, *, start: int = 0, name: str = "Company") -> dict[str, dict[str, Any]]:
-    return {f"C{i:03d}": {"Name": f"{name} {i}", "OrganizationNo": f"556000-{i:04d}",
-                          "EmailAddress": f"info{i}@example.com", "IsActive": "true"}
-            for i in range(start, start + n)}  # fmt: skip
+    return {
+        f"C{i:03d}": {
+            "Name": f"{name} {i}",
+            "OrganizationNo": f"556000-{i:04d}",
+            "EmailAddress": f"info{i}@example.com",
+            "IsActive": "true",
+        }
+        for i in range(start, start + n)
+    }
 
 
 @pytest.fixture
@@ -140,8 +148,9 @@ def ws(tmp_path: Path, sb: Any, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 def run(ws: Workspace, **options: Any) -> tuple[Any, Any]:
     """plan_and_submit with --yes --wait semantics; returns (plan, outcome)."""
     plans: list[Any] = []
-    result = plan_and_submit(ws.settings, "companies", wait=True, confirm=lambda p: plans.append(p) or True,
-                         **FAST_WAIT, **options)  # fmt: skip
+    result = plan_and_submit(
+        ws.settings, "companies", wait=True, confirm=lambda p: plans.append(p) or True, **FAST_WAIT, **options
+    )
     return plans[0], result
 
 
@@ -179,8 +188,9 @@ def test_full_then_two_change_feeds_move_the_baseline(
     del rows["C003"]
     rows["C007"]["Name"] = "Renamed 7"
     ws.write(rows)
-    assert main(["submit", "companies", "--yes", "--wait", "--settings",
-                 str(ws.root / "norce.toml")]) == 0 or pytest.fail("CLI submit failed")  # fmt: skip
+    assert main(
+        ["submit", "companies", "--yes", "--wait", "--settings", str(ws.root / "norce.toml")]
+    ) == 0 or pytest.fail("CLI submit failed")
     printed = capsys.readouterr().out  # --yes does not ask, but the log still says what was sent
     assert "change feed of companies" in printed and "removed 1 (deactivated 1" in printed
     ws.assert_catalog_is_source()
@@ -258,8 +268,13 @@ def test_killed_submission_resumes_with_only_the_remaining_batches(ws: Workspace
     (ws.root / "norce.toml").write_text(toml(max_items=2), encoding="utf-8")
     ws.write(companies(10))
     env = {**os.environ, **ws.environ}
-    proc = subprocess.run([sys.executable, "-c", CRASH, str(ws.root / "norce.toml"), "2"], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH, str(ws.root / "norce.toml"), "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr
     assert len(sandbox_jobs(ws)) == 2
     result = resume_feed(ws.settings, "companies", wait=True, **FAST_WAIT)
@@ -293,8 +308,13 @@ def test_killed_while_a_batch_is_in_flight_finds_its_job(ws: Workspace) -> None:
     (ws.root / "norce.toml").write_text(toml(max_items=2), encoding="utf-8")
     ws.write(companies(10))
     env = {**os.environ, **ws.environ}
-    proc = subprocess.run([sys.executable, "-c", CRASH_IN_FLIGHT, str(ws.root / "norce.toml")], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH_IN_FLIGHT, str(ws.root / "norce.toml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr
     assert len(sandbox_jobs(ws)) == 3  # the third was accepted; its answer never arrived
     with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:
@@ -344,8 +364,13 @@ def test_second_concurrent_submit_fails_fast_naming_the_holder(
 ) -> None:
     ws.write(companies(4))
     env = {**os.environ, **ws.environ}
-    first = subprocess.Popen([sys.executable, "-c", HOLD, str(ws.root / "norce.toml")], env=env,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(ws.root / "norce.toml")],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert first.stdout is not None and first.stdout.readline().strip() == "holding"
         started = time.monotonic()
@@ -381,7 +406,10 @@ def test_job_outcomes_with_success_failure_and_restart(ws: Workspace) -> None:
     with Ledger(ws.settings.state_dir / "ledger.sqlite") as ledger:
         frame = job_outcomes(ledger)
     assert frame.select("status", "restarted_from").rows() == [
-        ("Succeeded", None), ("Failed", None), ("Succeeded", failed)]
+        ("Succeeded", None),
+        ("Failed", None),
+        ("Succeeded", failed),
+    ]
     assert frame["kind"].to_list()[1:] == ["change", "change"] and frame["items"].to_list()[1] == 1
     assert frame.select(pl.col("run_time_s", "lead_time_s").is_null().any()).row(0) == (False, False)
     assert (frame["lead_time_s"] >= frame["run_time_s"] - 1.0).all()

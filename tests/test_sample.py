@@ -28,8 +28,9 @@ IDENTITY = {"PartNo", "Code", "ManufacturerCode", "ManufacturerPartNo"}
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 @cache
@@ -46,8 +47,7 @@ def _read(feed: str, day: str) -> pl.DataFrame:
 @cache
 def _check(feed: str, day: str) -> CheckResult:
     f = _settings().feed(feed)
-    return validate(f.entity, _read(feed, day), policies=f.policies,
-                    products=_read("products-erp", day))  # fmt: skip
+    return validate(f.entity, _read(feed, day), policies=f.policies, products=_read("products-erp", day))
 
 
 @cache
@@ -196,8 +196,10 @@ def test_stock_moves_every_day(old: str, new: str) -> None:
     cols = [*key, "OnhandValue", "IncomingValue"]
     a, b = (_read("stock", d).select(cols) for d in (old, new))
     both = a.join(b, on=key, suffix="_new")
-    moved = both.filter((pl.col("OnhandValue") != pl.col("OnhandValue_new"))
-                        | (pl.col("IncomingValue") != pl.col("IncomingValue_new")))  # fmt: skip
+    moved = both.filter(
+        (pl.col("OnhandValue") != pl.col("OnhandValue_new"))
+        | (pl.col("IncomingValue") != pl.col("IncomingValue_new"))
+    )
     assert 0.12 <= moved.height / both.height <= 0.3
 
 
@@ -221,8 +223,13 @@ def test_day4_stock_export_is_truncated() -> None:
 def test_day4_price_export_has_the_bad_rows() -> None:
     bad = _manifest()["bad_price_rows"]
     assert 5 <= len(bad) <= 8
-    assert {"negative price", "unknown currency", "text in a numeric column", "duplicate key",
-            "null PartNo"} <= {b["reason"] for b in bad}  # fmt: skip
+    assert {
+        "negative price",
+        "unknown currency",
+        "text in a numeric column",
+        "duplicate key",
+        "null PartNo",
+    } <= {b["reason"] for b in bad}
     rows = _erp_rows("day4", "erp_prices.csv")
     by_reason = {b["reason"]: rows[b["row"]] for b in bad}
     assert by_reason["negative price"][3].startswith("-")
@@ -236,14 +243,23 @@ def test_day4_price_export_has_the_bad_rows() -> None:
 def test_every_feed_has_a_system_account_and_a_file_each_day() -> None:
     feeds = _settings().feeds
     assert {f.entity for f in feeds.values()} == {
-        "products", "sku_prices", "price_lists", "onhands", "relations", "competitor_skus",
-        "customers", "companies", "supplier_products"}  # fmt: skip
+        "products",
+        "sku_prices",
+        "price_lists",
+        "onhands",
+        "relations",
+        "competitor_skus",
+        "customers",
+        "companies",
+        "supplier_products",
+    }
     for feed in feeds.values():
         assert feed.account in SYSTEM_ACCOUNTS.values(), feed.name
         assert feed.policies.max_deactivation_ratio == 0.10 and feed.policies.full_every
         assert all((SAMPLE / day / Path(feed.source).name).is_file() for day in DAYS), feed.name
     assert {feeds[n].account for n in ("products-erp", "products-pim", "customers", "supplier")} == {
-        SYSTEM_ACCOUNTS[a] for a in ("ERP", "PIM", "CRM", "Supplier 1")}  # fmt: skip
+        SYSTEM_ACCOUNTS[a] for a in ("ERP", "PIM", "CRM", "Supplier 1")
+    }
 
 
 @pytest.mark.parametrize("day", DAYS)

@@ -36,12 +36,14 @@ def store(tmp_path: Path) -> SnapshotStore:
 
 
 def stock(n: int = 3, offset: int = 0) -> pl.DataFrame:
-    return pl.DataFrame({
-        "PartNo": [f"P{i}" for i in range(n)],
-        "OnhandValue": [i + offset for i in range(n)],
-        "_source": ["a.csv"] * n,
-        "_row": list(range(1, n + 1)),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "PartNo": [f"P{i}" for i in range(n)],
+            "OnhandValue": [i + offset for i in range(n)],
+            "_source": ["a.csv"] * n,
+            "_row": list(range(1, n + 1)),
+        }
+    )
 
 
 def test_save_writes_zstd_parquet_without_metadata_columns(store: SnapshotStore) -> None:
@@ -65,8 +67,7 @@ def test_promotion_moves_the_baseline(store: SnapshotStore) -> None:
     assert store.baseline("stock") is None
     first = store.promote(store.save("stock", stock(), kind="full"))
     assert store.baseline("stock") == first
-    assert first.status == "baseline" and first.promoted == dt.datetime(2024, 5, 1, 12, 2,
-                                                                         tzinfo=dt.UTC)
+    assert first.status == "baseline" and first.promoted == dt.datetime(2024, 5, 1, 12, 2, tzinfo=dt.UTC)
     second = store.promote(store.save("stock", stock(offset=1), kind="change"))
     statuses = [(r.id, r.status) for r in store.history("stock")]
     assert statuses == [(first.id, "superseded"), (second.id, "baseline")]
@@ -206,9 +207,13 @@ def test_row_hash_cache_is_reused_and_recomputed_when_stale(
 
 def test_store_diff_uses_the_cache_and_matches_diff_frames(store: SnapshotStore) -> None:
     base = store.promote(store.save("stock", stock(5), key="PartNo"))
-    current = stock(6).with_columns(
-        pl.when(pl.col("PartNo") == "P1").then(99).otherwise(pl.col("OnhandValue")).alias("OnhandValue")
-    ).filter(pl.col("PartNo") != "P0")
+    current = (
+        stock(6)
+        .with_columns(
+            pl.when(pl.col("PartNo") == "P1").then(99).otherwise(pl.col("OnhandValue")).alias("OnhandValue")
+        )
+        .filter(pl.col("PartNo") != "P0")
+    )
     got = store.diff(base, current, key="PartNo")
     want = diff_frames(store.load(base), current, key="PartNo")
     assert got.counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 3}

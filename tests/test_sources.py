@@ -23,14 +23,30 @@ from make_fixtures import SWEDISH  # noqa: E402
 CP1252 = {"separator": ";", "encoding": "cp1252", "decimal_comma": True}
 
 
-def make_feed(source: str | Path, fmt: str = "csv", entity: str = "sku_prices", *,
-              root: Path = FIXTURES, **kw: Any) -> Feed:  # fmt: skip
-    return Feed(name="t", entity=entity, profile="sandbox", account=None, source=str(source),
-                format=fmt, root=root, **kw)  # type: ignore[arg-type]  # fmt: skip
+def make_feed(
+    source: str | Path, fmt: str = "csv", entity: str = "sku_prices", *, root: Path = FIXTURES, **kw: Any
+) -> Feed:
+    return Feed(
+        name="t",
+        entity=entity,
+        profile="sandbox",
+        account=None,
+        source=str(source),
+        format=fmt,
+        root=root,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def load(tmp_path: Path, text: str | bytes, *, entity: str = "sku_prices", fmt: str = "csv",
-         name: str = "in.csv", **kw: Any) -> pl.DataFrame:  # fmt: skip
+def load(
+    tmp_path: Path,
+    text: str | bytes,
+    *,
+    entity: str = "sku_prices",
+    fmt: str = "csv",
+    name: str = "in.csv",
+    **kw: Any,
+) -> pl.DataFrame:
     path = tmp_path / name
     path.write_bytes(text.encode() if isinstance(text, str) else text)
     return read_source(make_feed(name, fmt, entity, root=tmp_path, **kw))
@@ -76,11 +92,16 @@ def test_products_reference_frame_has_canonical_types_and_values(products: pl.Da
 
 
 PRICE_TWINS = [
-    pytest.param("prices_cp1252.csv", "csv", CP1252, {v: k for k, v in SWEDISH.items()},
-                 id="cp1252-mapped-swedish-headers"),
+    pytest.param(
+        "prices_cp1252.csv",
+        "csv",
+        CP1252,
+        {v: k for k, v in SWEDISH.items()},
+        id="cp1252-mapped-swedish-headers",
+    ),
     pytest.param("prices.parquet", "parquet", {}, {}, id="parquet"),
     pytest.param("catalog.xlsx", "excel", {"sheet": 2}, {}, id="excel-third-sheet"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "fmt", "options", "mapping"), PRICE_TWINS)
@@ -105,21 +126,30 @@ def test_scanned_and_read_frames_validate_alike(tmp_path: Path) -> None:
 
     (tmp_path / "p.csv").write_text("PartNo,PriceListCode,PriceSale\nA,SE,gratis\nB,SE,\nC,SE,3\n")
     feed = make_feed("p.csv", root=tmp_path)
-    results = [validate("sku_prices", f, policies=Policies(max_reject_ratio=1))
-               for f in (scan_source(feed).collect(), read_source(feed))]  # fmt: skip
+    results = [
+        validate("sku_prices", f, policies=Policies(max_reject_ratio=1))
+        for f in (scan_source(feed).collect(), read_source(feed))
+    ]
     found = [r.rejected.select("_row", "check", "value").rows() for r in results]
     assert found == [[(1, "parse", "gratis")]] * 2
 
 
 # --- options and conversions -----------------------------------------------------------------------
 def test_booleans_enums_and_blank_quantity_break(tmp_path: Path) -> None:
-    text = ("PartNo,PriceListCode,QuantityBreak,IsActive,PriceRule\n"
-            "A,SE,,JA,2\nB,SE, 5 ,nej,fixedprice\nC,SE,1,Y,007\nD,SE,1,n,Bogus\nE,SE,1,,\n")  # fmt: skip
+    text = (
+        "PartNo,PriceListCode,QuantityBreak,IsActive,PriceRule\n"
+        "A,SE,,JA,2\nB,SE, 5 ,nej,fixedprice\nC,SE,1,Y,007\nD,SE,1,n,Bogus\nE,SE,1,,\n"
+    )
     frame = load(tmp_path, text)
     assert frame["QuantityBreak"].to_list() == [1, 5, 1, 1, 1]
     assert frame["IsActive"].to_list() == [True, False, True, False, None]
     assert frame["PriceRule"].to_list() == [
-        "FixedPrice", "FixedPrice", "UseStandardPrice_PctDiscount", "Bogus", None]  # fmt: skip
+        "FixedPrice",
+        "FixedPrice",
+        "UseStandardPrice_PctDiscount",
+        "Bogus",
+        None,
+    ]
 
 
 def test_absent_quantity_break_means_one(tmp_path: Path) -> None:
@@ -155,12 +185,16 @@ def test_short_rows_are_flagged_after_skipped_lines_and_across_chunks(
     import toolkit._readers as readers
 
     monkeypatch.setattr(readers._line_chunks, "__defaults__", (chunk,))  # many tiny chunks, or one
-    text = ("Export 2024-05-01\nshort,line\nPartNo;PriceListCode;CurrencyCode\nA;SE;SEK\nB;SE\n"
-            "C;SE;SEK\nD\nE;SE;SEK")  # fmt: skip
+    text = (
+        "Export 2024-05-01\nshort,line\nPartNo;PriceListCode;CurrencyCode\nA;SE;SEK\nB;SE\n"
+        "C;SE;SEK\nD\nE;SE;SEK"
+    )
     frame = load(tmp_path, text, options={"separator": ";", "skip_rows": 2})
     flagged = frame.filter(pl.col("_error").is_not_null()).select("_row", "PartNo", "_error").rows()
-    assert flagged == [(2, "B", "the row has 2 of 3 fields: some are missing"),
-                       (4, "D", "the row has 1 of 3 fields: some are missing")]  # fmt: skip
+    assert flagged == [
+        (2, "B", "the row has 2 of 3 fields: some are missing"),
+        (4, "D", "the row has 1 of 3 fields: some are missing"),
+    ]
 
 
 def test_culture_option_qualifies_bare_culture_columns(tmp_path: Path) -> None:
@@ -254,7 +288,9 @@ def test_excel_text_cells_stay_text_and_numbers_keep_their_digits(tmp_path: Path
         sheet.write_string(2, 0, "B")  # a row with only a key
     frame = read_source(make_feed("p.xlsx", "excel", "products", root=tmp_path))
     assert frame.select("_row", "PartNo", "EanCode", "Name[sv-SE]", "UnitOfMeasurementCount").rows() == [
-        (1, "=1+1", "7310000000011", "=SUMMA(A1)", 6), (2, "B", None, None, None)]  # fmt: skip
+        (1, "=1+1", "7310000000011", "=SUMMA(A1)", 6),
+        (2, "B", None, None, None),
+    ]
 
 
 def test_documented_products_example_loads_and_passes_the_checks() -> None:

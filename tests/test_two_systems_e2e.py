@@ -29,19 +29,42 @@ TEXTS = {"P1": ("Tält", "Ett tält för två", ["tents", "outdoor"]), "P2": ("K
 
 def erp_rows(places: list[tuple[str, str, str]] = PLACES, **where: dict[str, Any]) -> list[dict[str, Any]]:
     """The ERP's rows (P2's SKUs have no EAN); ``where``: other values of one SKU by PartNo."""
-    return [{"Code": c, "ManufacturerCode": "ACME", "ManufacturerPartNo": v, "PartNo": p, "Status": "Active",
-             "StandardPrice": Decimal(10 + i), "EanCode": None if c == "P2" else f"73100000{i:05d}",
-             **where.get(p, {})} for i, (c, v, p) in enumerate(places)]  # fmt: skip
+    return [
+        {
+            "Code": c,
+            "ManufacturerCode": "ACME",
+            "ManufacturerPartNo": v,
+            "PartNo": p,
+            "Status": "Active",
+            "StandardPrice": Decimal(10 + i),
+            "EanCode": None if c == "P2" else f"73100000{i:05d}",
+            **where.get(p, {}),
+        }
+        for i, (c, v, p) in enumerate(places)
+    ]
 
 
 def pim_rows(places: list[tuple[str, str, str]] = PLACES) -> list[dict[str, Any]]:
     def texts(code: str) -> dict[str, Any]:
         name, description, categories = TEXTS.get(code.rstrip("X"), (f"Produkt {code}", None, ["misc"]))
-        return {"ManufacturerName": "Acme", "Name[sv-SE]": name, "Description[sv-SE]": description,
-                "Categories": categories}  # fmt: skip
+        return {
+            "ManufacturerName": "Acme",
+            "Name[sv-SE]": name,
+            "Description[sv-SE]": description,
+            "Categories": categories,
+        }
 
-    return [{"Code": c, "ManufacturerCode": "ACME", "ManufacturerPartNo": v, "PartNo": p, **texts(c),
-             "VariantName[sv-SE]": f"Variant {v}"} for c, v, p in places]  # fmt: skip
+    return [
+        {
+            "Code": c,
+            "ManufacturerCode": "ACME",
+            "ManufacturerPartNo": v,
+            "PartNo": p,
+            **texts(c),
+            "VariantName[sv-SE]": f"Variant {v}",
+        }
+        for c, v, p in places
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +78,15 @@ def server() -> Iterator[Any]:
 class Shop:
     """One sandbox, reset, with the ERP and PIM feeds; day 1 sends both sources as full feeds."""
 
-    def __init__(self, server: Any, root: Path, *, policies: str = "",
-                 rows: list[dict[str, Any]] | None = None, check: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        server: Any,
+        root: Path,
+        *,
+        policies: str = "",
+        rows: list[dict[str, Any]] | None = None,
+        check: bool = True,
+    ) -> None:
         server.reset()
         self.server = server
         self.settings: Settings = two_feeds(root, server, erp=policies, pim=policies)
@@ -89,14 +119,18 @@ def shop(server: Any) -> Iterator[Shop]:
 
 
 def _place(frame: pl.DataFrame, part: str, **values: str) -> pl.DataFrame:
-    return frame.with_columns(pl.when(pl.col("PartNo") == part).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
-                              for c, v in values.items())  # fmt: skip
+    return frame.with_columns(
+        pl.when(pl.col("PartNo") == part).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()
+    )
 
 
 # --- case 1: a SKU that moves to another variant (or product) is moved --------------------------------
-@pytest.mark.parametrize("to", [{"ManufacturerPartNo": "V2"}, {"ManufacturerPartNo": "V9"},
-                                {"Code": "P3", "ManufacturerPartNo": "V3"}],
-                         ids=["existing-variant", "new-variant", "new-product-and-variant"])  # fmt: skip
+@pytest.mark.parametrize(
+    "to",
+    [{"ManufacturerPartNo": "V2"}, {"ManufacturerPartNo": "V9"}, {"Code": "P3", "ManufacturerPartNo": "V3"}],
+    ids=["existing-variant", "new-variant", "new-product-and-variant"],
+)
 def test_case_1_an_erp_move_moves_the_sku(shop: Shop, to: dict[str, str]) -> None:
     shop.day = 2
     plan = shop.send("erp", _place(shop.erp, "S2", **to))
@@ -104,7 +138,10 @@ def test_case_1_an_erp_move_moves_the_sku(shop: Shop, to: dict[str, str]) -> Non
     assert (got["Code"], got["ManufacturerPartNo"]) == (to.get("Code", "P1"), to["ManufacturerPartNo"])
     assert (got["Status"], got["StandardPrice"], got["EanCode"]) == (1, 11.0, "7310000000001")
     assert {p: s["ManufacturerPartNo"] for p, s in skus(shop.server).items() if p != "S2"} == {
-        "S1": "V1", "S3": "V2", "S4": "V4"}  # fmt: skip
+        "S1": "V1",
+        "S3": "V2",
+        "S4": "V4",
+    }
     assert any(n.startswith("moved 1 SKUs") for n in plan.summary.notes)
     variant = {"VariantName[sv-SE]": f"Variant {to['ManufacturerPartNo']}"}
     shop.send("pim", _place(shop.pim, "S2", **to, **variant))  # the PIM follows: its texts go there too
@@ -118,8 +155,9 @@ def test_case_2_a_pim_full_feed_leaves_new_erp_skus_active(shop: Shop) -> None:
     shop.day = 8
     plan = shop.send("pim", shop.pim, kind="full")  # weekly, without texts for S5 and S6
     assert not any(b.header.get("FullFile") for b in plan.batches)
-    assert plan.summary.deactivated == 0 and all("Status" not in b.header.get("SkuFieldsThatAreSet", ())
-                                                  for b in plan.batches)  # fmt: skip
+    assert plan.summary.deactivated == 0 and all(
+        "Status" not in b.header.get("SkuFieldsThatAreSet", ()) for b in plan.batches
+    )
     assert (skus(shop.server)["S5"]["Status"], skus(shop.server)["S6"]["Status"]) == (1, 1)
     shop.catalog_is_the_sources()
     shop.day = 9
@@ -133,8 +171,9 @@ def test_case_2_a_pim_full_feed_leaves_new_erp_skus_active(shop: Shop) -> None:
 def union_shop(server: Any) -> Iterator[Shop]:
     root = Path(tempfile.mkdtemp(prefix="two-systems-union-"))
     # S4 has no Status nor EAN; grouping by changed-field set may cost no extra request: union requests
-    made = Shop(server, root, policies="max_extra_requests = 0\n", rows=erp_rows(S4={"Status": None}),
-                check=False)  # fmt: skip
+    made = Shop(
+        server, root, policies="max_extra_requests = 0\n", rows=erp_rows(S4={"Status": None}), check=False
+    )
     yield made
     made.client.close()
     shutil.rmtree(root, ignore_errors=True)
@@ -161,19 +200,35 @@ def _nulls(plan: Plan) -> list[tuple[str, str]]:
 def test_case_3_union_requests_send_no_null_for_unchanged_fields(union_shop: Shop) -> None:
     shop = union_shop
     shop.day = 2
-    erp = erp_frame(erp_rows(S1={"Status": "Coming", "EanCode": "7310000009999"},
-                             S2={"EanCode": "7310000009998"}, S3={"StandardPrice": Decimal(98)},
-                             S4={"Status": None, "StandardPrice": Decimal(99)}))  # fmt: skip
+    erp = erp_frame(
+        erp_rows(
+            S1={"Status": "Coming", "EanCode": "7310000009999"},
+            S2={"EanCode": "7310000009998"},
+            S3={"StandardPrice": Decimal(98)},
+            S4={"Status": None, "StandardPrice": Decimal(99)},
+        )
+    )
     plan = shop.send("erp", erp)  # three field sets; S4 (no Status, no EAN) changes only its price
     assert plan.summary.grouping.startswith("union") and _nulls(plan) == []
-    (s4,) = [s for b in plan.batches for i in b.items() for v in i["Variants"] for s in v["Skus"]
-             if s["PartNo"] == "S4"]  # fmt: skip
+    (s4,) = [
+        s
+        for b in plan.batches
+        for i in b.items()
+        for v in i["Variants"]
+        for s in v["Skus"]
+        if s["PartNo"] == "S4"
+    ]
     assert s4 == {"PartNo": "S4", "StandardPrice": {"PriceSale": 99.0}}
     pim = shop.pim.with_columns(
-        pl.when(pl.col("Code") == "P1").then(pl.lit("Nytt tält")).otherwise(pl.col("Description[sv-SE]"))
+        pl.when(pl.col("Code") == "P1")
+        .then(pl.lit("Nytt tält"))
+        .otherwise(pl.col("Description[sv-SE]"))
         .alias("Description[sv-SE]"),
-        pl.when(pl.col("Code") == "P2").then(pl.lit("Kåsa i trä")).otherwise(pl.col("Name[sv-SE]"))
-        .alias("Name[sv-SE]"))  # fmt: skip
+        pl.when(pl.col("Code") == "P2")
+        .then(pl.lit("Kåsa i trä"))
+        .otherwise(pl.col("Name[sv-SE]"))
+        .alias("Name[sv-SE]"),
+    )
     plan = shop.send("pim", pim)  # P1 changes its description, P2 (which has none) its name
     assert plan.summary.grouping.startswith("union") and _nulls(plan) == []
     shop.catalog_is_the_sources()

@@ -44,8 +44,12 @@ class TwoSystems(RuleBasedStateMachine):
         self.client = ConnectClient(self.server.profile(rate_limit_per_minute=1_000_000))
         self.settings = two_feeds(self.root, self.server)
         # PartNo -> [Code, ManufacturerPartNo]: where the ERP has each SKU, removed ones included
-        self.place = {"S1": ["P1", "P1-V1"], "S2": ["P1", "P1-V1"], "S3": ["P1", "P1-V2"],
-                      "S4": ["P2", "P2-V1"]}  # fmt: skip
+        self.place = {
+            "S1": ["P1", "P1-V1"],
+            "S2": ["P1", "P1-V1"],
+            "S3": ["P1", "P1-V2"],
+            "S4": ["P2", "P2-V1"],
+        }
         self.removed: set[str] = set()
         self.known = set(self.place)  # SKUs the PIM has texts for
         self.texts = {"P1": "Tält", "P2": "Kåsa"}
@@ -61,22 +65,43 @@ class TwoSystems(RuleBasedStateMachine):
 
     def _frames(self) -> dict[str, Any]:
         active = [p for p in sorted(self.place) if p not in self.removed]
-        rows = [{"Code": self.place[p][0], "ManufacturerCode": "ACME", "ManufacturerPartNo": self.place[p][1],
-                 "PartNo": p, "Status": "Active", "StandardPrice": Decimal(int(p[1:])), "EanCode": None,
-                 "ManufacturerName": "Acme", "Name[sv-SE]": self.texts.get(self.place[p][0]),
-                 "Description[sv-SE]": None, "Categories": ["outdoor"],
-                 "VariantName[sv-SE]": f"Variant {self.place[p][1]}"} for p in active]  # fmt: skip
+        rows = [
+            {
+                "Code": self.place[p][0],
+                "ManufacturerCode": "ACME",
+                "ManufacturerPartNo": self.place[p][1],
+                "PartNo": p,
+                "Status": "Active",
+                "StandardPrice": Decimal(int(p[1:])),
+                "EanCode": None,
+                "ManufacturerName": "Acme",
+                "Name[sv-SE]": self.texts.get(self.place[p][0]),
+                "Description[sv-SE]": None,
+                "Categories": ["outdoor"],
+                "VariantName[sv-SE]": f"Variant {self.place[p][1]}",
+            }
+            for p in active
+        ]
         return {"erp": erp_frame(rows), "pim": pim_frame([r for r in rows if r["PartNo"] in self.known])}
 
     def _days(self, order: tuple[str, str], *, full: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         self.day += 1
         frames = self._frames()
         for name in order:
-            run_day(self.settings, self.client, name, frames[name], kind="full" if name in full else "change",
-                    day=self.day)  # fmt: skip
+            run_day(
+                self.settings,
+                self.client,
+                name,
+                frames[name],
+                kind="full" if name in full else "change",
+                day=self.day,
+            )
         for row in frames["pim"].iter_rows(named=True):
-            self.said[row["Code"]] = {"Name": row["Name[sv-SE]"], "ManufacturerName": "Acme",
-                                      "Categories": ["outdoor"]}  # fmt: skip
+            self.said[row["Code"]] = {
+                "Name": row["Name[sv-SE]"],
+                "ManufacturerName": "Acme",
+                "Categories": ["outdoor"],
+            }
             self.said[row["ManufacturerPartNo"]] = {"VariantName": row["VariantName[sv-SE]"]}
 
     def _codes(self) -> list[str]:
@@ -146,6 +171,7 @@ class TwoSystems(RuleBasedStateMachine):
 def test_two_systems_day_after_day(sandbox: Any) -> None:
     TwoSystems.server = sandbox
     case = TwoSystems.TestCase
-    case.settings = settings(max_examples=8, stateful_step_count=6, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    case.settings = settings(
+        max_examples=8, stateful_step_count=6, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     case().runTest()

@@ -38,9 +38,21 @@ FIELDS = [
     ("companies", "OrganizationNo", "VatNo"),
     ("supplier_products", "ProductName", "EanCode"),
 ]
-IDS = ("Code", "ManufacturerPartNo", "PartNo", "RelatedPartNo", "RelationTypeCode", "PriceListCode",
-       "QuantityBreak", "WarehouseCode", "LocationCode", "Source", "CompetitorCode", "CultureCode",
-       "SupplierPartNo")  # fmt: skip
+IDS = (
+    "Code",
+    "ManufacturerPartNo",
+    "PartNo",
+    "RelatedPartNo",
+    "RelationTypeCode",
+    "PriceListCode",
+    "QuantityBreak",
+    "WarehouseCode",
+    "LocationCode",
+    "Source",
+    "CompetitorCode",
+    "CultureCode",
+    "SupplierPartNo",
+)
 
 
 def _value(dtype: pl.DataType, seed: int) -> Any:
@@ -70,8 +82,12 @@ def two_halves(entity: str, first: str, second: str, n: int = 12) -> tuple[pl.Da
     for column, here in ((first, side), (second, ~side)):
         dtype = base.schema[column]
         values = pl.Series([_value(dtype, i) for i in range(n + 1)], dtype=dtype)
-        base = base.with_columns(pl.when(here).then(seed.map_elements(values.__getitem__, return_dtype=dtype))
-                                 .otherwise(None).alias(column))  # fmt: skip
+        base = base.with_columns(
+            pl.when(here)
+            .then(seed.map_elements(values.__getitem__, return_dtype=dtype))
+            .otherwise(None)
+            .alias(column)
+        )
     day2 = base.with_columns(_bumped(c, base.schema[c]) for c in (first, second))
     return base, day2
 
@@ -103,8 +119,9 @@ def _plan(root: Path, entity: str, frame: pl.DataFrame, *, kind: str, day: int) 
 
 
 @pytest.mark.parametrize(("entity", "first", "second"), FIELDS, ids=[f"{e}-{a}-{b}" for e, a, b in FIELDS])
-def test_union_requests_carry_only_what_each_item_says(tmp_path: Path, entity: str, first: str,
-                                                       second: str) -> None:  # fmt: skip
+def test_union_requests_carry_only_what_each_item_says(
+    tmp_path: Path, entity: str, first: str, second: str
+) -> None:
     base, day2 = two_halves(entity, first, second)
     day1 = _plan(tmp_path, entity, base, kind="full", day=1)
     assert day1.summary.rejected == 0 and day1.snapshot is not None
@@ -113,8 +130,9 @@ def test_union_requests_carry_only_what_each_item_says(tmp_path: Path, entity: s
     assert plan.summary.rejected == 0 and plan.summary.grouping.startswith("union"), plan.summary.grouping
     for batch in plan.batches:
         assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
-    whole = _leaves([i for b in _plan(tmp_path / "full", entity, day2, kind="full", day=2).batches
-                     for i in b.items()])  # fmt: skip
+    whole = _leaves(
+        [i for b in _plan(tmp_path / "full", entity, day2, kind="full", day=2).batches for i in b.items()]
+    )
     sent = _leaves([i for b in plan.batches for i in b.items()])
     assert [p for p, v in sent.items() if v is None] == []
     assert {p: v for p, v in sent.items() if whole.get(p, "absent") != v} == {}

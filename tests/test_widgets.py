@@ -95,20 +95,41 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def preview(settings: Settings) -> Preview:
     check = FakeCheck(
-        rejected=pl.DataFrame({"_source": ["stock.csv"], "_row": [4], "key": ["SKU-4"],
-                               "column": ["OnhandValue"], "check": ["dtype"], "value": ["x"],
-                               "reason": ["not an integer"]}),
-        summary={"entity": "onhands", "rows": 4, "valid": 3, "rejected_rows": 1, "reject_ratio": 0.25,
-                 "problems": {"parse": 1}, "examples": [{"key": "SKU-4"}]},
-    )  # fmt: skip
+        rejected=pl.DataFrame(
+            {
+                "_source": ["stock.csv"],
+                "_row": [4],
+                "key": ["SKU-4"],
+                "column": ["OnhandValue"],
+                "check": ["dtype"],
+                "value": ["x"],
+                "reason": ["not an integer"],
+            }
+        ),
+        summary={
+            "entity": "onhands",
+            "rows": 4,
+            "valid": 3,
+            "rejected_rows": 1,
+            "reject_ratio": 0.25,
+            "problems": {"parse": 1},
+            "examples": [{"key": "SKU-4"}],
+        },
+    )
     key = {"PartNo": ["SKU-1", "SKU-2"], "WarehouseCode": ["WH1"] * 2, "LocationCode": ["A"] * 2}
     diff = FakeDiff(
-        changed=pl.DataFrame({**key, "OnhandValue": [10, 6], "IncomingValue": [0, 1],
-                              "changed_fields": [["OnhandValue"], ["OnhandValue", "IncomingValue"]]}),
+        changed=pl.DataFrame(
+            {
+                **key,
+                "OnhandValue": [10, 6],
+                "IncomingValue": [0, 1],
+                "changed_fields": [["OnhandValue"], ["OnhandValue", "IncomingValue"]],
+            }
+        ),
         previous=pl.DataFrame({**key, "OnhandValue": [9, 5], "IncomingValue": [0, 0]}),
         counts={"added": 1, "changed": 2, "removed": 0, "unchanged": 7},
         field_counts={"OnhandValue": 2, "IncomingValue": 1},
-    )  # fmt: skip
+    )
     plan = FakePlan((batch(0, ["SKU-1", "SKU-2", "SKU-3", "SKU-5"]), batch(1, ["SKU-9"])))
     return Preview(settings, "stock", "auto", None, check=check, diff=diff, plan=plan)  # type: ignore[arg-type]
 
@@ -178,9 +199,17 @@ class FakeSubmit:
         if kw["submit"]:
             kw["progress"]({"event": "batch", "batches": 2, "accepted": 2})
             kw["on_status"]({101: "Queued", 102: "Queued"})
-            return SubmitResult(preview.feed, "plan-1", False, 2, 5, (101, 102),
-                                {101: "Succeeded", 102: "Succeeded"}, ending=self.ending,
-                                reason="2 jobs succeeded")  # fmt: skip
+            return SubmitResult(
+                preview.feed,
+                "plan-1",
+                False,
+                2,
+                5,
+                (101, 102),
+                {101: "Succeeded", 102: "Succeeded"},
+                ending=self.ending,
+                reason="2 jobs succeeded",
+            )
         return SubmitResult(preview.feed, "plan-1", True, 2, 5, reason="nothing sent")
 
     ending: Any = "succeeded"
@@ -201,15 +230,22 @@ def test_submit_view_dry_run_then_submit(preview: Preview) -> None:
 
 
 def test_submit_view_guard_refusal_needs_override(preview: Preview) -> None:
-    refused = Preview(preview.settings, "stock", "full", None, verdict="guard refused: 40% removed",
-                      refused=True)  # fmt: skip
+    refused = Preview(
+        preview.settings, "stock", "full", None, verdict="guard refused: 40% removed", refused=True
+    )
     replans: list[dict[str, Any]] = []
     sent: list[Preview] = []
 
     def replan(settings: Settings, feed: str, **kw: Any) -> Preview:
         replans.append(kw)
-        return Preview(settings, feed, kw["kind"], None, plan=preview.plan,  # type: ignore[arg-type]
-                       verdict="ok (guard overridden: supplier dropped a brand; deactivates 4 of 10)")
+        return Preview(
+            settings,
+            feed,
+            kw["kind"],
+            None,
+            plan=preview.plan,  # type: ignore[arg-type]
+            verdict="ok (guard overridden: supplier dropped a brand; deactivates 4 of 10)",
+        )
 
     def submit(p: Preview, **kw: Any) -> SubmitResult:
         sent.append(p)
@@ -225,8 +261,14 @@ def test_submit_view_guard_refusal_needs_override(preview: Preview) -> None:
     assert replans == [] and "needs a reason" in view.errors[0] and len(view.errors) == 1
     view.reason.value = "supplier dropped a brand"
     view.confirm.click()  # re-plans and restates what the override allows; nothing sent yet
-    assert replans == [{"kind": "full", "source": None, "allow_mass_deactivation": True,
-                        "override_reason": "supplier dropped a brand"}]  # fmt: skip
+    assert replans == [
+        {
+            "kind": "full",
+            "source": None,
+            "allow_mass_deactivation": True,
+            "override_reason": "supplier dropped a brand",
+        }
+    ]
     assert len(sent) == 1 and view.errors == [] and "deactivates 4 of 10" in view.verdict.value
     view.confirm.click()
     assert len(sent) == 2 and sent[-1].plan is preview.plan and view.result is not None
@@ -234,8 +276,12 @@ def test_submit_view_guard_refusal_needs_override(preview: Preview) -> None:
 
 def test_a_sent_plan_offers_resume_restart_or_a_new_preview(preview: Preview) -> None:
     fake, replans, restarts = FakeSubmit(), [], []
-    view = widgets.SubmitView(preview, submit=fake, replan=lambda s, f, **kw: replans.append(kw) or preview,
-                              restart=lambda s, ids, **kw: restarts.append(ids) or [7])  # fmt: skip
+    view = widgets.SubmitView(
+        preview,
+        submit=fake,
+        replan=lambda s, f, **kw: replans.append(kw) or preview,
+        restart=lambda s, ids, **kw: restarts.append(ids) or [7],
+    )
     assert view.after.layout.display == "none"
     view.dry_run.value = False
     view.confirm.click()
@@ -256,8 +302,7 @@ def test_failed_items_show_as_an_error_and_a_new_feed_clears_it(preview: Preview
     view.dry_run.value = False
     view.confirm.click()
     assert view.errors == ["stock: items failed: 2 jobs succeeded"]
-    refused = Preview(preview.settings, "companies", "auto", None, verdict="guard refused: 90%",
-                      refused=True)  # fmt: skip
+    refused = Preview(preview.settings, "companies", "auto", None, verdict="guard refused: 90%", refused=True)
     view.show(refused)  # another feed: nothing of the earlier result stays
     assert view.statuses.value == "" and view.result is None and not view.confirm.disabled
 
@@ -304,12 +349,21 @@ def test_submit_app_shares_the_picked_preview(preview: Preview) -> None:
 def outcomes() -> pl.DataFrame:
     at = datetime(2024, 5, 1, 8, tzinfo=UTC)
     return pl.DataFrame(
-        {"feed": ["stock", "stock"], "kind": ["change", "change"], "plan_id": ["p1", "p1"], "job_id": [1, 2],
-         "status": ["Failed", "Succeeded"], "items": [5, 5], "failures": [5, 0],
-         "queued_at": [at, at], "run_time_s": [1.0, 2.0], "lead_time_s": [3.0, 4.0],
-         "restarted_from": [None, None]},
+        {
+            "feed": ["stock", "stock"],
+            "kind": ["change", "change"],
+            "plan_id": ["p1", "p1"],
+            "job_id": [1, 2],
+            "status": ["Failed", "Succeeded"],
+            "items": [5, 5],
+            "failures": [5, 0],
+            "queued_at": [at, at],
+            "run_time_s": [1.0, 2.0],
+            "lead_time_s": [3.0, 4.0],
+            "restarted_from": [None, None],
+        },
         schema_overrides={"restarted_from": pl.Int64},
-    )  # fmt: skip
+    )
 
 
 def test_jobs_view_filters_restarts_and_charts(settings: Settings) -> None:

@@ -22,10 +22,17 @@ from toolkit.snapshots import SnapshotStore
 IDENTITY = ["Code", "ManufacturerCode", "ManufacturerPartNo", "PartNo"]
 ERP_FIELDS = ["Status", "StandardPrice", "EanCode"]
 PIM_FIELDS = ["ManufacturerName", "Name[sv-SE]", "Description[sv-SE]", "Categories", "VariantName[sv-SE]"]
-ERP_SCHEMA = pl.Schema({**dict.fromkeys(IDENTITY, pl.String()), "Status": pl.String(),
-                        "StandardPrice": pl.Decimal(18, 2), "EanCode": pl.String()})  # fmt: skip
-PIM_SCHEMA = pl.Schema({**dict.fromkeys([*IDENTITY, *PIM_FIELDS], pl.String()),
-                        "Categories": pl.List(pl.String())})  # fmt: skip
+ERP_SCHEMA = pl.Schema(
+    {
+        **dict.fromkeys(IDENTITY, pl.String()),
+        "Status": pl.String(),
+        "StandardPrice": pl.Decimal(18, 2),
+        "EanCode": pl.String(),
+    }
+)
+PIM_SCHEMA = pl.Schema(
+    {**dict.fromkeys([*IDENTITY, *PIM_FIELDS], pl.String()), "Categories": pl.List(pl.String())}
+)
 T0 = datetime(2025, 5, 1, 6, tzinfo=UTC)
 INACTIVE = int(SkuStatus["Inactive"])
 
@@ -35,9 +42,12 @@ def two_feeds(root: Path, sandbox: Any, *, erp: str = "", pim: str = "") -> Sett
     policy lines; neither is held back by the deactivation guard."""
     (root / "src").mkdir(parents=True, exist_ok=True)
     guard = "max_deactivation_ratio = 1.0\n"
-    return write_settings(root, feed("erp", "products", "src/erp.parquet", policies=guard + erp),
-                          feed("pim", "products", "src/pim.parquet", account="PIM", policies=guard + pim),
-                          environ=sandbox.environ())  # fmt: skip
+    return write_settings(
+        root,
+        feed("erp", "products", "src/erp.parquet", policies=guard + erp),
+        feed("pim", "products", "src/pim.parquet", account="PIM", policies=guard + pim),
+        environ=sandbox.environ(),
+    )
 
 
 def erp_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -51,8 +61,15 @@ def pim_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame([{c: r.get(c) for c in PIM_SCHEMA} for r in rows], schema=PIM_SCHEMA, orient="row")
 
 
-def run_day(settings: Settings, client: ConnectClient, name: str, frame: pl.DataFrame, *,
-            kind: str = "change", day: int = 1) -> Plan:  # fmt: skip
+def run_day(
+    settings: Settings,
+    client: ConnectClient,
+    name: str,
+    frame: pl.DataFrame,
+    *,
+    kind: str = "change",
+    day: int = 1,
+) -> Plan:
     """Plan ``frame`` as feed ``name``'s source, send it (each body contract-checked first), promote it."""
     frame.write_parquet(settings.feeds[name].source_path)
     store = SnapshotStore(settings.state_dir / "snapshots")
@@ -61,8 +78,9 @@ def run_day(settings: Settings, client: ConnectClient, name: str, frame: pl.Data
         assert validate_import(batch.endpoint, batch.header, batch.items()) == [], batch.header
     jobs = [client.import_items(b.entity, b.body, b.header).job_id for b in plan.batches]
     finished = client.wait_for_jobs(jobs, timeout=60.0, poll_interval=0.05)
-    failed = {i: [e.message for e in client.job_log(i)] for i, j in finished.items()
-              if not j.succeeded or j.fail}  # fmt: skip
+    failed = {
+        i: [e.message for e in client.job_log(i)] for i, j in finished.items() if not j.succeeded or j.fail
+    }
     assert not failed, failed
     warned = [e.message for i in jobs for e in client.job_log(i) if e.severity == 2]
     assert not warned, warned  # a list the sandbox ignored: a move or a field that did not happen
@@ -92,8 +110,12 @@ def _sv(doc: dict[str, Any]) -> dict[str, Any]:
 def _texts(product: dict[str, Any]) -> dict[str, Any]:
     sv = _sv(product)
     categories = [c["Code"] if isinstance(c, dict) else c for c in product.get("Categories") or []]
-    return {"ManufacturerName": product.get("ManufacturerName"), "Name": sv.get("Name"),
-            "Description": sv.get("Description"), "Categories": sorted(categories) or None}  # fmt: skip
+    return {
+        "ManufacturerName": product.get("ManufacturerName"),
+        "Name": sv.get("Name"),
+        "Description": sv.get("Description"),
+        "Categories": sorted(categories) or None,
+    }
 
 
 def expected(erp: pl.DataFrame, pim: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -107,12 +129,15 @@ def expected(erp: pl.DataFrame, pim: pl.DataFrame) -> dict[str, dict[str, Any]]:
         t = texts.get(r["Code"], {})
         status, price, categories = r["Status"], r["StandardPrice"], t.get("Categories")
         out[r["PartNo"]] = {
-            "Code": r["Code"], "ManufacturerPartNo": r["ManufacturerPartNo"],
+            "Code": r["Code"],
+            "ManufacturerPartNo": r["ManufacturerPartNo"],
             "Status": int(SkuStatus[status]) if status else None,
-            "StandardPrice": float(price) if price is not None else None, "EanCode": r["EanCode"],
-            "ManufacturerName": t.get("ManufacturerName"), "Name": t.get("Name[sv-SE]"),
+            "StandardPrice": float(price) if price is not None else None,
+            "EanCode": r["EanCode"],
+            "ManufacturerName": t.get("ManufacturerName"),
+            "Name": t.get("Name[sv-SE]"),
             "Description": t.get("Description[sv-SE]"),
             "Categories": sorted(categories) if categories else None,
             "VariantName": names.get(r["ManufacturerPartNo"]),
-        }  # fmt: skip
+        }
     return out

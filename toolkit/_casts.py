@@ -29,8 +29,14 @@ KEY_DEFAULTS = {"QuantityBreak": 1}
 _SPACES = (" ", "\u00a0", "\u202f")
 
 
-def cast(tmp: str, name: str, dtype: pl.DataType, entity: Entity, opts: SourceOptions,
-         aliases: Mapping[str, str] | None = None) -> tuple[pl.Expr, pl.Expr | None]:  # fmt: skip
+def cast(
+    tmp: str,
+    name: str,
+    dtype: pl.DataType,
+    entity: Entity,
+    opts: SourceOptions,
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[pl.Expr, pl.Expr | None]:
     """Canonical column ``name`` from the trimmed column ``tmp``, and its ``_raw_`` shadow (or None).
 
     ``aliases`` maps source values of an enum column to its names (a feed's ``values`` table)."""
@@ -64,8 +70,9 @@ def reduce_shadows(frame: pl.DataFrame) -> pl.DataFrame:
     counts = frame.select(_failed(n).sum().alias(n) for n in names).row(0, named=True)
     failing = [n for n in names if counts[n]]
     frame = frame.drop(f"_raw_{n}" for n in names if not counts[n])
-    return frame.with_columns(pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}")
-                              for n in failing)  # fmt: skip
+    return frame.with_columns(
+        pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}") for n in failing
+    )
 
 
 def as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:

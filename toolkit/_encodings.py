@@ -21,10 +21,13 @@ from toolkit.errors import SourceError
 if TYPE_CHECKING:
     from toolkit.source_options import SourceOptions
 
-_MAGIC = ((b"PK\x03\x04", "a ZIP archive", None),
-          (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "excel"),
-          (b"PAR1", "a Parquet file", "parquet"), (b"%PDF", "a PDF document", None),
-          (b"\x1f\x8b", "a gzip archive", None))  # fmt: skip
+_MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive", None),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook", "excel"),
+    (b"PAR1", "a Parquet file", "parquet"),
+    (b"%PDF", "a PDF document", None),
+    (b"\x1f\x8b", "a gzip archive", None),
+)
 # "Ã" or "Â", then a character cp1252 (or latin-1) decodes from 0x80-0xBF, all as UTF-8
 _MOJIBAKE = re.compile(
     rb"\xc3[\x82\x83](?:\xc2[\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xc6\x92|\xcb[\x86\x9c]"
@@ -88,11 +91,15 @@ def misread(data: bytes, opts: SourceOptions, *, native: bool) -> str | None:
     word = next((w for w in _WORD.findall(text) if "Ã" in w or "Â" in w), text.strip())
     right = _repaired(word)
     if native:
-        return (f"line {line}: {word!r} is mojibake (UTF-8 text that was decoded as cp1252 before the "
-                f"file was written; it should read {right!r}); fix the export's encoding: no encoding "
-                "option reads it right")  # fmt: skip
-    return (f"line {line}: {word!r} is UTF-8 text read as {opts.encoding} (it should read {right!r}); "
-            'set the feed option encoding = "utf-8"')  # fmt: skip
+        return (
+            f"line {line}: {word!r} is mojibake (UTF-8 text that was decoded as cp1252 before the "
+            f"file was written; it should read {right!r}); fix the export's encoding: no encoding "
+            "option reads it right"
+        )
+    return (
+        f"line {line}: {word!r} is UTF-8 text read as {opts.encoding} (it should read {right!r}); "
+        'set the feed option encoding = "utf-8"'
+    )
 
 
 def _repaired(word: str) -> str:
@@ -123,5 +130,7 @@ def decode_message(line: int, byte: int, codec: str) -> str:
     """A byte that is not valid in ``codec``: the line, the byte and the encoding option to set."""
     codec = codec.removesuffix("-sig")
     hint = '"latin-1"' if codec == "cp1252" else '"cp1252" or "latin-1"'
-    return (f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
-            f"encoding to the file's encoding (e.g. encoding = {hint})")  # fmt: skip
+    return (
+        f"line {line}: byte 0x{byte:02X} is not valid {codec}; set the feed option "
+        f"encoding to the file's encoding (e.g. encoding = {hint})"
+    )

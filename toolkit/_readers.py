@@ -36,8 +36,13 @@ def scan_raw(file: Path, fmt: str, opts: SourceOptions) -> pl.LazyFrame:
         raise SourceError(msg)
     if fmt in ("csv", "json", "ndjson"):
         _encodings.refuse_binary(file, fmt, opts)
-    readers = {"csv": _scan_csv, "excel": _scan_excel, "parquet": _scan_parquet,
-               "json": _scan_json, "ndjson": _scan_ndjson}  # fmt: skip
+    readers = {
+        "csv": _scan_csv,
+        "excel": _scan_excel,
+        "parquet": _scan_parquet,
+        "json": _scan_json,
+        "ndjson": _scan_ndjson,
+    }
     lf = readers[fmt](file, opts)
     return lf.with_columns(pl.col("_row").cast(pl.Int64), pl.lit(file.name).alias("_source"))
 
@@ -188,8 +193,11 @@ def _ragged_rows(data: bytes, opts: SourceOptions, expected: int) -> tuple[pl.Ex
         return None, False
     per_row = pl.col("_row").replace_strict(rows["_row"].cast(pl.UInt32), rows["fields"], default=None)
     short = pl.format(f"the row has {{}} of {expected} fields: some are missing", per_row)
-    long = pl.format(f"the row has {{}} fields, the header {expected}: a separator too many (an "
-                     "unquoted separator in a text field?)", per_row)  # fmt: skip
+    long = pl.format(
+        f"the row has {{}} fields, the header {expected}: a separator too many (an "
+        "unquoted separator in a text field?)",
+        per_row,
+    )
     message = pl.when(per_row < expected).then(short).when(per_row > expected).then(long)
     return message, bool((rows["fields"] > expected).any())
 
@@ -265,13 +273,17 @@ def _diagnose_csv(file: Path, opts: SourceOptions) -> str | None:
         try:
             for row in reader:
                 if len(row) > len(header):
-                    return (f"line {start + opts.skip_rows}: {len(row)} fields, expected "
-                            f"{len(header)} as in the header (check the separator "
-                            f"{opts.separator!r} and quote_char options)")  # fmt: skip
+                    return (
+                        f"line {start + opts.skip_rows}: {len(row)} fields, expected "
+                        f"{len(header)} as in the header (check the separator "
+                        f"{opts.separator!r} and quote_char options)"
+                    )
                 start = reader.line_num + 1
         except csv.Error as exc:
-            return (f"line {start + opts.skip_rows}: {exc}; expected a field closed by "
-                    f"{opts.quote_char!r} (an unterminated quote?)")  # fmt: skip
+            return (
+                f"line {start + opts.skip_rows}: {exc}; expected a field closed by "
+                f"{opts.quote_char!r} (an unterminated quote?)"
+            )
     return None
 
 
@@ -280,9 +292,14 @@ def _scan_excel(file: Path, opts: SourceOptions) -> pl.LazyFrame:
     sheet = {"sheet_name": opts.sheet} if isinstance(opts.sheet, str) else {"sheet_id": opts.sheet + 1}
     try:
         frame = pl.read_excel(
-            file, engine="calamine", **sheet, read_options={"header_row": opts.skip_rows},
-            infer_schema_length=None, drop_empty_rows=False, raise_if_empty=False,
-        )  # fmt: skip
+            file,
+            engine="calamine",
+            **sheet,
+            read_options={"header_row": opts.skip_rows},
+            infer_schema_length=None,
+            drop_empty_rows=False,
+            raise_if_empty=False,
+        )
     except Exception as exc:  # fastexcel raises its own exception types
         raise SourceError(f"{file}: {_excel_problem(file, opts, exc)}") from exc
     frame = frame.with_row_index("_row", offset=1)

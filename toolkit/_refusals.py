@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 OVERRIDE = "pass allow_mass_deactivation=True (with an override_reason) to send it anyway"
 
 
-def missing_columns(frame_columns: Iterable[str], baseline_columns: Iterable[str], *,
-                    dropped: Iterable[str] = ()) -> list[str]:  # fmt: skip
+def missing_columns(
+    frame_columns: Iterable[str], baseline_columns: Iterable[str], *, dropped: Iterable[str] = ()
+) -> list[str]:
     """The baseline's data columns that the frame lacks, except those ``dropped`` (retired).
 
     Examples
@@ -43,8 +44,9 @@ def missing_columns(frame_columns: Iterable[str], baseline_columns: Iterable[str
     return [c for c in baseline_columns if not c.startswith("_") and c not in have and c not in retired]
 
 
-def refuse_source(feed: Feed, frame: pl.DataFrame, baseline: SnapshotRef | None, *,
-                  source: str | Path | None, allow: bool) -> None:  # fmt: skip
+def refuse_source(
+    feed: Feed, frame: pl.DataFrame, baseline: SnapshotRef | None, *, source: str | Path | None, allow: bool
+) -> None:
     """Raise SourceError on schema drift and GuardRefused for a source that looks cut off.
 
     ``frame`` is the source as ``read_source`` gives it; ``allow`` (the guard's override) lets a
@@ -77,10 +79,12 @@ def _require_columns(feed: Feed, columns: Sequence[str], baseline: Sequence[str]
     if not missing:
         return
     names, toml = ", ".join(missing), ", ".join(f'"{c}"' for c in missing)
-    msg = (f"{files}: column(s) {names} of feed {feed.name!r} missing; the baseline has them, and "
-           f"sending the file would clear them on every item. If the export renamed them, map the new "
-           f"name in the feed's mapping; to stop sending them, set the feed option drop_columns = "
-           f"[{toml}]")  # fmt: skip
+    msg = (
+        f"{files}: column(s) {names} of feed {feed.name!r} missing; the baseline has them, and "
+        f"sending the file would clear them on every item. If the export renamed them, map the new "
+        f"name in the feed's mapping; to stop sending them, set the feed option drop_columns = "
+        f"[{toml}]"
+    )
     raise SourceError(msg)
 
 
@@ -91,20 +95,28 @@ def _cut_off(frame: pl.DataFrame, files: str) -> str | None:
     if cut.is_empty():
         return None
     source, row, error = cut.select("_source", "_row", "_error").row(0)
-    return (f"{source or files}: row {row}: {error}; refusing the whole file, as a feed from it would "
-            "deactivate the items after the cut")  # fmt: skip
+    return (
+        f"{source or files}: row {row}: {error}; refusing the whole file, as a feed from it would "
+        "deactivate the items after the cut"
+    )
 
 
 def _too_few(feed: Feed, rows: int, baseline: int, files: str) -> str | None:
     policies = feed.policies
     if rows == 0 and baseline:  # without a baseline the guard refuses it (nothing to deactivate)
-        return (f"{files}: no data rows (a header only, or nothing); refusing it, as a feed from it would "
-                f"deactivate every item")  # fmt: skip
+        return (
+            f"{files}: no data rows (a header only, or nothing); refusing it, as a feed from it would "
+            f"deactivate every item"
+        )
     if rows < policies.min_rows:
-        return (f"{files}: {rows} rows, fewer than the feed's min_rows {policies.min_rows}: the file looks "
-                "cut off; refusing it")  # fmt: skip
+        return (
+            f"{files}: {rows} rows, fewer than the feed's min_rows {policies.min_rows}: the file looks "
+            "cut off; refusing it"
+        )
     if baseline and rows < policies.min_ratio * baseline:
-        return (f"{files}: {rows} rows, {rows / baseline:.0%} of the baseline's {baseline}, less than "
-                f"the feed's min_ratio {policies.min_ratio:.0%}: the file looks cut off; "
-                "refusing it")  # fmt: skip
+        return (
+            f"{files}: {rows} rows, {rows / baseline:.0%} of the baseline's {baseline}, less than "
+            f"the feed's min_ratio {policies.min_ratio:.0%}: the file looks cut off; "
+            "refusing it"
+        )
     return None

@@ -19,7 +19,8 @@ from toolkit.entities import GUID, SALES_AREAS, VALUE_ENUMS, Column, Entity, spl
 META: dict[str, pl.DataType] = {"_source": pl.String(), "_row": pl.Int64(), "_error": pl.String()}
 
 # ISO 4217 active codes (2025), without XTS (testing) and XXX (no currency).
-ISO_4217: frozenset[str] = frozenset("""
+ISO_4217: frozenset[str] = frozenset(
+    """
 AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
 BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
 GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
@@ -28,7 +29,8 @@ MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF 
 SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU
 UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR
 ZMW ZWG
-""".split())  # fmt: skip
+""".split()
+)
 CULTURE_CODE = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?-[A-Z]{2}$"
 URL = r"^https?://[^\s/?#@]+(:\d+)?([/?#]\S*)?$"
 _PARSE_REASONS = {
@@ -37,15 +39,20 @@ _PARSE_REASONS = {
     "Boolean": "is not a yes/no value (expected 1/0, true/false, ja/nej, yes/no)",
 }
 SCIENTIFIC = r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$"
-_SCIENTIFIC_WHY = ("is a number in scientific notation, as Excel shows long numbers, not the whole "
-                   "value; export the column as text")  # fmt: skip
+_SCIENTIFIC_WHY = (
+    "is a number in scientific notation, as Excel shows long numbers, not the whole "
+    "value; export the column as text"
+)
 # a '.' or ',' before groups of three digits: a thousands separator or a decimal mark?
 _AMBIGUOUS = r"^[+-]?\d{1,3}([.,]\d{3})+$"
-_AMBIGUOUS_WHY = ("is ambiguous: its '.' or ',' may be a thousands separator or a decimal mark; "
-                  "set the feed options decimal_comma and thousands to the file's")  # fmt: skip
+_AMBIGUOUS_WHY = (
+    "is ambiguous: its '.' or ',' may be a thousands separator or a decimal mark; "
+    "set the feed options decimal_comma and thousands to the file's"
+)
 _SEPARATED = r"^[+-]?[\d.,\s\u00a0\u202f]*\d[\d.,\s\u00a0\u202f]*$"
-_SEPARATED_WHY = ("does not fit the feed's decimal mark and thousands separator (options decimal_comma "
-                  "and thousands)")  # fmt: skip
+_SEPARATED_WHY = (
+    "does not fit the feed's decimal mark and thousands separator (options decimal_comma and thousands)"
+)
 INT32 = (-(2**31), 2**31 - 1)  # Connect's int
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # not tab, CR, LF: a quoted field may hold them
 _IDENTIFIER_SUFFIXES = ("PartNo", "Code", "No")
@@ -82,8 +89,9 @@ def rules_for(ent: Entity, columns: list[str]) -> list[Rule]:
     return rules
 
 
-def _rule(check: str, column: str, ok: pl.Expr, value: pl.Expr, reason: pl.Expr | str,
-          report: str | None = None) -> Rule:  # fmt: skip
+def _rule(
+    check: str, column: str, ok: pl.Expr, value: pl.Expr, reason: pl.Expr | str, report: str | None = None
+) -> Rule:
     why = pl.lit(reason) if isinstance(reason, str) else reason
     return Rule(check, column, ok.fill_null(True), value, why, column if report is None else report)
 
@@ -118,11 +126,17 @@ def _parse_reason(raw: pl.Expr, spec: Column) -> pl.Expr:
     if spec.dtype != pl.Int64 and not isinstance(spec.dtype, pl.Decimal):
         return _quoted(raw, why)
     fraction = raw.str.contains(r"^[+-]?\d+[.,]\d+$") & pl.lit(spec.dtype == pl.Int64)
-    reason = (pl.when(raw.str.contains(SCIENTIFIC)).then(pl.lit(_SCIENTIFIC_WHY))
-              .when(raw.str.contains(_AMBIGUOUS)).then(pl.lit(_AMBIGUOUS_WHY))
-              .when(fraction).then(pl.lit(why))
-              .when(raw.str.contains(_SEPARATED)).then(pl.lit(_SEPARATED_WHY))
-              .otherwise(pl.lit(why)))  # fmt: skip
+    reason = (
+        pl.when(raw.str.contains(SCIENTIFIC))
+        .then(pl.lit(_SCIENTIFIC_WHY))
+        .when(raw.str.contains(_AMBIGUOUS))
+        .then(pl.lit(_AMBIGUOUS_WHY))
+        .when(fraction)
+        .then(pl.lit(why))
+        .when(raw.str.contains(_SEPARATED))
+        .then(pl.lit(_SEPARATED_WHY))
+        .otherwise(pl.lit(why))
+    )
     return pl.concat_str([pl.lit("'"), raw, pl.lit("' "), reason])
 
 
@@ -137,7 +151,8 @@ def _text_rules(name: str, spec: Column) -> list[Rule]:
     if spec.dtype != pl.String:
         return []
     found = col.str.extract(f"({CONTROL})", 1).replace_strict(
-        {chr(i): f"U+{i:04X}" for i in (*range(32), 127)}, default="?", return_dtype=pl.String)  # fmt: skip
+        {chr(i): f"U+{i:04X}" for i in (*range(32), 127)}, default="?", return_dtype=pl.String
+    )
     shown = col.str.replace_all(CONTROL, "\ufffd")
     said = pl.format("'{}' holds the control character {} (shown as \ufffd); fix the export", shown, found)
     rules = [_rule("control_char", name, ~col.str.contains(CONTROL), shown, said)]
@@ -165,15 +180,17 @@ def _value_checks(spec: Column, col: pl.Expr) -> list[tuple[str, pl.Expr, str]]:
         why = f"is not a {spec.values}; expected one of {shown} (or its number)"
         checks.append(("one_of", col.is_in(names), why))
     if spec.kind == "currency":
-        checks.append(("currency", col.is_in(sorted(ISO_4217)),
-                       "is not an ISO 4217 currency code (like SEK, NOK, EUR)"))  # fmt: skip
+        checks.append(
+            ("currency", col.is_in(sorted(ISO_4217)), "is not an ISO 4217 currency code (like SEK, NOK, EUR)")
+        )
     if spec.kind == "culture":
         checks.append(("culture_code", col.str.contains(CULTURE_CODE), "is not a culture code like sv-SE"))
     if spec.kind == "url":
         checks.append(("url", col.str.contains(URL), "is not an http(s) URL"))
     if spec.kind == "guid":
-        checks.append(("guid", col.str.contains(GUID),
-                       "is not a GUID like 3f2504e0-4f89-11d3-9a0c-0305e82c3301"))  # fmt: skip
+        checks.append(
+            ("guid", col.str.contains(GUID), "is not a GUID like 3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+        )
     return checks
 
 
@@ -234,8 +251,9 @@ def _unique_key(ent: Entity, key_columns: tuple[str, ...]) -> Rule:
     key = list(key_columns)
     complete = pl.all_horizontal(pl.col(k).is_not_null() for k in ent.key)
     ok = ~(pl.struct(key).is_duplicated() & complete)
-    why = pl.format("the key appears on {} rows; all are held back as it is unclear which is right",
-                    pl.len().over(key))  # fmt: skip
+    why = pl.format(
+        "the key appears on {} rows; all are held back as it is unclear which is right", pl.len().over(key)
+    )
     return _rule("unique_key", key[0], ok, pl.col("key"), why, ", ".join(key))
 
 
@@ -246,8 +264,9 @@ def _element_rules(ent: Entity, name: str, columns: list[str]) -> list[Rule]:
         return []
     ok = pl.col(name).n_unique().over(group) == 1
     which = ", ".join(f"{g} {{}}" for g in group)
-    why = pl.format(f"the rows of {which} disagree on {name}; all of them are held back",
-                    *(pl.col(g) for g in group))  # fmt: skip
+    why = pl.format(
+        f"the rows of {which} disagree on {name}; all of them are held back", *(pl.col(g) for g in group)
+    )
     text = as_text(pl.col(name), ent.column(name).dtype)
     rules = [_rule("consistent_element", name, ok, text, why)]
     first = next((k for k in ELEMENT_KEY_COLUMNS if k.split(".")[0] == name.split(".")[0]), "")

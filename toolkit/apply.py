@@ -49,15 +49,24 @@ def check_baseline(plan: Plan, store: SnapshotStore) -> None:
     planned_id = plan.baseline.id if plan.baseline is not None else None
     current_id = current.id if current is not None else None
     if planned_id != current_id:
-        msg = (f"plan {plan.id} of feed {plan.feed!r} was made against baseline {planned_id or 'none'}, "
-               f"but the feed's baseline is now {current_id or 'none'}; refusing to send a stale plan: "
-               f"run `norce-feeds plan {plan.feed} --out DIR` again and review it")  # fmt: skip
+        msg = (
+            f"plan {plan.id} of feed {plan.feed!r} was made against baseline {planned_id or 'none'}, "
+            f"but the feed's baseline is now {current_id or 'none'}; refusing to send a stale plan: "
+            f"run `norce-feeds plan {plan.feed} --out DIR` again and review it"
+        )
         raise BaselineMoved(msg)
 
 
-def apply_plan(settings: Settings, directory: str | Path, *, confirm: Callable[[Plan], bool] | None = None,
-               wait: bool = False, progress: Progress | None = None, timeout: float = 3600.0,
-               poll_interval: float = 5.0) -> Submission | Outcome | None:  # fmt: skip
+def apply_plan(
+    settings: Settings,
+    directory: str | Path,
+    *,
+    confirm: Callable[[Plan], bool] | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+) -> Submission | Outcome | None:
     """Send the plan saved in ``directory``: its own batches, after checking its baseline.
 
     Parameters
@@ -94,5 +103,12 @@ def apply_plan(settings: Settings, directory: str | Path, *, confirm: Callable[[
         sub = submit(plan, run.client, run.ledger, progress=progress)
         if not wait:
             return sub
-        return wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                             poll_interval=poll_interval, progress=progress)  # fmt: skip
+        return wait_for_jobs(
+            sub,
+            run.client,
+            run.ledger,
+            run.store,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            progress=progress,
+        )

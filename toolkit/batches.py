@@ -29,9 +29,18 @@ from toolkit.errors import PlanError
 from toolkit.payloads import build_header, encode_items, item_columns, join_items
 
 __all__ = [
-    "FULL_FILE_DEACTIVATES", "FULL_FILE_SCOPE", "Batch", "Group", "batch_id", "count_requests",
-    "field_groups", "full_file_groups", "make_batches", "presence_groups", "union_groups",
-]  # fmt: skip
+    "FULL_FILE_DEACTIVATES",
+    "FULL_FILE_SCOPE",
+    "Batch",
+    "Group",
+    "batch_id",
+    "count_requests",
+    "field_groups",
+    "full_file_groups",
+    "make_batches",
+    "presence_groups",
+    "union_groups",
+]
 
 # The columns bounding what one FullFile import deactivates (contract section 4; sandbox alike).
 FULL_FILE_SCOPE: dict[str, tuple[str, ...]] = {
@@ -115,8 +124,10 @@ def _limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
     sizes = _sizes(json)
     too_big = np.flatnonzero(sizes + 1 > policies.max_bytes)
     if too_big.size:
-        msg = (f"item {int(too_big[0])} of a batch is {int(sizes[too_big[0]]) - 1} bytes, more than "
-               f"max_bytes ({policies.max_bytes}); raise max_bytes")  # fmt: skip
+        msg = (
+            f"item {int(too_big[0])} of a batch is {int(sizes[too_big[0]]) - 1} bytes, more than "
+            f"max_bytes ({policies.max_bytes}); raise max_bytes"
+        )
         raise PlanError(msg)
     out, start, n = [], 0, len(sizes)
     while start < n:
@@ -136,8 +147,9 @@ def count_requests(entity: Entity, groups: Sequence[Group], *, policies: Policie
     return sum(len(_cuts(g, g.encoded(entity), policies)) for g in groups)
 
 
-def make_batches(entity: Entity, groups: Sequence[Group], *, account: int, policies: Policies,
-                 flags: Sequence[str] = ()) -> tuple[Batch, ...]:  # fmt: skip
+def make_batches(
+    entity: Entity, groups: Sequence[Group], *, account: int, policies: Policies, flags: Sequence[str] = ()
+) -> tuple[Batch, ...]:
     """Every group cut into batches within ``policies.max_items``/``max_bytes``, numbered from 0;
     ``flags`` are listed in every header (see `toolkit.payloads.build_header`)."""
     cuts: list[tuple[dict[str, Any], str, pl.Series]] = []
@@ -145,8 +157,7 @@ def make_batches(entity: Entity, groups: Sequence[Group], *, account: int, polic
         json = group.encoded(entity)
         # the header lists the group's fields (identity members carried along are not written)
         fields = group.fields if group.fields is not None else item_columns(entity, group.frame.columns)
-        header = build_header(entity, account=account, fields=fields, full_file=group.full_file,
-                              flags=flags)  # fmt: skip
+        header = build_header(entity, account=account, fields=fields, full_file=group.full_file, flags=flags)
         header_json = orjson.dumps(header).decode()
         cuts += [(header, header_json, json.slice(o, n)) for o, n in _cuts(group, json, policies)]
 
@@ -162,10 +173,17 @@ def make_batches(entity: Entity, groups: Sequence[Group], *, account: int, polic
     else:
         made = [body_and_id(c) for c in cuts]
     return tuple(
-        Batch(id=digest, index=i, entity=entity.name, endpoint=entity.endpoint, header=header, body=body,
-              item_count=len(items))
+        Batch(
+            id=digest,
+            index=i,
+            entity=entity.name,
+            endpoint=entity.endpoint,
+            header=header,
+            body=body,
+            item_count=len(items),
+        )
         for i, ((header, _, items), (body, digest)) in enumerate(zip(cuts, made, strict=True))
-    )  # fmt: skip
+    )
 
 
 def presence_groups(entity: Entity, group: Group) -> list[Group]:
@@ -188,8 +206,15 @@ def presence_groups(entity: Entity, group: Group) -> list[Group]:
     for part in frame.partition_by("__nulls", maintain_order=True):
         lacking = {c for c, flag in zip(strict, part["__nulls"][0], strict=True) if flag == "1"}
         kept = tuple(f for f in fields if f not in lacking)
-        out.append(replace(group, frame=part.drop("__nulls"), fields=kept, json=None,
-                           clear=tuple(c for c in group.clear if c not in lacking)))  # fmt: skip
+        out.append(
+            replace(
+                group,
+                frame=part.drop("__nulls"),
+                fields=kept,
+                json=None,
+                clear=tuple(c for c in group.clear if c not in lacking),
+            )
+        )
     return out
 
 
@@ -215,8 +240,7 @@ def field_groups(changed: pl.DataFrame, label: str) -> list[Group]:
     return out
 
 
-def full_file_groups(entity: Entity, group: Group,
-                     policies: Policies) -> tuple[list[Group], pl.DataFrame]:  # fmt: skip
+def full_file_groups(entity: Entity, group: Group, policies: Policies) -> tuple[list[Group], pl.DataFrame]:
     """A full feed's group as FullFile groups of whole scopes, each fitting one batch, plus one group
     without FullFile for scopes too large for a batch. Also returns the scopes FullFile covers (the
     scope columns' distinct values; for an unscoped entity one row when it is covered, else none)."""
@@ -230,18 +254,22 @@ def full_file_groups(entity: Entity, group: Group,
     frame = frame.with_columns(pl.col("__scope").min().over(scope)).sort("__scope", maintain_order=True)
     json = encode_items(entity, frame.drop("__scope"), fields=group.fields, clear=group.clear)
     packs, large = _pack_scopes(frame["__scope"].to_numpy(), _sizes(json), policies)
-    groups = [replace(group, frame=frame.slice(o, n).drop("__scope"), json=json.slice(o, n),
-                      full_file=True) for o, n in packs]  # fmt: skip
+    groups = [
+        replace(group, frame=frame.slice(o, n).drop("__scope"), json=json.slice(o, n), full_file=True)
+        for o, n in packs
+    ]
     if large.any():
         rows = pl.Series(large)
-        groups.append(replace(group, frame=frame.filter(rows).drop("__scope"), json=json.filter(rows),
-                              full_file=False))  # fmt: skip
+        groups.append(
+            replace(group, frame=frame.filter(rows).drop("__scope"), json=json.filter(rows), full_file=False)
+        )
     fit = frame.filter(~pl.Series(large)) if large.size else frame
     return groups, fit.select(scope).unique(maintain_order=True)
 
 
-def _pack_scopes(scope: np.ndarray, sizes: np.ndarray,
-                 policies: Policies) -> tuple[list[tuple[int, int]], np.ndarray]:  # fmt: skip
+def _pack_scopes(
+    scope: np.ndarray, sizes: np.ndarray, policies: Policies
+) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Consecutive whole scopes packed into (offset, length) slices within the limits; rows of
     scopes too large for one batch are flagged in the returned mask (and left out of the slices)."""
     starts = np.flatnonzero(np.r_[True, scope[1:] != scope[:-1]]) if scope.size else scope
@@ -254,8 +282,9 @@ def _pack_scopes(scope: np.ndarray, sizes: np.ndarray,
         if c > policies.max_items or b + 1 > policies.max_bytes:
             large[s : s + c] = True
             continue
-        if cur_n and (cur_n + c > policies.max_items or cur_bytes + b > policies.max_bytes
-                      or cur_start + cur_n != s):  # fmt: skip
+        if cur_n and (
+            cur_n + c > policies.max_items or cur_bytes + b > policies.max_bytes or cur_start + cur_n != s
+        ):
             packs.append((cur_start, cur_n))
             cur_n, cur_bytes = 0, 1
         if not cur_n:

@@ -44,8 +44,14 @@ __all__ = [
 
 STATUS_ORDER = [s.name for s in JobStatus]
 # Succeeded green, failures red/orange, in-flight greys and blues: the same in every chart.
-_STATUS_COLORS = {"Initialized": "#9e9e9e", "Succeeded": "#2e7d32", "Failed": "#c62828",
-                  "ValidationFailed": "#ef6c00", "Validating": "#1565c0", "Queued": "#78909c"}  # fmt: skip
+_STATUS_COLORS = {
+    "Initialized": "#9e9e9e",
+    "Succeeded": "#2e7d32",
+    "Failed": "#c62828",
+    "ValidationFailed": "#ef6c00",
+    "Validating": "#1565c0",
+    "Queued": "#78909c",
+}
 _STATUS_SCALE = alt.Scale(domain=STATUS_ORDER, range=[_STATUS_COLORS[s] for s in STATUS_ORDER])
 _WIDTH, _HEIGHT = 420, 220
 # counts have no fractions (this vega ignores tickMinStep): label whole values only
@@ -79,9 +85,12 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
     chart: alt.Chart = (
         alt.Chart(counts, title=f"Jobs per {unit} by status")
         .mark_bar()
-        .encode(x=alt.X("time:O", title=f"{unit} (UTC)", axis=alt.Axis(labelAngle=-45)),
-                y=alt.Y("jobs:Q", title="jobs", stack=True, axis=_COUNT_AXIS), color=_status_color(),
-                tooltip=["time:O", "status:N", "jobs:Q"])
+        .encode(
+            x=alt.X("time:O", title=f"{unit} (UTC)", axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("jobs:Q", title="jobs", stack=True, axis=_COUNT_AXIS),
+            color=_status_color(),
+            tooltip=["time:O", "status:N", "jobs:Q"],
+        )
         .properties(width=_WIDTH, height=_HEIGHT)
     )
     return chart
@@ -104,8 +113,11 @@ def _histogram(outcomes: pl.DataFrame, column: str, title: str, *, unit: str = "
     chart: alt.Chart = (
         alt.Chart(data, title=title)
         .mark_bar()
-        .encode(x=alt.X(f"{unit}:Q", bin=alt.Bin(maxbins=20), title=unit),
-                y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS), color=alt.Color("feed:N", title="feed"))
+        .encode(
+            x=alt.X(f"{unit}:Q", bin=alt.Bin(maxbins=20), title=unit),
+            y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS),
+            color=alt.Color("feed:N", title="feed"),
+        )
         .properties(width=_WIDTH, height=_HEIGHT)
     )
     return chart
@@ -156,8 +168,10 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
     failed = pl.col("status").is_in(["Failed", "ValidationFailed"])
     data = (
         outcomes.group_by("feed", maintain_order=True)
-        .agg(failed.sum().cast(pl.Int64).alias("failed jobs"),
-             pl.col("failures").fill_null(0).sum().cast(pl.Int64).alias("failed items"))
+        .agg(
+            failed.sum().cast(pl.Int64).alias("failed jobs"),
+            pl.col("failures").fill_null(0).sum().cast(pl.Int64).alias("failed items"),
+        )
         .unpivot(index="feed", variable_name="measure", value_name="count")
         .sort("feed", pl.col("measure").cast(pl.Enum(["failed jobs", "failed items"])))
     )
@@ -168,10 +182,13 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
     chart: alt.Chart = (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
-        .encode(y=alt.Y("feed:N", title="feed"), x=alt.X("count:Q", title="count", axis=_COUNT_AXIS),
-                color=alt.Color("measure:N", title=None,
-                                scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
-                yOffset="measure:N", tooltip=["feed:N", "measure:N", "count:Q"])
+        .encode(
+            y=alt.Y("feed:N", title="feed"),
+            x=alt.X("count:Q", title="count", axis=_COUNT_AXIS),
+            color=alt.Color("measure:N", title=None, scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
+            yOffset="measure:N",
+            tooltip=["feed:N", "measure:N", "count:Q"],
+        )
         .properties(width=_WIDTH, height=_bar_height(data["feed"].n_unique(), per=36))
     )
     return chart
@@ -209,16 +226,21 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
     if isinstance(field_counts, pl.DataFrame):
         data = field_counts.select("field", "rows")
     else:
-        data = pl.DataFrame({"field": list(field_counts), "rows": list(field_counts.values())},
-                            schema={"field": pl.String, "rows": pl.Int64})  # fmt: skip
+        data = pl.DataFrame(
+            {"field": list(field_counts), "rows": list(field_counts.values())},
+            schema={"field": pl.String, "rows": pl.Int64},
+        )
     data = data.sort("rows", "field", descending=[True, False])
     if data.height == 0:
         return _nothing("Changes per field", "no changed fields")
     chart: alt.Chart = (
         alt.Chart(data, title="Changes per field")
         .mark_bar(color="#1565c0")
-        .encode(y=alt.Y("field:N", sort="-x", title="field"),
-                x=alt.X("rows:Q", title="rows changed", axis=_COUNT_AXIS), tooltip=["field:N", "rows:Q"])
+        .encode(
+            y=alt.Y("field:N", sort="-x", title="field"),
+            x=alt.X("rows:Q", title="rows changed", axis=_COUNT_AXIS),
+            tooltip=["field:N", "rows:Q"],
+        )
         .properties(width=_WIDTH, height=_bar_height(data.height))
     )
     return chart
@@ -232,13 +254,21 @@ def job_charts(outcomes: pl.DataFrame) -> dict[str, alt.Chart]:
     >>> sorted(job_charts(pl.DataFrame(schema=_OUTCOME_SCHEMA)))[:2]
     ['failures_by_feed', 'items_per_job']
     """
-    return {f.__name__: f(outcomes) for f in
-            (jobs_per_day, lead_times, run_times, items_per_job, failures_by_feed)}  # fmt: skip
+    return {
+        f.__name__: f(outcomes)
+        for f in (jobs_per_day, lead_times, run_times, items_per_job, failures_by_feed)
+    }
 
 
-_OUTCOME_SCHEMA = {"feed": pl.String, "status": pl.String, "items": pl.Int64, "failures": pl.Int64,
-                   "queued_at": pl.Datetime("us", "UTC"), "run_time_s": pl.Float64,
-                   "lead_time_s": pl.Float64}  # fmt: skip
+_OUTCOME_SCHEMA = {
+    "feed": pl.String,
+    "status": pl.String,
+    "items": pl.Int64,
+    "failures": pl.Int64,
+    "queued_at": pl.Datetime("us", "UTC"),
+    "run_time_s": pl.Float64,
+    "lead_time_s": pl.Float64,
+}
 
 
 class SVG:

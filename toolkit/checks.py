@@ -54,13 +54,24 @@ from toolkit.errors import CheckFailed
 
 __all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "enforce", "schema_for", "validate"]
 
-REJECTED_SCHEMA = pl.Schema({
-    "_source": pl.String(), "_row": pl.Int64(), "key": pl.String(), "column": pl.String(),
-    "check": pl.String(), "value": pl.String(), "reason": pl.String(),
-})  # fmt: skip
+REJECTED_SCHEMA = pl.Schema(
+    {
+        "_source": pl.String(),
+        "_row": pl.Int64(),
+        "key": pl.String(),
+        "column": pl.String(),
+        "check": pl.String(),
+        "value": pl.String(),
+        "reason": pl.String(),
+    }
+)
 log = logging.getLogger(__name__)
-_CROSS_FEED = {"onhands": ("PartNo",), "sku_prices": ("PartNo",), "competitor_skus": ("PartNo",),
-               "relations": ("PartNo", "RelatedPartNo")}  # fmt: skip
+_CROSS_FEED = {
+    "onhands": ("PartNo",),
+    "sku_prices": ("PartNo",),
+    "competitor_skus": ("PartNo",),
+    "relations": ("PartNo", "RelatedPartNo"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,14 +111,19 @@ def _schema(ent: Entity, columns: list[str], rules: list[Rule]) -> pa.DataFrameS
     specs: dict[str, pa.Column] = {}
     for name in [*columns, *(k for k in ent.key if k not in columns)]:
         if name in META or name.startswith("_raw_"):
-            specs[name] = pa.Column(META.get(name, pl.String()), nullable=True, required=False,
-                                    checks=[r.pandera() for r in rules if r.column == name])  # fmt: skip
+            specs[name] = pa.Column(
+                META.get(name, pl.String()),
+                nullable=True,
+                required=False,
+                checks=[r.pandera() for r in rules if r.column == name],
+            )
             continue
         # nulls in key and required columns are the custom not_null check: it knows when a null
         # stands for a value read_source could not cast (reported once, as parse)
         checks = [r.pandera() for r in rules if r.column == name]
-        specs[name] = pa.Column(ent.column(name).dtype, nullable=True, required=ent.column(name).is_key,
-                                checks=checks)  # fmt: skip
+        specs[name] = pa.Column(
+            ent.column(name).dtype, nullable=True, required=ent.column(name).is_key, checks=checks
+        )
     return pa.DataFrameSchema(specs, name=ent.name, strict=False)
 
 
@@ -185,11 +201,11 @@ def _valid_rows(frame: pl.DataFrame, rejected_positions: np.ndarray) -> pl.DataF
 def _prepare(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """Add ``_source``/``_row`` when missing; drop columns that are neither canonical nor metadata."""
     warnings: list[str] = []
-    extra = [c for c in frame.columns
-             if not c.startswith("_") and not (ent.has_column(c) and _plausible(ent, c))]  # fmt: skip
+    extra = [
+        c for c in frame.columns if not c.startswith("_") and not (ent.has_column(c) and _plausible(ent, c))
+    ]
     if extra:
-        warnings.append(f"{ent.name}: column(s) {', '.join(extra)} are not columns of "
-                        f"{ent.name}; ignored")  # fmt: skip
+        warnings.append(f"{ent.name}: column(s) {', '.join(extra)} are not columns of {ent.name}; ignored")
         frame = frame.drop(extra)
     if "_row" not in frame.columns:
         frame = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
@@ -218,8 +234,10 @@ def _collapse_identical(ent: Entity, frame: pl.DataFrame) -> tuple[pl.DataFrame,
     shown = repeats.select("_source", "_row").head(10).rows()
     rows = ", ".join(f"{source or 'the source'} row {row}" for source, row in shown)
     more = " …" if repeats.height > 10 else ""
-    note = (f"{ent.name}: {repeats.height} row(s) repeat an earlier row exactly and were collapsed "
-            f"into it: {rows}{more}")  # fmt: skip
+    note = (
+        f"{ent.name}: {repeats.height} row(s) repeat an earlier row exactly and were collapsed "
+        f"into it: {rows}{more}"
+    )
     log.warning("%s", note)
     keep = np.ones(frame.height, dtype=bool)
     keep[repeats["__pos"].to_numpy()] = False
@@ -233,8 +251,11 @@ def _widen(ent: Entity, schema: pl.Schema) -> list[pl.Expr]:
         if name.startswith("_"):
             continue
         target = ent.column(name).dtype
-        lossless = (dtype.is_integer() and target == pl.Int64) or dtype == pl.Null or (
-            isinstance(dtype, pl.Decimal) and isinstance(target, pl.Decimal))
+        lossless = (
+            (dtype.is_integer() and target == pl.Int64)
+            or dtype == pl.Null
+            or (isinstance(dtype, pl.Decimal) and isinstance(target, pl.Decimal))
+        )
         if dtype != target and lossless:
             casts.append(pl.col(name).cast(target))
     return casts
@@ -307,12 +328,17 @@ def _group_screen(frame: pl.DataFrame, rules: list[Rule]) -> pl.Series:
     )
     lf = groups.lazy()
     disagree = pl.collect_all(
-        lf.group_by(k).agg((pl.col(f"__h{i}").min() != pl.col(f"__h{i}").max()).alias("bad"))
-        .filter("bad").select(k)
+        lf.group_by(k)
+        .agg((pl.col(f"__h{i}").min() != pl.col(f"__h{i}").max()).alias("bad"))
+        .filter("bad")
+        .select(k)
         for i, k in enumerate(keys)
-    )  # fmt: skip
-    flags = [frame[by[-1]].is_not_null() & groups[k].is_in(bad[k].implode())
-             for by, k, bad in zip(columns, keys, disagree, strict=True) if bad.height]  # fmt: skip
+    )
+    flags = [
+        frame[by[-1]].is_not_null() & groups[k].is_in(bad[k].implode())
+        for by, k, bad in zip(columns, keys, disagree, strict=True)
+        if bad.height
+    ]
     if not flags:
         return pl.Series(np.zeros(frame.height, dtype=bool))
     return pl.select(pl.any_horizontal(flags)).to_series()
@@ -335,8 +361,9 @@ def _duplicate_screen(frame: pl.DataFrame, key: list[str]) -> pl.Series:
     return pl.Series(hashes).is_in(pl.Series(repeated).implode())
 
 
-def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
-              rules: list[Rule]) -> tuple[pl.DataFrame, np.ndarray]:  # fmt: skip
+def _rejected(
+    ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame, rules: list[Rule]
+) -> tuple[pl.DataFrame, np.ndarray]:
     """One row per pandera failure case on the candidate rows, and the frame positions rejected."""
     if candidates.height == 0:
         return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
@@ -347,11 +374,19 @@ def _rejected(ent: Entity, schema: pa.DataFrameSchema, candidates: pl.DataFrame,
     for (column, check), group in cases.group_by("column", "check", maintain_order=True):
         rule = by_name[(str(column), str(check))]
         rows = indexed.join(group.select(pl.col("index").cast(pl.UInt32)), on="index", how="semi")
-        parts.append(rows.select(
-            "_source", "_row", "key", pl.lit(rule.report_column).alias("column"),
-            pl.lit(rule.check).alias("check"), rule.value.alias("value"), rule.reason.alias("reason"),
-            "index", "__pos",
-        ))  # fmt: skip
+        parts.append(
+            rows.select(
+                "_source",
+                "_row",
+                "key",
+                pl.lit(rule.report_column).alias("column"),
+                pl.lit(rule.check).alias("check"),
+                rule.value.alias("value"),
+                rule.reason.alias("reason"),
+                "index",
+                "__pos",
+            )
+        )
     if not parts:
         return pl.DataFrame(schema=REJECTED_SCHEMA), np.zeros(0, dtype=np.int64)
     out = pl.concat(parts).sort("index", "column", "check")  # a stable order, run after run
@@ -369,13 +404,18 @@ def _key_text(ent: Entity) -> pl.Expr:
 def _summary(ent: Entity, rows: int, valid: int, rejected: pl.DataFrame) -> dict[str, Any]:
     problems = dict(rejected.group_by("check").len().sort("check").iter_rows())
     bad = rows - valid
-    return {"entity": ent.name, "rows": rows, "valid": valid, "rejected_rows": bad,
-            "reject_ratio": round(bad / rows, 6) if rows else 0.0, "problems": problems,
-            "examples": rejected.head(5).to_dicts()}  # fmt: skip
+    return {
+        "entity": ent.name,
+        "rows": rows,
+        "valid": valid,
+        "rejected_rows": bad,
+        "reject_ratio": round(bad / rows, 6) if rows else 0.0,
+        "problems": problems,
+        "examples": rejected.head(5).to_dicts(),
+    }
 
 
-def _cross_feed(ent: Entity, valid: pl.DataFrame,
-                products: pl.DataFrame | pl.LazyFrame | None) -> list[str]:  # fmt: skip
+def _cross_feed(ent: Entity, valid: pl.DataFrame, products: pl.DataFrame | pl.LazyFrame | None) -> list[str]:
     if products is None or ent.name not in _CROSS_FEED:
         return []
     known = products.lazy().select(pl.col("PartNo").drop_nulls().unique())
@@ -387,8 +427,10 @@ def _cross_feed(ent: Entity, valid: pl.DataFrame,
         absent = wanted.join(known, on="PartNo", how="anti").sort("PartNo").collect()["PartNo"]
         if len(absent):
             shown = ", ".join(absent.head(10).to_list()) + (" …" if len(absent) > 10 else "")
-            warnings.append(f"{ent.name}: {len(absent)} {column} value(s) are not in the products "
-                            f"snapshot, so Connect will skip their rows: {shown}")  # fmt: skip
+            warnings.append(
+                f"{ent.name}: {len(absent)} {column} value(s) are not in the products "
+                f"snapshot, so Connect will skip their rows: {shown}"
+            )
     return warnings
 
 
@@ -399,6 +441,8 @@ def _enforce(ent: Entity, policies: Policies, summary: dict[str, Any], rejected:
         msg = f"{ent.name}: {bad} of {rows} rows rejected and the feed's on_reject is 'fail': {examples}"
         raise CheckFailed(msg, summary=summary, rejected=rejected)
     if rows and bad / rows > policies.max_reject_ratio:
-        msg = (f"{ent.name}: {bad} of {rows} rows rejected ({bad / rows:.1%}), more than the feed's "
-               f"max_reject_ratio {policies.max_reject_ratio:.1%}: {examples}")  # fmt: skip
+        msg = (
+            f"{ent.name}: {bad} of {rows} rows rejected ({bad / rows:.1%}), more than the feed's "
+            f"max_reject_ratio {policies.max_reject_ratio:.1%}: {examples}"
+        )
         raise CheckFailed(msg, summary=summary, rejected=rejected)

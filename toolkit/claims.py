@@ -67,8 +67,7 @@ class JobClaims:
         raise NotImplementedError
 
     @contextmanager
-    def send_lock(self, endpoint: str, *, wait: float = SEND_LOCK_WAIT,
-                  poll: float = 0.02) -> Iterator[None]:  # fmt: skip
+    def send_lock(self, endpoint: str, *, wait: float = SEND_LOCK_WAIT, poll: float = 0.02) -> Iterator[None]:
         """Hold the endpoint's send lock for the block, waiting while another live process holds it."""
         name = f"send {endpoint}"
         deadline = time.monotonic() + wait
@@ -97,7 +96,7 @@ class JobClaims:
             "SELECT * FROM batches WHERE endpoint = ? AND item_count = ? AND state IN "
             "('sending', 'unknown') AND sent_at >= ? ORDER BY sent_at, rowid",
             (endpoint, item_count, since.astimezone(UTC).isoformat()),
-        )  # fmt: skip
+        )
         return [BatchRecord.from_row(r) for r in rows]
 
 
@@ -108,6 +107,8 @@ def claim(con: sqlite3.Connection, path: object, job_id: int, plan_id: str, inde
     if row is None:
         con.execute("INSERT INTO claims VALUES (?,?,?,?)", (job_id, plan_id, index, at))
     elif (row[0], row[1]) != (plan_id, index):
-        msg = (f"ledger {path}: job {job_id} is already recorded for plan {row[0]} batch {row[1]}, "
-               f"not for plan {plan_id} batch {index}; nothing was changed")  # fmt: skip
+        msg = (
+            f"ledger {path}: job {job_id} is already recorded for plan {row[0]} batch {row[1]}, "
+            f"not for plan {plan_id} batch {index}; nothing was changed"
+        )
         raise LedgerError(msg)

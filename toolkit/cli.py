@@ -38,9 +38,18 @@ if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = [
-    "EXIT_CHECKS", "EXIT_GUARD", "EXIT_JOB_FAILED", "EXIT_LOCKED", "EXIT_NOT_SENT", "EXIT_OK",
-    "EXIT_STATE", "EXIT_UNKNOWN", "EXIT_USAGE", "build_parser", "main",
-]  # fmt: skip
+    "EXIT_CHECKS",
+    "EXIT_GUARD",
+    "EXIT_JOB_FAILED",
+    "EXIT_LOCKED",
+    "EXIT_NOT_SENT",
+    "EXIT_OK",
+    "EXIT_STATE",
+    "EXIT_UNKNOWN",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 Command = Callable[[argparse.Namespace], int]
 SETTINGS_HELP = "settings file (default: norce.toml); before or after the command"
@@ -73,10 +82,17 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
     secret = args.client_secret or os.environ.get("NORCE_SANDBOX_CLIENT_SECRET") or None
     run_server(
-        host=args.host, port=args.port, state=args.state, tls=args.tls,
-        rate_limit=args.rate_limit, token_ttl=args.token_ttl, job_delay=args.job_delay,
-        client_id=args.client_id, client_secret=secret, allow_remote=args.allow_remote,
-    )  # fmt: skip
+        host=args.host,
+        port=args.port,
+        state=args.state,
+        tls=args.tls,
+        rate_limit=args.rate_limit,
+        token_ttl=args.token_ttl,
+        job_delay=args.job_delay,
+        client_id=args.client_id,
+        client_secret=secret,
+        allow_remote=args.allow_remote,
+    )
     return EXIT_OK
 
 
@@ -94,8 +110,13 @@ def _run_resume(args: argparse.Namespace) -> int:
     from toolkit.runs import NothingToResume, resume_feed
 
     try:
-        result = resume_feed(read_settings(args.settings, feed=args.feed), args.feed, wait=args.wait,
-                             progress=ProgressBar(disable=None), timeout=args.timeout)  # fmt: skip
+        result = resume_feed(
+            read_settings(args.settings, feed=args.feed),
+            args.feed,
+            wait=args.wait,
+            progress=ProgressBar(disable=None),
+            timeout=args.timeout,
+        )
     except NothingToResume as exc:
         print(exc)
         return EXIT_OK
@@ -115,8 +136,12 @@ def _add_jobs(sub: Subparsers) -> None:
     p = sub.add_parser("jobs", help="list job outcomes from the ledger")
     p.add_argument("--feed", default=None, help="only this feed")
     p.add_argument("--since", type=_period, default=None, help="only jobs queued in this period (7d)")
-    p.add_argument("--csv", default=None, metavar="FILE",
-                   help="write every column (plan, batch, times) as CSV to FILE, or - for stdout")
+    p.add_argument(
+        "--csv",
+        default=None,
+        metavar="FILE",
+        help="write every column (plan, batch, times) as CSV to FILE, or - for stdout",
+    )
     _settings_arg(p)
     p.set_defaults(run=_run_jobs)
 
@@ -140,8 +165,10 @@ def _run_jobs(args: argparse.Namespace) -> int:
 
 
 def _add_status(sub: Subparsers) -> None:
-    p = sub.add_parser("status", help="where each feed stands: baseline, last full feed, next kind, "
-                                      "unfinished submission, lock")  # fmt: skip
+    p = sub.add_parser(
+        "status",
+        help="where each feed stands: baseline, last full feed, next kind, unfinished submission, lock",
+    )
     p.add_argument("--feed", default=None, help="only this feed")
     _settings_arg(p)
     p.set_defaults(run=_run_status)
@@ -154,22 +181,30 @@ def _run_status(args: argparse.Namespace) -> int:
 
     frame = feed_status(read_settings(args.settings, feed=args.feed), feed=args.feed)
     stamp = "%Y-%m-%d %H:%M"
-    print_table(frame.select(
-        "feed", "entity", pl.col("baseline").fill_null("none yet"), "baseline_rows",
-        pl.col("promoted_at").dt.strftime(stamp).alias("promoted (UTC)"),
-        pl.col("last_full_at").dt.strftime(stamp).alias("last full (UTC)"), "next_kind",
-        pl.col("pending_removals").alias("pending removals"),
-        pl.format("{} ({})", "open_plan", "open_state").alias("unfinished"),
-        "locked_by",
-    ))  # fmt: skip
+    print_table(
+        frame.select(
+            "feed",
+            "entity",
+            pl.col("baseline").fill_null("none yet"),
+            "baseline_rows",
+            pl.col("promoted_at").dt.strftime(stamp).alias("promoted (UTC)"),
+            pl.col("last_full_at").dt.strftime(stamp).alias("last full (UTC)"),
+            "next_kind",
+            pl.col("pending_removals").alias("pending removals"),
+            pl.format("{} ({})", "open_plan", "open_state").alias("unfinished"),
+            "locked_by",
+        )
+    )
     for feed, problem in frame.filter(pl.col("problem").is_not_null()).select("feed", "problem").rows():
         print(f"{feed}: {problem}", file=sys.stderr)
     unfinished = frame.filter(pl.col("open_state").is_in(["sending", "submitted"]))["feed"].to_list()
     if unfinished:
         print(f"unfinished submissions: run `norce-feeds resume FEED` for {', '.join(unfinished)}")
     for feed, n in frame.filter(pl.col("pending_removals") > 0).select("feed", "pending_removals").rows():
-        print(f"{feed}: {n} removed items stay live until a full feed removes them "
-              f"(`norce-feeds submit {feed} --kind full`)")  # fmt: skip
+        print(
+            f"{feed}: {n} removed items stay live until a full feed removes them "
+            f"(`norce-feeds submit {feed} --kind full`)"
+        )
     return EXIT_CHECKS if frame["problem"].null_count() < frame.height else EXIT_OK
 
 
@@ -178,8 +213,11 @@ def _add_restart(sub: Subparsers) -> None:
     p.add_argument("job_id", type=int, help="the job id, as `norce-feeds jobs` shows it")
     p.add_argument("--wait", action="store_true", help="wait for the job, then promote")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
-    p.add_argument("--force", action="store_true",
-                   help="restart even when a newer job of the feed succeeded since (older values win)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="restart even when a newer job of the feed succeeded since (older values win)",
+    )
     _settings_arg(p)
     p.set_defaults(run=_run_restart)
 
@@ -187,8 +225,9 @@ def _add_restart(sub: Subparsers) -> None:
 def _run_restart(args: argparse.Namespace) -> int:
     from toolkit.runs import restart_feed_job
 
-    result = restart_feed_job(read_settings(args.settings), args.job_id, wait=args.wait,
-                              timeout=args.timeout, force=args.force)  # fmt: skip
+    result = restart_feed_job(
+        read_settings(args.settings), args.job_id, wait=args.wait, timeout=args.timeout, force=args.force
+    )
     return report_run(result)
 
 
@@ -197,24 +236,38 @@ def _add_plan(sub: Subparsers) -> None:
 
     p = sub.add_parser("plan", help="plan a feed or --all (nothing is sent): print it, write the plan")
     p.add_argument("feed", nargs="?", default=None, help="a feed of norce.toml")
-    p.add_argument("--all", action="store_true", help="every feed, in the order submit --all sends them; "
-                                                      "one table with totals")  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every feed, in the order submit --all sends them; one table with totals",
+    )
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
-    p.add_argument("--out", default=None, help="plan directory for `norce-feeds apply DIR` (default: "
-                                               "<state_dir>/plans/<plan id>; --all: DIR/<feed>)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        default=None,
+        help="plan directory for `norce-feeds apply DIR` (default: "
+        "<state_dir>/plans/<plan id>; --all: DIR/<feed>)",
+    )
     p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
-    p.add_argument("--allow-mass-deactivation", action="store_true",
-                   help="plan even if the guard would refuse (recorded with --reason)")  # fmt: skip
+    p.add_argument(
+        "--allow-mass-deactivation",
+        action="store_true",
+        help="plan even if the guard would refuse (recorded with --reason)",
+    )
     p.add_argument("--reason", default=None, help="why the guard is overridden")
     _settings_arg(p)
     p.set_defaults(run=run_plan)
 
 
 def _sending_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--yes", action="store_true", help="send without asking (the summary is still printed); "
-                                                      "needed when there is no terminal")  # fmt: skip
-    p.add_argument("--wait", action="store_true",
-                   help="wait for the jobs; promote the snapshot when all succeeded")  # fmt: skip
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="send without asking (the summary is still printed); needed when there is no terminal",
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the jobs; promote the snapshot when all succeeded"
+    )
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the jobs")
     _settings_arg(p)
 
@@ -224,15 +277,21 @@ def _add_submit(sub: Subparsers) -> None:
 
     p = sub.add_parser("submit", help="plan a feed (or --all), show its summary, send it (and wait for it)")
     p.add_argument("feed", nargs="?", default=None, help="a feed of norce.toml")
-    p.add_argument("--all", action="store_true",
-                   help="every feed, in dependency order (products and price lists before the rows that "
-                        "name them, companies before customers): one table with totals, one question, "
-                        "waiting for each group's jobs; a feed that fails does not stop others")  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every feed, in dependency order (products and price lists before the rows that "
+        "name them, companies before customers): one table with totals, one question, "
+        "waiting for each group's jobs; a feed that fails does not stop others",
+    )
     p.add_argument("--plan", default=None, metavar="DIR", help="send the plan saved in DIR (as apply)")
     p.add_argument("--kind", choices=("auto", "change", "full"), default="auto")
     p.add_argument("--source", default=None, help="read this file or glob instead of the feed's source")
-    p.add_argument("--allow-mass-deactivation", action="store_true",
-                   help="send even if the guard would refuse (needs --reason; recorded)")  # fmt: skip
+    p.add_argument(
+        "--allow-mass-deactivation",
+        action="store_true",
+        help="send even if the guard would refuse (needs --reason; recorded)",
+    )
     p.add_argument("--reason", default=None, help="why the guard is overridden")
     _sending_args(p)
     p.set_defaults(run=run_submit)
@@ -241,8 +300,10 @@ def _add_submit(sub: Subparsers) -> None:
 def _add_apply(sub: Subparsers) -> None:
     from toolkit.cli_send import run_apply
 
-    p = sub.add_parser("apply", help="send exactly the plan `plan FEED --out DIR` wrote, if the feed's "
-                                     "baseline has not moved since")  # fmt: skip
+    p = sub.add_parser(
+        "apply",
+        help="send exactly the plan `plan FEED --out DIR` wrote, if the feed's baseline has not moved since",
+    )
     p.add_argument("directory", metavar="DIR", help="a plan directory written by `norce-feeds plan`")
     _sending_args(p)
     p.set_defaults(run=run_apply)
@@ -250,8 +311,13 @@ def _add_apply(sub: Subparsers) -> None:
 
 def _add_init(sub: Subparsers) -> None:
     p = sub.add_parser("init", help="write a commented norce.toml to start from")
-    p.add_argument("--feed", action="append", default=None, metavar="NAME=ENTITY",
-                   help="a feed to describe, such as stock=onhands (repeatable; default: stock=onhands)")
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=None,
+        metavar="NAME=ENTITY",
+        help="a feed to describe, such as stock=onhands (repeatable; default: stock=onhands)",
+    )
     _settings_arg(p)
     p.set_defaults(run=_run_init)
 
@@ -292,8 +358,12 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     intro, codes, _ = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(prog="norce-feeds", description=intro, epilog=codes,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="norce-feeds",
+        description=intro,
+        epilog=codes,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--settings", default="norce.toml", help=SETTINGS_HELP)
     sub = parser.add_subparsers(dest="command", required=True)

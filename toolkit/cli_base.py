@@ -39,8 +39,10 @@ def read_settings(path: str, *, feed: str | None = None) -> Settings:
     file = Path(path)
     if not file.is_file():
         where = file.parent.resolve()
-        msg = (f"no settings file {file.name} in {where} (looked for {where / file.name}); run "
-               f"`norce-feeds init` there to write a commented one, or pass --settings PATH")  # fmt: skip
+        msg = (
+            f"no settings file {file.name} in {where} (looked for {where / file.name}); run "
+            f"`norce-feeds init` there to write a commented one, or pass --settings PATH"
+        )
         raise ConfigError(msg)
     settings = load_settings(file)
     if feed is not None:
@@ -114,9 +116,15 @@ def print_table(frame: pl.DataFrame) -> None:
     """Print a frame as a Markdown table, every row and column, blanks for nulls."""
     import polars as pl
 
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=10_000, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN",
-                   fmt_str_lengths=64):  # fmt: skip
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=10_000,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+        fmt_str_lengths=64,
+    ):
         print(frame.select(pl.all().cast(pl.String).fill_null("")))  # a blank, not "null"
 
 

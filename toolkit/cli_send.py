@@ -90,9 +90,14 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.all or args.feed is None:
         return _plan_all(args, read_settings(args.settings)) if all_alone(args) else EXIT_USAGE
     settings = read_settings(args.settings, feed=args.feed)
-    plan = plan_feed(settings, args.feed, kind=args.kind, source=args.source,
-                     allow_mass_deactivation=args.allow_mass_deactivation,
-                     override_reason=args.reason)  # fmt: skip
+    plan = plan_feed(
+        settings,
+        args.feed,
+        kind=args.kind,
+        source=args.source,
+        allow_mass_deactivation=args.allow_mass_deactivation,
+        override_reason=args.reason,
+    )
     out = plan.save(Path(args.out) if args.out else settings.state_dir / "plans" / plan.id)
     print(plan.describe())
     _written(plan, out)
@@ -143,8 +148,12 @@ def _code(error: BaseException) -> int:
 
 def all_alone(args: argparse.Namespace) -> bool:
     """--all, and none of the options that are about one feed (else say why)."""
-    given = {"FEED": args.feed, "--source": args.source, "--plan": getattr(args, "plan", None),
-             "--allow-mass-deactivation": args.allow_mass_deactivation}  # fmt: skip
+    given = {
+        "FEED": args.feed,
+        "--source": args.source,
+        "--plan": getattr(args, "plan", None),
+        "--allow-mass-deactivation": args.allow_mass_deactivation,
+    }
     clash = [name for name, value in given.items() if value]
     if args.all and not clash:
         return True
@@ -160,9 +169,14 @@ def run_apply(args: argparse.Namespace) -> int:
     if not can_ask(args):
         return EXIT_USAGE
     bar = progress()
-    result = apply_plan(read_settings(args.settings), args.directory, wait=args.wait,
-                        confirm=show if args.yes else confirm, progress=bar,
-                        timeout=args.timeout)  # fmt: skip
+    result = apply_plan(
+        read_settings(args.settings),
+        args.directory,
+        wait=args.wait,
+        confirm=show if args.yes else confirm,
+        progress=bar,
+        timeout=args.timeout,
+    )
     return report_run(result, bar)
 
 
@@ -181,11 +195,17 @@ def run_submit(args: argparse.Namespace) -> int:
         return _submit_all(args) if all_alone(args) else EXIT_USAGE
     bar = progress()
     result = plan_and_submit(
-        read_settings(args.settings, feed=args.feed), args.feed, kind=args.kind, source=args.source,
-        wait=args.wait, confirm=show if args.yes else confirm, progress=bar,
-        allow_mass_deactivation=args.allow_mass_deactivation, override_reason=args.reason,
+        read_settings(args.settings, feed=args.feed),
+        args.feed,
+        kind=args.kind,
+        source=args.source,
+        wait=args.wait,
+        confirm=show if args.yes else confirm,
+        progress=bar,
+        allow_mass_deactivation=args.allow_mass_deactivation,
+        override_reason=args.reason,
         timeout=args.timeout,
-    )  # fmt: skip
+    )
     return report_run(result, bar)
 
 

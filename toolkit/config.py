@@ -58,9 +58,17 @@ __all__ = [
 FeedKind = Literal["auto", "change", "full"]
 SourceFormat = Literal["csv", "excel", "parquet", "json", "ndjson"]
 _FORMATS: dict[str, SourceFormat] = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xls": "excel",
-    ".parquet": "parquet", ".pq": "parquet", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
-}  # fmt: skip
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xls": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+}
 
 
 class Secret:
@@ -268,8 +276,12 @@ def parse_period(text: str) -> timedelta:
         msg = f"{text!r} is not a period like '7d', '12h', '2w' or '30m'"
         raise ValueError(msg)
     n, unit = int(m[1]), m[2]
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n),
-            "m": timedelta(minutes=n)}[unit]  # fmt: skip
+    return {
+        "d": timedelta(days=n),
+        "h": timedelta(hours=n),
+        "w": timedelta(weeks=n),
+        "m": timedelta(minutes=n),
+    }[unit]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -304,8 +316,9 @@ class _Table:
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.file} [{self.name}] key {key!r}: {problem}")
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *,
-            expected: str | None = None) -> Any:  # fmt: skip
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, expected: str | None = None
+    ) -> Any:
         self.asked.add(key)
         if key not in self.data:
             if default is ...:
@@ -323,8 +336,14 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             dict: "a table", list: "a list"}  # fmt: skip
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        dict: "a table",
+        list: "a list",
+    }
     return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
 
 
@@ -373,13 +392,18 @@ def _values(t: _Table, ent: Entity) -> dict[str, dict[str, str]]:
     for column, table in t.get("values", dict, {}).items():
         enum = ent.column(column).values if ent.has_column(column) else None
         if enum is None or not isinstance(table, dict):
-            raise t.fail("values", f"{column!r} is not an enum-typed column of {ent.name} with a table of "
-                                   "source value = enum name")  # fmt: skip
+            raise t.fail(
+                "values",
+                f"{column!r} is not an enum-typed column of {ent.name} with a table of "
+                "source value = enum name",
+            )
         names = {m.name for m in VALUE_ENUMS[enum]}
         wrong = {k: v for k, v in table.items() if v not in names}
         if wrong:
-            raise t.fail("values", f"{column}: {wrong} are not {enum} names; expected one of "
-                                   f"{', '.join(sorted(names))}")  # fmt: skip
+            raise t.fail(
+                "values",
+                f"{column}: {wrong} are not {enum} names; expected one of {', '.join(sorted(names))}",
+            )
         out[column] = dict(table)
     return out
 
@@ -410,9 +434,15 @@ def _policies(t: _Table) -> Policies:
     deactivate = t.get("deactivate", str, "auto")
     if deactivate not in ("auto", "always", "never"):
         raise t.fail("deactivate", f"expected 'auto', 'always' or 'never', found {deactivate!r}")
-    ratios = {k: float(t.get(k, (int, float), d)) for k, d in
-              (("max_deactivation_ratio", 0.10), ("max_reject_ratio", 0.05),
-               ("max_extra_requests", 0.10), ("min_ratio", 0.0))}  # fmt: skip
+    ratios = {
+        k: float(t.get(k, (int, float), d))
+        for k, d in (
+            ("max_deactivation_ratio", 0.10),
+            ("max_reject_ratio", 0.05),
+            ("max_extra_requests", 0.10),
+            ("min_ratio", 0.0),
+        )
+    }
     for k, v in ratios.items():
         if not 0 <= v <= 1:
             raise t.fail(k, f"expected a ratio between 0 and 1, found {v}")
@@ -429,8 +459,7 @@ def _policies(t: _Table) -> Policies:
     return policies
 
 
-def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
-          warnings: list[str]) -> Feed:  # fmt: skip
+def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path, warnings: list[str]) -> Feed:
     entity = t.get("entity", str, expected=f"one of {', '.join(sorted(ENTITIES))}")
     if entity not in ENTITIES:
         raise t.fail("entity", f"unknown entity {entity!r}; expected one of {', '.join(sorted(ENTITIES))}")
@@ -472,7 +501,7 @@ def _feed(t: _Table, name: str, profiles: Mapping[str, Profile], root: Path,
 def _company_links(t: _Table) -> Literal["delta", "owned"]:
     links = t.get("company_links", str, "delta")
     if links not in ("delta", "owned"):
-        raise t.fail("company_links", f"expected \"delta\" or \"owned\", found {links!r}")
+        raise t.fail("company_links", f'expected "delta" or "owned", found {links!r}')
     return "owned" if links == "owned" else "delta"
 
 

@@ -71,8 +71,12 @@ def feed_groups(settings: Any, feeds: Iterable[str]) -> list[list[str]]:
 
     def depth(name: str) -> int:
         if name not in level:
-            needed = [n for n in names if entity[n] in REFERS_TO.get(entity[name], ())
-                      or (entity[n] == entity[name] and owner[n] and not owner[name])]  # fmt: skip
+            needed = [
+                n
+                for n in names
+                if entity[n] in REFERS_TO.get(entity[name], ())
+                or (entity[n] == entity[name] and owner[n] and not owner[name])
+            ]
             level[name] = 1 + max((depth(n) for n in needed), default=-1)
         return level[name]
 
@@ -82,9 +86,16 @@ def feed_groups(settings: Any, feeds: Iterable[str]) -> list[list[str]]:
     return groups
 
 
-def submit_all(settings: Settings, *, feeds: Iterable[str] | None = None, kind: KindOption = "auto",
-               confirm: Callable[[Plan], bool] | None = None, progress: Progress | None = None,
-               timeout: float = 3600.0, poll_interval: float = 5.0) -> list[FeedResult]:  # fmt: skip
+def submit_all(
+    settings: Settings,
+    *,
+    feeds: Iterable[str] | None = None,
+    kind: KindOption = "auto",
+    confirm: Callable[[Plan], bool] | None = None,
+    progress: Progress | None = None,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+) -> list[FeedResult]:
     """Plan, send and wait for every feed of ``settings`` (or ``feeds``), a dependency group at a time.
 
     ``confirm(plan)`` is asked for each feed (None: no question). Returns one `FeedResult` per feed,
@@ -112,8 +123,9 @@ def _wait(settings: Settings, sub: Submission, *, timeout: float, poll_interval:
     """Wait for the feed's jobs and promote its snapshot when they all succeeded (under its lock)."""
     try:
         with open_run(settings, sub.feed) as run:
-            outcome = wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                                    poll_interval=poll_interval)  # fmt: skip
+            outcome = wait_for_jobs(
+                sub, run.client, run.ledger, run.store, timeout=timeout, poll_interval=poll_interval
+            )
     except ToolkitError as exc:
         return FeedResult(sub.feed, sub, exc)
     return FeedResult(sub.feed, outcome)

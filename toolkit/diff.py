@@ -88,8 +88,12 @@ class Diff:
     @property
     def counts(self) -> dict[str, int]:
         """Rows added, removed, changed and unchanged."""
-        return {"added": self.added.height, "removed": self.removed.height,
-                "changed": self.changed.height, "unchanged": self.unchanged}  # fmt: skip
+        return {
+            "added": self.added.height,
+            "removed": self.removed.height,
+            "changed": self.changed.height,
+            "unchanged": self.unchanged,
+        }
 
     def __repr__(self) -> str:
         return f"Diff(key={self.key!r}, counts={self.counts!r})"
@@ -146,8 +150,15 @@ def diff_frames(
     base_cached = usable(baseline_hashes)
     # A stored baseline with its hashes is not read whole: only its removed and changed rows are.
     defer = isinstance(baseline, pl.LazyFrame) and base_cached is not None
-    sides = _load(base_lf, cur_lf, spec, base_cached, usable(current_hashes), defer_base=defer,
-                  slice_rows=baseline_slice_rows)  # fmt: skip
+    sides = _load(
+        base_lf,
+        cur_lf,
+        spec,
+        base_cached,
+        usable(current_hashes),
+        defer_base=defer,
+        slice_rows=baseline_slice_rows,
+    )
     try:
         return _classify(sides, spec, exact=False)
     except _KeyHashCollision:
@@ -240,8 +251,16 @@ class _Sides:
         return self.base.select(keys) if self.base is not None else self.base_lf.select(keys).collect()
 
 
-def _load(base_lf: pl.LazyFrame, cur_lf: pl.LazyFrame, spec: Columns, base_cached: RowHashes | None,
-          cur_cached: RowHashes | None, *, defer_base: bool, slice_rows: int | None) -> _Sides:  # fmt: skip
+def _load(
+    base_lf: pl.LazyFrame,
+    cur_lf: pl.LazyFrame,
+    spec: Columns,
+    base_cached: RowHashes | None,
+    cur_cached: RowHashes | None,
+    *,
+    defer_base: bool,
+    slice_rows: int | None,
+) -> _Sides:
     """Read (and hash, where no usable hashes were given) both sides by one collect_all, so they load
     in parallel; with ``defer_base`` (the baseline's hashes are known) read the current side only."""
     queries = [
@@ -254,8 +273,9 @@ def _load(base_lf: pl.LazyFrame, cur_lf: pl.LazyFrame, spec: Columns, base_cache
         return _Sides(None, cur, base_cached.frame, cur_hashes, base_lf, slice_rows)
     base, cur = pl.collect_all(queries)
     (base, base_hashes), (cur, cur_hashes) = (
-        _split(base, base_cached, "baseline"), _split(cur, cur_cached, "current")
-    )  # fmt: skip
+        _split(base, base_cached, "baseline"),
+        _split(cur, cur_cached, "current"),
+    )
     return _Sides(base, cur, base_hashes, cur_hashes, base_lf)
 
 
@@ -293,8 +313,16 @@ def _classify(sides: _Sides, spec: Columns, *, exact: bool) -> Diff:
         raise _KeyHashCollision
     changed, previous = _compare(previous, current, spec.compared)
     unchanged += cand.height - changed.height
-    return Diff(keys, spec.compared, picked.head(added.len()), fetched.head(removed.len()), changed, previous,
-                unchanged, _field_counts(changed, spec.compared))  # fmt: skip
+    return Diff(
+        keys,
+        spec.compared,
+        picked.head(added.len()),
+        fetched.head(removed.len()),
+        changed,
+        previous,
+        unchanged,
+        _field_counts(changed, spec.compared),
+    )
 
 
 def _check_nulls(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None:
@@ -308,11 +336,13 @@ def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> tuple[pl.Dat
     rows are unchanged (equal row hashes; the row hash covers the key too)."""
     bh, ch = sides.base_hashes.lazy(), sides.cur_hashes.lazy()
     # One collect_all: the two anti joins and the uniqueness counts run side by side.
-    left, right, distinct = pl.collect_all([
-        bh.with_row_index(_IB).join(ch.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
-        ch.with_row_index(_IC).join(bh.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
-        pl.concat([bh.select(pl.col(KEY_HASH).n_unique()), ch.select(pl.col(KEY_HASH).n_unique())]),
-    ])  # fmt: skip
+    left, right, distinct = pl.collect_all(
+        [
+            bh.with_row_index(_IB).join(ch.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
+            ch.with_row_index(_IC).join(bh.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
+            pl.concat([bh.select(pl.col(KEY_HASH).n_unique()), ch.select(pl.col(KEY_HASH).n_unique())]),
+        ]
+    )
     base_rows, cur_rows = sides.base_hashes.height, sides.cur_hashes.height
     unique = distinct[KEY_HASH].to_list() == [base_rows, cur_rows]
     if not unique:
@@ -371,7 +401,13 @@ def _concat(diffs: list[Diff]) -> Diff:
     def cat(frames: list[pl.DataFrame]) -> pl.DataFrame:
         return pl.concat(frames, how="vertical_relaxed")
 
-    return Diff(first.key, first.fields, cat([d.added for d in diffs]),
-                cat([d.removed for d in diffs]), cat([d.changed for d in diffs]),
-                cat([d.previous for d in diffs]), sum(d.unchanged for d in diffs),
-                {c: counts[c] for c in first.fields if c in counts})  # fmt: skip
+    return Diff(
+        first.key,
+        first.fields,
+        cat([d.added for d in diffs]),
+        cat([d.removed for d in diffs]),
+        cat([d.changed for d in diffs]),
+        cat([d.previous for d in diffs]),
+        sum(d.unchanged for d in diffs),
+        {c: counts[c] for c in first.fields if c in counts},
+    )

@@ -23,10 +23,12 @@ import polars as pl
 
 __all__ = ["Summary", "Table", "html_table", "readable"]
 
-_STYLE = ("<style>.t-table{border-collapse:collapse;font-size:13px}"
-          ".t-table th{background:#eceff1;text-align:left;padding:3px 8px;font-weight:600}"
-          ".t-table td{padding:2px 8px;border-top:1px solid #e0e0e0}"
-          ".t-table td.n{text-align:right;font-variant-numeric:tabular-nums}</style>")  # fmt: skip
+_STYLE = (
+    "<style>.t-table{border-collapse:collapse;font-size:13px}"
+    ".t-table th{background:#eceff1;text-align:left;padding:3px 8px;font-weight:600}"
+    ".t-table td{padding:2px 8px;border-top:1px solid #e0e0e0}"
+    ".t-table td.n{text-align:right;font-variant-numeric:tabular-nums}</style>"
+)
 _IDS = ("id", "_from")  # identifiers, not quantities: no thousands separator
 _UNITS = {"_s": " (s)", "_ms": " (ms)", "_at": ""}
 
@@ -82,8 +84,10 @@ def html_table(frame: pl.DataFrame, *, rows: int = 20) -> str:
     if shown.height == 0:
         return "<i>none</i>"
     head = "".join(f"<th>{html.escape(readable(c))}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(_td(v, c) for v, c in zip(r, shown.columns, strict=True)) + "</tr>"
-                   for r in shown.head(rows).iter_rows())  # fmt: skip
+    body = "".join(
+        "<tr>" + "".join(_td(v, c) for v, c in zip(r, shown.columns, strict=True)) + "</tr>"
+        for r in shown.head(rows).iter_rows()
+    )
     more = f"<p><i>{rows:,} of {shown.height:,} rows shown</i></p>" if shown.height > rows else ""
     return f"{_STYLE}<table class='t-table'><tr>{head}</tr>{body}</table>{more}"
 

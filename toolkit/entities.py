@@ -113,9 +113,7 @@ SkuOnhandField = _enum(
     "IsActive Infos",
     start=3,
 )
-SkuStructureItemField = _enum(
-    "SkuStructureItemField", "SortOrder StandardStructureItemPrice AdditionalInfo"
-)
+SkuStructureItemField = _enum("SkuStructureItemField", "SortOrder StandardStructureItemPrice AdditionalInfo")
 ImageCultureField = _enum("ImageCultureField", "Name Description AltText")
 PriceListField = _enum(
     "PriceListField",
@@ -130,9 +128,7 @@ PriceListPriceRuleField = _enum(
     "Type Value LimitToRecPrice SupplementalChargeFixed SupplementalChargePercent",
 )
 WarehouseField = _enum("WarehouseField", "Type Name LeadTimeDayCount")
-WarehouseLocationField = _enum(
-    "WarehouseLocationField", "Name LeadTimeDayCount IsIncludedInStockCalculation"
-)
+WarehouseLocationField = _enum("WarehouseLocationField", "Name LeadTimeDayCount IsIncludedInStockCalculation")
 RelationField = _enum(
     "RelationField",
     "IsActive IsVariantUnique IsVariantUniqueCreateOnly IsRelatedVariantUnique "
@@ -145,9 +141,7 @@ RelationCultureField = _enum(
     "Name NameCreateOnly SubHeader SubDescription DescriptionHeader Description DescriptionCreateOnly",
     start=1,
 )
-CompetitorSkuField = _enum(
-    "CompetitorSkuField", "CompetitorName ProductName VatRate ExternalPopularities"
-)
+CompetitorSkuField = _enum("CompetitorSkuField", "CompetitorName ProductName VatRate ExternalPopularities")
 CustomerField = _enum(
     "CustomerField",
     "ApplicationKey Id Code EmailAddress SocialSecurityNumber Title FirstName MiddleName LastName "
@@ -184,14 +178,32 @@ SkuStatus = _enum("SkuStatus", "Active Coming Expiring Hidden Inactive NotActiva
 SkuType = _enum(
     "SkuType",
     [
-        ("ErpStandard", 1), ("ErpRefurbished", 2), ("Freight", 3), ("Insurance", 4), ("Download", 7),
-        ("Structure", 8), ("Invoice", 9), ("Service", 11), ("Standard", 14), ("Donations", 18),
-        ("EnvironmentalFee", 20), ("PackingFee", 21), ("License", 33), ("CentRounding", 34),
-        ("SalesTax", 35), ("FreightStructure", 36), ("ManagedStructure", 37), ("ManagedErpPackage", 38),
-        ("ManagedErpPackageWithCalc", 39), ("Virtual", 40), ("PspGiftCard", 41), ("PayLater", 42),
-        ("GiftCardPaymentPlaceHolder", 43), ("Compensation", 44),
+        ("ErpStandard", 1),
+        ("ErpRefurbished", 2),
+        ("Freight", 3),
+        ("Insurance", 4),
+        ("Download", 7),
+        ("Structure", 8),
+        ("Invoice", 9),
+        ("Service", 11),
+        ("Standard", 14),
+        ("Donations", 18),
+        ("EnvironmentalFee", 20),
+        ("PackingFee", 21),
+        ("License", 33),
+        ("CentRounding", 34),
+        ("SalesTax", 35),
+        ("FreightStructure", 36),
+        ("ManagedStructure", 37),
+        ("ManagedErpPackage", 38),
+        ("ManagedErpPackageWithCalc", 39),
+        ("Virtual", 40),
+        ("PspGiftCard", 41),
+        ("PayLater", 42),
+        ("GiftCardPaymentPlaceHolder", 43),
+        ("Compensation", 44),
     ],
-)  # fmt: skip
+)
 UnitMeasurementType = _enum(
     "UnitMeasurementType", "Pieces Hour Kilogram Litre Pair SquareMeter Meter Boxes Rolls", start=1
 )
@@ -207,17 +219,32 @@ PriceRule = _enum(
 SalesArea = _enum(
     "SalesArea",
     [
-        *((m, i) for i, m in enumerate(
-            "Sweden Norway Denmark Finland UnitedKingdom Estonia Greenland Germany Italy Austria Spain "
-            "Netherlands Belgium France Switzerland".split(), start=1)),
-        *((m, i) for i, m in enumerate(
-            "USA Ireland Canada Lithuania Latvia Japan SouthKorea Australia Europe Poland CzechRepublic "
-            "Russia NoVAT".split(), start=17)),
-        *((m, i) for i, m in enumerate(
-            "Bulgaria Croatia Cyprus Greece Hungary Luxembourg Malta Portugal Romania Slovakia "
-            "Slovenia".split(), start=36)),
+        *(
+            (m, i)
+            for i, m in enumerate(
+                "Sweden Norway Denmark Finland UnitedKingdom Estonia Greenland Germany Italy Austria Spain "
+                "Netherlands Belgium France Switzerland".split(),
+                start=1,
+            )
+        ),
+        *(
+            (m, i)
+            for i, m in enumerate(
+                "USA Ireland Canada Lithuania Latvia Japan SouthKorea Australia Europe Poland CzechRepublic "
+                "Russia NoVAT".split(),
+                start=17,
+            )
+        ),
+        *(
+            (m, i)
+            for i, m in enumerate(
+                "Bulgaria Croatia Cyprus Greece Hungary Luxembourg Malta Portugal Romania Slovakia "
+                "Slovenia".split(),
+                start=36,
+            )
+        ),
     ],
-)  # fmt: skip
+)
 WarehouseType = _enum("WarehouseType", "Warehouse Store Transport Other", start=1)
 CustomerType = _enum("CustomerType", "Customer CompanyContact", start=1)
 AccountStatus = _enum("AccountStatus", "Active Inactive", start=1)
@@ -239,20 +266,48 @@ SerializationType = _enum("SerializationType", "Json DataContractSerializer")
 FIELD_ENUMS: dict[str, type[IntEnum]] = {
     e.__name__: e
     for e in (
-        ProductField, ProductCultureField, VariantField, VariantCultureField, SkuField,
-        SkuCultureField, SkuPriceListField, SkuOnhandField, SkuStructureItemField, ImageCultureField,
-        PriceListField, PriceListPriceRuleField, WarehouseField, WarehouseLocationField, RelationField,
-        RelationCultureField, CompetitorSkuField, CustomerField, CompanyField, AccountField,
-        SupplierProductField, SupplierOnHandField, SupplierPriceField, SupplierProductInfoField,
+        ProductField,
+        ProductCultureField,
+        VariantField,
+        VariantCultureField,
+        SkuField,
+        SkuCultureField,
+        SkuPriceListField,
+        SkuOnhandField,
+        SkuStructureItemField,
+        ImageCultureField,
+        PriceListField,
+        PriceListPriceRuleField,
+        WarehouseField,
+        WarehouseLocationField,
+        RelationField,
+        RelationCultureField,
+        CompetitorSkuField,
+        CustomerField,
+        CompanyField,
+        AccountField,
+        SupplierProductField,
+        SupplierOnHandField,
+        SupplierPriceField,
+        SupplierProductInfoField,
     )
-}  # fmt: skip
+}
 VALUE_ENUMS: dict[str, type[IntEnum]] = {
     e.__name__: e
     for e in (
-        SkuStatus, SkuType, UnitMeasurementType, UnitOfMeasurementType, PriceRule, SalesArea,
-        WarehouseType, CustomerType, AccountStatus, JobStatus, SerializationType,
+        SkuStatus,
+        SkuType,
+        UnitMeasurementType,
+        UnitOfMeasurementType,
+        PriceRule,
+        SalesArea,
+        WarehouseType,
+        CustomerType,
+        AccountStatus,
+        JobStatus,
+        SerializationType,
     )
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -359,53 +414,149 @@ _LIST_S = pl.List(pl.String())
 
 # --- products: one row per SKU, nested Product -> Variants -> Skus on the way out --------------
 _PRODUCT_COLUMNS = (
-    Column("Code", _S, field="Code", field_list="ProductFieldsThatAreSet", level="product",
-           is_required=True, max_length=50),
+    Column(
+        "Code",
+        _S,
+        field="Code",
+        field_list="ProductFieldsThatAreSet",
+        level="product",
+        is_required=True,
+        max_length=50,
+    ),
     Column("ManufacturerCode", _S, level="product", is_required=True, max_length=50),
-    Column("ManufacturerName", _S, field="ManufacturerName", field_list="ProductFieldsThatAreSet",
-           level="product", max_length=255),
-    Column("Categories", _LIST_S, field="Categories", field_list="ProductFieldsThatAreSet",
-           level="product"),
-    Column("MainImage", _S, field="MainImage", field_list="ProductFieldsThatAreSet",
-           level="product", kind="url"),
-    *(Column(n, _S, field=n, field_list="ProductCultureFieldsThatAreSet", level="product",
-             qualifier="culture", max_length=ml)
-      for n, ml in (("Name", 255), ("SubHeader", 255), ("SubDescription", None),
-                    ("DescriptionHeader", 255), ("Description", None), ("Title", 255),
-                    ("Synonyms", 500), ("MetaDescription", None))),
+    Column(
+        "ManufacturerName",
+        _S,
+        field="ManufacturerName",
+        field_list="ProductFieldsThatAreSet",
+        level="product",
+        max_length=255,
+    ),
+    Column("Categories", _LIST_S, field="Categories", field_list="ProductFieldsThatAreSet", level="product"),
+    Column(
+        "MainImage", _S, field="MainImage", field_list="ProductFieldsThatAreSet", level="product", kind="url"
+    ),
+    *(
+        Column(
+            n,
+            _S,
+            field=n,
+            field_list="ProductCultureFieldsThatAreSet",
+            level="product",
+            qualifier="culture",
+            max_length=ml,
+        )
+        for n, ml in (
+            ("Name", 255),
+            ("SubHeader", 255),
+            ("SubDescription", None),
+            ("DescriptionHeader", 255),
+            ("Description", None),
+            ("Title", 255),
+            ("Synonyms", 500),
+            ("MetaDescription", None),
+        )
+    ),
     Column("ManufacturerPartNo", _S, level="variant", is_required=True, max_length=50),
-    Column("SortOrderValue", _I, field="SortOrderValue", field_list="VariantFieldsThatAreSet",
-           level="variant"),
-    Column("IsDangerousGoods", _B, field="IsDangerousGoods", field_list="VariantFieldsThatAreSet",
-           level="variant", nullable=False),
-    Column("VariantName", _S, field="Name", field_list="VariantCultureFieldsThatAreSet",
-           level="variant", qualifier="culture", max_length=255),
+    Column(
+        "SortOrderValue", _I, field="SortOrderValue", field_list="VariantFieldsThatAreSet", level="variant"
+    ),
+    Column(
+        "IsDangerousGoods",
+        _B,
+        field="IsDangerousGoods",
+        field_list="VariantFieldsThatAreSet",
+        level="variant",
+        nullable=False,
+    ),
+    Column(
+        "VariantName",
+        _S,
+        field="Name",
+        field_list="VariantCultureFieldsThatAreSet",
+        level="variant",
+        qualifier="culture",
+        max_length=255,
+    ),
     Column("PartNo", _S, level="sku", is_key=True, is_required=True, max_length=50),
-    Column("Status", _S, field="Status", field_list="SkuFieldsThatAreSet", level="sku",
-           values="SkuStatus", nullable=False),
-    Column("Type", _S, field="Type", field_list="SkuFieldsThatAreSet", level="sku",
-           values="SkuType", nullable=False),
-    *_cols("SkuFieldsThatAreSet", "sku", "IntegrationPartNo CommodityCode EanCode", _S,
-           max_length=50),
-    Column("UnitOfMeasurementType", _S, field="UnitOfMeasurementType",
-           field_list="SkuFieldsThatAreSet", level="sku", values="UnitMeasurementType", nullable=False),
+    Column(
+        "Status",
+        _S,
+        field="Status",
+        field_list="SkuFieldsThatAreSet",
+        level="sku",
+        values="SkuStatus",
+        nullable=False,
+    ),
+    Column(
+        "Type",
+        _S,
+        field="Type",
+        field_list="SkuFieldsThatAreSet",
+        level="sku",
+        values="SkuType",
+        nullable=False,
+    ),
+    *_cols("SkuFieldsThatAreSet", "sku", "IntegrationPartNo CommodityCode EanCode", _S, max_length=50),
+    Column(
+        "UnitOfMeasurementType",
+        _S,
+        field="UnitOfMeasurementType",
+        field_list="SkuFieldsThatAreSet",
+        level="sku",
+        values="UnitMeasurementType",
+        nullable=False,
+    ),
     *_cols("SkuFieldsThatAreSet", "sku", "UnitOfMeasurementCount", _I, ge=0, nullable=False),
     *_cols("SkuFieldsThatAreSet", "sku", "RecommendedSalesQty", _I, ge=0),
     *_cols("SkuFieldsThatAreSet", "sku", "IsDropShipOnly", _B),
     *_cols("SkuFieldsThatAreSet", "sku", "IsBuyable", _B, nullable=False),
-    *_cols("SkuFieldsThatAreSet", "sku",
-           "ActualWeight VolumeWeight LogisticWidth LogisticHeight LogisticDepth", RATE, ge=0),
+    *_cols(
+        "SkuFieldsThatAreSet",
+        "sku",
+        "ActualWeight VolumeWeight LogisticWidth LogisticHeight LogisticDepth",
+        RATE,
+        ge=0,
+    ),
     # sent as the SkuPriceList object {"PriceSale": x}, whose PriceSale is not nullable
-    Column("StandardPrice", MONEY, field="StandardPrice", field_list="SkuFieldsThatAreSet",
-           level="sku", ge=0, nullable=False),
-    Column("VatRate", RATE, field="VatRate", field_list="SkuFieldsThatAreSet", level="sku",
-           qualifier="sales_area", ge=0, le=100),
+    Column(
+        "StandardPrice",
+        MONEY,
+        field="StandardPrice",
+        field_list="SkuFieldsThatAreSet",
+        level="sku",
+        ge=0,
+        nullable=False,
+    ),
+    Column(
+        "VatRate",
+        RATE,
+        field="VatRate",
+        field_list="SkuFieldsThatAreSet",
+        level="sku",
+        qualifier="sales_area",
+        ge=0,
+        le=100,
+    ),
     *_cols("SkuFieldsThatAreSet", "sku", "StartDate StopDate", _D),
-    Column("ErpName", _S, field="ErpName", field_list="SkuCultureFieldsThatAreSet", level="sku",
-           qualifier="culture", max_length=255),
-    Column("Comment", _S, field="Comment", field_list="SkuCultureFieldsThatAreSet", level="sku",
-           qualifier="culture"),
-)  # fmt: skip
+    Column(
+        "ErpName",
+        _S,
+        field="ErpName",
+        field_list="SkuCultureFieldsThatAreSet",
+        level="sku",
+        qualifier="culture",
+        max_length=255,
+    ),
+    Column(
+        "Comment",
+        _S,
+        field="Comment",
+        field_list="SkuCultureFieldsThatAreSet",
+        level="sku",
+        qualifier="culture",
+    ),
+)
 
 _ONHAND_COLUMNS = (
     Column("PartNo", _S, is_key=True, is_required=True, max_length=50),
@@ -414,8 +565,7 @@ _ONHAND_COLUMNS = (
     *_cols("SkuOnhandFieldsThatAreSet", "item", "OnhandValue", _I, nullable=False),
     *_cols("SkuOnhandFieldsThatAreSet", "item", "IncomingValue MinimumValue MaximumValue", _I),
     Column("NextDeliveryDate", _D, field="NextDeliveryDate", field_list="SkuOnhandFieldsThatAreSet"),
-    Column("LeadTimeDayCount", _I, field="LeadTimeDayCount", field_list="SkuOnhandFieldsThatAreSet",
-           ge=0),
+    Column("LeadTimeDayCount", _I, field="LeadTimeDayCount", field_list="SkuOnhandFieldsThatAreSet", ge=0),
     Column("IsActive", _B, field="IsActive", field_list="SkuOnhandFieldsThatAreSet"),
 )
 
@@ -423,14 +573,15 @@ _SKU_PRICE_COLUMNS = (
     Column("PartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("PriceListCode", _S, is_key=True, is_required=True, max_length=50),
     Column("QuantityBreak", _I, is_key=True, ge=1, nullable=False),
-    *_cols("SkuPriceListFieldsThatAreSet", "item", "PriceSale CostPurchase CostUnit", MONEY, ge=0,
-           nullable=False),
-    *_cols("SkuPriceListFieldsThatAreSet", "item", "PriceRecommended PricePrevious PriceCatalog",
-           MONEY, ge=0),
+    *_cols(
+        "SkuPriceListFieldsThatAreSet", "item", "PriceSale CostPurchase CostUnit", MONEY, ge=0, nullable=False
+    ),
+    *_cols(
+        "SkuPriceListFieldsThatAreSet", "item", "PriceRecommended PricePrevious PriceCatalog", MONEY, ge=0
+    ),
     *_cols("SkuPriceListFieldsThatAreSet", "item", "IsPriceDiscountable", _B, nullable=False),
     *_cols("SkuPriceListFieldsThatAreSet", "item", "IsActive", _B),
-    Column("PriceRule", _S, field="PriceRule", field_list="SkuPriceListFieldsThatAreSet",
-           values="PriceRule"),
+    Column("PriceRule", _S, field="PriceRule", field_list="SkuPriceListFieldsThatAreSet", values="PriceRule"),
     Column("PriceRuleValue", RATE, field="PriceRule", field_list="SkuPriceListFieldsThatAreSet"),
     Column("CurrencyCode", _S, kind="currency"),
 )
@@ -438,21 +589,26 @@ _SKU_PRICE_COLUMNS = (
 _PRICE_LIST_COLUMNS = (
     Column("Code", _S, is_key=True, is_required=True, max_length=50),
     Column("Name", _S, field="Name", field_list="PriceListFieldsThatAreSet", max_length=50),
-    Column("CurrencyCode", _S, field="CurrencyCode", field_list="PriceListFieldsThatAreSet",
-           kind="currency"),
+    Column("CurrencyCode", _S, field="CurrencyCode", field_list="PriceListFieldsThatAreSet", kind="currency"),
     *_cols("PriceListFieldsThatAreSet", "item", "StartDate EndDate", _D),
     *_cols("PriceListFieldsThatAreSet", "item", "IsPublic IsPrimary IsFavorite", _B, nullable=False),
     *_cols("PriceListFieldsThatAreSet", "item", "LimitToRecPrice", _B),
     *_cols("PriceListFieldsThatAreSet", "item", "TypeCode Description ParentPriceListCode", _S),
-    Column("SalesArea", _S, field="SalesArea", field_list="PriceListFieldsThatAreSet",
-           values="SalesArea"),
-    *_cols("PriceListFieldsThatAreSet", "item",
-           "DefaultMinMarginPercent DefaultSupplementalChargeFixed DefaultSupplementalChargePercent",
-           RATE),
-    Column("DefaultPriceRule", _S, field="DefaultPriceRule", field_list="PriceListFieldsThatAreSet",
-           values="PriceRule"),
-    Column("DefaultPriceRuleValue", RATE, field="DefaultPriceRule",
-           field_list="PriceListFieldsThatAreSet"),
+    Column("SalesArea", _S, field="SalesArea", field_list="PriceListFieldsThatAreSet", values="SalesArea"),
+    *_cols(
+        "PriceListFieldsThatAreSet",
+        "item",
+        "DefaultMinMarginPercent DefaultSupplementalChargeFixed DefaultSupplementalChargePercent",
+        RATE,
+    ),
+    Column(
+        "DefaultPriceRule",
+        _S,
+        field="DefaultPriceRule",
+        field_list="PriceListFieldsThatAreSet",
+        values="PriceRule",
+    ),
+    Column("DefaultPriceRuleValue", RATE, field="DefaultPriceRule", field_list="PriceListFieldsThatAreSet"),
     Column("Warehouses", _LIST_S, field="Warehouses", field_list="PriceListFieldsThatAreSet"),
 )
 
@@ -460,16 +616,27 @@ _RELATION_COLUMNS = (
     Column("PartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("RelatedPartNo", _S, is_key=True, is_required=True, max_length=50),
     Column("RelationTypeCode", _S, is_key=True, is_required=True, max_length=50),
-    *_cols("RelationFieldsThatAreSet", "item",
-           "IsActive IsVariantUnique IsRelatedVariantUnique", _B, nullable=False),
-    *_cols("RelationFieldsThatAreSet", "item",
-           "DefaultName DefaultSubHeader DefaultSubDescription DefaultDescriptionHeader "
-           "DefaultDescription", _S),
+    *_cols(
+        "RelationFieldsThatAreSet",
+        "item",
+        "IsActive IsVariantUnique IsRelatedVariantUnique",
+        _B,
+        nullable=False,
+    ),
+    *_cols(
+        "RelationFieldsThatAreSet",
+        "item",
+        "DefaultName DefaultSubHeader DefaultSubDescription DefaultDescriptionHeader DefaultDescription",
+        _S,
+    ),
     Column("SortOrder", _I, field="SortOrder", field_list="RelationFieldsThatAreSet"),
-    *(Column(n, _S, field=n, field_list="RelationCultureFieldsThatAreSet", qualifier="culture",
-             max_length=255)
-      for n in ("Name", "SubHeader", "SubDescription", "DescriptionHeader", "Description")),
-)  # fmt: skip
+    *(
+        Column(
+            n, _S, field=n, field_list="RelationCultureFieldsThatAreSet", qualifier="culture", max_length=255
+        )
+        for n in ("Name", "SubHeader", "SubDescription", "DescriptionHeader", "Description")
+    ),
+)
 
 # CompetitorSku: the required members are always sent; the field list covers only the optional ones.
 _COMPETITOR_COLUMNS = (
@@ -481,10 +648,16 @@ _COMPETITOR_COLUMNS = (
     Column("PriceSaleInclFreight", MONEY, is_required=True, ge=0, nullable=False),
     Column("IsPricesInclVat", _B, is_required=True, nullable=False),
     Column("IsInStock", _B, is_required=True, nullable=False),
-    Column("CompetitorName", _S, field="CompetitorName", field_list="CompetitorSkuFieldsThatAreSet",
-           max_length=255),
-    Column("ProductName", _S, field="ProductName", field_list="CompetitorSkuFieldsThatAreSet",
-           max_length=255),
+    Column(
+        "CompetitorName",
+        _S,
+        field="CompetitorName",
+        field_list="CompetitorSkuFieldsThatAreSet",
+        max_length=255,
+    ),
+    Column(
+        "ProductName", _S, field="ProductName", field_list="CompetitorSkuFieldsThatAreSet", max_length=255
+    ),
     Column("VatRate", RATE, field="VatRate", field_list="CompetitorSkuFieldsThatAreSet", ge=0, le=100),
     Column("CurrencyCode", _S, kind="currency"),
     Column("SalesArea", _S, values="SalesArea", nullable=False),
@@ -493,9 +666,13 @@ _COMPETITOR_COLUMNS = (
 _CUSTOMER_COLUMNS = (
     Column("Code", _S, is_key=True, is_required=True, max_length=50),
     *_cols("CustomerFieldsThatAreSet", "item", "EmailAddress", _S, max_length=255),
-    *_cols("CustomerFieldsThatAreSet", "item",
-           "Title FirstName MiddleName LastName PhoneNumber CellPhoneNumber SocialSecurityNumber CrmId",
-           _S, max_length=100),
+    *_cols(
+        "CustomerFieldsThatAreSet",
+        "item",
+        "Title FirstName MiddleName LastName PhoneNumber CellPhoneNumber SocialSecurityNumber CrmId",
+        _S,
+        max_length=100,
+    ),
     Column("IsActive", _B, field="IsActive", field_list="CustomerFieldsThatAreSet"),
     # CompanyCode -> Companies[{Code, IsPrimary: true}]
     Column("CompanyCode", _S, field="Companies", field_list="CustomerFieldsThatAreSet", max_length=50),
@@ -506,8 +683,13 @@ _COMPANY_COLUMNS = (
     # feed's (or its profile's) application_key where no source column maps to it.
     Column("ApplicationKey", _S, is_required=True, kind="guid"),
     Column("Name", _S, field="Name", field_list="CompanyFieldsThatAreSet", max_length=255),
-    *_cols("CompanyFieldsThatAreSet", "item",
-           "OrganizationNo EmailAddress PhoneNumber ParentCompanyCode VatNo", _S, max_length=100),
+    *_cols(
+        "CompanyFieldsThatAreSet",
+        "item",
+        "OrganizationNo EmailAddress PhoneNumber ParentCompanyCode VatNo",
+        _S,
+        max_length=100,
+    ),
     Column("IsActive", _B, field="IsActive", field_list="CompanyFieldsThatAreSet"),
 )
 
@@ -515,10 +697,21 @@ _COMPANY_COLUMNS = (
 # OnHand.<Field> and PriceList.<Field> columns.
 _SUPPLIER_COLUMNS = (
     Column("SupplierPartNo", _S, is_key=True, is_required=True, max_length=50),
-    *_cols("FieldsThatAreSet", "item",
-           "ProductName CategoryCode ProductType Manufacturer ManufacturerPartNo", _S, max_length=255),
-    Column("UnitOfMeasurementCode", _S, field="UnitOfMeasurementCode", field_list="FieldsThatAreSet",
-           values="UnitOfMeasurementType", nullable=False),
+    *_cols(
+        "FieldsThatAreSet",
+        "item",
+        "ProductName CategoryCode ProductType Manufacturer ManufacturerPartNo",
+        _S,
+        max_length=255,
+    ),
+    Column(
+        "UnitOfMeasurementCode",
+        _S,
+        field="UnitOfMeasurementCode",
+        field_list="FieldsThatAreSet",
+        values="UnitOfMeasurementType",
+        nullable=False,
+    ),
     *_cols("FieldsThatAreSet", "item", "EanCode CommodityCode", _S, max_length=50),
     *_cols("FieldsThatAreSet", "item", "GrossWeight NetWeight", RATE, ge=0, nullable=False),
     *_cols("FieldsThatAreSet", "item", "LogisticWidth LogisticHeight LogisticDepth", RATE, ge=0),
@@ -527,26 +720,44 @@ _SUPPLIER_COLUMNS = (
     Column("OnHand.LocationCode", _S, max_length=50),
     Column("OnHand.Value", _I, field="Value", field_list="OnhandFieldsThatAreSet", nullable=False),
     Column("OnHand.IncomingValue", _I, field="IncomingValue", field_list="OnhandFieldsThatAreSet"),
-    Column("OnHand.NextDeliveryDate", _D, field="NextDeliveryDate",
-           field_list="OnhandFieldsThatAreSet"),
-    Column("OnHand.LeadTimeDayCount", _I, field="LeadTimeDayCount",
-           field_list="OnhandFieldsThatAreSet", ge=0),
+    Column("OnHand.NextDeliveryDate", _D, field="NextDeliveryDate", field_list="OnhandFieldsThatAreSet"),
+    Column(
+        "OnHand.LeadTimeDayCount", _I, field="LeadTimeDayCount", field_list="OnhandFieldsThatAreSet", ge=0
+    ),
     # an element's IsActive: the toolkit sends elements that (re)appear active, removed ones inactive
     Column("OnHand.IsActive", _B, field="IsActive", field_list="OnhandFieldsThatAreSet", nullable=False),
     Column("PriceList.PriceListCode", _S, max_length=50),
     Column("PriceList.CurrencyCode", _S, kind="currency"),
-    Column("PriceList.CostPurchase", MONEY, field="CostPurchase", field_list="PriceFieldsThatAreSet",
-           ge=0, nullable=False),
-    Column("PriceList.PriceRecommended", MONEY, field="PriceRecommended",
-           field_list="PriceFieldsThatAreSet", ge=0),
+    Column(
+        "PriceList.CostPurchase",
+        MONEY,
+        field="CostPurchase",
+        field_list="PriceFieldsThatAreSet",
+        ge=0,
+        nullable=False,
+    ),
+    Column(
+        "PriceList.PriceRecommended",
+        MONEY,
+        field="PriceRecommended",
+        field_list="PriceFieldsThatAreSet",
+        ge=0,
+    ),
     Column("PriceList.IsActive", _B, field="IsActive", field_list="PriceFieldsThatAreSet", nullable=False),
 )
 
 
-def _entity(name: EntityName, endpoint: str, item: str, header: str,
-            lists: list[tuple[str, type[IntEnum], Level]], columns: tuple[Column, ...],
-            full_file: bool, removal: Removal,
-            parents: tuple[tuple[str, str, str], ...] = ()) -> Entity:  # fmt: skip
+def _entity(
+    name: EntityName,
+    endpoint: str,
+    item: str,
+    header: str,
+    lists: list[tuple[str, type[IntEnum], Level]],
+    columns: tuple[Column, ...],
+    full_file: bool,
+    removal: Removal,
+    parents: tuple[tuple[str, str, str], ...] = (),
+) -> Entity:
     return Entity(
         name=name,
         endpoint=endpoint,
@@ -564,82 +775,141 @@ ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (
         _entity(
-            "products", "Product/ImportProducts", "Product", "ProductHeader",
-            [("ProductFieldsThatAreSet", ProductField, "product"),
-             ("ProductCultureFieldsThatAreSet", ProductCultureField, "product"),
-             ("VariantFieldsThatAreSet", VariantField, "variant"),
-             ("VariantCultureFieldsThatAreSet", VariantCultureField, "variant"),
-             ("SkuFieldsThatAreSet", SkuField, "sku"),
-             ("SkuCultureFieldsThatAreSet", SkuCultureField, "sku"),
-             ("SkuPriceListFieldsThatAreSet", SkuPriceListField, "sku"),
-             ("SkuStructureItemFieldsThatAreSet", SkuStructureItemField, "sku"),
-             ("ImageCultureFieldsThatAreSet", ImageCultureField, "product")],
-            _PRODUCT_COLUMNS, True, "sku_status",
+            "products",
+            "Product/ImportProducts",
+            "Product",
+            "ProductHeader",
+            [
+                ("ProductFieldsThatAreSet", ProductField, "product"),
+                ("ProductCultureFieldsThatAreSet", ProductCultureField, "product"),
+                ("VariantFieldsThatAreSet", VariantField, "variant"),
+                ("VariantCultureFieldsThatAreSet", VariantCultureField, "variant"),
+                ("SkuFieldsThatAreSet", SkuField, "sku"),
+                ("SkuCultureFieldsThatAreSet", SkuCultureField, "sku"),
+                ("SkuPriceListFieldsThatAreSet", SkuPriceListField, "sku"),
+                ("SkuStructureItemFieldsThatAreSet", SkuStructureItemField, "sku"),
+                ("ImageCultureFieldsThatAreSet", ImageCultureField, "product"),
+            ],
+            _PRODUCT_COLUMNS,
+            True,
+            "sku_status",
             # any field of the child list needs these flags in the parent lists
-            (("ProductCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Cultures"),
-             ("VariantFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
-             ("VariantCultureFieldsThatAreSet", "VariantFieldsThatAreSet", "Cultures"),
-             ("SkuFieldsThatAreSet", "VariantFieldsThatAreSet", "Skus"),
-             ("SkuCultureFieldsThatAreSet", "VariantFieldsThatAreSet", "Skus"),
-             ("VariantCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
-             ("SkuFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
-             ("SkuCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants")),
+            (
+                ("ProductCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Cultures"),
+                ("VariantFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
+                ("VariantCultureFieldsThatAreSet", "VariantFieldsThatAreSet", "Cultures"),
+                ("SkuFieldsThatAreSet", "VariantFieldsThatAreSet", "Skus"),
+                ("SkuCultureFieldsThatAreSet", "VariantFieldsThatAreSet", "Skus"),
+                ("VariantCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
+                ("SkuFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
+                ("SkuCultureFieldsThatAreSet", "ProductFieldsThatAreSet", "Variants"),
+            ),
         ),
         _entity(
-            "sku_prices", "Product/ImportSkuPriceLists", "SkuPriceList", "SkuPriceListHeader",
+            "sku_prices",
+            "Product/ImportSkuPriceLists",
+            "SkuPriceList",
+            "SkuPriceListHeader",
             [("SkuPriceListFieldsThatAreSet", SkuPriceListField, "item")],
-            _SKU_PRICE_COLUMNS, True, "is_active",
+            _SKU_PRICE_COLUMNS,
+            True,
+            "is_active",
         ),
         _entity(
-            "price_lists", "Product/ImportPriceLists", "PriceList", "PriceListHeader",
-            [("PriceListFieldsThatAreSet", PriceListField, "item"),
-             ("WarehouseFieldsThatAreSet", WarehouseField, "item"),
-             ("WarehouseLocationFieldsThatAreSet", WarehouseLocationField, "item"),
-             ("PriceListPriceRuleFieldsThatAreSet", PriceListPriceRuleField, "item")],
-            _PRICE_LIST_COLUMNS, False, "full_feed",
+            "price_lists",
+            "Product/ImportPriceLists",
+            "PriceList",
+            "PriceListHeader",
+            [
+                ("PriceListFieldsThatAreSet", PriceListField, "item"),
+                ("WarehouseFieldsThatAreSet", WarehouseField, "item"),
+                ("WarehouseLocationFieldsThatAreSet", WarehouseLocationField, "item"),
+                ("PriceListPriceRuleFieldsThatAreSet", PriceListPriceRuleField, "item"),
+            ],
+            _PRICE_LIST_COLUMNS,
+            False,
+            "full_feed",
         ),
         _entity(
-            "onhands", "Product/ImportOnhands", "SkuOnhand", "SkuOnhandHeader",
+            "onhands",
+            "Product/ImportOnhands",
+            "SkuOnhand",
+            "SkuOnhandHeader",
             [("SkuOnhandFieldsThatAreSet", SkuOnhandField, "item")],
-            _ONHAND_COLUMNS, True, "is_active",
+            _ONHAND_COLUMNS,
+            True,
+            "is_active",
         ),
         _entity(
-            "relations", "Product/ImportRelations", "Relation", "RelationHeader",
-            [("RelationFieldsThatAreSet", RelationField, "item"),
-             ("RelationCultureFieldsThatAreSet", RelationCultureField, "item")],
-            _RELATION_COLUMNS, True, "is_active",
+            "relations",
+            "Product/ImportRelations",
+            "Relation",
+            "RelationHeader",
+            [
+                ("RelationFieldsThatAreSet", RelationField, "item"),
+                ("RelationCultureFieldsThatAreSet", RelationCultureField, "item"),
+            ],
+            _RELATION_COLUMNS,
+            True,
+            "is_active",
             (("RelationCultureFieldsThatAreSet", "RelationFieldsThatAreSet", "Cultures"),),
         ),
         _entity(
-            "competitor_skus", "Product/ImportCompetitorSkus", "CompetitorSku", "CompetitorSkuHeader",
+            "competitor_skus",
+            "Product/ImportCompetitorSkus",
+            "CompetitorSku",
+            "CompetitorSkuHeader",
             [("CompetitorSkuFieldsThatAreSet", CompetitorSkuField, "item")],
-            _COMPETITOR_COLUMNS, True, "full_feed",
+            _COMPETITOR_COLUMNS,
+            True,
+            "full_feed",
         ),
         _entity(
-            "customers", "Customer/ImportCustomers", "Customer", "CustomerHeader",
-            [("AccountFieldsThatAreSet", AccountField, "item"),
-             ("CompanyFieldsThatAreSet", CompanyField, "item"),
-             ("CustomerFieldsThatAreSet", CustomerField, "item")],
-            _CUSTOMER_COLUMNS, False, "is_active",
+            "customers",
+            "Customer/ImportCustomers",
+            "Customer",
+            "CustomerHeader",
+            [
+                ("AccountFieldsThatAreSet", AccountField, "item"),
+                ("CompanyFieldsThatAreSet", CompanyField, "item"),
+                ("CustomerFieldsThatAreSet", CustomerField, "item"),
+            ],
+            _CUSTOMER_COLUMNS,
+            False,
+            "is_active",
         ),
         _entity(
-            "companies", "Customer/ImportCompanies", "Company", "CustomerHeader",
-            [("AccountFieldsThatAreSet", AccountField, "item"),
-             ("CompanyFieldsThatAreSet", CompanyField, "item"),
-             ("CustomerFieldsThatAreSet", CustomerField, "item")],
-            _COMPANY_COLUMNS, False, "is_active",
+            "companies",
+            "Customer/ImportCompanies",
+            "Company",
+            "CustomerHeader",
+            [
+                ("AccountFieldsThatAreSet", AccountField, "item"),
+                ("CompanyFieldsThatAreSet", CompanyField, "item"),
+                ("CustomerFieldsThatAreSet", CustomerField, "item"),
+            ],
+            _COMPANY_COLUMNS,
+            False,
+            "is_active",
         ),
         _entity(
-            "supplier_products", "Supplier/ImportProducts", "SupplierProduct", "SupplierProductHeader",
-            [("FieldsThatAreSet", SupplierProductField, "item"),
-             ("OnhandFieldsThatAreSet", SupplierOnHandField, "item"),
-             ("PriceFieldsThatAreSet", SupplierPriceField, "item"),
-             ("ContentFieldsThatAreSet", ProductCultureField, "item"),
-             ("ProductInfoFieldsThatAreSet", SupplierProductInfoField, "item")],
-            _SUPPLIER_COLUMNS, True, "full_feed",
+            "supplier_products",
+            "Supplier/ImportProducts",
+            "SupplierProduct",
+            "SupplierProductHeader",
+            [
+                ("FieldsThatAreSet", SupplierProductField, "item"),
+                ("OnhandFieldsThatAreSet", SupplierOnHandField, "item"),
+                ("PriceFieldsThatAreSet", SupplierPriceField, "item"),
+                ("ContentFieldsThatAreSet", ProductCultureField, "item"),
+                ("ProductInfoFieldsThatAreSet", SupplierProductInfoField, "item"),
+            ],
+            _SUPPLIER_COLUMNS,
+            True,
+            "full_feed",
         ),
     )
-}  # fmt: skip
+}
 
 # Members every header has (the base Header of the contract).
 BASE_HEADER_MEMBERS = ("AccountId", "SupplierId", "JobId", "StorageName", "SerializationType")
@@ -648,14 +918,35 @@ SALES_AREAS = frozenset(m.name for m in SalesArea)
 
 # System accounts usable by name in a feed's ``account``.
 SYSTEM_ACCOUNTS: dict[str, int] = {
-    "ERP": 10000, "POS": 10001, "PIM": 10002, "Storefront": 10003, "CRM": 10005,
-    "Marketplace": 10006, "Shipping service": 10007, "Translation service": 10008,
-    "Visma Business": 10009, "Visma.net": 10010, "Business central": 10011,
-    "CDON marketplace": 10013, "Voyado": 10014, "Norce [Jetshop]": 10015, "Norce Feed": 10016,
-    "Legacy system": 10017, "old ERP": 10018, "old Commerce": 10019, "Store": 10020,
-    "Integration": 10021, "Supplier 1": 10022, "Supplier 2": 10023, "Supplier 3": 10024,
-    "Bespoke": 10025, "Visma": 1134976, "inRiver": 1231903, "M3": 1233237, "Stibo": 1408480,
-}  # fmt: skip
+    "ERP": 10000,
+    "POS": 10001,
+    "PIM": 10002,
+    "Storefront": 10003,
+    "CRM": 10005,
+    "Marketplace": 10006,
+    "Shipping service": 10007,
+    "Translation service": 10008,
+    "Visma Business": 10009,
+    "Visma.net": 10010,
+    "Business central": 10011,
+    "CDON marketplace": 10013,
+    "Voyado": 10014,
+    "Norce [Jetshop]": 10015,
+    "Norce Feed": 10016,
+    "Legacy system": 10017,
+    "old ERP": 10018,
+    "old Commerce": 10019,
+    "Store": 10020,
+    "Integration": 10021,
+    "Supplier 1": 10022,
+    "Supplier 2": 10023,
+    "Supplier 3": 10024,
+    "Bespoke": 10025,
+    "Visma": 1134976,
+    "inRiver": 1231903,
+    "M3": 1233237,
+    "Stibo": 1408480,
+}
 
 
 REFERS_TO: dict[str, tuple[str, ...]] = {
@@ -665,7 +956,7 @@ REFERS_TO: dict[str, tuple[str, ...]] = {
     "competitor_skus": ("products",),
     "supplier_products": ("price_lists",),
     "customers": ("companies",),
-}  # fmt: skip
+}
 """The entities whose items an entity's rows refer to: Connect skips rows that name an unknown SKU or
 price list, so those imports go first (`toolkit.daily`)."""
 

@@ -16,9 +16,20 @@ __all__ = ["EXTRAS", "extra_for", "missing_extra_message"]
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "sandbox": ("starlette", "uvicorn", "trustme"),
-    "lab": ("jupyterlab", "ipywidgets", "papermill", "altair", "vl_convert", "nbclient", "nbformat",
-            "jupyter_client", "jupyter_core", "IPython", "ipykernel"),
-}  # fmt: skip
+    "lab": (
+        "jupyterlab",
+        "ipywidgets",
+        "papermill",
+        "altair",
+        "vl_convert",
+        "nbclient",
+        "nbformat",
+        "jupyter_client",
+        "jupyter_core",
+        "IPython",
+        "ipykernel",
+    ),
+}
 
 
 def extra_for(module: str | None) -> str | None:

@@ -36,11 +36,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Batch", "FeedKind", "Group", "KindOption", "Plan", "PlanSummary", "guard", "plan_feed", "plan_id"]
 
-def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto",
-              source: str | Path | None = None, now: datetime | None = None,
-              allow_mass_deactivation: bool = False, override_reason: str | None = None,
-              store: SnapshotStore | None = None,
-              checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
+
+def plan_feed(
+    settings: Settings,
+    feed: str | Feed,
+    *,
+    kind: KindOption = "auto",
+    source: str | Path | None = None,
+    now: datetime | None = None,
+    allow_mass_deactivation: bool = False,
+    override_reason: str | None = None,
+    store: SnapshotStore | None = None,
+    checked: tuple[pl.DataFrame, CheckResult] | None = None,
+) -> Plan:
     """Plan one feed: read, check, diff, guard, batch and snapshot (nothing is sent).
 
     Parameters
@@ -97,11 +105,21 @@ def plan_feed(settings: Settings, feed: str | Feed, *, kind: KindOption = "auto"
     """
     f = settings.feed(feed) if isinstance(feed, str) else feed
     if f.account is None:
-        msg = (f"{settings.path} [feeds.{f.name}]: no 'account'; Connect requires an AccountId "
-               "(a system account name such as 'ERP', or its number)")  # fmt: skip
+        msg = (
+            f"{settings.path} [feeds.{f.name}]: no 'account'; Connect requires an AccountId "
+            "(a system account name such as 'ERP', or its number)"
+        )
         raise ConfigError(msg)
     if store is None:
         store = SnapshotStore(settings.state_dir / "snapshots")
-    return build_plan(settings, f, kind=kind, source=source, now=now or datetime.now(UTC),
-                      allow=allow_mass_deactivation, reason=override_reason, store=store,
-                      checked=checked)  # fmt: skip
+    return build_plan(
+        settings,
+        f,
+        kind=kind,
+        source=source,
+        now=now or datetime.now(UTC),
+        allow=allow_mass_deactivation,
+        reason=override_reason,
+        store=store,
+        checked=checked,
+    )

@@ -58,8 +58,9 @@ def _feed_table(spec: str) -> str:
         msg = f"init --feed {spec!r}: expected NAME=ENTITY with ENTITY one of {', '.join(ENTITIES)}"
         raise ConfigError(msg)
     e = get_entity(entity)
-    return _FEED.format(name=name, entity=entity, endpoint=e.endpoint, keys=", ".join(e.key),
-                        first_key=e.key[0])  # fmt: skip
+    return _FEED.format(
+        name=name, entity=entity, endpoint=e.endpoint, keys=", ".join(e.key), first_key=e.key[0]
+    )
 
 
 def settings_template(feeds: list[str]) -> str:

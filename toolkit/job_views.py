@@ -26,17 +26,25 @@ STATUSES = ("any", "Succeeded", "Failed", "ValidationFailed", "Queued", "Validat
 class JobsView(View):
     """Job outcomes filtered by feed, status and period; charts; restart failed jobs."""
 
-    def __init__(self, report: JobReport, *, load: Callable[..., JobReport] = job_report,
-                 restart: Callable[..., list[int]] = restart_jobs) -> None:  # fmt: skip
+    def __init__(
+        self,
+        report: JobReport,
+        *,
+        load: Callable[..., JobReport] = job_report,
+        restart: Callable[..., list[int]] = restart_jobs,
+    ) -> None:
         self.report, self._load, self._restart = report, load, restart
         feeds = ["all", *sorted(report.settings.feeds)]
-        self.feed = add_css(W.Dropdown(options=feeds, value=report.feed or "all", description="feed"),
-                            "t-jobs-feed")  # fmt: skip
-        self.status = add_css(W.Dropdown(options=STATUSES, value=report.status or "any",
-                                         description="status"), "t-jobs-status")  # fmt: skip
+        self.feed = add_css(
+            W.Dropdown(options=feeds, value=report.feed or "all", description="feed"), "t-jobs-feed"
+        )
+        self.status = add_css(
+            W.Dropdown(options=STATUSES, value=report.status or "any", description="status"), "t-jobs-status"
+        )
         period = report.period if report.period in PERIODS else "all"
-        self.period = add_css(W.Dropdown(options=PERIODS, value=period, description="period"),
-                              "t-jobs-period")  # fmt: skip
+        self.period = add_css(
+            W.Dropdown(options=PERIODS, value=period, description="period"), "t-jobs-period"
+        )
         self.refresh = add_css(W.Button(description="Refresh"), "t-refresh")
         self.summary = add_css(W.HTML(), "t-jobs-summary")
         self.table = add_css(W.HTML(), "t-jobs")
@@ -45,15 +53,26 @@ class JobsView(View):
         self.charts = add_css(W.Output(), "t-jobs-charts")
         self.refresh.on_click(lambda _: self._run(self.reload))
         self.restart.on_click(lambda _: self._run(self.restart_selected))
-        super().__init__([W.HBox([self.feed, self.status, self.period, self.refresh]), self.summary,
-                          self.table, W.HBox([self.failed, self.restart]), self.charts],
-                         css="t-jobs-view")  # fmt: skip
+        super().__init__(
+            [
+                W.HBox([self.feed, self.status, self.period, self.refresh]),
+                self.summary,
+                self.table,
+                W.HBox([self.failed, self.restart]),
+                self.charts,
+            ],
+            css="t-jobs-view",
+        )
         self.show(report)
 
     def reload(self) -> JobReport:
         """Load the outcomes again with the filters' values."""
-        report = self._load(self.report.settings, feed=_all(self.feed.value),
-                            status=_all(self.status.value), period=_all(self.period.value))  # fmt: skip
+        report = self._load(
+            self.report.settings,
+            feed=_all(self.feed.value),
+            status=_all(self.status.value),
+            period=_all(self.period.value),
+        )
         self.show(report)
         return report
 
@@ -70,8 +89,7 @@ class JobsView(View):
 
     def restart_selected(self) -> list[int]:
         """Restart the selected failed jobs, then reload."""
-        new = self._restart(self.report.settings, list(self.failed.value),
-                            outcomes=self.report.outcomes)  # fmt: skip
+        new = self._restart(self.report.settings, list(self.failed.value), outcomes=self.report.outcomes)
         self.reload()
         return new
 

@@ -46,8 +46,17 @@ from toolkit.records import (
     Reason,
 )
 
-__all__ = ["BatchRecord", "BatchState", "Event", "JobRecord", "Ledger", "PlanRecord", "PlanState",
-           "Reason", "StateDamaged"]  # fmt: skip
+__all__ = [
+    "BatchRecord",
+    "BatchState",
+    "Event",
+    "JobRecord",
+    "Ledger",
+    "PlanRecord",
+    "PlanState",
+    "Reason",
+    "StateDamaged",
+]
 
 _NO_PARAMS: tuple[Any, ...] = ()
 OPEN_PLAN_STATES: tuple[PlanState, ...] = ("planned", "sending", "submitted")
@@ -110,8 +119,9 @@ class Ledger(FeedLocks, JobClaims):
         self._mutex = threading.RLock()
         self._held: dict[str, int] = {}
         try:
-            self._con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                        timeout=10.0)  # fmt: skip
+            self._con = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
             self._con.row_factory = sqlite3.Row
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA foreign_keys=ON")
@@ -180,25 +190,42 @@ class Ledger(FeedLocks, JobClaims):
         if found != ["ok"]:
             raise StateDamaged(_damaged(self.path, "is damaged", "; ".join(found[:3])))
 
-    def _event(self, con: sqlite3.Connection, reason: Reason, *, feed: str | None,
-               plan_id: str | None = None, index: int | None = None, job_id: int | None = None,
-               detail: dict[str, Any] | None = None) -> Event:  # fmt: skip
+    def _event(
+        self,
+        con: sqlite3.Connection,
+        reason: Reason,
+        *,
+        feed: str | None,
+        plan_id: str | None = None,
+        index: int | None = None,
+        job_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Event:
         at = self.now()
         body = json.dumps(detail or {}, default=str, sort_keys=True)
         con.execute(
             "INSERT INTO events (at, reason, feed, plan_id, idx, job_id, detail) VALUES (?,?,?,?,?,?,?)",
             (_iso(at), reason.value, feed, plan_id, index, job_id, body),
         )
-        return Event(at=at, reason=reason, feed=feed, plan_id=plan_id, index=index, job_id=job_id,
-                     detail=detail or {})  # fmt: skip
+        return Event(
+            at=at, reason=reason, feed=feed, plan_id=plan_id, index=index, job_id=job_id, detail=detail or {}
+        )
 
-    def event(self, reason: Reason, *, feed: str | None = None, plan_id: str | None = None,
-              index: int | None = None, job_id: int | None = None,
-              detail: dict[str, Any] | None = None) -> Event:  # fmt: skip
+    def event(
+        self,
+        reason: Reason,
+        *,
+        feed: str | None = None,
+        plan_id: str | None = None,
+        index: int | None = None,
+        job_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Event:
         """Record one event on its own (state changes record theirs in the same transaction)."""
         with self._tx() as con:
-            return self._event(con, reason, feed=feed, plan_id=plan_id, index=index, job_id=job_id,
-                               detail=detail)  # fmt: skip
+            return self._event(
+                con, reason, feed=feed, plan_id=plan_id, index=index, job_id=job_id, detail=detail
+            )
 
     # --- plans -------------------------------------------------------------------------------
     def record_plan(self, plan: Any, *, directory: Path | None = None) -> PlanRecord:
@@ -218,47 +245,78 @@ class Ledger(FeedLocks, JobClaims):
         with self._tx() as con:
             self._supersede(con, plan.feed, plan.id, now)
             if rows:
-                con.execute("UPDATE batches SET state='planned', job_id=NULL, error=NULL, updated_at=? "
-                            "WHERE plan_id=?", (now, plan.id))  # fmt: skip
+                con.execute(
+                    "UPDATE batches SET state='planned', job_id=NULL, error=NULL, updated_at=? "
+                    "WHERE plan_id=?",
+                    (now, plan.id),
+                )
                 con.execute("UPDATE plans SET state='planned', updated_at=? WHERE id=?", (now, plan.id))
-                self._event(con, Reason.REPLANNED, feed=plan.feed, plan_id=plan.id,
-                            detail={"was": rows[0][0]})  # fmt: skip
+                self._event(
+                    con, Reason.REPLANNED, feed=plan.feed, plan_id=plan.id, detail={"was": rows[0][0]}
+                )
             else:
                 self._insert_plan(con, plan, snapshot, directory, now)
             if plan.allow_mass_deactivation:  # the reason, and the counts it allowed
                 counts = getattr(plan, "summary", None)
-                self._event(con, Reason.GUARD_OVERRIDE, feed=plan.feed, plan_id=plan.id,
-                            detail={"reason": plan.override_reason,
-                                    "deactivated": getattr(counts, "deactivated", None),
-                                    "baseline_items": getattr(counts, "baseline_items", None)})  # fmt: skip
+                self._event(
+                    con,
+                    Reason.GUARD_OVERRIDE,
+                    feed=plan.feed,
+                    plan_id=plan.id,
+                    detail={
+                        "reason": plan.override_reason,
+                        "deactivated": getattr(counts, "deactivated", None),
+                        "baseline_items": getattr(counts, "baseline_items", None),
+                    },
+                )
         return self.plan(plan.id)
 
     def _supersede(self, con: sqlite3.Connection, feed: str, plan_id: str, now: str | None) -> None:
         states = (*OPEN_PLAN_STATES, "failed")
-        stale = con.execute(f"SELECT id FROM plans WHERE feed = ? AND id != ? AND state IN "
-                            f"({_marks(states)})", (feed, plan_id, *states)).fetchall()  # fmt: skip
+        stale = con.execute(
+            f"SELECT id FROM plans WHERE feed = ? AND id != ? AND state IN ({_marks(states)})",
+            (feed, plan_id, *states),
+        ).fetchall()
         for row in stale:
             con.execute("UPDATE plans SET state='superseded', updated_at=? WHERE id=?", (now, row[0]))
             self._event(con, Reason.SUPERSEDED, feed=feed, plan_id=row[0], detail={"by": plan_id})
 
-    def _insert_plan(self, con: sqlite3.Connection, plan: Any, snap: Any, directory: Path | None,
-                     now: str | None) -> None:  # fmt: skip
+    def _insert_plan(
+        self, con: sqlite3.Connection, plan: Any, snap: Any, directory: Path | None, now: str | None
+    ) -> None:
         base = plan.baseline
         con.execute(
             "INSERT INTO plans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (plan.id, plan.feed, plan.entity, plan.kind, getattr(plan, "profile", None),
-             snap.id if snap else None, base.id if base else None,
-             json.dumps(plan.summary.as_dict(), default=str, sort_keys=True),
-             _iso(plan.created), int(plan.allow_mass_deactivation), plan.override_reason,
-             str(directory) if directory else None, "planned", now, now),
-        )  # fmt: skip
+            (
+                plan.id,
+                plan.feed,
+                plan.entity,
+                plan.kind,
+                getattr(plan, "profile", None),
+                snap.id if snap else None,
+                base.id if base else None,
+                json.dumps(plan.summary.as_dict(), default=str, sort_keys=True),
+                _iso(plan.created),
+                int(plan.allow_mass_deactivation),
+                plan.override_reason,
+                str(directory) if directory else None,
+                "planned",
+                now,
+                now,
+            ),
+        )
         con.executemany(
             "INSERT INTO batches (plan_id, idx, batch_id, endpoint, item_count, bytes, state, "
             "updated_at) VALUES (?,?,?,?,?,?,'planned',?)",
             [(plan.id, b.index, b.id, b.endpoint, b.item_count, b.size, now) for b in plan.batches],
         )
-        self._event(con, Reason.PLANNED, feed=plan.feed, plan_id=plan.id,
-                    detail={"batches": len(plan.batches), "kind": plan.kind})  # fmt: skip
+        self._event(
+            con,
+            Reason.PLANNED,
+            feed=plan.feed,
+            plan_id=plan.id,
+            detail={"batches": len(plan.batches), "kind": plan.kind},
+        )
 
     def plan(self, plan_id: str) -> PlanRecord:
         """The recorded plan ``plan_id``; LedgerError when unknown."""
@@ -289,8 +347,9 @@ class Ledger(FeedLocks, JobClaims):
 
     def set_plan_state(self, plan_id: str, state: PlanState) -> None:
         with self._tx() as con:
-            con.execute("UPDATE plans SET state=?, updated_at=? WHERE id=?",
-                        (state, _iso(self.now()), plan_id))  # fmt: skip
+            con.execute(
+                "UPDATE plans SET state=?, updated_at=? WHERE id=?", (state, _iso(self.now()), plan_id)
+            )
 
     # --- batches -----------------------------------------------------------------------------
     def batches(self, plan_id: str) -> list[BatchRecord]:
@@ -313,14 +372,23 @@ class Ledger(FeedLocks, JobClaims):
                 "error=NULL WHERE plan_id=? AND idx=?",
                 (now, now, plan_id, index),
             )
-            con.execute("UPDATE plans SET state='sending', updated_at=? WHERE id=? AND state='planned'",
-                        (now, plan_id))  # fmt: skip
+            con.execute(
+                "UPDATE plans SET state='sending', updated_at=? WHERE id=? AND state='planned'",
+                (now, plan_id),
+            )
             self._event(con, Reason.SENDING, feed=_feed_of(con, plan_id), plan_id=plan_id, index=index)
         return self.batch(plan_id, index)
 
-    def mark_accepted(self, plan_id: str, index: int, job_id: int, *,
-                      reason: Reason = Reason.ACCEPTED, restarted_from: int | None = None,
-                      queued_at: datetime | None = None) -> BatchRecord:  # fmt: skip
+    def mark_accepted(
+        self,
+        plan_id: str,
+        index: int,
+        job_id: int,
+        *,
+        reason: Reason = Reason.ACCEPTED,
+        restarted_from: int | None = None,
+        queued_at: datetime | None = None,
+    ) -> BatchRecord:
         """Record the job id Connect gave batch ``index`` and open a job row for it."""
         now = _iso(self.now())
         with self._tx() as con:
@@ -329,17 +397,32 @@ class Ledger(FeedLocks, JobClaims):
                 "WHERE plan_id=? AND idx=?",
                 (job_id, now, now, plan_id, index),
             )
-            row = con.execute("SELECT batch_id, sent_at FROM batches WHERE plan_id=? AND idx=?",
-                              (plan_id, index)).fetchone()  # fmt: skip
+            row = con.execute(
+                "SELECT batch_id, sent_at FROM batches WHERE plan_id=? AND idx=?", (plan_id, index)
+            ).fetchone()
             con.execute(
                 "INSERT INTO jobs (job_id, plan_id, batch_id, idx, queued_at, restarted_from, "
                 "updated_at) VALUES (?,?,?,?,?,?,?)",
-                (job_id, plan_id, row["batch_id"], index, _iso(queued_at) or row["sent_at"] or now,
-                 restarted_from, now),
-            )  # fmt: skip
+                (
+                    job_id,
+                    plan_id,
+                    row["batch_id"],
+                    index,
+                    _iso(queued_at) or row["sent_at"] or now,
+                    restarted_from,
+                    now,
+                ),
+            )
             claim(con, self.path, job_id, plan_id, index, now or "")
-            self._event(con, reason, feed=_feed_of(con, plan_id), plan_id=plan_id, index=index,
-                        job_id=job_id, detail={"restarted_from": restarted_from})  # fmt: skip
+            self._event(
+                con,
+                reason,
+                feed=_feed_of(con, plan_id),
+                plan_id=plan_id,
+                index=index,
+                job_id=job_id,
+                detail={"restarted_from": restarted_from},
+            )
             _close_sending(con, plan_id, now)
         return self.batch(plan_id, index)
 
@@ -347,12 +430,19 @@ class Ledger(FeedLocks, JobClaims):
         """A plan the ledger had forgotten: every batch not accepted is ``unknown``, sent at ``sent_at``
         (so each is looked up in Job/List before it is sent again)."""
         with self._tx() as con:
-            con.execute("UPDATE batches SET state='unknown', sent_at=?, attempts=attempts+1, updated_at=? "
-                        "WHERE plan_id=? AND state != 'accepted'",
-                        (_iso(sent_at), _iso(self.now()), plan_id))  # fmt: skip
+            con.execute(
+                "UPDATE batches SET state='unknown', sent_at=?, attempts=attempts+1, updated_at=? "
+                "WHERE plan_id=? AND state != 'accepted'",
+                (_iso(sent_at), _iso(self.now()), plan_id),
+            )
             con.execute("UPDATE plans SET state='sending' WHERE id=?", (plan_id,))
-            self._event(con, Reason.OUTCOME_UNKNOWN, feed=_feed_of(con, plan_id), plan_id=plan_id,
-                        detail={"recovered": True})  # fmt: skip
+            self._event(
+                con,
+                Reason.OUTCOME_UNKNOWN,
+                feed=_feed_of(con, plan_id),
+                plan_id=plan_id,
+                detail={"recovered": True},
+            )
 
     def mark_unknown(self, plan_id: str, index: int, error: str) -> BatchRecord:
         """The batch was sent, no answer came back and its job was not found in Job/List."""
@@ -362,14 +452,21 @@ class Ledger(FeedLocks, JobClaims):
         """Connect refused the batch (an error answer, not a lost one)."""
         return self._mark(plan_id, index, "failed", Reason.SEND_FAILED, error)
 
-    def _mark(self, plan_id: str, index: int, state: BatchState, reason: Reason,
-              error: str) -> BatchRecord:  # fmt: skip
+    def _mark(self, plan_id: str, index: int, state: BatchState, reason: Reason, error: str) -> BatchRecord:
         now = _iso(self.now())
         with self._tx() as con:
-            con.execute("UPDATE batches SET state=?, error=?, updated_at=? WHERE plan_id=? AND idx=?",
-                        (state, error, now, plan_id, index))  # fmt: skip
-            self._event(con, reason, feed=_feed_of(con, plan_id), plan_id=plan_id, index=index,
-                        detail={"error": error})  # fmt: skip
+            con.execute(
+                "UPDATE batches SET state=?, error=?, updated_at=? WHERE plan_id=? AND idx=?",
+                (state, error, now, plan_id, index),
+            )
+            self._event(
+                con,
+                reason,
+                feed=_feed_of(con, plan_id),
+                plan_id=plan_id,
+                index=index,
+                detail={"error": error},
+            )
         return self.batch(plan_id, index)
 
     # --- jobs --------------------------------------------------------------------------------
@@ -377,24 +474,40 @@ class Ledger(FeedLocks, JobClaims):
         """Store a job's latest state (status, counts, times) on its newest row."""
         run_time = job.run_time.total_seconds() if job.run_time is not None else None
         with self._tx() as con:
-            row = con.execute("SELECT run, plan_id, idx FROM jobs WHERE job_id=? ORDER BY run DESC "
-                              "LIMIT 1", (job.job_id,)).fetchone()  # fmt: skip
+            row = con.execute(
+                "SELECT run, plan_id, idx FROM jobs WHERE job_id=? ORDER BY run DESC LIMIT 1", (job.job_id,)
+            ).fetchone()
             if row is None:
                 msg = f"ledger {self.path}: job {job.job_id} belongs to no recorded batch"
                 raise LedgerError(msg)
             con.execute(
                 "UPDATE jobs SET status=?, totals=?, inserts=?, updates=?, fail=?, start=?, stop=?, "
                 "run_time_s=?, log_tail=COALESCE(?, log_tail), updated_at=? WHERE run=?",
-                (int(job.status), job.totals, job.inserts, job.updates, job.fail, _iso(job.start),
-                 _iso(job.stop), run_time, json.dumps(list(log_tail), default=str)
-                 if log_tail is not None else None, _iso(self.now()), row["run"]),
-            )  # fmt: skip
+                (
+                    int(job.status),
+                    job.totals,
+                    job.inserts,
+                    job.updates,
+                    job.fail,
+                    _iso(job.start),
+                    _iso(job.stop),
+                    run_time,
+                    json.dumps(list(log_tail), default=str) if log_tail is not None else None,
+                    _iso(self.now()),
+                    row["run"],
+                ),
+            )
             if getattr(job, "is_done", job.is_finished):
                 ok = bool(job.succeeded)
-                self._event(con, Reason.JOB_SUCCEEDED if ok else Reason.JOB_FAILED,
-                            feed=_feed_of(con, row["plan_id"]), plan_id=row["plan_id"],
-                            index=row["idx"], job_id=job.job_id,
-                            detail={"status": int(job.status), "fail": job.fail})  # fmt: skip
+                self._event(
+                    con,
+                    Reason.JOB_SUCCEEDED if ok else Reason.JOB_FAILED,
+                    feed=_feed_of(con, row["plan_id"]),
+                    plan_id=row["plan_id"],
+                    index=row["idx"],
+                    job_id=job.job_id,
+                    detail={"status": int(job.status), "fail": job.fail},
+                )
         return self.job(job.job_id)
 
     def job(self, job_id: int) -> JobRecord:
@@ -417,9 +530,11 @@ class Ledger(FeedLocks, JobClaims):
 
     def job_rows(self, *, since: datetime | None = None) -> list[sqlite3.Row]:
         """Each job row joined with its plan (for ``runs.job_outcomes``), oldest first."""
-        sql = ("SELECT p.feed, p.entity, p.kind, j.*, b.item_count FROM jobs j "
-               "JOIN plans p ON p.id = j.plan_id "
-               "JOIN batches b ON b.plan_id = j.plan_id AND b.idx = j.idx")  # fmt: skip
+        sql = (
+            "SELECT p.feed, p.entity, p.kind, j.*, b.item_count FROM jobs j "
+            "JOIN plans p ON p.id = j.plan_id "
+            "JOIN batches b ON b.plan_id = j.plan_id AND b.idx = j.idx"
+        )
         if since is None:
             return self._rows(sql + " ORDER BY j.run")
         return self._rows(sql + " WHERE j.queued_at >= ? ORDER BY j.run", (_iso(since),))
@@ -431,8 +546,7 @@ class Ledger(FeedLocks, JobClaims):
         with self._tx() as con:
             con.execute("INSERT INTO promotions VALUES (?,?,?,?)", (feed, snapshot_id, plan_id, now))
             con.execute("UPDATE plans SET state='succeeded', updated_at=? WHERE id=?", (now, plan_id))
-            self._event(con, Reason.PROMOTED, feed=feed, plan_id=plan_id,
-                        detail={"snapshot": snapshot_id})  # fmt: skip
+            self._event(con, Reason.PROMOTED, feed=feed, plan_id=plan_id, detail={"snapshot": snapshot_id})
 
     def promotions(self, feed: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM promotions", _NO_PARAMS
@@ -449,9 +563,11 @@ class Ledger(FeedLocks, JobClaims):
 
 
 def _damaged(path: Path, what: str, exc: object) -> str:
-    return (f"ledger {path}: {what} ({exc}); the state directory is damaged: restore ledger.sqlite from a "
-            "backup, or move it aside and run `norce-feeds resume FEED`, which looks the saved plans' "
-            "batches up in Job/List before sending anything")  # fmt: skip
+    return (
+        f"ledger {path}: {what} ({exc}); the state directory is damaged: restore ledger.sqlite from a "
+        "backup, or move it aside and run `norce-feeds resume FEED`, which looks the saved plans' "
+        "batches up in Job/List before sending anything"
+    )
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -465,8 +581,12 @@ def _feed_of(con: sqlite3.Connection, plan_id: str) -> str | None:
 
 def _close_sending(con: sqlite3.Connection, plan_id: str, now: str | None) -> None:
     """A plan whose batches are all accepted is ``submitted``."""
-    open_ = con.execute("SELECT COUNT(*) FROM batches WHERE plan_id=? AND state != 'accepted'",
-                        (plan_id,)).fetchone()[0]  # fmt: skip
+    open_ = con.execute(
+        "SELECT COUNT(*) FROM batches WHERE plan_id=? AND state != 'accepted'", (plan_id,)
+    ).fetchone()[0]
     if open_ == 0:
-        con.execute("UPDATE plans SET state='submitted', updated_at=? WHERE id=? AND state IN "
-                    "('planned','sending','failed')", (now, plan_id))  # fmt: skip
+        con.execute(
+            "UPDATE plans SET state='submitted', updated_at=? WHERE id=? AND state IN "
+            "('planned','sending','failed')",
+            (now, plan_id),
+        )

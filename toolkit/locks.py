@@ -47,9 +47,17 @@ class FeedLocks:
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
 
-    def _event(self, con: sqlite3.Connection, reason: Reason, *, feed: str | None,
-               plan_id: str | None = None, index: int | None = None, job_id: int | None = None,
-               detail: dict[str, Any] | None = None) -> Event:  # fmt: skip
+    def _event(
+        self,
+        con: sqlite3.Connection,
+        reason: Reason,
+        *,
+        feed: str | None,
+        plan_id: str | None = None,
+        index: int | None = None,
+        job_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Event:
         raise NotImplementedError
 
     @contextmanager
@@ -72,13 +80,17 @@ class FeedLocks:
         with self._tx() as con:
             row = con.execute("SELECT * FROM locks WHERE feed = ?", (feed,)).fetchone()
             if row is not None and not _is_stale(row, host):
-                msg = (f"feed {feed!r} is locked by {row['holder']} since {row['taken_at']}; "
-                       "another run of this feed is in progress")  # fmt: skip
+                msg = (
+                    f"feed {feed!r} is locked by {row['holder']} since {row['taken_at']}; "
+                    "another run of this feed is in progress"
+                )
                 raise FeedLocked(msg)
             if row is not None:
                 self._event(con, Reason.STALE_LOCK_BROKEN, feed=feed, detail={"holder": row["holder"]})
-            con.execute("INSERT OR REPLACE INTO locks VALUES (?,?,?,?,?,?)",
-                        (feed, holder, host, pid, started, _iso(self.now())))  # fmt: skip
+            con.execute(
+                "INSERT OR REPLACE INTO locks VALUES (?,?,?,?,?,?)",
+                (feed, holder, host, pid, started, _iso(self.now())),
+            )
         self._held[feed] = 1
         return holder
 
@@ -121,8 +133,11 @@ def process_started(pid: int) -> str | None:
     """When process ``pid`` started (UTC, to the second) from /proc; None when gone or unknown."""
     try:
         after = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))  # fmt: skip
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
     except (OSError, IndexError, ValueError, StopIteration):
         return None
     if after[0] == "Z":

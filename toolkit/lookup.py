@@ -53,8 +53,15 @@ class JobLookup:
 DEFAULT_LOOKUP = JobLookup()
 
 
-def find_job(client: Any, ledger: Ledger, plan_id: str, batch: Batch, since: datetime,
-             lookup: JobLookup, sleep: Callable[[float], None]) -> Job | None:  # fmt: skip
+def find_job(
+    client: Any,
+    ledger: Ledger,
+    plan_id: str,
+    batch: Batch,
+    since: datetime,
+    lookup: JobLookup,
+    sleep: Callable[[float], None],
+) -> Job | None:
     """The job of ``batch`` (sent at ``since``), None when Job/List shows none for it.
 
     Call it holding the endpoint's send lock. Raises OutcomeUnknown when Job/List cannot tell which
@@ -67,24 +74,31 @@ def find_job(client: Any, ledger: Ledger, plan_id: str, batch: Batch, since: dat
             sleep(lookup.delay)
         listed = client.list_jobs()  # before the ledger: a job listed here was claimed or is unresolved
         claimed = ledger.claimed_job_ids()
-        hits = sorted((j for j in listed if j.job_id not in claimed
-                       and _matches(j, batch.item_count, cutoff, batch.endpoint)),
-                      key=lambda j: j.job_id)  # fmt: skip
-        owners = [(b.plan_id, b.index) for b in ledger.unresolved(batch.endpoint, batch.item_count,
-                                                                 since=cutoff)]  # fmt: skip
+        hits = sorted(
+            (
+                j
+                for j in listed
+                if j.job_id not in claimed and _matches(j, batch.item_count, cutoff, batch.endpoint)
+            ),
+            key=lambda j: j.job_id,
+        )
+        owners = [
+            (b.plan_id, b.index) for b in ledger.unresolved(batch.endpoint, batch.item_count, since=cutoff)
+        ]
         decided, problem = _decide(hits, owners, (plan_id, batch.index))
         if decided is not None:
             return decided
     if problem:
-        msg = (f"plan {plan_id} batch {batch.index} ({batch.endpoint}): sent, no answer, and Job/List "
-               f"cannot tell its job apart: {problem}; nothing was resent. Run `norce-feeds resume` "
-               "for the other feeds first, then for this one")  # fmt: skip
+        msg = (
+            f"plan {plan_id} batch {batch.index} ({batch.endpoint}): sent, no answer, and Job/List "
+            f"cannot tell its job apart: {problem}; nothing was resent. Run `norce-feeds resume` "
+            "for the other feeds first, then for this one"
+        )
         raise OutcomeUnknown(msg, endpoint=batch.endpoint, batch=batch.id)
     return None
 
 
-def _decide(hits: list[Job], owners: list[tuple[str, int]],
-            ours: tuple[str, int]) -> tuple[Job | None, str]:  # fmt: skip
+def _decide(hits: list[Job], owners: list[tuple[str, int]], ours: tuple[str, int]) -> tuple[Job | None, str]:
     """The job the send order gives ``ours`` (or None), and why it is ambiguous when it is."""
     if ours not in owners:
         owners = [*owners, ours]
@@ -97,8 +111,9 @@ def _decide(hits: list[Job], owners: list[tuple[str, int]],
         return (hits[at] if at < len(hits) else None), ""
     jobs = ", ".join(str(j.job_id) for j in hits[:10])
     batches = ", ".join(f"{p} #{i}" for p, i in owners[:10])
-    return None, (f"{len(hits)} unclaimed matching job(s) ({jobs}) for {len(owners)} unanswered "
-                  f"batch(es) ({batches})")
+    return None, (
+        f"{len(hits)} unclaimed matching job(s) ({jobs}) for {len(owners)} unanswered batch(es) ({batches})"
+    )
 
 
 def _matches(job: Job, items: int, cutoff: datetime, endpoint: str) -> bool:
@@ -107,4 +122,3 @@ def _matches(job: Job, items: int, cutoff: datetime, endpoint: str) -> bool:
     counted = job.totals == items or (not done and not job.totals)
     recent = job.start is None or job.start >= cutoff
     return counted and recent and (not job.storage_name or name in job.storage_name.lower())
-

@@ -33,8 +33,16 @@ if TYPE_CHECKING:
     from toolkit.diff import Diff
     from toolkit.feeds import Plan
 
-__all__ = ["EXIT_CODES", "Ending", "Preview", "SubmitResult", "find_settings", "preview_feed",
-           "sample_changes", "submit_feed"]  # fmt: skip
+__all__ = [
+    "EXIT_CODES",
+    "Ending",
+    "Preview",
+    "SubmitResult",
+    "find_settings",
+    "preview_feed",
+    "sample_changes",
+    "submit_feed",
+]
 
 
 def find_settings(path: str | Path = "", *, start: str | Path | None = None) -> Path:
@@ -58,8 +66,10 @@ def find_settings(path: str | Path = "", *, start: str | Path | None = None) -> 
     for folder in (here, *here.parents):
         if (folder / wanted).is_file():
             return folder / wanted
-    msg = (f"{wanted}: settings file not found in {here} or any folder above it (expected norce.toml "
-           "with [profiles] and [feeds]; give settings_path)")  # fmt: skip
+    msg = (
+        f"{wanted}: settings file not found in {here} or any folder above it (expected norce.toml "
+        "with [profiles] and [feeds]; give settings_path)"
+    )
     raise ConfigError(msg)
 
 
@@ -72,9 +82,16 @@ def _first_feed(settings: Settings, feed: str | None) -> str:
     return sorted(settings.feeds)[0]
 
 
-def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind = "auto",
-                 source: str | None = None, allow_mass_deactivation: bool = False,
-                 override_reason: str | None = None, now: datetime | None = None) -> Preview:  # fmt: skip
+def preview_feed(
+    settings: Settings,
+    feed: str | None = None,
+    *,
+    kind: FeedKind = "auto",
+    source: str | None = None,
+    allow_mass_deactivation: bool = False,
+    override_reason: str | None = None,
+    now: datetime | None = None,
+) -> Preview:
     """Read, check, diff and plan ``feed`` (the first feed when empty); nothing is sent.
 
     The check and diff are those of the current source against the feed's baseline; the plan is
@@ -92,16 +109,30 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
     lenient = replace(spec.policies, max_reject_ratio=1.0, on_reject="skip")
     frame = read_source(spec, path=path)
     check = validate(spec.entity, frame, policies=lenient)
-    base = Preview(settings, name, kind, path, check=check,
-                   allow_mass_deactivation=allow_mass_deactivation,
-                   override_reason=given(override_reason))  # fmt: skip
+    base = Preview(
+        settings,
+        name,
+        kind,
+        path,
+        check=check,
+        allow_mass_deactivation=allow_mass_deactivation,
+        override_reason=given(override_reason),
+    )
     try:  # the source is read and checked once: the plan takes those rows
-        plan = plan_feed(settings, name, kind=kind, source=path, now=now,
-                         allow_mass_deactivation=allow_mass_deactivation,
-                         override_reason=given(override_reason), checked=(frame, check))  # fmt: skip
+        plan = plan_feed(
+            settings,
+            name,
+            kind=kind,
+            source=path,
+            now=now,
+            allow_mass_deactivation=allow_mass_deactivation,
+            override_reason=given(override_reason),
+            checked=(frame, check),
+        )
     except GuardRefused as exc:
-        return _replace(base, diff=_diff(settings, name, check), verdict=f"guard refused: {exc}",
-                        refused=True)  # fmt: skip
+        return _replace(
+            base, diff=_diff(settings, name, check), verdict=f"guard refused: {exc}", refused=True
+        )
     except CheckFailed as exc:
         return _replace(base, diff=_diff(settings, name, check), verdict=f"checks failed: {exc}")
     diff = plan.diff if plan.baseline is not None else None  # None: no baseline to diff against yet
@@ -111,8 +142,10 @@ def preview_feed(settings: Settings, feed: str | None = None, *, kind: FeedKind 
 def _require_reason(feed: str, allow: bool, reason: str | None) -> None:
     """The CLI's rule, here too: an override says why (the reason is recorded in the ledger)."""
     if allow and not (reason or "").strip():
-        msg = (f"feed {feed!r}: overriding the guard (allow_mass_deactivation) needs a non-empty "
-               f"override_reason, recorded in the ledger; found {reason!r}")  # fmt: skip
+        msg = (
+            f"feed {feed!r}: overriding the guard (allow_mass_deactivation) needs a non-empty "
+            f"override_reason, recorded in the ledger; found {reason!r}"
+        )
         raise ConfigError(msg)
 
 
@@ -123,8 +156,10 @@ def _replace(preview: Preview, **changes: Any) -> Preview:
 def _verdict(plan: Plan) -> str:
     if plan.allow_mass_deactivation and plan.override_reason:
         s = plan.summary
-        return (f"ok (guard overridden: {plan.override_reason}; deactivates {s.deactivated:,} of "
-                f"{s.baseline_items:,} baseline items)")  # fmt: skip
+        return (
+            f"ok (guard overridden: {plan.override_reason}; deactivates {s.deactivated:,} of "
+            f"{s.baseline_items:,} baseline items)"
+        )
     return "ok" if plan.batches else "ok (nothing to send)"
 
 

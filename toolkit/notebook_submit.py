@@ -27,11 +27,19 @@ __all__ = ["EXIT_CODES", "Ending", "StatusCallback", "SubmitResult", "submit_fee
 StatusCallback = Callable[[dict[int, str]], None]
 
 # --- submit ---------------------------------------------------------------------------------
-Ending = Literal["succeeded", "nothing to send", "dry run", "jobs failed", "items failed",
-                 "guard refused", "checks failed"]  # fmt: skip
+Ending = Literal[
+    "succeeded", "nothing to send", "dry run", "jobs failed", "items failed", "guard refused", "checks failed"
+]
 # the CLI's exit code for each ending (toolkit.cli), so a headless notebook means what a cron line means
-EXIT_CODES: dict[str, int] = {"succeeded": 0, "nothing to send": 0, "dry run": 0, "jobs failed": 4,
-                              "items failed": 4, "guard refused": 3, "checks failed": 1}  # fmt: skip
+EXIT_CODES: dict[str, int] = {
+    "succeeded": 0,
+    "nothing to send": 0,
+    "dry run": 0,
+    "jobs failed": 4,
+    "items failed": 4,
+    "guard refused": 3,
+    "checks failed": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -78,12 +86,21 @@ class SubmitResult:
         raise kinds.get(self.ending, JobFailed)(f"{self.feed}: {self.ending}: {self.reason}")
 
     def summary(self) -> dict[str, Any]:
-        out = {"feed": self.feed, "plan_id": self.plan_id, "dry_run": self.dry_run,
-               "batches": self.batches, "items": self.items, "job_ids": list(self.job_ids),
-               "statuses": {str(k): v for k, v in self.statuses.items()}, "verdict": self.verdict,
-               "outcome": self.ending, "reason": self.reason, "exit_code": self.exit_code,
-               "succeeded": self.succeeded,
-               "promoted": self.outcome.promoted if self.outcome else None}  # fmt: skip
+        out = {
+            "feed": self.feed,
+            "plan_id": self.plan_id,
+            "dry_run": self.dry_run,
+            "batches": self.batches,
+            "items": self.items,
+            "job_ids": list(self.job_ids),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "verdict": self.verdict,
+            "outcome": self.ending,
+            "reason": self.reason,
+            "exit_code": self.exit_code,
+            "succeeded": self.succeeded,
+            "promoted": self.outcome.promoted if self.outcome else None,
+        }
         return summary_json(out)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
@@ -95,8 +112,10 @@ class SubmitResult:
         if self.dry_run or self.plan_id is None or not self.batches:
             return f"{self.feed}: {self.ending}: {self.reason}"
         ok = sum(v == "Succeeded" for v in self.statuses.values())
-        return (f"{self.feed}: {self.batches} batches ({self.items} items) sent, "
-                f"{ok} of {len(self.statuses)} jobs succeeded; {self.ending}: {self.reason}")  # fmt: skip
+        return (
+            f"{self.feed}: {self.batches} batches ({self.items} items) sent, "
+            f"{ok} of {len(self.statuses)} jobs succeeded; {self.ending}: {self.reason}"
+        )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython shows it
         printer.text(str(self))
@@ -106,10 +125,16 @@ def _items(plan: Plan) -> int:
     return sum(b.item_count for b in plan.batches)
 
 
-def submit_feed(preview: Preview, *, submit: bool = False, timeout: float = 600.0,
-                poll_interval: float = 2.0, progress: Callable[[dict[str, Any]], None] | None = None,
-                on_status: StatusCallback | None = None,
-                output_dir: str | Path | None = None) -> SubmitResult:  # fmt: skip
+def submit_feed(
+    preview: Preview,
+    *,
+    submit: bool = False,
+    timeout: float = 600.0,
+    poll_interval: float = 2.0,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    on_status: StatusCallback | None = None,
+    output_dir: str | Path | None = None,
+) -> SubmitResult:
     """Submit the preview's plan (``submit=True``) and wait for its jobs; else a dry run.
 
     ``progress`` receives ``runs.submit``'s events, ``on_status`` the job statuses at every poll.
@@ -127,14 +152,37 @@ def submit_feed(preview: Preview, *, submit: bool = False, timeout: float = 600.
     plan = preview.plan
     if plan is None:
         ending: Ending = "guard refused" if preview.refused else "checks failed"
-        result = SubmitResult(preview.feed, None, not submit, 0, 0, verdict=preview.verdict,
-                              ending=ending, reason=preview.verdict)  # fmt: skip
+        result = SubmitResult(
+            preview.feed,
+            None,
+            not submit,
+            0,
+            0,
+            verdict=preview.verdict,
+            ending=ending,
+            reason=preview.verdict,
+        )
     elif not plan.batches:
-        result = SubmitResult(preview.feed, plan.id, not submit, 0, 0, verdict=preview.verdict,
-                              ending="nothing to send", reason="no change against the baseline")  # fmt: skip
+        result = SubmitResult(
+            preview.feed,
+            plan.id,
+            not submit,
+            0,
+            0,
+            verdict=preview.verdict,
+            ending="nothing to send",
+            reason="no change against the baseline",
+        )
     else:
-        result = SubmitResult(preview.feed, plan.id, not submit, len(plan.batches), _items(plan),
-                              verdict=preview.verdict, reason="nothing sent")  # fmt: skip
+        result = SubmitResult(
+            preview.feed,
+            plan.id,
+            not submit,
+            len(plan.batches),
+            _items(plan),
+            verdict=preview.verdict,
+            reason="nothing sent",
+        )
         if submit:
             result = _send(preview, plan, result, timeout, poll_interval, progress, on_status)
     if output_dir is not None:
@@ -150,17 +198,26 @@ def _ending(outcome: Outcome, items: int) -> tuple[Ending, str]:
     jobs = [f for f in outcome.failures if f.status != "Succeeded"]
     first = (jobs or list(outcome.failures))[0]
     failed_items = sum(f.fail or 0 for f in outcome.failures)
-    said = (f"{failed_items} of {items} items failed in {len(outcome.failures)} jobs "
-            f"(job {first.job_id}: {first.status}, {first.fail or 0} failed items"
-            + (f", {first.log[-1]}" if first.log else "") + "); the baseline did not move")
+    said = (
+        f"{failed_items} of {items} items failed in {len(outcome.failures)} jobs "
+        f"(job {first.job_id}: {first.status}, {first.fail or 0} failed items"
+        + (f", {first.log[-1]}" if first.log else "")
+        + "); the baseline did not move"
+    )
     if jobs:
         return "jobs failed", f"{len(jobs)} of {len(outcome.jobs)} jobs failed; {said}"
     return "items failed", said
 
 
-def _send(preview: Preview, plan: Plan, result: SubmitResult, timeout: float, poll_interval: float,
-          progress: Callable[[dict[str, Any]], None] | None,
-          on_status: StatusCallback | None) -> SubmitResult:  # fmt: skip
+def _send(
+    preview: Preview,
+    plan: Plan,
+    result: SubmitResult,
+    timeout: float,
+    poll_interval: float,
+    progress: Callable[[dict[str, Any]], None] | None,
+    on_status: StatusCallback | None,
+) -> SubmitResult:
     from toolkit.connect import ConnectClient
     from toolkit.ledger import Ledger
     from toolkit.runs import submit, wait_for_jobs
@@ -169,20 +226,24 @@ def _send(preview: Preview, plan: Plan, result: SubmitResult, timeout: float, po
     settings = preview.settings
     store = SnapshotStore(settings.state_dir / "snapshots")
     profile = settings.profile_of(preview.feed)
-    with Ledger(ledger_path(settings)) as ledger, \
-            ConnectClient(profile, state_dir=settings.state_dir) as client:  # fmt: skip
+    with (
+        Ledger(ledger_path(settings)) as ledger,
+        ConnectClient(profile, state_dir=settings.state_dir) as client,
+    ):
         submission = submit(plan, client, ledger, progress=progress)
         ids = submission.job_ids
         if on_status is not None:
             _watch(client, ids, on_status, timeout, poll_interval)
-        outcome = wait_for_jobs(submission, client, ledger, store, timeout=timeout,
-                                poll_interval=poll_interval)  # fmt: skip
+        outcome = wait_for_jobs(
+            submission, client, ledger, store, timeout=timeout, poll_interval=poll_interval
+        )
     statuses = {int(j.job_id): _status_name(j.status) for j in outcome.jobs}
     if on_status is not None:
         on_status(statuses)
     ending, reason = _ending(outcome, result.items)
-    return replace(result, job_ids=tuple(ids), statuses=statuses, outcome=outcome, ending=ending,
-                   reason=reason)
+    return replace(
+        result, job_ids=tuple(ids), statuses=statuses, outcome=outcome, ending=ending, reason=reason
+    )
 
 
 def _status_name(status: Any) -> str:
@@ -191,8 +252,9 @@ def _status_name(status: Any) -> str:
     return JobStatus(int(status)).name
 
 
-def _watch(client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: float,
-           poll_interval: float) -> None:  # fmt: skip
+def _watch(
+    client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: float, poll_interval: float
+) -> None:
     """Report the jobs' statuses at every poll until all are done (or the time is up).
 
     The client polls with one Job/List a round for all pending jobs, not one Job/Get per job.
@@ -204,5 +266,3 @@ def _watch(client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: 
 
     with contextlib.suppress(JobTimeout):
         client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval, on_poll=report)
-
-

@@ -68,9 +68,11 @@ class Outcome:
         """Raise JobFailed naming the failed jobs and their last log lines; else return self."""
         if self.failures:
             first = self.failures[0]
-            msg = (f"plan {self.plan_id} ({self.feed}): {len(self.failures)} of {len(self.jobs)} "
-                   f"jobs failed (job {first.job_id}: {first.status}); the baseline did not move")
-            raise JobFailed(msg, job=first, log_tail=first.log)  # fmt: skip
+            msg = (
+                f"plan {self.plan_id} ({self.feed}): {len(self.failures)} of {len(self.jobs)} "
+                f"jobs failed (job {first.job_id}: {first.status}); the baseline did not move"
+            )
+            raise JobFailed(msg, job=first, log_tail=first.log)
         return self
 
     def __str__(self) -> str:
@@ -84,9 +86,16 @@ class Outcome:
 
 
 # --- wait and promote ------------------------------------------------------------------------
-def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store: SnapshotStore, *,
-                  timeout: float = 3600.0, poll_interval: float = 5.0,
-                  progress: Progress | None = None) -> Outcome:  # fmt: skip
+def wait_for_jobs(
+    submission: Submission,
+    client: _Client,
+    ledger: Ledger,
+    store: SnapshotStore,
+    *,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+    progress: Progress | None = None,
+) -> Outcome:
     """Wait until every job of the plan finished, store outcomes, and promote when all succeeded.
 
     Jobs that failed (or ended with failed items) keep the baseline where it was and are listed in
@@ -99,8 +108,7 @@ def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store
         batches = ledger.batches(plan.id)
         pending = [b.index for b in batches if b.state != "accepted"]
         if pending:
-            msg = (f"plan {plan.id} ({plan.feed}): batches {pending} are not accepted; "
-                   "run resume first")  # fmt: skip
+            msg = f"plan {plan.id} ({plan.feed}): batches {pending} are not accepted; run resume first"
             raise LedgerError(msg)
         ids = [int(b.job_id) for b in batches if b.job_id is not None]
         told = _JobEvents(progress, plan, ids) if progress is not None else None
@@ -114,8 +122,14 @@ def wait_for_jobs(submission: Submission, client: _Client, ledger: Ledger, store
         return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
 
 
-def _wait(client: _Client, ledger: Ledger, ids: Sequence[int], timeout: float, poll_interval: float,
-          told: _JobEvents | None) -> dict[int, Job]:  # fmt: skip
+def _wait(
+    client: _Client,
+    ledger: Ledger,
+    ids: Sequence[int],
+    timeout: float,
+    poll_interval: float,
+    told: _JobEvents | None,
+) -> dict[int, Job]:
     try:
         if told is None:  # clients without on_poll (test fakes) still wait
             return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval)
@@ -141,8 +155,14 @@ class _JobEvents:
     [('Queued', 0, 1, None), ('Succeeded', 1, 1, 3)]
     """
 
-    def __init__(self, progress: Progress, plan: Plan, ids: Sequence[int], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        progress: Progress,
+        plan: Plan,
+        ids: Sequence[int],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._progress, self._plan, self._ids, self._clock = progress, plan, list(ids), clock
         self._seen: dict[int, tuple[JobStatus, bool]] = {}
         self._started = clock()
@@ -157,10 +177,19 @@ class _JobEvents:
 
     def _event(self, job: Job) -> dict[str, Any]:
         finished = sum(done for _, done in self._seen.values())
-        return {"event": "job", "plan_id": self._plan.id, "feed": self._plan.feed, "job_id": job.job_id,
-                "status": job.status.name, "done": job.is_done, "finished": finished,
-                "jobs": len(self._ids), "items": job.totals, "run_time_s": _run_time(job),
-                "waited_s": round(self._clock() - self._started, 3)}  # fmt: skip
+        return {
+            "event": "job",
+            "plan_id": self._plan.id,
+            "feed": self._plan.feed,
+            "job_id": job.job_id,
+            "status": job.status.name,
+            "done": job.is_done,
+            "finished": finished,
+            "jobs": len(self._ids),
+            "items": job.totals,
+            "run_time_s": _run_time(job),
+            "waited_s": round(self._clock() - self._started, 3),
+        }
 
 
 def _run_time(job: Job) -> float | None:
@@ -179,15 +208,24 @@ def _log_tail(client: _Client, job: Job) -> list[dict[str, Any]]:
         entries = client.job_log(job.job_id)
     except ConnectAPIError as exc:
         return [{"severity": 3, "message": f"job log unavailable: {exc}"}]
-    return [{"severity": e.severity, "message": e.message, "timestamp": e.timestamp,
-             "imported_row": e.imported_row} for e in entries[-_LOG_TAIL:]]  # fmt: skip
+    return [
+        {
+            "severity": e.severity,
+            "message": e.message,
+            "timestamp": e.timestamp,
+            "imported_row": e.imported_row,
+        }
+        for e in entries[-_LOG_TAIL:]
+    ]
 
 
 def _failure(rec: JobRecord) -> Failure:
     name = JobStatus(rec.status).name if rec.status is not None else "Unknown"
-    lines = tuple(f"[{_SEVERITY.get(int(e.get('severity') or 1), '?')}] {e.get('message', '')}"
-                  + (f" (row {e['imported_row']})" if e.get("imported_row") else "")
-                  for e in rec.log_tail)  # fmt: skip
+    lines = tuple(
+        f"[{_SEVERITY.get(int(e.get('severity') or 1), '?')}] {e.get('message', '')}"
+        + (f" (row {e['imported_row']})" if e.get("imported_row") else "")
+        for e in rec.log_tail
+    )
     return Failure(rec.job_id, rec.index, name, rec.fail, lines)
 
 
@@ -200,9 +238,13 @@ def _promote(plan: Plan, ledger: Ledger, store: SnapshotStore) -> tuple[str | No
     current = store.baseline(plan.feed)
     current_id = current.id if current is not None else None
     snapshot_id = plan.snapshot.id if plan.snapshot is not None else None
-    why = ("a newer plan superseded it" if rec.state == "superseded" else
-           "the baseline moved since it was planned" if current_id not in (rec.baseline_id,
-                                                                          snapshot_id) else "")  # fmt: skip
+    why = (
+        "a newer plan superseded it"
+        if rec.state == "superseded"
+        else "the baseline moved since it was planned"
+        if current_id not in (rec.baseline_id, snapshot_id)
+        else ""
+    )
     if why:
         note = f"snapshot {snapshot_id} not promoted: {why}"
         ledger.event(Reason.PROMOTION_SKIPPED, feed=plan.feed, plan_id=plan.id, detail={"why": why})
@@ -216,16 +258,29 @@ def _promote(plan: Plan, ledger: Ledger, store: SnapshotStore) -> tuple[str | No
 # --- outcomes --------------------------------------------------------------------------------
 _TS = pl.Datetime("us", "UTC")
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
-    "feed": pl.String(), "entity": pl.String(), "kind": pl.String(), "plan_id": pl.String(),
-    "batch_id": pl.String(), "job_id": pl.Int64(), "status": pl.String(), "items": pl.Int64(),
-    "inserts": pl.Int64(), "updates": pl.Int64(), "failures": pl.Int64(), "queued_at": _TS,
-    "started_at": _TS, "stopped_at": _TS, "run_time_s": pl.Float64(), "lead_time_s": pl.Float64(),
+    "feed": pl.String(),
+    "entity": pl.String(),
+    "kind": pl.String(),
+    "plan_id": pl.String(),
+    "batch_id": pl.String(),
+    "job_id": pl.Int64(),
+    "status": pl.String(),
+    "items": pl.Int64(),
+    "inserts": pl.Int64(),
+    "updates": pl.Int64(),
+    "failures": pl.Int64(),
+    "queued_at": _TS,
+    "started_at": _TS,
+    "stopped_at": _TS,
+    "run_time_s": pl.Float64(),
+    "lead_time_s": pl.Float64(),
     "restarted_from": pl.Int64(),
-}  # fmt: skip
+}
 
 
-def job_outcomes(ledger: Ledger, *, since: timedelta | datetime | None = None,
-                 feed: str | None = None) -> pl.DataFrame:  # fmt: skip
+def job_outcomes(
+    ledger: Ledger, *, since: timedelta | datetime | None = None, feed: str | None = None
+) -> pl.DataFrame:
     """One row per job run (a restart is its own row), oldest first.
 
     ``run_time_s`` is Connect's run time (else stop - start); ``lead_time_s`` is submit to finish
@@ -241,18 +296,33 @@ def job_outcomes(ledger: Ledger, *, since: timedelta | datetime | None = None,
     rows = [r for r in ledger.job_rows(since=cutoff) if feed is None or r["feed"] == feed]
     status = {int(s): s.name for s in JobStatus}
     data = [
-        (r["feed"], r["entity"], r["kind"], r["plan_id"], r["batch_id"], r["job_id"],
-         status.get(r["status"]) if r["status"] is not None else None,
-         r["totals"] if r["totals"] is not None else r["item_count"], r["inserts"], r["updates"],
-         r["fail"], _parse(r["queued_at"]), _parse(r["start"]), _parse(r["stop"]), r["run_time_s"],
-         None, r["restarted_from"])
+        (
+            r["feed"],
+            r["entity"],
+            r["kind"],
+            r["plan_id"],
+            r["batch_id"],
+            r["job_id"],
+            status.get(r["status"]) if r["status"] is not None else None,
+            r["totals"] if r["totals"] is not None else r["item_count"],
+            r["inserts"],
+            r["updates"],
+            r["fail"],
+            _parse(r["queued_at"]),
+            _parse(r["start"]),
+            _parse(r["stop"]),
+            r["run_time_s"],
+            None,
+            r["restarted_from"],
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     frame = pl.DataFrame(data, schema=OUTCOME_SCHEMA, orient="row")
     seconds = (pl.col("stopped_at") - pl.col("started_at")).dt.total_microseconds() / 1e6
     lead = (pl.col("stopped_at") - pl.col("queued_at")).dt.total_microseconds() / 1e6
-    return frame.with_columns(pl.coalesce("run_time_s", seconds).alias("run_time_s"),
-                              lead.cast(pl.Float64).alias("lead_time_s"))  # fmt: skip
+    return frame.with_columns(
+        pl.coalesce("run_time_s", seconds).alias("run_time_s"), lead.cast(pl.Float64).alias("lead_time_s")
+    )
 
 
 def job_table(outcomes: pl.DataFrame) -> pl.DataFrame:
@@ -265,10 +335,17 @@ def job_table(outcomes: pl.DataFrame) -> pl.DataFrame:
     ['job_id', 'feed', 'kind', 'status', 'items', 'failures', 'queued (UTC)']
     """
     return outcomes.reverse().select(
-        "job_id", "feed", "kind", "status", "items", "failures",
+        "job_id",
+        "feed",
+        "kind",
+        "status",
+        "items",
+        "failures",
         pl.col("queued_at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("queued (UTC)"),
-        pl.col("lead_time_s").round(1), pl.col("run_time_s").round(1), "restarted_from",
-    )  # fmt: skip
+        pl.col("lead_time_s").round(1),
+        pl.col("run_time_s").round(1),
+        "restarted_from",
+    )
 
 
 def _parse(text: str | None) -> datetime | None:

@@ -64,8 +64,17 @@ class NestedPlan:
     links: str = ""  # customers: "delta" or "owned"
 
     @classmethod
-    def of(cls, entity: Entity, feed: Feed, valid: pl.DataFrame, diff: Diff, *, owns: bool, today: date,
-           first: bool) -> NestedPlan:  # fmt: skip
+    def of(
+        cls,
+        entity: Entity,
+        feed: Feed,
+        valid: pl.DataFrame,
+        diff: Diff,
+        *,
+        owns: bool,
+        today: date,
+        first: bool,
+    ) -> NestedPlan:
         """What ``entity``'s nested lists need, from the valid rows and their diff."""
         plan = cls(valid, diff)
         if entity.name == "supplier_products":
@@ -92,11 +101,15 @@ class NestedPlan:
         counts = {m: self._deactivate(m, leaving) for m in ELEMENT_GROUPS} if owns else {}
         said = [f"{n} {m}" for m, n in counts.items() if n]
         if said:
-            self.notes.append(f"{' and '.join(said)} elements that left their product deactivated by "
-                              "their old key (IsActive false)")  # fmt: skip
+            self.notes.append(
+                f"{' and '.join(said)} elements that left their product deactivated by "
+                "their old key (IsActive false)"
+            )
         elif leaving.height and not owns:
-            self.notes.append(f"{leaving.height} supplier rows left their product: their elements are "
-                              "left active (deactivate = \"never\")")  # fmt: skip
+            self.notes.append(
+                f"{leaving.height} supplier rows left their product: their elements are "
+                'left active (deactivate = "never")'
+            )
         self.valid = _active_elements(self.valid)
         self.diff = replace(self.diff, removed=gone, added=_active_elements(self.diff.added))
 
@@ -110,8 +123,9 @@ class NestedPlan:
         left = old.join(self.valid.select(cols).unique(), on=cols, how="anti", nulls_equal=True)
         if left.height:
             flag = f"{member}.IsActive"
-            self.groups.append(Group(left.with_columns(pl.lit(False).alias(flag)), (flag,), (),
-                                     label="deactivated"))  # fmt: skip
+            self.groups.append(
+                Group(left.with_columns(pl.lit(False).alias(flag)), (flag,), (), label="deactivated")
+            )
         return left.height
 
     def _price_lists(self, *, owns: bool, today: date, first: bool) -> None:
@@ -121,11 +135,14 @@ class NestedPlan:
             ended = removed.select("Code").with_columns(pl.lit(today, pl.Date).alias("EndDate"))
             self.groups.append(Group(ended, ("EndDate",), (), label="ended"))
             self.deactivated = ended.height
-            self.notes.append(f"{ended.height} removed price lists ended: EndDate {today.isoformat()} "
-                              "(a price list has no IsActive, and no FullFile removes it)")  # fmt: skip
+            self.notes.append(
+                f"{ended.height} removed price lists ended: EndDate {today.isoformat()} "
+                "(a price list has no IsActive, and no FullFile removes it)"
+            )
         elif removed.height:
-            self.notes.append(f"{removed.height} removed price lists stay open in Norce "
-                              "(deactivate = \"never\")")  # fmt: skip
+            self.notes.append(
+                f'{removed.height} removed price lists stay open in Norce (deactivate = "never")'
+            )
         if owns and not first and added.height and "EndDate" not in self.valid.columns:
             reopened = added.select("Code").with_columns(pl.lit(None, pl.Date).alias("EndDate"))
             self.groups.append(Group(reopened, ("EndDate",), ("EndDate",), label="reopened"))
@@ -150,14 +167,19 @@ class NestedPlan:
             return
         left = changed["changed_fields"].list.contains("CompanyCode") & before["CompanyCode"].is_not_null()
         if left.any():
-            parts.notes.append(f"{left.sum()} customers left a company: the earlier link stays in Norce, "
-                               "no longer primary, as a customer's Companies cannot remove one link "
-                               "(links other systems made are kept); company_links = \"owned\" replaces "
-                               "the links")  # fmt: skip
+            parts.notes.append(
+                f"{left.sum()} customers left a company: the earlier link stays in Norce, "
+                "no longer primary, as a customer's Companies cannot remove one link "
+                '(links other systems made are kept); company_links = "owned" replaces '
+                "the links"
+            )
 
 
 def _active_elements(rows: pl.DataFrame) -> pl.DataFrame:
     """Rows with ``IsActive: true`` for each element the source maps (not where it maps IsActive)."""
-    flags = [pl.lit(True).alias(f"{m}.IsActive") for m, keys in ELEMENT_GROUPS.items()
-             if keys[0] in rows.columns and f"{m}.IsActive" not in rows.columns]  # fmt: skip
+    flags = [
+        pl.lit(True).alias(f"{m}.IsActive")
+        for m, keys in ELEMENT_GROUPS.items()
+        if keys[0] in rows.columns and f"{m}.IsActive" not in rows.columns
+    ]
     return rows.with_columns(flags) if flags else rows

@@ -30,8 +30,17 @@ if TYPE_CHECKING:
     from toolkit.diff import Diff
     from toolkit.snapshots import SnapshotRef
 
-__all__ = ["FeedKind", "KindOption", "Plan", "PlanSummary", "describe", "guard", "load_plan", "plan_id",
-           "save_plan"]
+__all__ = [
+    "FeedKind",
+    "KindOption",
+    "Plan",
+    "PlanSummary",
+    "describe",
+    "guard",
+    "load_plan",
+    "plan_id",
+    "save_plan",
+]
 
 FeedKind = Literal["change", "full"]
 KindOption = Literal["auto", "change", "full"]
@@ -100,8 +109,10 @@ class Plan:
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """Per batch: its index, endpoint, header and first ``n`` items, as Python objects."""
-        return [{"batch": b.index, "endpoint": b.endpoint, "header": b.header,
-                 "items": b.items()[:n]} for b in self.batches]  # fmt: skip
+        return [
+            {"batch": b.index, "endpoint": b.endpoint, "header": b.header, "items": b.items()[:n]}
+            for b in self.batches
+        ]
 
     def describe(self) -> str:
         """A few lines for a terminal or a notebook."""
@@ -117,26 +128,31 @@ class Plan:
         return load_plan(Path(directory))
 
 
-def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating: int,
-          allow: bool) -> None:  # fmt: skip
+def guard(feed: Feed, kind: FeedKind, *, valid: int, baseline: int, deactivating: int, allow: bool) -> None:
     """Refuse (GuardRefused) an empty source or a plan deactivating too much of the baseline."""
     ratio = deactivating / baseline if baseline else 0.0
     limit = feed.policies.max_deactivation_ratio
-    counts = {"valid": valid, "baseline": baseline, "deactivating": deactivating,
-              "ratio": round(ratio, 4), "max_deactivation_ratio": limit}  # fmt: skip
+    counts = {
+        "valid": valid,
+        "baseline": baseline,
+        "deactivating": deactivating,
+        "ratio": round(ratio, 4),
+        "max_deactivation_ratio": limit,
+    }
     override = "pass allow_mass_deactivation=True (with an override_reason) to send it anyway"
     if valid == 0 and not allow:
         msg = f"feed {feed.name!r}: the source has no valid rows; refusing the {kind} feed; {override}"
         raise GuardRefused(msg, counts=counts)
     if ratio > limit and not allow:
-        msg = (f"feed {feed.name!r}: the {kind} feed would deactivate {deactivating} of {baseline} "
-               f"baseline items ({ratio:.1%}), more than max_deactivation_ratio {limit:.0%}; "
-               f"{override}")  # fmt: skip
+        msg = (
+            f"feed {feed.name!r}: the {kind} feed would deactivate {deactivating} of {baseline} "
+            f"baseline items ({ratio:.1%}), more than max_deactivation_ratio {limit:.0%}; "
+            f"{override}"
+        )
         raise GuardRefused(msg, counts=counts)
 
 
-def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *,
-            baseline: str | None = None) -> str:
+def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *, baseline: str | None = None) -> str:
     """Deterministic id of a plan (24 hex digits): the feed, kind, snapshot content, batches and baseline.
 
     Re-planning the same source against the same baseline gives the same id (so ``resume`` and a
@@ -152,6 +168,7 @@ def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *,
     """
     text = "\n".join([feed, kind, content, f"baseline={baseline or ''}", *batch_ids])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -199,18 +216,35 @@ def save_plan(plan: Plan, directory: Path) -> Path:
     for b in plan.batches:
         name = f"batches/{b.index:05d}-{b.id[:12]}.json"
         _write(directory / name, b.body)
-        entries.append({"index": b.index, "id": b.id, "entity": b.entity, "endpoint": b.endpoint,
-                        "header": b.header, "item_count": b.item_count, "size": b.size,
-                        "sha256": hashlib.sha256(b.body).hexdigest(), "file": name})  # fmt: skip
+        entries.append(
+            {
+                "index": b.index,
+                "id": b.id,
+                "entity": b.entity,
+                "endpoint": b.endpoint,
+                "header": b.header,
+                "item_count": b.item_count,
+                "size": b.size,
+                "sha256": hashlib.sha256(b.body).hexdigest(),
+                "file": name,
+            }
+        )
     plan.rejected.write_parquet(directory / REJECTED)
     manifest = {
-        "format": FORMAT, "id": plan.id, "feed": plan.feed, "entity": plan.entity,
-        "profile": plan.profile, "kind": plan.kind, "created": plan.created.isoformat(),
-        "snapshot": _ref_json(plan.snapshot), "baseline": _ref_json(plan.baseline),
+        "format": FORMAT,
+        "id": plan.id,
+        "feed": plan.feed,
+        "entity": plan.entity,
+        "profile": plan.profile,
+        "kind": plan.kind,
+        "created": plan.created.isoformat(),
+        "snapshot": _ref_json(plan.snapshot),
+        "baseline": _ref_json(plan.baseline),
         "allow_mass_deactivation": plan.allow_mass_deactivation,
-        "override_reason": plan.override_reason, "summary": plan.summary.as_dict(),
+        "override_reason": plan.override_reason,
+        "summary": plan.summary.as_dict(),
         "batches": entries,
-    }  # fmt: skip
+    }
     _write(directory / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return directory
 
@@ -240,16 +274,24 @@ def _read_batch(directory: Path, entry: dict[str, Any]) -> Batch:
         raise PlanError(msg) from None
     digest = hashlib.sha256(body).hexdigest()
     if digest != entry["sha256"]:
-        msg = (f"{path}: body of batch {entry['index']} does not match its hash (expected sha256 "
-               f"{entry['sha256']}, found {digest}); the plan was changed after it was saved")  # fmt: skip
+        msg = (
+            f"{path}: body of batch {entry['index']} does not match its hash (expected sha256 "
+            f"{entry['sha256']}, found {digest}); the plan was changed after it was saved"
+        )
         raise PlanError(msg)
     header_json = orjson.dumps(entry["header"]).decode()
     if batch_id(entry["endpoint"], header_json, body) != entry["id"]:
         msg = f"{directory / MANIFEST}: batch {entry['index']} header or endpoint does not match its id"
         raise PlanError(msg)
-    return Batch(id=entry["id"], index=entry["index"], entity=entry["entity"],
-                 endpoint=entry["endpoint"], header=entry["header"], body=body,
-                 item_count=entry["item_count"])  # fmt: skip
+    return Batch(
+        id=entry["id"],
+        index=entry["index"],
+        entity=entry["entity"],
+        endpoint=entry["endpoint"],
+        header=entry["header"],
+        body=body,
+        item_count=entry["item_count"],
+    )
 
 
 def load_plan(directory: Path) -> Plan:
@@ -264,11 +306,20 @@ def load_plan(directory: Path) -> Plan:
     s = dict(m["summary"])
     summary = PlanSummary(**{**s, "notes": tuple(s.get("notes", ()))})
     return Plan(
-        id=m["id"], feed=m["feed"], entity=m["entity"], profile=m["profile"], kind=m["kind"],
-        created=datetime.fromisoformat(m["created"]), saving=_ref_from_json(m["snapshot"]),
-        baseline=_ref_from_json(m["baseline"]), batches=batches, summary=summary, rejected=rejected,
-        allow_mass_deactivation=m["allow_mass_deactivation"], override_reason=m["override_reason"],
-    )  # fmt: skip
+        id=m["id"],
+        feed=m["feed"],
+        entity=m["entity"],
+        profile=m["profile"],
+        kind=m["kind"],
+        created=datetime.fromisoformat(m["created"]),
+        saving=_ref_from_json(m["snapshot"]),
+        baseline=_ref_from_json(m["baseline"]),
+        batches=batches,
+        summary=summary,
+        rejected=rejected,
+        allow_mass_deactivation=m["allow_mass_deactivation"],
+        override_reason=m["override_reason"],
+    )
 
 
 def describe(plan: Plan) -> str:

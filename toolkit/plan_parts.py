@@ -107,8 +107,9 @@ def _activated(entity: Entity, rows: pl.DataFrame, rights: Rights) -> pl.DataFra
 def cleared_columns(entity: Entity, diff: Diff) -> tuple[str, ...]:
     """Nullable columns that some changed row turned from a value into null (sent as null)."""
     ch = diff.changed
-    cols = [c for c in ch.columns
-            if c not in diff.key and c != "changed_fields" and entity.column(c).nullable]  # fmt: skip
+    cols = [
+        c for c in ch.columns if c not in diff.key and c != "changed_fields" and entity.column(c).nullable
+    ]
     if ch.is_empty() or not cols:
         return ()
     hits = ch.select(
@@ -120,8 +121,11 @@ def cleared_columns(entity: Entity, diff: Diff) -> tuple[str, ...]:
 def _kept_values(entity: Entity, changed: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """Changed rows without the non-nullable fields they cleared (Norce keeps those values), rows left
     with no change dropped; and how many values each such column kept."""
-    strict = [c for c in changed.columns if c != "changed_fields" and not entity.column(c).is_key
-              and not entity.column(c).nullable]  # fmt: skip
+    strict = [
+        c
+        for c in changed.columns
+        if c != "changed_fields" and not entity.column(c).is_key and not entity.column(c).nullable
+    ]
     kept: dict[str, int] = {}
     for c in strict:
         hit = pl.col(c).is_null() & pl.col("changed_fields").list.contains(c)
@@ -129,8 +133,9 @@ def _kept_values(entity: Entity, changed: pl.DataFrame) -> tuple[pl.DataFrame, d
         if count:
             kept[c] = count
             without = pl.col("changed_fields").list.eval(pl.element().filter(pl.element() != c))
-            changed = changed.with_columns(pl.when(hit).then(without).otherwise("changed_fields")
-                                           .alias("changed_fields"))  # fmt: skip
+            changed = changed.with_columns(
+                pl.when(hit).then(without).otherwise("changed_fields").alias("changed_fields")
+            )
     if kept:
         changed = changed.filter(pl.col("changed_fields").list.len() > 0)
     return changed, kept
@@ -138,8 +143,10 @@ def _kept_values(entity: Entity, changed: pl.DataFrame) -> tuple[pl.DataFrame, d
 
 def _kept_note(kept: dict[str, int]) -> str:
     said = ", ".join(f"{c} ({n})" for c, n in kept.items())
-    return (f"values cleared in the source keep their value in Norce, as Connect cannot set them to "
-            f"null: {said}; send a value to change them")  # fmt: skip
+    return (
+        f"values cleared in the source keep their value in Norce, as Connect cannot set them to "
+        f"null: {said}; send a value to change them"
+    )
 
 
 def _encoded(entity: Entity, groups: list[Group]) -> list[Group]:
@@ -164,8 +171,9 @@ def change_parts(entity: Entity, diff: Diff, policies: Policies, rights: Rights 
         parts.notes.append(_kept_note(kept))
     changed, moved = _moves(entity, changed, parts, located=rights.structure is not None)
     fixed = [*fixed[: len(added_groups)], *moved, *fixed[len(added_groups) :]]
-    parts.grouping, groups = _changed_groups(entity, changed, policies,
-                                             fixed=_count(entity, fixed, policies=policies))  # fmt: skip
+    parts.grouping, groups = _changed_groups(
+        entity, changed, policies, fixed=_count(entity, fixed, policies=policies)
+    )
     at = len(added_groups) + len(moved)
     parts.groups = _located_groups(entity, [*fixed[:at], *groups, *fixed[at:]], rights.structure)
     return parts
@@ -183,8 +191,12 @@ def _placed(rows: pl.DataFrame, structure: pl.DataFrame | None) -> pl.DataFrame:
 def _located_diff(diff: Diff, structure: pl.DataFrame | None) -> Diff:
     if structure is None:
         return diff
-    return replace(diff, added=_placed(diff.added, structure), changed=_placed(diff.changed, structure),
-                   removed=_placed(diff.removed, structure))  # fmt: skip
+    return replace(
+        diff,
+        added=_placed(diff.added, structure),
+        changed=_placed(diff.changed, structure),
+        removed=_placed(diff.removed, structure),
+    )
 
 
 def _located_groups(entity: Entity, groups: list[Group], structure: pl.DataFrame | None) -> list[Group]:
@@ -194,13 +206,19 @@ def _located_groups(entity: Entity, groups: list[Group], structure: pl.DataFrame
     out = []
     for g in groups:
         fields = g.fields if g.fields is not None else tuple(item_columns(entity, g.frame.columns))
-        out.append(replace(g, fields=tuple(f for f in fields if f not in PLACEMENT),
-                           clear=tuple(c for c in g.clear if c not in PLACEMENT)))  # fmt: skip
+        out.append(
+            replace(
+                g,
+                fields=tuple(f for f in fields if f not in PLACEMENT),
+                clear=tuple(c for c in g.clear if c not in PLACEMENT),
+            )
+        )
     return out
 
 
-def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts, *,
-           located: bool = False) -> tuple[pl.DataFrame, list[Group]]:  # fmt: skip
+def _moves(
+    entity: Entity, changed: pl.DataFrame, parts: Parts, *, located: bool = False
+) -> tuple[pl.DataFrame, list[Group]]:
     """SKUs whose product or variant changed, sent whole at their new place (the feed's every field),
     as a move Connect processes (``Variants``/``Skus`` listed); the other changed rows. For a feed
     that does not own the structure (``located``) the new place is where Norce has them already."""
@@ -212,11 +230,13 @@ def _moves(entity: Entity, changed: pl.DataFrame, parts: Parts, *,
     if moved.is_empty():
         return changed, []
     if located:
-        parts.notes.append(f"{moved.height} SKUs placed anew in the source, as Norce's structure has them: "
-                           "sent whole there")  # fmt: skip
+        parts.notes.append(
+            f"{moved.height} SKUs placed anew in the source, as Norce's structure has them: sent whole there"
+        )
     else:
-        parts.notes.append(f"moved {moved.height} SKUs to another variant or product: sent whole at their "
-                           "new place")  # fmt: skip
+        parts.notes.append(
+            f"moved {moved.height} SKUs to another variant or product: sent whole at their new place"
+        )
     groups = _encoded(entity, _split(entity, [Group(moved.drop("changed_fields"), None, (), label="moved")]))
     return changed.filter(~hit), groups
 
@@ -249,28 +269,33 @@ def _pending(entity: Entity, rows: pl.DataFrame, parts: Parts, *, why: str) -> N
     sees them as removed) where a FullFile import can remove them, else only counted."""
     parts.left_for_full += rows.height
     if not entity.has_full_file:
-        parts.notes.append(f"{rows.height} removed items stay in Norce: {entity.item} has no IsActive, "
-                           "Status or FullFile")  # fmt: skip
+        parts.notes.append(
+            f"{rows.height} removed items stay in Norce: {entity.item} has no IsActive, Status or FullFile"
+        )
         return
     before = [] if parts.pending is None else [parts.pending]
     parts.pending = pl.concat([*before, rows], how="diagonal_relaxed")
-    parts.notes.append(f"{rows.height} removed items stay pending in the baseline until {why} "
-                       f"({entity.item} has no IsActive or Status)")  # fmt: skip
+    parts.notes.append(
+        f"{rows.height} removed items stay pending in the baseline until {why} "
+        f"({entity.item} has no IsActive or Status)"
+    )
 
 
 def _union(entity: Entity, changed: pl.DataFrame, policies: Policies) -> list[Group]:
     """Union groups that send no null a row did not clear: rows that cleared a value go by their own
     field set (their nulls are the change); in the others a null is left out, never sent."""
     fields = [c for c in changed.columns if c != "changed_fields"]
-    cleared = pl.any_horizontal(pl.col(c).is_null() & pl.col("changed_fields").list.contains(c)
-                                for c in fields)  # fmt: skip
+    cleared = pl.any_horizontal(
+        pl.col(c).is_null() & pl.col("changed_fields").list.contains(c) for c in fields
+    )
     clearing = changed.filter(cleared)
     plain = [replace(g, clear=()) for g in union_groups(changed.filter(~cleared), policies, "changed")]
     return _split(entity, [*field_groups(clearing, "changed"), *plain])
 
 
-def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
-                    fixed: int) -> tuple[str, list[Group]]:  # fmt: skip
+def _changed_groups(
+    entity: Entity, changed: pl.DataFrame, policies: Policies, fixed: int
+) -> tuple[str, list[Group]]:
     """By changed-field set unless that costs more than ``max_extra_requests`` over one union header
     per batch. Every set needs at least one request, so many sets settle it without encoding them."""
     if changed.is_empty():
@@ -290,8 +315,9 @@ def _changed_groups(entity: Entity, changed: pl.DataFrame, policies: Policies,
     return f"union per batch ({why})", union
 
 
-def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies,
-               rights: Rights | None = None) -> Parts:  # fmt: skip
+def full_parts(
+    entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies, rights: Rights | None = None
+) -> Parts:
     """Every item with every field; FullFile where the header has it, the feed may send it and a batch
     holds whole scopes; removed items deactivated explicitly where FullFile is not documented to."""
     rights = rights or Rights()
@@ -318,8 +344,9 @@ def full_parts(entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Polici
     return parts
 
 
-def _full_groups(entity: Entity, frame: pl.DataFrame, clear: tuple[str, ...],
-                 parts: Parts) -> tuple[Group, list[Group]]:  # fmt: skip
+def _full_groups(
+    entity: Entity, frame: pl.DataFrame, clear: tuple[str, ...], parts: Parts
+) -> tuple[Group, list[Group]]:
     """The full feed's main group, and the requests that set the non-nullable fields some items lack.
 
     The main group (the FullFile one) lists no non-nullable field an item lacks: Connect would write
@@ -332,8 +359,10 @@ def _full_groups(entity: Entity, frame: pl.DataFrame, clear: tuple[str, ...],
     main = Group(frame, tuple(f for f in fields if f not in lacking), clear, label="full")
     having = frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in lacking))
     extra = presence_groups(entity, Group(having, tuple(lacking), (), label="full"))
-    parts.notes.append(f"{', '.join(lacking)} sent in requests of their own, for the items that "
-                       "have them: Connect cannot take them as null, and writes a default where absent")
+    parts.notes.append(
+        f"{', '.join(lacking)} sent in requests of their own, for the items that "
+        "have them: Connect cannot take them as null, and writes a default where absent"
+    )
     return main, [g for g in extra if not g.frame.is_empty()]
 
 
@@ -343,8 +372,9 @@ def _with_added_active(entity: Entity, frame: pl.DataFrame, diff: Diff) -> pl.Da
     return frame.join(added, on=list(diff.key), how="left", nulls_equal=True)
 
 
-def _full_file(entity: Entity, group: Group, active: pl.DataFrame, policies: Policies,
-               parts: Parts) -> tuple[list[Group], pl.DataFrame]:  # fmt: skip
+def _full_file(
+    entity: Entity, group: Group, active: pl.DataFrame, policies: Policies, parts: Parts
+) -> tuple[list[Group], pl.DataFrame]:
     """FullFile groups of whole scopes, and the removed items no FullFile request removes."""
     groups, covered = full_file_groups(entity, group, policies)
     if entity.name not in FULL_FILE_DEACTIVATES:
@@ -357,9 +387,11 @@ def _full_file(entity: Entity, group: Group, active: pl.DataFrame, policies: Pol
     if outside.height and _switch(entity) is None and not scope:
         # only FullFile removes these: one request holding every item (Connect documents no size limit)
         groups = [replace(group, full_file=True, whole=True, json=None)]
-        parts.notes.append(f"sent as one FullFile request of {group.frame.height} items, over max_items "
-                           f"{policies.max_items}, as only FullFile removes {outside.height} removed "
-                           "items")  # fmt: skip
+        parts.notes.append(
+            f"sent as one FullFile request of {group.frame.height} items, over max_items "
+            f"{policies.max_items}, as only FullFile removes {outside.height} removed "
+            "items"
+        )
         return groups, outside.clear()
     if any(not g.full_file for g in groups):
         limits = f"max_items {policies.max_items}, max_bytes {policies.max_bytes}"

@@ -47,8 +47,9 @@ class PlannedFeed:
     error: BaseException | None = None
 
 
-def plan_feeds(settings: Settings, *, kind: KindOption = "auto",
-               feeds: Iterable[str] | None = None) -> list[PlannedFeed]:  # fmt: skip
+def plan_feeds(
+    settings: Settings, *, kind: KindOption = "auto", feeds: Iterable[str] | None = None
+) -> list[PlannedFeed]:
     """Plan every feed (or ``feeds``) in the order ``send_plans`` sends them; nothing is sent."""
     from toolkit.feeds import plan_feed
 
@@ -79,16 +80,42 @@ def plans_table(planned: Iterable[PlannedFeed]) -> pl.DataFrame:
         for name in totals:
             totals[name] += int(getattr(s, name))
         eta += float(s.eta_seconds)
-        rows.append((p.feed, s.kind, str(s.added), str(s.changed), _mark(s.deactivated), str(s.rejected),
-                     str(s.requests), format_eta(s.eta_seconds)))  # fmt: skip
+        rows.append(
+            (
+                p.feed,
+                s.kind,
+                str(s.added),
+                str(s.changed),
+                _mark(s.deactivated),
+                str(s.rejected),
+                str(s.requests),
+                format_eta(s.eta_seconds),
+            )
+        )
     t = totals
-    rows.append(("total", "", str(t["added"]), str(t["changed"]), _mark(t["deactivated"]),
-                 str(t["rejected"]), str(t["requests"]), format_eta(eta)))  # fmt: skip
+    rows.append(
+        (
+            "total",
+            "",
+            str(t["added"]),
+            str(t["changed"]),
+            _mark(t["deactivated"]),
+            str(t["rejected"]),
+            str(t["requests"]),
+            format_eta(eta),
+        )
+    )
     return pl.DataFrame(rows, schema=list(COLUMNS), orient="row")
 
 
-def send_plans(settings: Settings, planned: Iterable[PlannedFeed], *, progress: Progress | None = None,
-               timeout: float = 3600.0, poll_interval: float = 5.0) -> list[FeedResult]:  # fmt: skip
+def send_plans(
+    settings: Settings,
+    planned: Iterable[PlannedFeed],
+    *,
+    progress: Progress | None = None,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+) -> list[FeedResult]:
     """Submit the plans (feeds that could not be planned keep their error), a group at a time."""
     by_feed = {p.feed: p for p in planned}
     results: list[FeedResult] = []
@@ -122,8 +149,9 @@ def _wait(settings: Settings, sub: Submission, timeout: float, poll_interval: fl
 
     try:
         with open_run(settings, sub.feed) as run:
-            outcome = wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                                    poll_interval=poll_interval)  # fmt: skip
+            outcome = wait_for_jobs(
+                sub, run.client, run.ledger, run.store, timeout=timeout, poll_interval=poll_interval
+            )
     except ToolkitError as exc:
         return FeedResult(sub.feed, sub, exc)
     return FeedResult(sub.feed, outcome)

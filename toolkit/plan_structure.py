@@ -74,8 +74,9 @@ class Located:
         return replace(rights, full_file=False, owns=False, owner=owner, structure=self.structure)
 
 
-def locate_rows(settings: Settings, feed: Feed, entity: Entity, valid: pl.DataFrame,
-                store: SnapshotStore) -> Located:  # fmt: skip
+def locate_rows(
+    settings: Settings, feed: Feed, entity: Entity, valid: pl.DataFrame, store: SnapshotStore
+) -> Located:
     """The rows of ``feed`` a plan may send: all of them where the feed owns the structure, else
     those placed as Norce's structure has them (see the module docstring).
 
@@ -83,29 +84,36 @@ def locate_rows(settings: Settings, feed: Feed, entity: Entity, valid: pl.DataFr
     """
     if entity.name != "products" or owns_structure(feed, valid.columns):
         return Located(valid)
-    owners = [f.name for f in settings.feeds.values()
-              if f.entity == "products" and f.name != feed.name and f.owns_structure]  # fmt: skip
+    owners = [
+        f.name
+        for f in settings.feeds.values()
+        if f.entity == "products" and f.name != feed.name and f.owns_structure
+    ]
     addressed = {"ManufacturerCode", "ManufacturerPartNo"} <= set(valid.columns)
     if not owners and feed.owns_structure and addressed:
         return Located(valid)  # the only products feed, without Code: its variants are its products
     if not owners:
         raise ConfigError(_no_owner(feed, valid.columns))
     structure = _structure(store, owners)
-    joined = valid.join(structure.rename(dict(zip(PLACEMENT, _KNOWN, strict=True))), on="PartNo",
-                        how="left")  # fmt: skip
+    joined = valid.join(structure.rename(dict(zip(PLACEMENT, _KNOWN, strict=True))), on="PartNo", how="left")
     known = pl.col(_KNOWN[-1]).is_not_null()
     own = [(c, k) for c, k in zip(PLACEMENT, _KNOWN, strict=True) if c in valid.columns]
     differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(k)) for c, k in own) if own else pl.lit(False)
     flags = joined.select(known.alias("known"), (known & differs).alias("misplaced"))
-    notes = [f"FullFile off: feed {feed.name!r} does not own the product structure ({_why(feed)}); "
-             f"SKUs are located as feed {', '.join(owners)} placed them"]  # fmt: skip
+    notes = [
+        f"FullFile off: feed {feed.name!r} does not own the product structure ({_why(feed)}); "
+        f"SKUs are located as feed {', '.join(owners)} placed them"
+    ]
     misplaced, unknown = int(flags["misplaced"].sum()), int((~flags["known"]).sum())
     if misplaced:
-        notes.append(f"{misplaced} SKUs placed differently than in Norce's structure: left to the "
-                     "structure's owner")  # fmt: skip
+        notes.append(
+            f"{misplaced} SKUs placed differently than in Norce's structure: left to the structure's owner"
+        )
     if unknown:
-        notes.append(f"{unknown} SKUs not in Norce's structure as feed {', '.join(owners)} sent it: left "
-                     "to the structure's owner, sent once it has them")  # fmt: skip
+        notes.append(
+            f"{unknown} SKUs not in Norce's structure as feed {', '.join(owners)} sent it: left "
+            "to the structure's owner, sent once it has them"
+        )
     sendable = flags["known"] & ~flags["misplaced"]
     return Located(valid.filter(sendable), structure, tuple(notes))
 
@@ -133,10 +141,14 @@ def _why(feed: Feed) -> str:
 def _no_owner(feed: Feed, columns: list[str]) -> str:
     missing = [c for c in PLACEMENT[1:] if c not in columns]
     if feed.owns_structure:
-        return (f"products feed {feed.name!r}: the source has no {', '.join(missing)}, and no other "
-                "products feed owns the structure to locate its SKUs by (Connect's product import "
-                "finds a SKU by ManufacturerCode + ManufacturerPartNo); add those columns to the "
-                "source, or a products feed with them (owns_structure = true, the default)")  # fmt: skip
-    return (f"products feed {feed.name!r} has owns_structure = false, but no other products feed owns "
-            "the structure to locate its SKUs by; set owns_structure = true on this feed, or add the "
-            "feed that places the SKUs (Code, ManufacturerCode, ManufacturerPartNo)")  # fmt: skip
+        return (
+            f"products feed {feed.name!r}: the source has no {', '.join(missing)}, and no other "
+            "products feed owns the structure to locate its SKUs by (Connect's product import "
+            "finds a SKU by ManufacturerCode + ManufacturerPartNo); add those columns to the "
+            "source, or a products feed with them (owns_structure = true, the default)"
+        )
+    return (
+        f"products feed {feed.name!r} has owns_structure = false, but no other products feed owns "
+        "the structure to locate its SKUs by; set owns_structure = true on this feed, or add the "
+        "feed that places the SKUs (Code, ManufacturerCode, ManufacturerPartNo)"
+    )

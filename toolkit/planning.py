@@ -35,8 +35,9 @@ def _utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def choose_kind(kind: KindOption, feed: Feed, store: SnapshotStore, baseline: SnapshotRef | None,
-                now: datetime) -> tuple[FeedKind, str]:  # fmt: skip
+def choose_kind(
+    kind: KindOption, feed: Feed, store: SnapshotStore, baseline: SnapshotRef | None, now: datetime
+) -> tuple[FeedKind, str]:
     """The kind to plan and why."""
     if kind in ("change", "full"):
         return kind, f"{kind} feed asked for" + ("" if baseline else "; no baseline yet")
@@ -72,9 +73,18 @@ def _duration(span: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours % 24 else f"{hours // 24} d"
 
 
-def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str | Path | None,
-               now: datetime, allow: bool, reason: str | None, store: SnapshotStore,
-               checked: tuple[pl.DataFrame, CheckResult] | None = None) -> Plan:  # fmt: skip
+def build_plan(
+    settings: Settings,
+    feed: Feed,
+    *,
+    kind: KindOption,
+    source: str | Path | None,
+    now: datetime,
+    allow: bool,
+    reason: str | None,
+    store: SnapshotStore,
+    checked: tuple[pl.DataFrame, CheckResult] | None = None,
+) -> Plan:
     """read_source -> validate -> diff -> guard -> batches -> Plan, the snapshot written meanwhile."""
     from toolkit._refusals import refuse_source
     from toolkit.checks import enforce, validate
@@ -100,11 +110,21 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     key = list(feed.key or row_key(entity, valid.columns))
     diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
     valid = pl.concat([valid, held]) if held.height else valid
-    rights, notes = _rights(settings, feed, entity, frame, check.rejected, key=key, asked=kind,
-                            first=base_ref is None, allow=allow)  # fmt: skip
+    rights, notes = _rights(
+        settings,
+        feed,
+        entity,
+        frame,
+        check.rejected,
+        key=key,
+        asked=kind,
+        first=base_ref is None,
+        allow=allow,
+    )
     rights, notes = located.rights(rights), [*notes, *located.notes]
-    parts, batches, baseline_rows = _batches(entity, feed, chosen, valid, diff, base_ref, allow=allow,
-                                             rights=rights, today=now.date())  # fmt: skip
+    parts, batches, baseline_rows = _batches(
+        entity, feed, chosen, valid, diff, base_ref, allow=allow, rights=rights, today=now.date()
+    )
     rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
     saving = _save_meanwhile(store, feed.name, rows, kind=chosen, key=key, hashes=hashes)
     profile = settings.profile_of(feed)
@@ -112,22 +132,41 @@ def build_plan(settings: Settings, feed: Feed, *, kind: KindOption, source: str 
     if cleared:
         parts.notes.append(f"values cleared in the source are sent as null ({', '.join(cleared)})")
     if held.height:
-        parts.notes.append(f"{held.height} items whose rows were rejected keep their baseline values "
-                           "(neither changed nor deactivated)")  # fmt: skip
+        parts.notes.append(
+            f"{held.height} items whose rows were rejected keep their baseline values "
+            "(neither changed nor deactivated)"
+        )
     parts.notes.extend(notes)
-    summary = _summary(chosen, why, diff, parts, batches, check.rejected.height, baseline_rows,
-                       profile.rate_limit_per_minute)  # fmt: skip
+    summary = _summary(
+        chosen, why, diff, parts, batches, check.rejected.height, baseline_rows, profile.rate_limit_per_minute
+    )
     return Plan(
-        id=plan_id(feed.name, chosen, _rows_digest(hashes), [b.id for b in batches],
-                   baseline=base_ref.id if base_ref else None), feed=feed.name,
-        entity=entity.name, profile=profile.name, kind=chosen, created=now, saving=saving,
-        baseline=base_ref, batches=batches, summary=summary, rejected=check.rejected,
-        allow_mass_deactivation=allow, override_reason=reason, diff=diff,
-    )  # fmt: skip
+        id=plan_id(
+            feed.name,
+            chosen,
+            _rows_digest(hashes),
+            [b.id for b in batches],
+            baseline=base_ref.id if base_ref else None,
+        ),
+        feed=feed.name,
+        entity=entity.name,
+        profile=profile.name,
+        kind=chosen,
+        created=now,
+        saving=saving,
+        baseline=base_ref,
+        batches=batches,
+        summary=summary,
+        rejected=check.rejected,
+        allow_mass_deactivation=allow,
+        override_reason=reason,
+        diff=diff,
+    )
 
 
-def _save_meanwhile(store: SnapshotStore, feed: str, rows: pl.DataFrame, *, kind: FeedKind, key: list[str],
-                    hashes: RowHashes) -> Future[SnapshotRef]:  # fmt: skip
+def _save_meanwhile(
+    store: SnapshotStore, feed: str, rows: pl.DataFrame, *, kind: FeedKind, key: list[str], hashes: RowHashes
+) -> Future[SnapshotRef]:
     """Write the new snapshot on a worker thread and return at once: the plan can be previewed while
     it is written (1M rows of Parquet take one to two seconds), and `Plan.snapshot` waits for it.
     Started after the batches are made, so it does not compete with them for polars' threads; the
@@ -156,8 +195,15 @@ def _rows_digest(hashes: RowHashes) -> str:
     return hashlib.sha256(column.to_numpy().data).hexdigest()
 
 
-def _diff(store: SnapshotStore, base_ref: SnapshotRef | None, valid: pl.DataFrame, frame: pl.DataFrame,
-          rejected: pl.DataFrame, *, key: list[str]) -> tuple[Diff, pl.DataFrame, RowHashes]:  # fmt: skip
+def _diff(
+    store: SnapshotStore,
+    base_ref: SnapshotRef | None,
+    valid: pl.DataFrame,
+    frame: pl.DataFrame,
+    rejected: pl.DataFrame,
+    *,
+    key: list[str],
+) -> tuple[Diff, pl.DataFrame, RowHashes]:
     """The diff of the valid rows against the baseline, the baseline rows held for rejected items, and
     the row hashes of the valid rows and the held ones (the new snapshot's).
 
@@ -186,16 +232,20 @@ def _as_rows(rows: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
     return rows.select(fill).cast(like.schema)
 
 
-def _held(removed: pl.DataFrame, frame: pl.DataFrame, rejected: pl.DataFrame, *,
-          key: list[str]) -> pl.Series:  # fmt: skip
+def _held(removed: pl.DataFrame, frame: pl.DataFrame, rejected: pl.DataFrame, *, key: list[str]) -> pl.Series:
     """Which removed rows a rejected row may stand for: its key, or, for a row whose key is
     incomplete, every removed row that agrees with the key parts it has (all of them when it has none)."""
     held = pl.Series([False] * removed.height, dtype=pl.Boolean)
     if rejected.height == 0 or removed.height == 0 or not set(key) <= set(frame.columns):
         return held
     bad = frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
-    patterns = bad.select(key).unique().with_columns(
-        pl.concat_str([pl.col(k).is_not_null().cast(pl.Int8).cast(pl.String) for k in key]).alias("__has"))
+    patterns = (
+        bad.select(key)
+        .unique()
+        .with_columns(
+            pl.concat_str([pl.col(k).is_not_null().cast(pl.Int8).cast(pl.String) for k in key]).alias("__has")
+        )
+    )
     marked = removed.with_row_index("__i")
     for part in patterns.partition_by("__has"):
         present = [k for k, flag in zip(key, part["__has"][0], strict=True) if flag == "1"]
@@ -214,8 +264,9 @@ def rejected_keys(frame: pl.DataFrame, rejected: pl.DataFrame, *, key: list[str]
     return bad.select(key).drop_nulls().unique()
 
 
-def _with_pending(valid: pl.DataFrame, hashes: RowHashes, pending: pl.DataFrame | None, *,
-                  key: list[str]) -> tuple[pl.DataFrame, RowHashes]:  # fmt: skip
+def _with_pending(
+    valid: pl.DataFrame, hashes: RowHashes, pending: pl.DataFrame | None, *, key: list[str]
+) -> tuple[pl.DataFrame, RowHashes]:
     """The new snapshot's rows: the valid ones plus removed ones still pending a FullFile import, so
     the next full feed still sees them as removed."""
     if pending is None or pending.is_empty():
@@ -225,9 +276,18 @@ def _with_pending(valid: pl.DataFrame, hashes: RowHashes, pending: pl.DataFrame 
     return pl.concat([valid, rows]), both
 
 
-def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame, rejected: pl.DataFrame, *,
-            key: list[str], asked: KindOption, first: bool,
-            allow: bool) -> tuple[Rights, list[str]]:  # fmt: skip
+def _rights(
+    settings: Settings,
+    feed: Feed,
+    entity: Entity,
+    frame: pl.DataFrame,
+    rejected: pl.DataFrame,
+    *,
+    key: list[str],
+    asked: KindOption,
+    first: bool,
+    allow: bool,
+) -> tuple[Rights, list[str]]:
     """Whether the feed deactivates (owns the field) and may send FullFile, and the notes that say why not."""
     owns, owner = _owns(settings, feed, entity, frame)
     notes = []
@@ -235,9 +295,13 @@ def _rights(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame,
     full_file = entity.has_full_file and unbounded is None
     if entity.has_full_file and unbounded:
         notes.append(unbounded)
-    keyless = rejected.height and not frame.join(
-        rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi"
-    ).select(key).filter(pl.any_horizontal(pl.col(k).is_null() for k in key)).is_empty()
+    keyless = (
+        rejected.height
+        and not frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
+        .select(key)
+        .filter(pl.any_horizontal(pl.col(k).is_null() for k in key))
+        .is_empty()
+    )
     if full_file and keyless:
         full_file = False
         notes.append("FullFile off: rejected rows without a complete key could stand for any item")
@@ -255,12 +319,16 @@ def _unbounded_full_file(feed: Feed, *, asked: KindOption, allow: bool) -> str |
     passed, or an override with its reason.
     """
     if asked != "full":
-        return ("first full feed: sent without FullFile, as there is no baseline to tell what it would "
-                "deactivate (ask for --kind full to send FullFile)")  # fmt: skip
+        return (
+            "first full feed: sent without FullFile, as there is no baseline to tell what it would "
+            "deactivate (ask for --kind full to send FullFile)"
+        )
     if allow or feed.policies.min_rows:
         return None
-    return ("first full feed: sent without FullFile, as neither a baseline nor a min_rows policy bounds "
-            "what it would deactivate (set min_rows, or pass --allow-mass-deactivation with a reason)")
+    return (
+        "first full feed: sent without FullFile, as neither a baseline nor a min_rows policy bounds "
+        "what it would deactivate (set min_rows, or pass --allow-mass-deactivation with a reason)"
+    )
 
 
 def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -> tuple[bool, str]:
@@ -283,12 +351,21 @@ def _owns(settings: Settings, feed: Feed, entity: Entity, frame: pl.DataFrame) -
     if entity.removal != "sku_status" or not others:
         return True, ""
     names = ", ".join(f.name for f in others)
-    return False, f"another {entity.name} feed ({names}): set deactivate = \"always\" on the owner of {field}"
+    return False, f'another {entity.name} feed ({names}): set deactivate = "always" on the owner of {field}'
 
 
-def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, diff: Diff,
-             base_ref: SnapshotRef | None, *, allow: bool,
-             rights: Rights, today: date) -> tuple[Parts, tuple[Batch, ...], int]:  # fmt: skip
+def _batches(
+    entity: Entity,
+    feed: Feed,
+    chosen: FeedKind,
+    valid: pl.DataFrame,
+    diff: Diff,
+    base_ref: SnapshotRef | None,
+    *,
+    allow: bool,
+    rights: Rights,
+    today: date,
+) -> tuple[Parts, tuple[Batch, ...], int]:
     """groups -> guard -> batches."""
     baseline_rows = base_ref.rows if base_ref is not None else 0
     policies = feed.policies
@@ -298,23 +375,44 @@ def _batches(entity: Entity, feed: Feed, chosen: FeedKind, valid: pl.DataFrame, 
     else:
         parts = full_parts(entity, nested.valid, nested.diff, policies, rights)
     nested.finish(entity, parts)  # supplier elements, price lists, company links (toolkit.plan_elements)
-    guard(feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating,
-          allow=allow)  # fmt: skip
+    guard(
+        feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating, allow=allow
+    )
     assert feed.account is not None
-    batches = make_batches(entity, parts.groups, account=feed.account, policies=policies,
-                           flags=feed.header_flags)  # fmt: skip
+    batches = make_batches(
+        entity, parts.groups, account=feed.account, policies=policies, flags=feed.header_flags
+    )
     return parts, batches, baseline_rows
 
 
-def _summary(kind: FeedKind, why: str, diff: Diff, parts: Parts, batches: tuple[Batch, ...],
-             rejected: int, baseline: int, rate: int) -> PlanSummary:  # fmt: skip
+def _summary(
+    kind: FeedKind,
+    why: str,
+    diff: Diff,
+    parts: Parts,
+    batches: tuple[Batch, ...],
+    rejected: int,
+    baseline: int,
+    rate: int,
+) -> PlanSummary:
     requests = len(batches)
     return PlanSummary(
-        kind=kind, reason=why, added=diff.added.height, changed=diff.changed.height,
-        removed=diff.removed.height, deactivated=parts.deactivated, unchanged=diff.unchanged,
-        rejected=rejected, left_for_full=parts.left_for_full, baseline_items=baseline,
-        items=sum(b.item_count for b in batches), field_counts=dict(diff.field_counts),
-        batches=requests, requests=requests, bytes=sum(b.size for b in batches),
-        eta_seconds=round(requests * 60.0 / max(rate, 1), 1), grouping=parts.grouping,
+        kind=kind,
+        reason=why,
+        added=diff.added.height,
+        changed=diff.changed.height,
+        removed=diff.removed.height,
+        deactivated=parts.deactivated,
+        unchanged=diff.unchanged,
+        rejected=rejected,
+        left_for_full=parts.left_for_full,
+        baseline_items=baseline,
+        items=sum(b.item_count for b in batches),
+        field_counts=dict(diff.field_counts),
+        batches=requests,
+        requests=requests,
+        bytes=sum(b.size for b in batches),
+        eta_seconds=round(requests * 60.0 / max(rate, 1), 1),
+        grouping=parts.grouping,
         notes=tuple(parts.notes),
-    )  # fmt: skip
+    )

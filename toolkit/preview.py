@@ -57,15 +57,24 @@ class Preview:
     def summary(self) -> Summary:
         """The preview as plain JSON values (verdict, check and diff counts, plan summary); a notebook
         shows it as the few lines of :meth:`describe`."""
-        out: dict[str, Any] = {"feed": self.feed, "kind": self.kind, "source": self.source,
-                               "verdict": self.verdict, "refused": self.refused}  # fmt: skip
+        out: dict[str, Any] = {
+            "feed": self.feed,
+            "kind": self.kind,
+            "source": self.source,
+            "verdict": self.verdict,
+            "refused": self.refused,
+        }
         if self.check is not None:
             out["check"] = {**self.check.summary, "rejected": self.check.rejected.height}
         if self.diff is not None:
             out["diff"] = {**self.diff.counts, "field_counts": dict(self.diff.field_counts)}
         if self.plan is not None:
-            out["plan"] = {"id": self.plan.id, "kind": self.plan.kind,
-                           "batches": len(self.plan.batches), **self.plan.summary.as_dict()}  # fmt: skip
+            out["plan"] = {
+                "id": self.plan.id,
+                "kind": self.plan.kind,
+                "batches": len(self.plan.batches),
+                **self.plan.summary.as_dict(),
+            }
         return Summary(summary_json(out), text=self.describe())
 
     def describe(self) -> str:
@@ -74,17 +83,21 @@ class Preview:
         if self.check is not None:
             c = self.check.summary
             problems = ", ".join(f"{n:,} {k}" for k, n in dict(c.get("problems", {})).items())
-            lines.append(f"checks: {c['rows']:,} rows, {c['valid']:,} valid, {c['rejected_rows']:,} "
-                         f"rejected ({c['reject_ratio']:.1%})" + (f": {problems}" if problems else ""))
+            lines.append(
+                f"checks: {c['rows']:,} rows, {c['valid']:,} valid, {c['rejected_rows']:,} "
+                f"rejected ({c['reject_ratio']:.1%})" + (f": {problems}" if problems else "")
+            )
         if self.diff is not None:
             counts = ", ".join(f"{n:,} {k}" for k, n in self.diff.counts.items())
             fields = ", ".join(f"{f} {n:,}" for f, n in list(self.field_counts.items())[:5])
             lines.append(f"changes: {counts}" + (f"; per field: {fields}" if fields else ""))
         if self.plan is not None:
             s = self.plan.summary
-            lines.append(f"plan {self.plan.id}: {s.kind} feed, {len(self.plan.batches):,} batches, "
-                         f"{s.items:,} items, {s.requests:,} requests (about {s.eta_seconds:,.0f} s), "
-                         f"deactivates {s.deactivated:,}")  # fmt: skip
+            lines.append(
+                f"plan {self.plan.id}: {s.kind} feed, {len(self.plan.batches):,} batches, "
+                f"{s.items:,} items, {s.requests:,} requests (about {s.eta_seconds:,.0f} s), "
+                f"deactivates {s.deactivated:,}"
+            )
         return "\n".join(lines)
 
     def write(self, directory: str | Path) -> dict[str, Any]:
@@ -129,12 +142,19 @@ def sample_changes(diff: Diff, *, key: Sequence[str], n: int = 10) -> pl.DataFra
     new, old = diff.changed.head(n), diff.previous.head(n)
     fields = sorted({f for fs in new["changed_fields"].to_list() for f in fs}, key=str)
     parts = [
-        pl.DataFrame({**{k: new[k] for k in key}, "field": [f] * new.height,
-                      "old": old[f].cast(pl.String), "new": new[f].cast(pl.String),
-                      "changed": new["changed_fields"].list.contains(f)})
+        pl.DataFrame(
+            {
+                **{k: new[k] for k in key},
+                "field": [f] * new.height,
+                "old": old[f].cast(pl.String),
+                "new": new[f].cast(pl.String),
+                "changed": new["changed_fields"].list.contains(f),
+            }
+        )
         for f in fields
     ]
     if not parts:
-        return pl.DataFrame(schema={**{k: pl.String for k in key}, "field": pl.String,
-                                    "old": pl.String, "new": pl.String})  # fmt: skip
+        return pl.DataFrame(
+            schema={**{k: pl.String for k in key}, "field": pl.String, "old": pl.String, "new": pl.String}
+        )
     return pl.concat(parts).filter("changed").drop("changed").sort(key, maintain_order=True)

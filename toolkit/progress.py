@@ -100,16 +100,24 @@ class WaitEvents:
     [{'event': 'wait', 'requests_left': 3, 'seconds': 24.0, 'why': '429 Retry-After', 'eta_s': 27.0}]
     """
 
-    def __init__(self, progress: Callable[[dict[str, Any]], None] | None, *, rate: int,
-                 where: dict[str, Any]) -> None:  # fmt: skip
+    def __init__(
+        self, progress: Callable[[dict[str, Any]], None] | None, *, rate: int, where: dict[str, Any]
+    ) -> None:
         self.progress, self.rate, self.where = progress, rate, where
 
     def __call__(self, seconds: float, why: str) -> None:
         if self.progress is None:
             return
         left = int(self.where.get("requests_left", 0))
-        self.progress({**self.where, "event": "wait", "seconds": round(seconds, 3), "why": why,
-                       "eta_s": eta_seconds(left, rate=self.rate, waiting=seconds)})  # fmt: skip
+        self.progress(
+            {
+                **self.where,
+                "event": "wait",
+                "seconds": round(seconds, 3),
+                "why": why,
+                "eta_s": eta_seconds(left, rate=self.rate, waiting=seconds),
+            }
+        )
 
     @contextmanager
     def attached(self, client: object) -> Iterator[None]:
@@ -138,8 +146,13 @@ class ProgressBar:
         Seconds, for the run's duration in ``summary`` (from the first event on).
     """
 
-    def __init__(self, *, file: IO[str] | None = None, disable: bool | None = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        file: IO[str] | None = None,
+        disable: bool | None = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._file, self._disable, self._clock = file, disable, clock
         self._bar: Any = None
         self._phase = ""
@@ -177,8 +190,9 @@ class ProgressBar:
         spans = [(s, what) for what, s in self.waited.items() if s > 0]
         if self.jobs_waited is not None:
             spans.append((self.jobs_waited, "jobs"))
-        said = ", ".join(f"{format_eta(s)} {'waiting ' if i == 0 else ''}for {what}"
-                         for i, (s, what) in enumerate(spans))  # fmt: skip
+        said = ", ".join(
+            f"{format_eta(s)} {'waiting ' if i == 0 else ''}for {what}" for i, (s, what) in enumerate(spans)
+        )
         now = self._clock()
         took = f"took {format_eta(now - (now if self._started is None else self._started))}"
         return f"{took} ({said})" if said else took
@@ -228,8 +242,15 @@ class ProgressBar:
         from tqdm.auto import tqdm
 
         self._close()
-        self._bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, file=self._file,
-                         disable=self._disable, dynamic_ncols=True)  # fmt: skip
+        self._bar = tqdm(
+            total=total,
+            initial=initial,
+            unit=unit,
+            desc=desc,
+            file=self._file,
+            disable=self._disable,
+            dynamic_ncols=True,
+        )
         self._phase = "batches" if unit == "batch" else "jobs"
 
     def _close(self) -> None:

@@ -80,9 +80,18 @@ class PlanRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> PlanRecord:
-        return cls(**_fields(cls, row, summary=json.loads, created=_at, recorded_at=_at,
-                             updated_at=_at, allow_mass_deactivation=bool,
-                             directory=lambda d: Path(d) if d else None))  # fmt: skip
+        return cls(
+            **_fields(
+                cls,
+                row,
+                summary=json.loads,
+                created=_at,
+                recorded_at=_at,
+                updated_at=_at,
+                allow_mass_deactivation=bool,
+                directory=lambda d: Path(d) if d else None,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,11 @@ class JobRecord:
     def from_row(cls, row: sqlite3.Row) -> JobRecord:
         values: dict[str, Any] = {**dict(row), "index": row["idx"]}
         conv: dict[str, Callable[[Any], Any]] = {
-            "queued_at": _at, "start": _at, "stop": _at,
-            "log_tail": lambda t: json.loads(t) if t else []}  # fmt: skip
+            "queued_at": _at,
+            "start": _at,
+            "stop": _at,
+            "log_tail": lambda t: json.loads(t) if t else [],
+        }
         return cls(**{f.name: conv.get(f.name, lambda v: v)(values[f.name]) for f in fields(cls)})
 
 
@@ -163,6 +175,12 @@ class Event:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Event:
-        return cls(at=_at(row["at"]) or datetime.now(UTC), reason=Reason(row["reason"]),
-                   feed=row["feed"], plan_id=row["plan_id"], index=row["idx"],
-                   job_id=row["job_id"], detail=json.loads(row["detail"] or "{}"))  # fmt: skip
+        return cls(
+            at=_at(row["at"]) or datetime.now(UTC),
+            reason=Reason(row["reason"]),
+            feed=row["feed"],
+            plan_id=row["plan_id"],
+            index=row["idx"],
+            job_id=row["job_id"],
+            detail=json.loads(row["detail"] or "{}"),
+        )

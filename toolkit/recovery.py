@@ -62,10 +62,12 @@ def refuse_lost(ledger: Ledger, feed: str) -> None:
     """StateDamaged when the ledger forgot a submission of ``feed``."""
     lost = lost_plans(ledger, feed)
     if lost:
-        msg = (f"ledger {ledger.path} has no record of {len(lost)} submitted plan(s) of feed {feed!r} "
-               f"(newest {lost[-1][0].name}): it was deleted, emptied or restored from an older copy; "
-               f"run `norce-feeds resume {feed}`, which looks their batches up in Job/List before "
-               "sending anything")  # fmt: skip
+        msg = (
+            f"ledger {ledger.path} has no record of {len(lost)} submitted plan(s) of feed {feed!r} "
+            f"(newest {lost[-1][0].name}): it was deleted, emptied or restored from an older copy; "
+            f"run `norce-feeds resume {feed}`, which looks their batches up in Job/List before "
+            "sending anything"
+        )
         raise StateDamaged(msg)
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "restartable",
     "summary_json",
     "write_summary",
-]  # fmt: skip
+]
 
 FAILED_STATUSES = ("Failed", "ValidationFailed")
 
@@ -79,12 +79,18 @@ class JobReport:
         f = self.outcomes
         status = pl.col("status").fill_null("unknown")  # a job not polled yet has no status
         by_status = dict(f.group_by(status).len().sort("status").rows())
-        out = {"feed": self.feed, "status": self.status, "period": self.period, "jobs": f.height,
-               "by_status": by_status, "items": int(f["items"].sum() or 0),
-               "failed_items": int(f["failures"].sum() or 0),
-               "median_lead_time_s": f["lead_time_s"].median(),
-               "median_run_time_s": f["run_time_s"].median(),
-               "restartable": restartable(f)["job_id"].to_list()}  # fmt: skip
+        out = {
+            "feed": self.feed,
+            "status": self.status,
+            "period": self.period,
+            "jobs": f.height,
+            "by_status": by_status,
+            "items": int(f["items"].sum() or 0),
+            "failed_items": int(f["failures"].sum() or 0),
+            "median_lead_time_s": f["lead_time_s"].median(),
+            "median_run_time_s": f["run_time_s"].median(),
+            "restartable": restartable(f)["job_id"].to_list(),
+        }
         return summary_json(out)
 
     def charts(self) -> dict[str, alt.Chart]:
@@ -113,8 +119,14 @@ class JobReport:
         printer.text(str(self))
 
 
-def job_report(settings: Settings, *, feed: str | None = None, status: str | None = None,
-               period: str | None = "30d", now: datetime | None = None) -> JobReport:  # fmt: skip
+def job_report(
+    settings: Settings,
+    *,
+    feed: str | None = None,
+    status: str | None = None,
+    period: str | None = "30d",
+    now: datetime | None = None,
+) -> JobReport:
     """Job outcomes of ``feed`` (all when empty) with ``status`` (any when empty) in the last ``period``.
 
     Examples
@@ -153,8 +165,14 @@ def restartable(outcomes: pl.DataFrame) -> pl.DataFrame:
     return outcomes.filter(failed, ~pl.col("job_id").is_in(done))
 
 
-def restart_jobs(settings: Settings, job_ids: Sequence[int], *, outcomes: pl.DataFrame | None = None,
-                 timeout: float = 600.0, poll_interval: float = 2.0) -> list[int]:  # fmt: skip
+def restart_jobs(
+    settings: Settings,
+    job_ids: Sequence[int],
+    *,
+    outcomes: pl.DataFrame | None = None,
+    timeout: float = 600.0,
+    poll_interval: float = 2.0,
+) -> list[int]:
     """Restart failed jobs (``runs.restart_failed`` per plan), wait for the new ones; return their ids.
 
     Waiting records the new jobs' outcomes and promotes the plan's snapshot when all its jobs succeeded.

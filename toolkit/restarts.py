@@ -34,10 +34,17 @@ _RESTARTABLE = (int(JobStatus["Succeeded"]), int(JobStatus["Failed"]))  # what J
 _SUCCEEDED = int(JobStatus["Succeeded"])
 
 
-def restart_failed(target: Submission | str, client: Any, ledger: Ledger, *,
-                   job_ids: Iterable[int] | None = None, now: datetime | None = None,
-                   lookup: JobLookup = DEFAULT_LOOKUP, force: bool = False,
-                   sleep: Callable[[float], None] = time.sleep) -> Submission:  # fmt: skip
+def restart_failed(
+    target: Submission | str,
+    client: Any,
+    ledger: Ledger,
+    *,
+    job_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    lookup: JobLookup = DEFAULT_LOOKUP,
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submission:
     """Restart the failed jobs of a plan (a Submission or a plan id), or only ``job_ids``.
 
     Job/Restart is used where Connect allows it (status Succeeded or Failed, finished within 14 days);
@@ -62,9 +69,15 @@ def restart_failed(target: Submission | str, client: Any, ledger: Ledger, *,
 def superseding_job(ledger: Ledger, feed: str, job: JobRecord) -> int | None:
     """The newest job of ``feed`` queued after ``job`` that succeeded: of a later plan, or a later run of
     the same batch (a plan's other batches hold other items). None when there is none."""
-    newer = [r for r in ledger.job_rows() if r["feed"] == feed and r["run"] > job.run
-             and r["status"] == _SUCCEEDED and r["job_id"] != job.job_id
-             and (r["plan_id"] != job.plan_id or r["idx"] == job.index)]  # fmt: skip
+    newer = [
+        r
+        for r in ledger.job_rows()
+        if r["feed"] == feed
+        and r["run"] > job.run
+        and r["status"] == _SUCCEEDED
+        and r["job_id"] != job.job_id
+        and (r["plan_id"] != job.plan_id or r["idx"] == job.index)
+    ]
     return int(newer[-1]["job_id"]) if newer else None
 
 
@@ -72,9 +85,11 @@ def _refuse_superseded(ledger: Ledger, feed: str, jobs: list[JobRecord]) -> None
     for job in jobs:
         newer = superseding_job(ledger, feed, job)
         if newer is not None:
-            msg = (f"job {job.job_id} of feed {feed!r} is superseded: job {newer} of the same feed "
-                   "succeeded since, and replaying the older one would write older values over it; "
-                   "pass --force (force=True) to restart it anyway")  # fmt: skip
+            msg = (
+                f"job {job.job_id} of feed {feed!r} is superseded: job {newer} of the same feed "
+                "succeeded since, and replaying the older one would write older values over it; "
+                "pass --force (force=True) to restart it anyway"
+            )
             raise LedgerError(msg)
 
 
@@ -82,16 +97,32 @@ def _job(ledger: Ledger, rec: BatchRecord) -> JobRecord | None:
     return ledger.job(rec.job_id) if rec.job_id is not None else None
 
 
-def _restart_one(plan: Plan, rec: BatchRecord, job: JobRecord | None, client: Any, ledger: Ledger,
-                 when: datetime, lookup: JobLookup, sleep: Callable[[float], None]) -> int:  # fmt: skip
+def _restart_one(
+    plan: Plan,
+    rec: BatchRecord,
+    job: JobRecord | None,
+    client: Any,
+    ledger: Ledger,
+    when: datetime,
+    lookup: JobLookup,
+    sleep: Callable[[float], None],
+) -> int:
     from toolkit.runs import send_batch
 
     batch = next(b for b in plan.batches if b.index == rec.index)
     with ledger.send_lock(batch.endpoint):
         if job is not None and _restart(plan, rec, job, client, ledger, when):
             return 0
-        send_batch(plan, batch, client, ledger, lookup, sleep, reason=Reason.RESUBMITTED,
-                   restarted_from=job.job_id if job else None)  # fmt: skip
+        send_batch(
+            plan,
+            batch,
+            client,
+            ledger,
+            lookup,
+            sleep,
+            reason=Reason.RESUBMITTED,
+            restarted_from=job.job_id if job else None,
+        )
         return 1
 
 
@@ -103,8 +134,9 @@ def _needs_restart(rec: BatchRecord, job: JobRecord | None, wanted: set[int] | N
     return job is not None and job.is_finished and not job.succeeded
 
 
-def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: Any, ledger: Ledger,
-             when: datetime) -> bool:  # fmt: skip
+def _restart(
+    plan: Plan, rec: BatchRecord, job: JobRecord, client: Any, ledger: Ledger, when: datetime
+) -> bool:
     finished = job.stop or job.start or job.queued_at
     if job.status not in _RESTARTABLE or finished is None:
         return False
@@ -115,9 +147,21 @@ def _restart(plan: Plan, rec: BatchRecord, job: JobRecord, client: Any, ledger: 
     except OutcomeUnknown:
         raise  # the restart may have been taken: never resend the batch on top of it
     except ConnectAPIError as exc:
-        ledger.event(Reason.RESTART_REFUSED, feed=plan.feed, plan_id=plan.id, index=rec.index,
-                     job_id=job.job_id, detail={"error": str(exc)})  # fmt: skip
+        ledger.event(
+            Reason.RESTART_REFUSED,
+            feed=plan.feed,
+            plan_id=plan.id,
+            index=rec.index,
+            job_id=job.job_id,
+            detail={"error": str(exc)},
+        )
         return False
-    ledger.mark_accepted(plan.id, rec.index, int(response.job_id), reason=Reason.RESTARTED,
-                         restarted_from=job.job_id, queued_at=when)  # fmt: skip
+    ledger.mark_accepted(
+        plan.id,
+        rec.index,
+        int(response.job_id),
+        reason=Reason.RESTARTED,
+        restarted_from=job.job_id,
+        queued_at=when,
+    )
     return True

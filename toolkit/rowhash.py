@@ -51,9 +51,7 @@ class RowHashes:
     signature: dict[str, Any]
 
 
-def hash_rows(
-    frame: Frame, *, key: str | Sequence[str], columns: Sequence[str] | None = None
-) -> RowHashes:
+def hash_rows(frame: Frame, *, key: str | Sequence[str], columns: Sequence[str] | None = None) -> RowHashes:
     """Hash each row's key and ``columns`` (default: every non-key, non-``_`` column).
 
     Examples
@@ -101,8 +99,12 @@ class Columns:
         def typed(names: Iterable[str]) -> list[list[str]]:
             return [[n, str(self.dtypes[n])] for n in names]
 
-        return {"polars": pl.__version__, "seed": HASH_SEED, "key": typed(self.keys),
-                "columns": typed(sorted(self.compared))}  # fmt: skip
+        return {
+            "polars": pl.__version__,
+            "seed": HASH_SEED,
+            "key": typed(self.keys),
+            "columns": typed(sorted(self.compared)),
+        }
 
 
 def plan_columns(
@@ -149,9 +151,7 @@ def _compared(
     return tuple(c for c in union if c in wanted and c not in keys)
 
 
-def common_dtypes(
-    names: Iterable[str], bschema: pl.Schema, cschema: pl.Schema
-) -> dict[str, pl.DataType]:
+def common_dtypes(names: Iterable[str], bschema: pl.Schema, cschema: pl.Schema) -> dict[str, pl.DataType]:
     """Each column's dtype on both sides: the supertype where they differ."""
     out: dict[str, pl.DataType] = {}
     for name in names:
@@ -190,10 +190,13 @@ def combine_hashes(exprs: Sequence[pl.Expr], seed: int) -> pl.Expr:
 
 def hash_exprs(spec: Columns, schema: pl.Schema) -> list[pl.Expr]:
     """``__key_hash`` and ``__row_hash`` (key and compared columns) of a frame of ``schema``."""
+
     def cols(names: Iterable[str]) -> list[pl.Expr]:
         return [column_expr(n, schema, spec.dtypes[n]) for n in names]
 
     # Sorted, so the hash does not depend on column order and a cached one stays valid.
     row = cols([*spec.keys, *sorted(spec.compared)])
-    return [combine_hashes(cols(spec.keys), HASH_SEED).alias(KEY_HASH),
-            combine_hashes(row, HASH_SEED).alias(ROW_HASH)]  # fmt: skip
+    return [
+        combine_hashes(cols(spec.keys), HASH_SEED).alias(KEY_HASH),
+        combine_hashes(row, HASH_SEED).alias(ROW_HASH),
+    ]

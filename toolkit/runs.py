@@ -77,9 +77,14 @@ class _Client(Protocol):  # the part of ConnectClient that runs uses
     def list_jobs(self) -> list[Job]: ...
     def job_log(self, job_id: int) -> list[Any]: ...
     def restart_job(self, job_id: int) -> Any: ...
-    def wait_for_jobs(self, job_ids: Iterable[int], *, timeout: float, poll_interval: float,
-                      on_poll: Callable[[dict[int, Job]], None] | None = None,
-                      ) -> dict[int, Job]: ...  # fmt: skip
+    def wait_for_jobs(
+        self,
+        job_ids: Iterable[int],
+        *,
+        timeout: float,
+        poll_interval: float,
+        on_poll: Callable[[dict[int, Job]], None] | None = None,
+    ) -> dict[int, Job]: ...
 
 
 @dataclass(frozen=True)
@@ -110,14 +115,22 @@ class Submission:
 
     def __str__(self) -> str:
         done = sum(b.state == "accepted" for b in self.batches)
-        return (f"plan {self.plan_id} ({self.feed}): {done}/{len(self.batches)} batches accepted, "
-                f"{self.sent} sent now, {self.found} found in Job/List")  # fmt: skip
+        return (
+            f"plan {self.plan_id} ({self.feed}): {done}/{len(self.batches)} batches accepted, "
+            f"{self.sent} sent now, {self.found} found in Job/List"
+        )
 
 
 # --- submit ----------------------------------------------------------------------------------
-def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | None = None,
-           lookup: JobLookup = DEFAULT_LOOKUP, sleep: Callable[[float], None] = time.sleep,
-           ) -> Submission:  # fmt: skip
+def submit(
+    plan: Plan,
+    client: _Client,
+    ledger: Ledger,
+    *,
+    progress: Progress | None = None,
+    lookup: JobLookup = DEFAULT_LOOKUP,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submission:
     """Send every batch of ``plan`` not accepted yet, in order, recording each step in the ledger.
 
     The plan is saved (``Plan.save``) under ``ledger.directory / "plans" / plan.id`` and recorded with
@@ -139,18 +152,26 @@ def submit(plan: Plan, client: _Client, ledger: Ledger, *, progress: Progress | 
         records = {b.index: b for b in ledger.batches(plan.id)}
         todo = [b for b in plan.batches if records[b.index].state != "accepted"]
         rate = _rate(client)
-        waits = WaitEvents(progress, rate=rate,
-                           where=_event("start", plan, len(plan.batches) - len(todo), len(todo), rate))
+        waits = WaitEvents(
+            progress, rate=rate, where=_event("start", plan, len(plan.batches) - len(todo), len(todo), rate)
+        )
         emit(waits.where)
         sent = found = 0
         with waits.attached(client):  # the client's waits become "wait" events while it sends
             for left, batch in zip(range(len(todo) - 1, -1, -1), todo, strict=True):
                 waits.where = _event("send", plan, len(plan.batches) - left - 1, left + 1, rate)
-                rec, was_sent, was_found = _deliver(plan, batch, records[batch.index], client,
-                                                    ledger, lookup, sleep)  # fmt: skip
+                rec, was_sent, was_found = _deliver(
+                    plan, batch, records[batch.index], client, ledger, lookup, sleep
+                )
                 sent, found = sent + was_sent, found + was_found
-                emit({**_event("batch", plan, len(plan.batches) - left, left, rate),
-                      "index": batch.index, "job_id": rec.job_id, "found": was_found})  # fmt: skip
+                emit(
+                    {
+                        **_event("batch", plan, len(plan.batches) - left, left, rate),
+                        "index": batch.index,
+                        "job_id": rec.job_id,
+                        "found": was_found,
+                    }
+                )
         emit(_event("done", plan, len(plan.batches), 0, rate))
         return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent, found=found)
 
@@ -175,16 +196,27 @@ def refuse_sent(plan_id: str, ledger: Ledger) -> None:
     if any(b.state != "accepted" for b in batches):
         return
     jobs = ", ".join(str(b.job_id) for b in batches)
-    after = ("preview again once the source or the baseline changed" if rec.state == "succeeded" else
-             "restart its failed jobs (`norce-feeds restart JOB`), or preview again once the source "
-             "changed")  # fmt: skip
-    msg = (f"plan {plan_id} of feed {rec.feed!r} was sent already: its {len(batches)} batches were all "
-           f"accepted (jobs {jobs}) and the plan {rec.state}; it is not sent twice: {after}")  # fmt: skip
+    after = (
+        "preview again once the source or the baseline changed"
+        if rec.state == "succeeded"
+        else "restart its failed jobs (`norce-feeds restart JOB`), or preview again once the source changed"
+    )
+    msg = (
+        f"plan {plan_id} of feed {rec.feed!r} was sent already: its {len(batches)} batches were all "
+        f"accepted (jobs {jobs}) and the plan {rec.state}; it is not sent twice: {after}"
+    )
     raise PlanAlreadySent(msg)
 
 
-def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger: Ledger,
-             lookup: JobLookup, sleep: Sleep) -> tuple[BatchRecord, bool, bool]:  # fmt: skip
+def _deliver(
+    plan: Plan,
+    batch: Batch,
+    rec: BatchRecord,
+    client: _Client,
+    ledger: Ledger,
+    lookup: JobLookup,
+    sleep: Sleep,
+) -> tuple[BatchRecord, bool, bool]:
     """Find the job of a batch left ``sending``/``unknown`` by an earlier attempt, else send it.
 
     Returns the batch record, whether a request was sent and whether the job was found in Job/List.
@@ -193,15 +225,26 @@ def _deliver(plan: Plan, batch: Batch, rec: BatchRecord, client: _Client, ledger
         if rec.state in ("sending", "unknown") and rec.sent_at is not None:
             job = find_job(client, ledger, plan.id, batch, rec.sent_at, lookup, sleep)
             if job is not None:
-                return ledger.mark_accepted(plan.id, batch.index, job.job_id,
-                                            reason=Reason.FOUND_IN_LIST), False, True  # fmt: skip
+                return (
+                    ledger.mark_accepted(plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST),
+                    False,
+                    True,
+                )
         rec, found = send_batch(plan, batch, client, ledger, lookup, sleep)
         return rec, True, found
 
 
-def send_batch(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup: JobLookup,
-          sleep: Callable[[float], None], *, reason: Reason = Reason.ACCEPTED,
-          restarted_from: int | None = None) -> tuple[BatchRecord, bool]:  # fmt: skip
+def send_batch(
+    plan: Plan,
+    batch: Batch,
+    client: _Client,
+    ledger: Ledger,
+    lookup: JobLookup,
+    sleep: Callable[[float], None],
+    *,
+    reason: Reason = Reason.ACCEPTED,
+    restarted_from: int | None = None,
+) -> tuple[BatchRecord, bool]:
     """Send one batch (holding its endpoint's send lock); the flag says its job was found in Job/List
     after a lost answer."""
     _check_state_dir(ledger)
@@ -216,25 +259,31 @@ def send_batch(plan: Plan, batch: Batch, client: _Client, ledger: Ledger, lookup
             raise
         if job is None:
             ledger.mark_unknown(plan.id, batch.index, str(exc))
-            msg = (f"plan {plan.id} batch {batch.index} ({batch.endpoint}): sent, no answer, and no "
-                   f"matching job in Job/List; run resume to look again before resending")  # fmt: skip
+            msg = (
+                f"plan {plan.id} batch {batch.index} ({batch.endpoint}): sent, no answer, and no "
+                f"matching job in Job/List; run resume to look again before resending"
+            )
             raise OutcomeUnknown(msg, endpoint=batch.endpoint, batch=batch.id) from exc
-        return ledger.mark_accepted(plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST,
-                                    restarted_from=restarted_from), True  # fmt: skip
+        return ledger.mark_accepted(
+            plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST, restarted_from=restarted_from
+        ), True
     except ConnectAPIError as exc:
         ledger.mark_failed(plan.id, batch.index, str(exc))
         raise
-    return ledger.mark_accepted(plan.id, batch.index, int(response.job_id), reason=reason,
-                                restarted_from=restarted_from), False  # fmt: skip
+    return ledger.mark_accepted(
+        plan.id, batch.index, int(response.job_id), reason=reason, restarted_from=restarted_from
+    ), False
 
 
 def _check_state_dir(ledger: Ledger) -> None:
     """Refuse to send once the ledger's file is gone (the state directory was deleted meanwhile):
     what is sent now could not be recorded where the next run looks."""
     if not ledger.path.exists():
-        msg = (f"ledger {ledger.path} was deleted during the run; nothing more is sent. Restore the "
-               "state directory from a backup, or run the feed again (a lost state directory means "
-               "a first full feed)")  # fmt: skip
+        msg = (
+            f"ledger {ledger.path} was deleted during the run; nothing more is sent. Restore the "
+            "state directory from a backup, or run the feed again (a lost state directory means "
+            "a first full feed)"
+        )
         raise StateDamaged(msg)
 
 
@@ -263,9 +312,15 @@ def _rate(client: object) -> int:
 
 
 def _event(kind: str, plan: Plan, accepted: int, left: int, rate: int) -> dict[str, Any]:
-    return {"event": kind, "plan_id": plan.id, "feed": plan.feed, "batches": len(plan.batches),
-            "accepted": accepted, "requests_left": left,
-            "eta_s": eta_seconds(left, rate=rate)}  # fmt: skip
+    return {
+        "event": kind,
+        "plan_id": plan.id,
+        "feed": plan.feed,
+        "batches": len(plan.batches),
+        "accepted": accepted,
+        "requests_left": left,
+        "eta_s": eta_seconds(left, rate=rate),
+    }
 
 
 def _ignore(event: dict[str, Any]) -> None:
@@ -277,8 +332,15 @@ class NothingToResume(LedgerError):
     """The feed has no unfinished submission: there is nothing to resume (not a failure)."""
 
 
-def resume(feed: str, *, settings: Settings | None = None, client: _Client, ledger: Ledger,
-           progress: Progress | None = None, lookup: JobLookup = DEFAULT_LOOKUP) -> Submission:  # fmt: skip
+def resume(
+    feed: str,
+    *,
+    settings: Settings | None = None,
+    client: _Client,
+    ledger: Ledger,
+    progress: Progress | None = None,
+    lookup: JobLookup = DEFAULT_LOOKUP,
+) -> Submission:
     """Continue the feed's latest unfinished submission (loaded from the plan ``submit`` saved).
 
     ``settings`` is accepted for symmetry with the CLI; the saved plan is found through the ledger, or,
@@ -298,9 +360,11 @@ def resume(feed: str, *, settings: Settings | None = None, client: _Client, ledg
 def load_plan(rec: PlanRecord) -> Plan:
     """The plan ``submit`` saved for ``rec`` (``Plan.load`` of its directory)."""
     if rec.directory is None or not Path(rec.directory).exists():
-        msg = (f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory}); run "
-               f"`norce-feeds submit {rec.feed}` to plan again: batches already accepted are not resent "
-               "when the source and baseline are unchanged")  # fmt: skip
+        msg = (
+            f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory}); run "
+            f"`norce-feeds submit {rec.feed}` to plan again: batches already accepted are not resent "
+            "when the source and baseline are unchanged"
+        )
         raise StateDamaged(msg)
     return load_plan_dir(Path(rec.directory), feed=rec.feed)
 
@@ -314,9 +378,11 @@ def load_plan_dir(directory: Path, *, feed: str) -> Plan:
         return Plan.load(directory)
     except (PlanError, OSError, KeyError, ValueError, TypeError, pl.exceptions.PolarsError) as exc:
         why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PlanError) else str(exc)
-        msg = (f"saved plan {directory} of feed {feed!r} is damaged ({why}); run `norce-feeds submit "
-               f"{feed}`: a plan of the same source against the same baseline is saved again and "
-               "continues this submission without resending its accepted batches")  # fmt: skip
+        msg = (
+            f"saved plan {directory} of feed {feed!r} is damaged ({why}); run `norce-feeds submit "
+            f"{feed}`: a plan of the same source against the same baseline is saved again and "
+            "continues this submission without resending its accepted batches"
+        )
         raise StateDamaged(msg) from exc
 
 
@@ -339,16 +405,27 @@ def open_run(settings: Settings, feed: str) -> Iterator[Run]:
     from toolkit.snapshots import SnapshotStore
 
     profile = settings.profile_of(feed)
-    with ConnectClient(profile, state_dir=settings.state_dir) as client, \
-            Ledger(settings.state_dir / "ledger.sqlite") as ledger:  # fmt: skip
+    with (
+        ConnectClient(profile, state_dir=settings.state_dir) as client,
+        Ledger(settings.state_dir / "ledger.sqlite") as ledger,
+    ):
         yield Run(settings, feed, client, ledger, SnapshotStore(settings.state_dir / "snapshots"))
 
 
-def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto", source: str | None = None,
-                confirm: Callable[[Plan], bool] | None = None, wait: bool = False,
-                allow_mass_deactivation: bool = False, override_reason: str | None = None,
-                progress: Progress | None = None, timeout: float = 3600.0,
-                poll_interval: float = 5.0) -> Submission | Outcome | None:  # fmt: skip
+def plan_and_submit(
+    settings: Settings,
+    feed: str,
+    *,
+    kind: FeedKind = "auto",
+    source: str | None = None,
+    confirm: Callable[[Plan], bool] | None = None,
+    wait: bool = False,
+    allow_mass_deactivation: bool = False,
+    override_reason: str | None = None,
+    progress: Progress | None = None,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+) -> Submission | Outcome | None:
     """Plan ``feed``, ask ``confirm(plan)`` (None: no question), submit, and wait when asked.
 
     The feed's lock is taken before anything is read, so a second run fails fast with FeedLocked.
@@ -357,25 +434,45 @@ def plan_and_submit(settings: Settings, feed: str, *, kind: FeedKind = "auto", s
     from toolkit.feeds import plan_feed
 
     with open_run(settings, feed) as run, run.ledger.lock(feed):
-        plan = plan_feed(settings, feed, kind=kind, source=source, store=run.store,
-                         allow_mass_deactivation=allow_mass_deactivation,
-                         override_reason=override_reason)  # fmt: skip
+        plan = plan_feed(
+            settings,
+            feed,
+            kind=kind,
+            source=source,
+            store=run.store,
+            allow_mass_deactivation=allow_mass_deactivation,
+            override_reason=override_reason,
+        )
         if confirm is not None and not confirm(plan):
             return None
         sub = submit(plan, run.client, run.ledger, progress=progress)
         return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
-def resume_feed(settings: Settings, feed: str, *, wait: bool = False, progress: Progress | None = None,
-                timeout: float = 3600.0, poll_interval: float = 5.0) -> Submission | Outcome:  # fmt: skip
+def resume_feed(
+    settings: Settings,
+    feed: str,
+    *,
+    wait: bool = False,
+    progress: Progress | None = None,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+) -> Submission | Outcome:
     """``resume`` the feed's unfinished submission with the settings' client and ledger."""
     with open_run(settings, feed) as run:
         sub = resume(feed, settings=settings, client=run.client, ledger=run.ledger, progress=progress)
         return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
-def restart_feed_job(settings: Settings, job_id: int, *, wait: bool = False, timeout: float = 3600.0,
-                     poll_interval: float = 5.0, force: bool = False) -> Submission | Outcome:  # fmt: skip
+def restart_feed_job(
+    settings: Settings,
+    job_id: int,
+    *,
+    wait: bool = False,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+    force: bool = False,
+) -> Submission | Outcome:
     """Restart (or resubmit) the batch of job ``job_id``; the feed is found through the ledger.
 
     A job that a newer succeeded job of its feed superseded is refused unless ``force``.
@@ -388,16 +485,30 @@ def restart_feed_job(settings: Settings, job_id: int, *, wait: bool = False, tim
         return _maybe_wait(sub, run, wait, timeout, poll_interval)
 
 
-def read_job_outcomes(settings: Settings, *, feed: str | None = None,
-                      since: timedelta | datetime | None = None) -> pl.DataFrame:  # fmt: skip
+def read_job_outcomes(
+    settings: Settings, *, feed: str | None = None, since: timedelta | datetime | None = None
+) -> pl.DataFrame:
     """``job_outcomes`` of the ledger in ``settings.state_dir``."""
     with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
         return job_outcomes(ledger, since=since, feed=feed)
 
 
-def _maybe_wait(sub: Submission, run: Run, wait: bool, timeout: float, poll_interval: float,
-                progress: Progress | None = None) -> Submission | Outcome:  # fmt: skip
+def _maybe_wait(
+    sub: Submission,
+    run: Run,
+    wait: bool,
+    timeout: float,
+    poll_interval: float,
+    progress: Progress | None = None,
+) -> Submission | Outcome:
     if not wait:
         return sub
-    return wait_for_jobs(sub, run.client, run.ledger, run.store, timeout=timeout,
-                         poll_interval=poll_interval, progress=progress)  # fmt: skip
+    return wait_for_jobs(
+        sub,
+        run.client,
+        run.ledger,
+        run.store,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        progress=progress,
+    )

@@ -157,10 +157,18 @@ class SnapshotStore:
                     hashes = hash_rows(source, key=key)
                 stat, content_hash = path.stat(), _sha256(path)
                 self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
-                entry = {"id": snap_id, "file": path.name, "rows": rows,
-                         "bytes": stat.st_size, "content_hash": content_hash,
-                         "created": _iso(created), "status": "saved", "kind": kind, "promoted": None,
-                         "hash_cache": hashes and _write_cache(folder, snap_id, hashes)}  # fmt: skip
+                entry = {
+                    "id": snap_id,
+                    "file": path.name,
+                    "rows": rows,
+                    "bytes": stat.st_size,
+                    "content_hash": content_hash,
+                    "created": _iso(created),
+                    "status": "saved",
+                    "kind": kind,
+                    "promoted": None,
+                    "hash_cache": hashes and _write_cache(folder, snap_id, hashes),
+                }
                 entries.append(entry)
                 self._retain(folder, entries)
         except (OSError, pl.exceptions.PolarsError) as exc:  # a full disk, a lost mount, no rights
@@ -241,8 +249,15 @@ class SnapshotStore:
         """`diff_frames` of ``current`` against the stored snapshot, using its cached row hashes
         (and ``current_hashes``, e.g. `row_hashes` of ``current`` saved as a snapshot)."""
         hashes, slices = self.row_hashes(ref, key=key), _slice_rows(ref.path)
-        return diff_frames(self.scan(ref), current, key=key, fields=fields, baseline_hashes=hashes,
-                           current_hashes=current_hashes, baseline_slice_rows=slices)  # fmt: skip
+        return diff_frames(
+            self.scan(ref),
+            current,
+            key=key,
+            fields=fields,
+            baseline_hashes=hashes,
+            current_hashes=current_hashes,
+            baseline_slice_rows=slices,
+        )
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -278,8 +293,10 @@ class SnapshotStore:
             return path
         found = _sha256(path)
         if found != ref.content_hash:
-            msg = (f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is corrupt (sha256 "
-                   f"{found[:12]}…, expected {ref.content_hash[:12]}…)")  # fmt: skip
+            msg = (
+                f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is corrupt (sha256 "
+                f"{found[:12]}…, expected {ref.content_hash[:12]}…)"
+            )
             raise SnapshotError(msg)
         self._verified[path] = (stat.st_mtime_ns, stat.st_size, found)
         return path
@@ -310,8 +327,10 @@ class SnapshotStore:
                 (folder / entry["hash_cache"]["file"]).unlink(missing_ok=True)
 
 
-_HELD_SQL = ("SELECT snapshot_id FROM plans WHERE feed = ? AND snapshot_id IS NOT NULL "
-             "AND state IN ('planned', 'sending', 'submitted')")
+_HELD_SQL = (
+    "SELECT snapshot_id FROM plans WHERE feed = ? AND snapshot_id IS NOT NULL "
+    "AND state IN ('planned', 'sending', 'submitted')"
+)
 
 
 def held_by_ledger(ledger: Path, feed: str) -> set[str]:
@@ -345,8 +364,9 @@ def _write_parquet(data: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
     if isinstance(data, pl.LazyFrame):
         data.sink_parquet(path, compression="zstd", row_group_size=ROW_GROUP_ROWS, metadata=layout)
     else:  # zstd level 3 is 20 % slower than 1
-        data.write_parquet(path, compression="zstd", compression_level=1, row_group_size=ROW_GROUP_ROWS,
-                           metadata=layout)  # fmt: skip
+        data.write_parquet(
+            path, compression="zstd", compression_level=1, row_group_size=ROW_GROUP_ROWS, metadata=layout
+        )
 
 
 def _slice_rows(path: Path) -> int | None:
@@ -385,8 +405,11 @@ def _write_cache(folder: Path, snap_id: str, hashes: RowHashes) -> dict[str, Any
 
 def _fits(hashes: RowHashes | None, schema: pl.Schema, key: str | Sequence[str], *, rows: int) -> bool:
     """Whether ``hashes`` are what `hash_rows` would compute for ``rows`` rows of this schema."""
-    return (hashes is not None and hashes.frame.height == rows
-            and hashes.signature == row_hash_signature(schema, key=key))  # fmt: skip
+    return (
+        hashes is not None
+        and hashes.frame.height == rows
+        and hashes.signature == row_hash_signature(schema, key=key)
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -429,12 +452,17 @@ def _ref(feed: str, folder: Path, entry: dict[str, Any]) -> SnapshotRef:
     try:
         cache = entry.get("hash_cache")
         return SnapshotRef(
-            id=entry["id"], feed=feed, path=folder / entry["file"], rows=int(entry["rows"]),
-            content_hash=entry["content_hash"], created=_parse(entry["created"]),
-            status=entry["status"], kind=entry["kind"],
+            id=entry["id"],
+            feed=feed,
+            path=folder / entry["file"],
+            rows=int(entry["rows"]),
+            content_hash=entry["content_hash"],
+            created=_parse(entry["created"]),
+            status=entry["status"],
+            kind=entry["kind"],
             hash_cache=folder / cache["file"] if cache else None,
             promoted=_parse(entry["promoted"]) if entry.get("promoted") else None,
-        )  # fmt: skip
+        )
     except (KeyError, TypeError, ValueError) as exc:
         msg = f"snapshot manifest {folder / MANIFEST} has an invalid entry: {exc!r}"
         raise SnapshotError(msg) from exc

@@ -75,8 +75,17 @@ def _check_types(options: Mapping[str, Any], where: str) -> None:
 
 
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "separator": (str,), "quote_char": (str, type(None)), "encoding": (str,), "decimal_comma": (bool,),
-    "thousands": (str, type(None)), "skip_rows": (int,), "sheet": (str, int), "pick": (str,),
-    "empty_as_null": (bool,), "list_separator": (str,), "date_format": (str,),
-    "culture": (str, type(None)), "drop_columns": (list, tuple),
-}  # fmt: skip
+    "separator": (str,),
+    "quote_char": (str, type(None)),
+    "encoding": (str,),
+    "decimal_comma": (bool,),
+    "thousands": (str, type(None)),
+    "skip_rows": (int,),
+    "sheet": (str, int),
+    "pick": (str,),
+    "empty_as_null": (bool,),
+    "list_separator": (str,),
+    "date_format": (str,),
+    "culture": (str, type(None)),
+    "drop_columns": (list, tuple),
+}

@@ -189,11 +189,18 @@ def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> p
     # two steps, so that each trimmed text is computed once and shared by value and shadow
     temps = {src: f"__t{i}" for i, src in enumerate(renames)}
     error = ["_error"] if "_error" in schema else []
-    trimmed = raw.select("_source", "_row", *error, *(
-        (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
-        for src, tmp in temps.items()))  # fmt: skip
-    casts = [cast(temps[src], dst, schema[src], entity, opts, feed.values.get(dst))
-             for src, dst in renames.items()]  # fmt: skip
+    trimmed = raw.select(
+        "_source",
+        "_row",
+        *error,
+        *(
+            (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
+            for src, tmp in temps.items()
+        ),
+    )
+    casts = [
+        cast(temps[src], dst, schema[src], entity, opts, feed.values.get(dst)) for src, dst in renames.items()
+    ]
     shadows = [shadow for _, shadow in casts if shadow is not None]
     values = [*(value for value, _ in casts), *_settings_columns(feed, entity, set(renames.values()))]
     return trimmed.select("_source", "_row", *values, *shadows, *error)
@@ -204,21 +211,26 @@ def _settings_columns(feed: Feed, entity: Entity, mapped: set[str]) -> list[pl.E
     if not entity.has_column("ApplicationKey") or "ApplicationKey" in mapped:
         return []
     if feed.application_key is None:
-        msg = (f"feed {feed.name!r}: Norce's ImportCompanies needs an ApplicationKey on every company; "
-               "set application_key = \"<your application's GUID>\" in the feed or its profile, or map "
-               "a source column to ApplicationKey")  # fmt: skip
+        msg = (
+            f"feed {feed.name!r}: Norce's ImportCompanies needs an ApplicationKey on every company; "
+            'set application_key = "<your application\'s GUID>" in the feed or its profile, or map '
+            "a source column to ApplicationKey"
+        )
         raise ConfigError(msg)
     return [pl.lit(feed.application_key, pl.String).alias("ApplicationKey")]
 
 
-def _column_plan(file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str],
-                 opts: SourceOptions) -> dict[str, str]:  # fmt: skip
+def _column_plan(
+    file: Path, names: list[str], entity: Entity, mapping: Mapping[str, str], opts: SourceOptions
+) -> dict[str, str]:
     """Source column -> canonical column; raises when mapped or key columns are missing."""
     dropped = set(opts.drop_columns)
     missing = [src for src, dst in mapping.items() if src not in names and not {src, dst} & dropped]
     if missing:
-        msg = (f"{file}: mapped column(s) {', '.join(map(repr, missing))} not in the file; "
-               f"available: {', '.join(map(repr, names)) or 'none'}")  # fmt: skip
+        msg = (
+            f"{file}: mapped column(s) {', '.join(map(repr, missing))} not in the file; "
+            f"available: {', '.join(map(repr, names)) or 'none'}"
+        )
         raise SourceError(msg)
     plan: dict[str, str] = {}
     targets = set(mapping.values())
@@ -251,8 +263,10 @@ def _canonical_name(file: Path, name: str, entity: Entity, opts: SourceOptions) 
         return f"{base}[{opts.culture}]"
     if qual is None:
         example = "Name[sv-SE]" if spec.qualifier == "culture" else "VatRate[Sweden]"
-        msg = (f"{file}: column {name!r} needs a {spec.qualifier.replace('_', ' ')} qualifier, "
-               f"like {example}; rename it in the mapping or set the option culture")  # fmt: skip
+        msg = (
+            f"{file}: column {name!r} needs a {spec.qualifier.replace('_', ' ')} qualifier, "
+            f"like {example}; rename it in the mapping or set the option culture"
+        )
         raise SourceError(msg)
     if spec.qualifier == "sales_area":
         qual = _AREAS.get(qual.lower(), qual)
@@ -262,6 +276,8 @@ def _canonical_name(file: Path, name: str, entity: Entity, opts: SourceOptions) 
 def _require_keys(file: Path, names: list[str], entity: Entity, plan: dict[str, str]) -> None:
     lacking = [k for k in entity.key if k not in plan.values() and k not in KEY_DEFAULTS]
     if lacking and names:
-        msg = (f"{file}: key column(s) {', '.join(map(repr, lacking))} of {entity.name} missing; "
-               f"available: {', '.join(map(repr, names))} (map them in the feed's mapping)")  # fmt: skip
+        msg = (
+            f"{file}: key column(s) {', '.join(map(repr, lacking))} of {entity.name} missing; "
+            f"available: {', '.join(map(repr, names))} (map them in the feed's mapping)"
+        )
         raise SourceError(msg)

@@ -41,11 +41,21 @@ __all__ = ["STATUS_SCHEMA", "feed_status"]
 
 _TS = pl.Datetime("us", "UTC")
 STATUS_SCHEMA: dict[str, pl.DataType] = {
-    "feed": pl.String(), "entity": pl.String(), "profile": pl.String(), "baseline": pl.String(),
-    "baseline_rows": pl.Int64(), "promoted_at": _TS, "last_full_at": _TS, "next_kind": pl.String(),
-    "why": pl.String(), "pending_removals": pl.Int64(), "open_plan": pl.String(), "open_state": pl.String(),
-    "locked_by": pl.String(), "problem": pl.String(),
-}  # fmt: skip
+    "feed": pl.String(),
+    "entity": pl.String(),
+    "profile": pl.String(),
+    "baseline": pl.String(),
+    "baseline_rows": pl.Int64(),
+    "promoted_at": _TS,
+    "last_full_at": _TS,
+    "next_kind": pl.String(),
+    "why": pl.String(),
+    "pending_removals": pl.Int64(),
+    "open_plan": pl.String(),
+    "open_state": pl.String(),
+    "locked_by": pl.String(),
+    "problem": pl.String(),
+}
 
 
 def feed_status(settings: Settings, *, feed: str | None = None, now: datetime | None = None) -> pl.DataFrame:
@@ -90,6 +100,11 @@ def _snapshots(feed: Feed, store: SnapshotStore, now: datetime) -> dict[str, Any
     baseline = store.baseline(feed.name)
     last_full = store.last_full(feed.name)
     kind, why = choose_kind("auto", feed, store, baseline, now)
-    return {"baseline": baseline and baseline.id, "baseline_rows": baseline and baseline.rows,
-            "promoted_at": baseline and baseline.promoted, "last_full_at": last_full and last_full.promoted,
-            "next_kind": kind, "why": why}  # fmt: skip
+    return {
+        "baseline": baseline and baseline.id,
+        "baseline_rows": baseline and baseline.rows,
+        "promoted_at": baseline and baseline.promoted,
+        "last_full_at": last_full and last_full.promoted,
+        "next_kind": kind,
+        "why": why,
+    }

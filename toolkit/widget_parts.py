@@ -27,8 +27,10 @@ def add_css(widget: W.Widget, name: str) -> Any:
 
 def format_counts(counts: dict[str, Any]) -> str:
     """``counts`` as one HTML table row: the number in bold, then its name."""
-    cells = "".join(f"<td><b>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</b> "
-                    f"{html.escape(k)}</td>" for k, v in counts.items())  # fmt: skip
+    cells = "".join(
+        f"<td><b>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</b> {html.escape(k)}</td>"
+        for k, v in counts.items()
+    )
     return f"<table><tr>{cells}</tr></table>"
 
 

@@ -35,16 +35,35 @@ from toolkit.widget_parts import View, add_css, format_counts
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
 
-__all__ = ["CheckView", "DiffView", "FeedPicker", "JobsView", "PayloadView", "PreviewApp",
-           "SubmitApp", "SubmitView", "jobs_app", "preview_app", "submit_app"]  # fmt: skip
+__all__ = [
+    "CheckView",
+    "DiffView",
+    "FeedPicker",
+    "JobsView",
+    "PayloadView",
+    "PreviewApp",
+    "SubmitApp",
+    "SubmitView",
+    "jobs_app",
+    "preview_app",
+    "submit_app",
+]
 
 KINDS = ("auto", "change", "full")
 ITEMS_SHOWN = 3
 # the checks' short names, as a person reads them
-_CHECKS = {"ge": "below the minimum", "le": "above the maximum", "gt": "below the minimum",
-           "lt": "above the maximum", "isin": "not an allowed value", "unique": "duplicate keys",
-           "not_nullable": "missing values", "str_length": "too long", "dtype": "wrong type",
-           "parse": "unreadable values"}  # fmt: skip
+_CHECKS = {
+    "ge": "below the minimum",
+    "le": "above the maximum",
+    "gt": "below the minimum",
+    "lt": "above the maximum",
+    "isin": "not an allowed value",
+    "unique": "duplicate keys",
+    "not_nullable": "missing values",
+    "str_length": "too long",
+    "dtype": "wrong type",
+    "parse": "unreadable values",
+}
 
 
 def _pre(data: Any) -> str:
@@ -54,18 +73,32 @@ def _pre(data: Any) -> str:
 class FeedPicker(W.HBox):  # type: ignore[misc]
     """Feed (from norce.toml), kind (auto/change/full), source file and a Preview button."""
 
-    def __init__(self, settings: Settings, *, feed: str | None = None, kind: str = "auto",
-                 source: str | None = None, label: str = "Preview") -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        feed: str | None = None,
+        kind: str = "auto",
+        source: str | None = None,
+        label: str = "Preview",
+    ) -> None:
         names = sorted(settings.feeds)
         self.settings = settings
-        self.feed = add_css(W.Dropdown(options=names, value=feed or (names[0] if names else None),
-                                       description="feed"), "t-feed")  # fmt: skip
-        self.kind = add_css(W.ToggleButtons(options=KINDS, value=kind, description="kind",
-                                            style={"button_width": "72px"}), "t-kind")  # fmt: skip
-        self.source = add_css(W.Text(value=source or "", description="source",
-                                     placeholder="the feed's source"), "t-source")  # fmt: skip
-        self.button = add_css(W.Button(description=label, button_style="primary",
-                                       layout=W.Layout(margin="2px 0 0 90px")), "t-pick")  # fmt: skip
+        self.feed = add_css(
+            W.Dropdown(options=names, value=feed or (names[0] if names else None), description="feed"),
+            "t-feed",
+        )
+        self.kind = add_css(
+            W.ToggleButtons(options=KINDS, value=kind, description="kind", style={"button_width": "72px"}),
+            "t-kind",
+        )
+        self.source = add_css(
+            W.Text(value=source or "", description="source", placeholder="the feed's source"), "t-source"
+        )
+        self.button = add_css(
+            W.Button(description=label, button_style="primary", layout=W.Layout(margin="2px 0 0 90px")),
+            "t-pick",
+        )
         self.feed.observe(self._placeholder, names="value")
         self._placeholder()
         super().__init__([W.VBox([self.feed, self.kind]), W.VBox([self.source, self.button])])
@@ -144,9 +177,17 @@ class PayloadView(W.VBox):  # type: ignore[misc]
         self.prev.on_click(lambda _: self.go(self.index - 1))
         self.next.on_click(lambda _: self.go(self.index + 1))
         nav = W.HBox([self.prev, self.label, self.next])
-        super().__init__([W.HTML("<h3>Payloads</h3>"), nav, self.endpoint,
-                          W.HTML("<b>X-StormConnect-Header</b>"), self.header,
-                          W.HTML(f"<b>first {ITEMS_SHOWN} items</b>"), self.items])  # fmt: skip
+        super().__init__(
+            [
+                W.HTML("<h3>Payloads</h3>"),
+                nav,
+                self.endpoint,
+                W.HTML("<b>X-StormConnect-Header</b>"),
+                self.header,
+                W.HTML(f"<b>first {ITEMS_SHOWN} items</b>"),
+                self.items,
+            ]
+        )
         self.add_class("t-payload")
 
     def show(self, plan: Plan | None) -> None:
@@ -164,8 +205,10 @@ class PayloadView(W.VBox):  # type: ignore[misc]
             return
         batch = batches[self.index]
         self.label.value = f"batch {self.index + 1} of {len(batches)}"
-        self.endpoint.value = (f"<code>POST {html.escape(batch.endpoint)}</code> &nbsp; "
-                               f"{batch.item_count} items, {batch.size:,} bytes")  # fmt: skip
+        self.endpoint.value = (
+            f"<code>POST {html.escape(batch.endpoint)}</code> &nbsp; "
+            f"{batch.item_count} items, {batch.size:,} bytes"
+        )
         self.header.value = _pre(batch.header)
         self.items.value = _pre(orjson.loads(batch.body)[:ITEMS_SHOWN])
 
@@ -178,11 +221,16 @@ class SubmitView(View):
     deactivations it allows, the second one sends.
     """
 
-    def __init__(self, preview: Preview, *, submit: Callable[..., SubmitResult] = submit_feed,
-                 replan: Callable[..., Preview] = preview_feed,
-                 resume: Callable[..., Any] | None = None,
-                 restart: Callable[..., list[int]] = restart_jobs,
-                 timeout: float = 600.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        preview: Preview,
+        *,
+        submit: Callable[..., SubmitResult] = submit_feed,
+        replan: Callable[..., Preview] = preview_feed,
+        resume: Callable[..., Any] | None = None,
+        restart: Callable[..., list[int]] = restart_jobs,
+        timeout: float = 600.0,
+    ) -> None:
         self.preview, self._submit, self._replan, self.timeout = preview, submit, replan, timeout
         self._resume, self._restart = resume or _resume_feed, restart
         self.on_preview: Callable[[Preview], None] = self.show
@@ -192,21 +240,30 @@ class SubmitView(View):
         self.override = add_css(W.Checkbox(value=False, description="override the guard"), "t-override")
         self.reason = add_css(W.Text(description="reason", placeholder="why this is fine"), "t-reason")
         self.confirm = add_css(W.Button(description="Confirm", button_style="danger"), "t-confirm")
-        self.progress = add_css(W.IntProgress(value=0, min=0, max=1, description="batches"),
-                                "t-progress")  # fmt: skip
+        self.progress = add_css(W.IntProgress(value=0, min=0, max=1, description="batches"), "t-progress")
         self.statuses = add_css(W.HTML(), "t-statuses")
         self.resume = add_css(W.Button(description="Resume"), "t-resume")
-        self.restart = add_css(W.Button(description="Restart failed jobs", button_style="warning"),
-                               "t-restart-failed")  # fmt: skip
+        self.restart = add_css(
+            W.Button(description="Restart failed jobs", button_style="warning"), "t-restart-failed"
+        )
         self.again = add_css(W.Button(description="New preview"), "t-new-preview")
         self.after = add_css(W.HBox([self.resume, self.restart, self.again]), "t-after")
         self.confirm.on_click(lambda _: self._run(self.run))
         self.resume.on_click(lambda _: self._run(self.resume_sent))
         self.restart.on_click(lambda _: self._run(self.restart_failed))
         self.again.on_click(lambda _: self._run(self.new_preview))
-        super().__init__([W.HTML("<h3>Submit</h3>"), self.verdict,
-                          W.HBox([self.override, self.reason]), W.HBox([self.dry_run, self.confirm]),
-                          self.progress, self.statuses, self.after], css="t-submit")  # fmt: skip
+        super().__init__(
+            [
+                W.HTML("<h3>Submit</h3>"),
+                self.verdict,
+                W.HBox([self.override, self.reason]),
+                W.HBox([self.dry_run, self.confirm]),
+                self.progress,
+                self.statuses,
+                self.after,
+            ],
+            css="t-submit",
+        )
         self.show(preview)
 
     def show(self, preview: Preview) -> None:
@@ -225,8 +282,10 @@ class SubmitView(View):
         """What Confirm does: with an override, re-plan and restate it (sent by the next Confirm);
         else dry-run or send the plan, once."""
         if self.confirm.disabled:  # ipywidgets still delivers a click sent to a disabled button
-            msg = (f"feed {self.preview.feed!r}: this plan was sent; use Resume, Restart failed jobs "
-                   "or New preview")  # fmt: skip
+            msg = (
+                f"feed {self.preview.feed!r}: this plan was sent; use Resume, Restart failed jobs "
+                "or New preview"
+            )
             raise ConfigError(msg)
         if self.preview.refused and self.override.value:
             self._override()
@@ -235,8 +294,13 @@ class SubmitView(View):
         if sending:
             self._sent()  # before the first request: a second click cannot send the plan again
             self.statuses.value = "<i>sending…</i>"
-        self.result = self._submit(self.preview, submit=not self.dry_run.value, timeout=self.timeout,
-                                   progress=self._on_progress, on_status=self._on_status)  # fmt: skip
+        self.result = self._submit(
+            self.preview,
+            submit=not self.dry_run.value,
+            timeout=self.timeout,
+            progress=self._on_progress,
+            on_status=self._on_status,
+        )
         self.statuses.value = html.escape(str(self.result)) + self._jobs(self.result.statuses)
         if self.result.exit_code:
             self._error(f"{self.result.feed}: {self.result.ending}: {self.result.reason}")
@@ -245,12 +309,20 @@ class SubmitView(View):
     def _override(self) -> None:
         reason = self.reason.value.strip()
         if not reason:
-            msg = (f"feed {self.preview.feed!r}: overriding the guard needs a reason (it is recorded in "
-                   "the ledger); found an empty reason, nothing was sent")  # fmt: skip
+            msg = (
+                f"feed {self.preview.feed!r}: overriding the guard needs a reason (it is recorded in "
+                "the ledger); found an empty reason, nothing was sent"
+            )
             raise ConfigError(msg)
         p = self.preview
-        preview = self._replan(p.settings, p.feed, kind=p.kind, source=p.source,
-                               allow_mass_deactivation=True, override_reason=reason)  # fmt: skip
+        preview = self._replan(
+            p.settings,
+            p.feed,
+            kind=p.kind,
+            source=p.source,
+            allow_mass_deactivation=True,
+            override_reason=reason,
+        )
         self.show(preview)
         counts = getattr(getattr(preview.plan, "summary", None), "deactivated", None)
         if counts is not None:
@@ -293,8 +365,9 @@ class SubmitView(View):
 
     @staticmethod
     def _jobs(statuses: Mapping[int, str]) -> str:
-        rows = "".join(f"<li>job {k}: <b class='t-job-status'>{html.escape(v)}</b></li>"
-                       for k, v in statuses.items())  # fmt: skip
+        rows = "".join(
+            f"<li>job {k}: <b class='t-job-status'>{html.escape(v)}</b></li>" for k, v in statuses.items()
+        )
         return f"<ul>{rows}</ul>" if rows else ""
 
 
@@ -309,13 +382,15 @@ class PreviewApp(View):
 
     def __init__(self, preview: Preview, *, load: Callable[..., Preview] = preview_feed) -> None:
         self._load = load
-        self.picker = FeedPicker(preview.settings, feed=preview.feed, kind=preview.kind,
-                                 source=preview.source)  # fmt: skip
+        self.picker = FeedPicker(
+            preview.settings, feed=preview.feed, kind=preview.kind, source=preview.source
+        )
         self.verdict = add_css(W.HTML(), "t-preview-verdict")
         self.check, self.diff, self.payload = CheckView(), DiffView(), PayloadView()
         self.picker.on_pick(lambda **v: self._run(lambda: self.pick(**v)))
-        super().__init__([self.picker, self.verdict, self.check, self.diff, self.payload],
-                         css="t-preview-app")  # fmt: skip
+        super().__init__(
+            [self.picker, self.verdict, self.check, self.diff, self.payload], css="t-preview-app"
+        )
         self.show(preview)
 
     def pick(self, *, feed: str, kind: str, source: str | None) -> Preview:
@@ -334,9 +409,14 @@ class PreviewApp(View):
 class SubmitApp(PreviewApp):
     """Notebook 02: pick a feed, see its payloads, then dry-run or submit it."""
 
-    def __init__(self, preview: Preview, *, load: Callable[..., Preview] = preview_feed,
-                 submit: Callable[..., SubmitResult] = submit_feed,
-                 timeout: float = 600.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        preview: Preview,
+        *,
+        load: Callable[..., Preview] = preview_feed,
+        submit: Callable[..., SubmitResult] = submit_feed,
+        timeout: float = 600.0,
+    ) -> None:
         self.submit = SubmitView(preview, submit=submit, replan=load, timeout=timeout)
         super().__init__(preview, load=load)
         self.submit.use_output(self.output)  # one place for errors: the top of the app

@@ -32,8 +32,7 @@ def server(clock: FakeClock) -> FakeConnect:
 
 @pytest.fixture
 def profile() -> Profile:
-    return Profile("unit", "https://connect.test", "client-1", "stage",
-                   client_secret=Secret(SECRET))  # fmt: skip
+    return Profile("unit", "https://connect.test", "client-1", "stage", client_secret=Secret(SECRET))
 
 
 @pytest.fixture

@@ -87,8 +87,9 @@ class FakeConnect:
             return httpx.Response(400, json={"error": "invalid_client"})
         token = f"{TOKEN_MARK}-{len(self.tokens)}"
         self.tokens[token] = self.clock() + self.token_ttl
-        return httpx.Response(200, json={"access_token": token, "expires_in": self.token_ttl,
-                                         "token_type": "Bearer"})  # fmt: skip
+        return httpx.Response(
+            200, json={"access_token": token, "expires_in": self.token_ttl, "token_type": "Bearer"}
+        )
 
     def _import(self, request: httpx.Request, name: str) -> httpx.Response:
         items = orjson.loads(request.content)
@@ -99,8 +100,14 @@ class FakeConnect:
 
     def _new_job(self, totals: int) -> int:
         job_id = 1000 + len(self.jobs) + 1
-        self.jobs[job_id] = {"JobId": job_id, "StatusId": 6, "Totals": totals, "IsFinished": False,
-                             "Start": "2024-05-01T10:00:00Z", "StorageName": f"job{job_id}.json"}  # fmt: skip
+        self.jobs[job_id] = {
+            "JobId": job_id,
+            "StatusId": 6,
+            "Totals": totals,
+            "IsFinished": False,
+            "Start": "2024-05-01T10:00:00Z",
+            "StorageName": f"job{job_id}.json",
+        }
         return job_id
 
     def _look(self, job_id: int) -> dict[str, Any]:
@@ -108,8 +115,13 @@ class FakeConnect:
         job = self.jobs[job_id]
         if self.looks[job_id] >= self.polls_to_finish and not job["IsFinished"]:
             status = self.outcomes.get(job_id, 2)
-            job.update(StatusId=status, IsFinished=True, Stop="/Date(1714557605000)/",
-                       RunTime="00:00:05.0000000", Fail=0 if status == 2 else job["Totals"])  # fmt: skip
+            job.update(
+                StatusId=status,
+                IsFinished=True,
+                Stop="/Date(1714557605000)/",
+                RunTime="00:00:05.0000000",
+                Fail=0 if status == 2 else job["Totals"],
+            )
         return job
 
     def _job(self, request: httpx.Request, operation: str) -> httpx.Response:
@@ -123,9 +135,13 @@ class FakeConnect:
         if operation == "Get":
             return httpx.Response(200, json=self._look(job_id))
         if operation == "GetLog":
-            return httpx.Response(200, json=[
-                {"SeverityId": 1, "Message": "started", "TimeStamp": "2024-05-01T10:00:00"},
-                {"SeverityId": 3, "Message": "PartNo X1 unknown", "ImportedRow": "X1"}])  # fmt: skip
+            return httpx.Response(
+                200,
+                json=[
+                    {"SeverityId": 1, "Message": "started", "TimeStamp": "2024-05-01T10:00:00"},
+                    {"SeverityId": 3, "Message": "PartNo X1 unknown", "ImportedRow": "X1"},
+                ],
+            )
         if operation == "Restart":
             return httpx.Response(200, json=_job_response(self._new_job(self.jobs[job_id]["Totals"]), 0))
         return httpx.Response(404, json={"Message": f"no operation {operation}"})
@@ -139,6 +155,9 @@ def _name(request: httpx.Request) -> str:
 
 
 def _job_response(job_id: int, total: int) -> dict[str, Any]:
-    return {"JobId": str(job_id), "StatusCode": "OK", "Description": "queued",
-            "ValidationSummary": {"NrOfItemsInTotal": total, "NrOfValidationFailures": 0,
-                                  "Messages": []}}  # fmt: skip
+    return {
+        "JobId": str(job_id),
+        "StatusCode": "OK",
+        "Description": "queued",
+        "ValidationSummary": {"NrOfItemsInTotal": total, "NrOfValidationFailures": 0, "Messages": []},
+    }

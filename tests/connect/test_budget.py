@@ -70,8 +70,9 @@ def test_threads_share_one_budget(clock: FakeClock) -> None:
 
     budget = RequestBudget(10, window=1.0, clock=clock, sleep=sleep)
     stamps: list[float] = []
-    workers = [threading.Thread(target=lambda: stamps.extend(budget.acquire() for _ in range(5)))
-               for _ in range(4)]  # fmt: skip
+    workers = [
+        threading.Thread(target=lambda: stamps.extend(budget.acquire() for _ in range(5))) for _ in range(4)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -104,8 +105,12 @@ _WORKER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_two_processes_sharing_a_state_dir_stay_under_the_limit(tmp_path: Path) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(tmp_path), "12"],
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(tmp_path), "12"], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs)
     stamps = [float(line) for out in outs for line in out.split()]

@@ -30,8 +30,7 @@ ITEMS = [{"PartNo": "A1", "WarehouseCode": "W", "LocationCode": "L", "OnhandValu
 
 
 @pytest.mark.parametrize("entity", sorted(ENTITIES))
-def test_each_import_posts_to_its_endpoint(client: ConnectClient, server: FakeConnect,
-                                           entity: str) -> None:  # fmt: skip
+def test_each_import_posts_to_its_endpoint(client: ConnectClient, server: FakeConnect, entity: str) -> None:
     response = client.import_items(entity, [{"Code": "x"}], {"AccountId": 10000})
     assert response.job_id == 1001 and response.validation.total == 1
     request = server.requests[-1]
@@ -41,8 +40,9 @@ def test_each_import_posts_to_its_endpoint(client: ConnectClient, server: FakeCo
 
 
 def test_items_and_header_on_the_wire(client: ConnectClient, server: FakeConnect) -> None:
-    client.import_items("onhands", [{**ITEMS[0], "Price": Decimal("9.50"), "Name": "Sjö"}],
-                        {**HEADER, "Note": "Sjö"})  # fmt: skip
+    client.import_items(
+        "onhands", [{**ITEMS[0], "Price": Decimal("9.50"), "Name": "Sjö"}], {**HEADER, "Note": "Sjö"}
+    )
     _, body, header = server.imports[0]
     assert orjson.loads(body) == [{**ITEMS[0], "Price": 9.5, "Name": "Sjö"}]
     raw = server.requests[-1].headers["X-StormConnect-Header"]
@@ -63,15 +63,16 @@ def test_unknown_entity(client: ConnectClient) -> None:
         client.import_items("stock", ITEMS, HEADER)
 
 
-def test_a_400_raises_at_once_with_the_servers_message(client: ConnectClient,
-                                                        server: FakeConnect) -> None:  # fmt: skip
-    server.fault("Product/ImportOnhands",
-                 httpx.Response(400, json={"Message": "AccountId is required"}))  # fmt: skip
+def test_a_400_raises_at_once_with_the_servers_message(client: ConnectClient, server: FakeConnect) -> None:
+    server.fault("Product/ImportOnhands", httpx.Response(400, json={"Message": "AccountId is required"}))
     with pytest.raises(ConnectAPIError, match="answered 400: AccountId is required") as info:
         client.import_items("onhands", ITEMS, {})
     error = info.value
     assert (error.status, error.endpoint, error.server_message) == (
-        400, "Product/ImportOnhands", "AccountId is required")
+        400,
+        "Product/ImportOnhands",
+        "AccountId is required",
+    )
     assert server.paths().count("Product/ImportOnhands") == 1
 
 
@@ -82,16 +83,23 @@ def test_a_plain_text_error_body_is_the_message(client: ConnectClient, server: F
 
 
 def test_import_retried_when_surely_not_accepted(client: ConnectClient, server: FakeConnect) -> None:
-    server.fault("Product/ImportOnhands", httpx.ConnectError("refused"), httpx.Response(500),
-                 httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(503))  # fmt: skip
+    server.fault(
+        "Product/ImportOnhands",
+        httpx.ConnectError("refused"),
+        httpx.Response(500),
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(503),
+    )
     assert client.import_items("onhands", ITEMS, HEADER).job_id == 1001
     assert len(server.imports) == 1 and len(server.jobs) == 1
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout("timed out"),
-                                   httpx.RemoteProtocolError("Server disconnected")])  # fmt: skip
-def test_no_answer_after_sending_raises_outcome_unknown(client: ConnectClient, server: FakeConnect,
-                                                       error: Exception) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("Server disconnected")]
+)
+def test_no_answer_after_sending_raises_outcome_unknown(
+    client: ConnectClient, server: FakeConnect, error: Exception
+) -> None:
     server.fault("Product/ImportOnhands", error)
     with pytest.raises(OutcomeUnknown, match="look for its job in Job/List") as info:
         client.import_items("onhands", ITEMS, HEADER, batch="batch-7")
@@ -99,8 +107,7 @@ def test_no_answer_after_sending_raises_outcome_unknown(client: ConnectClient, s
     assert server.paths().count("Product/ImportOnhands") == 1
 
 
-def test_outcome_unknown_carries_the_body_by_default(client: ConnectClient,
-                                                     server: FakeConnect) -> None:  # fmt: skip
+def test_outcome_unknown_carries_the_body_by_default(client: ConnectClient, server: FakeConnect) -> None:
     server.fault("Product/ImportOnhands", httpx.ReadTimeout("timed out"))
     with pytest.raises(OutcomeUnknown) as info:
         client.import_items("onhands", ITEMS, HEADER)
@@ -149,25 +156,40 @@ def test_the_job_api(client: ConnectClient, server: FakeConnect) -> None:
     assert server.requests[-1].url.path.endswith("/4.0/Job/Ping")
 
 
-def test_job_prefix_with_api(make_client: Callable[..., ConnectClient], profile: Profile,
-                             server: FakeConnect) -> None:  # fmt: skip
-    legacy = Profile(profile.name, profile.base_url, "client-1", "stage", job_prefix="api/Job/",
-                     client_secret=profile.client_secret)  # fmt: skip
+def test_job_prefix_with_api(
+    make_client: Callable[..., ConnectClient], profile: Profile, server: FakeConnect
+) -> None:
+    legacy = Profile(
+        profile.name,
+        profile.base_url,
+        "client-1",
+        "stage",
+        job_prefix="api/Job/",
+        client_secret=profile.client_secret,
+    )
     server.fault("api/Job/Get", httpx.Response(200, json={"JobId": 3, "StatusId": 6}))
     assert make_client(profile=legacy).get_job(3).status is JobStatus.Queued
     assert server.requests[-1].url == "https://connect.test/commerce/connect/4.0/api/Job/Get?id=3"
 
 
-def test_application_id_header(make_client: Callable[..., ConnectClient], profile: Profile,
-                               server: FakeConnect) -> None:  # fmt: skip
-    with_app = Profile(profile.name, profile.base_url, "client-1", "stage", application_id="1234",
-                       client_secret=profile.client_secret)  # fmt: skip
+def test_application_id_header(
+    make_client: Callable[..., ConnectClient], profile: Profile, server: FakeConnect
+) -> None:
+    with_app = Profile(
+        profile.name,
+        profile.base_url,
+        "client-1",
+        "stage",
+        application_id="1234",
+        client_secret=profile.client_secret,
+    )
     make_client(profile=with_app).ping()
     assert server.requests[-1].headers["application-id"] == "1234"
 
 
-def test_wait_for_job_polls_until_succeeded(client: ConnectClient, server: FakeConnect,
-                                            clock: FakeClock) -> None:  # fmt: skip
+def test_wait_for_job_polls_until_succeeded(
+    client: ConnectClient, server: FakeConnect, clock: FakeClock
+) -> None:
     server.polls_to_finish = 4
     job_id = client.import_items("onhands", ITEMS, HEADER).job_id
     job = client.wait_for_job(job_id, timeout=60, poll_interval=2)
@@ -175,8 +197,7 @@ def test_wait_for_job_polls_until_succeeded(client: ConnectClient, server: FakeC
     assert clock.sleeps[-3:] == [2, 2, 2]
 
 
-def test_wait_for_job_failed_carries_the_log_tail(client: ConnectClient,
-                                                  server: FakeConnect) -> None:  # fmt: skip
+def test_wait_for_job_failed_carries_the_log_tail(client: ConnectClient, server: FakeConnect) -> None:
     job_id = client.import_items("onhands", ITEMS, HEADER).job_id
     server.outcomes[job_id] = 4
     with pytest.raises(JobFailed, match=r"ended ValidationFailed.*PartNo X1 unknown") as info:
@@ -209,14 +230,14 @@ def test_wait_for_jobs_returns_failures_or_raises(client: ConnectClient, server:
     ids = [client.import_items("onhands", ITEMS, HEADER).job_id for _ in range(3)]
     server.outcomes[ids[1]] = 3
     jobs = client.wait_for_jobs(ids, timeout=10, poll_interval=1)
-    assert [j.status for j in jobs.values()] == [JobStatus.Succeeded, JobStatus.Failed,
-                                                 JobStatus.Succeeded]  # fmt: skip
+    assert [j.status for j in jobs.values()] == [JobStatus.Succeeded, JobStatus.Failed, JobStatus.Succeeded]
     with pytest.raises(JobFailed, match=f"job {ids[1]} ended Failed"):
         client.wait_for_jobs(ids, timeout=10, poll_interval=1, raise_on_failure=True)
 
 
-@pytest.mark.parametrize("url", ["http://connect.example.com", "http://10.0.0.5:8080",
-                                 "ftp://connect.example.com"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url", ["http://connect.example.com", "http://10.0.0.5:8080", "ftp://connect.example.com"]
+)
 def test_plain_http_to_a_remote_host_is_refused_before_any_call(url: str) -> None:
     calls: list[httpx.Request] = []
     profile = Profile("p", url, "c", "stage", client_secret=Secret(SECRET))
@@ -234,8 +255,9 @@ def test_plain_http_to_loopback_is_allowed(url: str, clock: FakeClock) -> None:
 
 
 def test_an_unreadable_ca_bundle_is_a_config_error(profile: Profile, tmp_path: Path) -> None:
-    broken = Profile("p", profile.base_url, "c", "stage", client_secret=Secret(SECRET),
-                     ca_bundle=tmp_path / "missing.pem")  # fmt: skip
+    broken = Profile(
+        "p", profile.base_url, "c", "stage", client_secret=Secret(SECRET), ca_bundle=tmp_path / "missing.pem"
+    )
     with pytest.raises(ConfigError, match="cannot read CA bundle"):
         ConnectClient(broken)
 
@@ -247,8 +269,9 @@ def test_repr_shows_profile_and_url_only(client: ConnectClient, profile: Profile
     assert "pw" not in repr(ConnectClient(shown))
 
 
-def test_logs_one_line_per_call_and_never_a_secret(client: ConnectClient, server: FakeConnect,
-                                                   caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_logs_one_line_per_call_and_never_a_secret(
+    client: ConnectClient, server: FakeConnect, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     job_id = client.import_items("onhands", ITEMS, HEADER).job_id
     server.fault("Job/Get", httpx.Response(503, headers={"Retry-After": "1"}))

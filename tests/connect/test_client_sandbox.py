@@ -25,29 +25,66 @@ pytestmark = pytest.mark.slow
 A = 10000
 APP = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # the ApplicationKey every company carries
 ITEMS: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
-    "products": ([{"Code": "P1", "ManufacturerCode": "ACME", "Variants": [
-        {"ManufacturerPartNo": "M1", "Skus": [{"PartNo": "A1", "Status": 1}]}]}],
-        {"AccountId": A, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
-         "SkuFieldsThatAreSet": ["Status"]}),
-    "price_lists": ([{"Code": "PL1", "Name": "Retail", "CurrencyCode": "SEK"}],
-                    {"AccountId": A, "PriceListFieldsThatAreSet": ["Name", "CurrencyCode"]}),
-    "onhands": ([{"PartNo": "A1", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 5}],
-                {"AccountId": A, "SkuOnhandFieldsThatAreSet": ["OnhandValue"]}),
-    "sku_prices": ([{"PartNo": "A1", "PriceListCode": "PL1", "QuantityBreak": 1, "PriceSale": 9.5}],
-                   {"AccountId": A, "SkuPriceListFieldsThatAreSet": ["PriceSale"]}),
-    "relations": ([{"PartNo": "A1", "RelatedPartNo": "A1", "RelationTypeCode": "ACC", "IsActive": True}],
-                  {"AccountId": A, "RelationFieldsThatAreSet": ["IsActive"]}),
-    "competitor_skus": ([{"PartNo": "A1", "Source": "web", "CompetitorCode": "C1",
-                          "CompetitorPartNo": "X", "PriceSale": 10.0, "PriceSaleInclFreight": 12.0,
-                          "IsPricesInclVat": True, "IsInStock": True, "CompetitorName": "Rival"}],
-                        {"AccountId": A, "CompetitorSkuFieldsThatAreSet": ["CompetitorName"]}),
-    "customers": ([{"Code": "CU1", "EmailAddress": "a@b.se", "FirstName": "Ann", "IsActive": True}],
-                  {"AccountId": A, "CustomerFieldsThatAreSet": ["EmailAddress", "FirstName", "IsActive"]}),
-    "companies": ([{"Code": "CO1", "Name": "Acme AB", "IsActive": True, "ApplicationKey": APP}],
-                  {"AccountId": A, "CompanyFieldsThatAreSet": ["Name", "IsActive"]}),
-    "supplier_products": ([{"SupplierPartNo": "S1", "ProductName": "Thing"}],
-                          {"AccountId": A, "FieldsThatAreSet": ["ProductName"]}),
-}  # fmt: skip
+    "products": (
+        [
+            {
+                "Code": "P1",
+                "ManufacturerCode": "ACME",
+                "Variants": [{"ManufacturerPartNo": "M1", "Skus": [{"PartNo": "A1", "Status": 1}]}],
+            }
+        ],
+        {
+            "AccountId": A,
+            "ProductFieldsThatAreSet": ["Variants"],
+            "VariantFieldsThatAreSet": ["Skus"],
+            "SkuFieldsThatAreSet": ["Status"],
+        },
+    ),
+    "price_lists": (
+        [{"Code": "PL1", "Name": "Retail", "CurrencyCode": "SEK"}],
+        {"AccountId": A, "PriceListFieldsThatAreSet": ["Name", "CurrencyCode"]},
+    ),
+    "onhands": (
+        [{"PartNo": "A1", "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": 5}],
+        {"AccountId": A, "SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
+    ),
+    "sku_prices": (
+        [{"PartNo": "A1", "PriceListCode": "PL1", "QuantityBreak": 1, "PriceSale": 9.5}],
+        {"AccountId": A, "SkuPriceListFieldsThatAreSet": ["PriceSale"]},
+    ),
+    "relations": (
+        [{"PartNo": "A1", "RelatedPartNo": "A1", "RelationTypeCode": "ACC", "IsActive": True}],
+        {"AccountId": A, "RelationFieldsThatAreSet": ["IsActive"]},
+    ),
+    "competitor_skus": (
+        [
+            {
+                "PartNo": "A1",
+                "Source": "web",
+                "CompetitorCode": "C1",
+                "CompetitorPartNo": "X",
+                "PriceSale": 10.0,
+                "PriceSaleInclFreight": 12.0,
+                "IsPricesInclVat": True,
+                "IsInStock": True,
+                "CompetitorName": "Rival",
+            }
+        ],
+        {"AccountId": A, "CompetitorSkuFieldsThatAreSet": ["CompetitorName"]},
+    ),
+    "customers": (
+        [{"Code": "CU1", "EmailAddress": "a@b.se", "FirstName": "Ann", "IsActive": True}],
+        {"AccountId": A, "CustomerFieldsThatAreSet": ["EmailAddress", "FirstName", "IsActive"]},
+    ),
+    "companies": (
+        [{"Code": "CO1", "Name": "Acme AB", "IsActive": True, "ApplicationKey": APP}],
+        {"AccountId": A, "CompanyFieldsThatAreSet": ["Name", "IsActive"]},
+    ),
+    "supplier_products": (
+        [{"SupplierPartNo": "S1", "ProductName": "Thing"}],
+        {"AccountId": A, "FieldsThatAreSet": ["ProductName"]},
+    ),
+}
 ONHAND = {"AccountId": A, "SkuOnhandFieldsThatAreSet": ["OnhandValue"]}
 COMPANY = {"AccountId": A, "CompanyFieldsThatAreSet": ["Name"]}
 FAST = RetryPolicy(attempts=8, backoff=0.05, max_backoff=0.5)
@@ -55,8 +92,9 @@ FAST = RetryPolicy(attempts=8, backoff=0.05, max_backoff=0.5)
 
 def _client(server: Any, *, budget: RequestBudget | None = None, **overrides: Any) -> ConnectClient:
     """A client with its own budget (the session sandbox is reset between tests, our budget too)."""
-    return ConnectClient(server.profile(**overrides), retry=FAST,
-                         budget=budget or RequestBudget(60, window=60.0))  # fmt: skip
+    return ConnectClient(
+        server.profile(**overrides), retry=FAST, budget=budget or RequestBudget(60, window=60.0)
+    )
 
 
 def _count(stats: dict[str, Any], status: str) -> int:
@@ -163,8 +201,15 @@ _WORKER = textwrap.dedent("""
 def test_two_processes_sharing_a_state_dir_stay_under_the_limit(plain: Any, tmp_path: Path) -> None:
     plain.configure(rate_limit=20, rate_window=2.0)
     env = {**os.environ, "SANDBOX_SECRET": plain.client_secret}
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, plain.base_url, str(tmp_path), "25"],
-                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, plain.base_url, str(tmp_path), "25"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     rows = [json.loads(line) for out in outs for line in out.split("\n") if line]
@@ -188,9 +233,15 @@ def _submit_once(client: ConnectClient, items: list[dict[str, Any]]) -> tuple[in
 
 
 def test_faults_end_with_every_import_accepted_exactly_once(plain: Any) -> None:
-    plain.set_faults(seed=4, drop=1, error_500={"next": 2, "rate": 0.15},
-                     error_429={"next": 1, "rate": 0.05}, drop_after_accept=1, retry_after=1,
-                     scope="imports")  # fmt: skip
+    plain.set_faults(
+        seed=4,
+        drop=1,
+        error_500={"next": 2, "rate": 0.15},
+        error_429={"next": 1, "rate": 0.05},
+        drop_after_accept=1,
+        retry_after=1,
+        scope="imports",
+    )
     with _client(plain) as client:
         companies = [[{"Code": f"CO{n}", "Name": f"Company {n}", "ApplicationKey": APP}] for n in range(8)]
         outcomes = [_submit_once(client, items) for items in companies]
@@ -253,8 +304,7 @@ def test_secret_and_token_never_appear(plain: Any, caplog: pytest.LogCaptureFixt
         token = client._auth.token
         plain.advance_clock(3700)
         client.wait_for_job(job_id, timeout=20, poll_interval=0.05)
-        for call in (lambda: client.import_items("onhands", _onhand(2), {}),
-                     lambda: client.get_job(10**6)):  # fmt: skip
+        for call in (lambda: client.import_items("onhands", _onhand(2), {}), lambda: client.get_job(10**6)):
             with pytest.raises(ConnectAPIError) as info:
                 call()
             errors += [str(info.value), repr(info.value), str(info.value.server_message)]

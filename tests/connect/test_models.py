@@ -70,11 +70,22 @@ def test_run_time_garbage_names_the_value() -> None:
 
 
 def test_job_from_a_full_jobdto() -> None:
-    job = Job.from_json({
-        "JobId": 12, "StatusId": 3, "StorageName": "f.json", "Totals": 10, "Insert": 4, "Updates": 3,
-        "Fail": 3, "Start": "2024-05-01T12:00:00", "Stop": "/Date(1714564805000)/",
-        "LastUpdated": "2024-05-01T12:00:05Z", "IsFinished": True, "RunTime": "00:00:05",
-    })  # fmt: skip
+    job = Job.from_json(
+        {
+            "JobId": 12,
+            "StatusId": 3,
+            "StorageName": "f.json",
+            "Totals": 10,
+            "Insert": 4,
+            "Updates": 3,
+            "Fail": 3,
+            "Start": "2024-05-01T12:00:00",
+            "Stop": "/Date(1714564805000)/",
+            "LastUpdated": "2024-05-01T12:00:05Z",
+            "IsFinished": True,
+            "RunTime": "00:00:05",
+        }
+    )
     assert job.status is JobStatus.Failed
     assert (job.inserts, job.updates, job.fail, job.totals) == (4, 3, 3, 10)
     assert job.stop - job.start == timedelta(seconds=5) == job.run_time
@@ -105,15 +116,21 @@ def test_jobs_are_frozen() -> None:
 
 
 def test_log_entries() -> None:
-    entry = JobLogEntry.from_json({"SeverityId": 3, "Message": "bad row", "TimeStamp":
-                                   "2024-05-01T12:00:00", "ImportedRow": 7})  # fmt: skip
+    entry = JobLogEntry.from_json(
+        {"SeverityId": 3, "Message": "bad row", "TimeStamp": "2024-05-01T12:00:00", "ImportedRow": 7}
+    )
     assert entry == JobLogEntry(3, "bad row", NOON, 7)
 
 
 def test_import_response_job_id_is_an_int() -> None:
-    r = ImportResponse.from_json({"JobId": "42", "StatusCode": 200, "Description": "ok",
-                                  "ValidationSummary": {"NrOfItemsInTotal": 5,
-                                  "NrOfValidationFailures": 1, "Messages": ["row 2"]}})  # fmt: skip
+    r = ImportResponse.from_json(
+        {
+            "JobId": "42",
+            "StatusCode": 200,
+            "Description": "ok",
+            "ValidationSummary": {"NrOfItemsInTotal": 5, "NrOfValidationFailures": 1, "Messages": ["row 2"]},
+        }
+    )
     assert r == ImportResponse(42, "200", "ok", ValidationSummary(5, 1, ("row 2",)))
     assert ImportResponse.from_json({"JobId": 7}).validation == ValidationSummary()
     with pytest.raises(ValueError, match="JobId"):

@@ -37,8 +37,13 @@ class Script:
 def retrying(clock: FakeClock) -> Callable[..., tuple[RetryTransport, Script]]:
     def make(*answers: Answer, policy: RetryPolicy | None = None) -> tuple[RetryTransport, Script]:
         script = Script(*answers)
-        transport = RetryTransport(httpx.MockTransport(script), policy or RetryPolicy(jitter=0.0),
-                                   idempotent_paths={"/token"}, clock=clock, sleep=clock.sleep)  # fmt: skip
+        transport = RetryTransport(
+            httpx.MockTransport(script),
+            policy or RetryPolicy(jitter=0.0),
+            idempotent_paths={"/token"},
+            clock=clock,
+            sleep=clock.sleep,
+        )
         return transport, script
 
     return make
@@ -84,8 +89,9 @@ def test_retry_after_seconds_and_dates_are_honoured(
     retrying: Callable[..., tuple[RetryTransport, Script]], clock: FakeClock
 ) -> None:
     date = {"Retry-After": "Wed, 21 Oct 2015 07:28:07 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}
-    transport, _ = retrying(httpx.Response(429, headers={"Retry-After": "3"}),
-                            httpx.Response(503, headers=date))  # fmt: skip
+    transport, _ = retrying(
+        httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(503, headers=date)
+    )
     assert transport.handle_request(_post()).status_code == 200
     assert clock.sleeps == [3.0, 7.0]
 
@@ -113,8 +119,10 @@ def test_attempts_are_bounded(retrying: Callable[..., tuple[RetryTransport, Scri
 def test_total_time_is_bounded(
     retrying: Callable[..., tuple[RetryTransport, Script]], clock: FakeClock
 ) -> None:
-    transport, script = retrying(*[httpx.Response(429, headers={"Retry-After": "40"})] * 9,
-                                 policy=RetryPolicy(attempts=10, total=100.0))  # fmt: skip
+    transport, script = retrying(
+        *[httpx.Response(429, headers={"Retry-After": "40"})] * 9,
+        policy=RetryPolicy(attempts=10, total=100.0),
+    )
     assert transport.handle_request(_get()).status_code == 429
     assert script.calls == 3 and sum(clock.sleeps) == 80.0
 
@@ -123,8 +131,7 @@ def test_a_request_can_carry_its_own_policy(
     retrying: Callable[..., tuple[RetryTransport, Script]],
 ) -> None:
     transport, script = retrying(*[httpx.Response(503)] * 9)
-    request = httpx.Request("GET", URL + "Job/Ping",
-                            extensions={"retry_policy": RetryPolicy(attempts=1)})  # fmt: skip
+    request = httpx.Request("GET", URL + "Job/Ping", extensions={"retry_policy": RetryPolicy(attempts=1)})
     assert transport.handle_request(request).status_code == 503
     assert script.calls == 1
 
@@ -137,8 +144,9 @@ def test_refused_connections_are_retried_even_for_imports(
     assert script.calls == 3
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
-                                   httpx.WriteTimeout])  # fmt: skip
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteTimeout]
+)
 def test_an_import_that_may_have_arrived_is_never_sent_twice(
     retrying: Callable[..., tuple[RetryTransport, Script]], error: type[Exception]
 ) -> None:

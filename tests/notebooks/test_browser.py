@@ -75,11 +75,11 @@ def seed_baseline(lab: Any, sandbox: Any, feed: str) -> None:
     assert result.succeeded, result
 
 
-def test_preview_shows_changes_and_header_of_picked_feed(lab: Any, page: Any, artifacts: Path,
-                                                         sandbox: Any) -> None:  # fmt: skip
+def test_preview_shows_changes_and_header_of_picked_feed(
+    lab: Any, page: Any, artifacts: Path, sandbox: Any
+) -> None:
     seed_baseline(lab, sandbox, "companies")
-    open_and_run(page, lab, "01-preview-feed.ipynb", feed="companies",
-                 source="data/companies-day2.csv")  # fmt: skip
+    open_and_run(page, lab, "01-preview-feed.ipynb", feed="companies", source="data/companies-day2.csv")
     wait_text(page, ".t-diff-counts", "changed")
     wait_text(page, ".t-diff-sample", "Beta Nordic AB")  # old -> new of the renamed company
     page.locator(".t-diff-chart img").wait_for(state="visible")
@@ -125,9 +125,11 @@ def test_job_outcomes_render_charts(lab: Any, page: Any, artifacts: Path, sandbo
     open_and_run(page, lab, "03-job-outcomes.ipynb")
     wait_text(page, ".t-jobs-summary", "jobs")
     page.wait_for_function(
-        "() => document.querySelectorAll('.t-jobs-charts .jp-RenderedSVG img').length >= 5")
+        "() => document.querySelectorAll('.t-jobs-charts .jp-RenderedSVG img').length >= 5"
+    )
     sizes = page.locator(".jp-RenderedSVG img").evaluate_all(
-        "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+        "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])"
+    )
     assert len(sizes) == 5 and all(w > 0 and h > 0 for w, h in sizes), sizes  # drawn once, in the view
     page.wait_for_function(IDLE, arg="03-job-outcomes.ipynb")
     assert_no_errors(page)

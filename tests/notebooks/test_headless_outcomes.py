@@ -69,16 +69,18 @@ def environ(sandbox: Any) -> dict[str, str]:
 
 
 def shell(line: str, cwd: Path, sandbox: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", line], cwd=cwd, env=environ(sandbox), capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=environ(sandbox), capture_output=True, text=True, timeout=300
+    )
 
 
 def papermill(repo: Path, sandbox: Any, *params: str) -> tuple[int, dict[str, Any]]:
     """``papermill notebooks/02-submit-feed.ipynb ...`` from the checkout; exit code and summary."""
     (repo / "out" / "submit" / "summary.json").unlink(missing_ok=True)
     args = " ".join(f"-p {p}" for p in params)
-    done = shell(f"papermill notebooks/02-submit-feed.ipynb out.ipynb -p interactive False {args}",
-                 repo, sandbox)  # fmt: skip
+    done = shell(
+        f"papermill notebooks/02-submit-feed.ipynb out.ipynb -p interactive False {args}", repo, sandbox
+    )
     return done.returncode, json.loads((repo / "out" / "submit" / "summary.json").read_text())
 
 
@@ -119,9 +121,16 @@ def test_nothing_to_send_exits_zero(repo: Path, sandbox: Any) -> None:
 
 
 def readme_lines(program: str) -> list[str]:
-    spans = re.findall(r"`([^`\n]*papermill notebooks/02[^`\n]*)`", README) if program == "papermill" else [
-        line for block in re.findall(r"```cron\n(.*?)```", README, flags=re.S)
-        for line in block.splitlines() if line.strip()]  # fmt: skip
+    spans = (
+        re.findall(r"`([^`\n]*papermill notebooks/02[^`\n]*)`", README)
+        if program == "papermill"
+        else [
+            line
+            for block in re.findall(r"```cron\n(.*?)```", README, flags=re.S)
+            for line in block.splitlines()
+            if line.strip()
+        ]
+    )
     assert spans, f"the README shows no {program} line"
     return spans
 

@@ -18,8 +18,10 @@ def code_cells(path: Path) -> list[nbformat.NotebookNode]:
 
 def test_the_three_notebooks_exist() -> None:
     assert [p.name for p in NOTEBOOKS] == [
-        "01-preview-feed.ipynb", "02-submit-feed.ipynb", "03-job-outcomes.ipynb",
-    ]  # fmt: skip
+        "01-preview-feed.ipynb",
+        "02-submit-feed.ipynb",
+        "03-job-outcomes.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

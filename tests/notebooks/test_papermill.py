@@ -24,11 +24,18 @@ def run(name: str, workdir: Path, **parameters: Any) -> tuple[str, dict[str, Any
     out_dir = workdir / "out" / Path(name).stem
     executed = workdir / f"executed-{name}"
     papermill.execute_notebook(
-        str(NOTEBOOKS / name), str(executed), kernel_name="python3", cwd=str(workdir),
-        parameters={"settings_path": str(workdir / "norce.toml"), "interactive": False,
-                    "output_dir": str(out_dir), **parameters},
+        str(NOTEBOOKS / name),
+        str(executed),
+        kernel_name="python3",
+        cwd=str(workdir),
+        parameters={
+            "settings_path": str(workdir / "norce.toml"),
+            "interactive": False,
+            "output_dir": str(out_dir),
+            **parameters,
+        },
         progress_bar=False,
-    )  # fmt: skip
+    )
     return executed.read_text(), json.loads((out_dir / "summary.json").read_text())
 
 
@@ -79,8 +86,9 @@ def test_submit_headless_sends_and_waits_for_success(submitted: tuple[Path, str,
     assert_no_secrets(text, sandbox)
 
 
-def test_submit_headless_dry_run_sends_nothing(workspace: Path, sandbox: Any,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_submit_headless_dry_run_sends_nothing(
+    workspace: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for k, v in sandbox.environ().items():
         monkeypatch.setenv(k, v)
     before = sandbox.stats()

@@ -38,8 +38,13 @@ class Api:
         self.http.close()
 
     def token_response(self, **form: str) -> httpx.Response:
-        data = {"client_id": self.server.client_id, "client_secret": self.server.client_secret,
-                "grant_type": "client_credentials", "scope": "sandbox", **form}  # fmt: skip
+        data = {
+            "client_id": self.server.client_id,
+            "client_secret": self.server.client_secret,
+            "grant_type": "client_credentials",
+            "scope": "sandbox",
+            **form,
+        }
         return self.http.post(TOKEN, data=data)
 
     def token(self) -> str:
@@ -52,9 +57,16 @@ class Api:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
 
-    def post_import(self, entity: str, items: Any, header: dict[str, Any] | str | None = None, *,
-                    body: bytes | None = None, headers: dict[str, str] | None = None,
-                    **kw: Any) -> httpx.Response:  # fmt: skip
+    def post_import(
+        self,
+        entity: str,
+        items: Any,
+        header: dict[str, Any] | str | None = None,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         hdrs = {**self.auth(), **(headers or {})}
         if header is not None:
             text = header if isinstance(header, str) else orjson.dumps(header).decode()
@@ -109,12 +121,22 @@ class Api:
 
     def create_skus(self, *part_nos: str, code: str = "P1") -> None:
         """Create SKUs (one product, one variant each) so onhands and prices can refer to them."""
-        product = {"Code": code, "ManufacturerCode": "ACME",
-                   "Variants": [{"ManufacturerPartNo": f"MPN-{p}", "Skus": [{"PartNo": p, "Status": 1}]}
-                                for p in part_nos]}  # fmt: skip
-        job = self.run("products", [product], self.header(
-            ProductFieldsThatAreSet=["Variants"], VariantFieldsThatAreSet=["Skus"],
-            SkuFieldsThatAreSet=["Status"]))  # fmt: skip
+        product = {
+            "Code": code,
+            "ManufacturerCode": "ACME",
+            "Variants": [
+                {"ManufacturerPartNo": f"MPN-{p}", "Skus": [{"PartNo": p, "Status": 1}]} for p in part_nos
+            ],
+        }
+        job = self.run(
+            "products",
+            [product],
+            self.header(
+                ProductFieldsThatAreSet=["Variants"],
+                VariantFieldsThatAreSet=["Skus"],
+                SkuFieldsThatAreSet=["Status"],
+            ),
+        )
         assert job["StatusId"] == 2, job
 
 

@@ -19,17 +19,26 @@ GOOD = '{"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue"]}'
         ("{not json", None, 400, "X-StormConnect-Header is not valid JSON"),
         ("[1]", None, 400, "X-StormConnect-Header must be a JSON object"),
         ('{"SkuOnhandFieldsThatAreSet": ["OnhandValue"]}', None, 400, "has no AccountId"),
-        ('{"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "Colour"]}', None, 400,
-         "unknown field 'Colour'"),
+        (
+            '{"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "Colour"]}',
+            None,
+            400,
+            "unknown field 'Colour'",
+        ),
         ('{"AccountId": 1, "SkuOnhandFieldsThatAreSet": [42]}', None, 400, "unknown field 42"),
-        ('{"AccountId": 1, "SkuFieldsThatAreSet": ["Status"]}', None, 400,
-         "SkuOnhandHeader has no member 'SkuFieldsThatAreSet'"),
+        (
+            '{"AccountId": 1, "SkuFieldsThatAreSet": ["Status"]}',
+            None,
+            400,
+            "SkuOnhandHeader has no member 'SkuFieldsThatAreSet'",
+        ),
         (GOOD, b"[{", 400, "body is not valid JSON"),
         (GOOD, b'{"PartNo": "S1"}', 400, "body must be a JSON array of SkuOnhand items, found an object"),
     ],
-)  # fmt: skip
-def test_bad_import_requests(api: Any, header: str | None, body: bytes | None, status: int,
-                             message: str) -> None:  # fmt: skip
+)
+def test_bad_import_requests(
+    api: Any, header: str | None, body: bytes | None, status: int, message: str
+) -> None:
     api.create_skus("S1")
     r = api.post_import("onhands", ONHAND, header, body=body)
     assert r.status_code == status
@@ -47,9 +56,12 @@ def test_full_file_on_a_header_without_it(api: Any) -> None:
 
 @pytest.mark.parametrize(
     ("authorization", "message"),
-    [(None, "missing bearer token"), ("Bearer nope", "invalid bearer token"),
-     ("Basic abc", "missing bearer token")],
-)  # fmt: skip
+    [
+        (None, "missing bearer token"),
+        ("Bearer nope", "invalid bearer token"),
+        ("Basic abc", "missing bearer token"),
+    ],
+)
 def test_bad_tokens(api: Any, authorization: str | None, message: str) -> None:
     headers = {"X-StormConnect-Header": GOOD, **({"Authorization": authorization} if authorization else {})}
     r = api.http.post("/commerce/connect/4.0/Product/ImportOnhands", content=b"[]", headers=headers)

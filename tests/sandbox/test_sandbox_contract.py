@@ -20,17 +20,24 @@ PACKAGE = Path(contract_schema.__file__).parent
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "connect-contract.json"
 PRODUCTS, ONHANDS, COMPANIES = "Product/ImportProducts", "Product/ImportOnhands", "Customer/ImportCompanies"
 
-SKU_HEADER = {"AccountId": 1, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
-              "SkuFieldsThatAreSet": ["Status", "StandardPrice"],
-              "SkuPriceListFieldsThatAreSet": ["PriceSale"]}  # fmt: skip
+SKU_HEADER = {
+    "AccountId": 1,
+    "ProductFieldsThatAreSet": ["Variants"],
+    "VariantFieldsThatAreSet": ["Skus"],
+    "SkuFieldsThatAreSet": ["Status", "StandardPrice"],
+    "SkuPriceListFieldsThatAreSet": ["PriceSale"],
+}
 ONHAND_HEADER = {"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "LeadTimeDayCount"]}
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 
 def product(**sku: Any) -> dict[str, Any]:
     """One product, one variant, one SKU (PartNo S1) with the given SKU members."""
-    return {"ManufacturerCode": "ACME", "Code": "P1",
-            "Variants": [{"ManufacturerPartNo": "M1", "Skus": [{"PartNo": "S1", **sku}]}]}  # fmt: skip
+    return {
+        "ManufacturerCode": "ACME",
+        "Code": "P1",
+        "Variants": [{"ManufacturerPartNo": "M1", "Skus": [{"PartNo": "S1", **sku}]}],
+    }
 
 
 def onhand(**members: Any) -> dict[str, Any]:
@@ -43,28 +50,62 @@ def messages(endpoint: str, header: Any, items: Any, **kw: Any) -> list[str]:
 
 # (endpoint, header, items, the message expected among the violations)
 REFUSED = {
-    "number for StandardPrice": (PRODUCTS, SKU_HEADER, [product(Status="Active", StandardPrice=99.5)],
-        "$[0].Variants[0].Skus[0].StandardPrice: expected a SkuPriceList object, found number 99.5"),
-    "null OnhandValue": (ONHANDS, ONHAND_HEADER, [onhand(OnhandValue=None)],
-        "$[0].OnhandValue: expected a decimal number, found null (the member is not nullable)"),
-    "unknown enum name": (PRODUCTS, SKU_HEADER, [product(Status="Actve")],
-        "$[0].Variants[0].Skus[0].Status: expected a SkuStatus name or number, found string 'Actve'"),
-    "parent flag missing": (PRODUCTS, {**SKU_HEADER, "VariantFieldsThatAreSet": []}, [product(Status=1)],
-        "$[0].Variants[0].Skus: member present but not listed: VariantFieldsThatAreSet lists none of "
-        "['Skus'], so Connect would not write it"),
-    "listed field not in the enum": (PRODUCTS, {**SKU_HEADER, "SkuFieldsThatAreSet": ["Status", "Colour"]},
+    "number for StandardPrice": (
+        PRODUCTS,
+        SKU_HEADER,
+        [product(Status="Active", StandardPrice=99.5)],
+        "$[0].Variants[0].Skus[0].StandardPrice: expected a SkuPriceList object, found number 99.5",
+    ),
+    "null OnhandValue": (
+        ONHANDS,
+        ONHAND_HEADER,
+        [onhand(OnhandValue=None)],
+        "$[0].OnhandValue: expected a decimal number, found null (the member is not nullable)",
+    ),
+    "unknown enum name": (
+        PRODUCTS,
+        SKU_HEADER,
+        [product(Status="Actve")],
+        "$[0].Variants[0].Skus[0].Status: expected a SkuStatus name or number, found string 'Actve'",
+    ),
+    "parent flag missing": (
+        PRODUCTS,
+        {**SKU_HEADER, "VariantFieldsThatAreSet": []},
         [product(Status=1)],
-        "header.SkuFieldsThatAreSet[1]: expected a SkuField name or number, found string 'Colour'"),
-    "unknown member": (ONHANDS, ONHAND_HEADER, [onhand(Colour="red")],
-        "$[0].Colour: SkuOnhand has no member 'Colour'"),
-    "int given 5.5": (ONHANDS, ONHAND_HEADER, [onhand(LeadTimeDayCount=5.5)],
-        "$[0].LeadTimeDayCount: expected an Int32 integer, found number 5.5"),
-    "int out of Int32": (ONHANDS, ONHAND_HEADER, [onhand(LeadTimeDayCount=2**31)],
-        "$[0].LeadTimeDayCount: expected an Int32 integer, found number 2147483648 "
-        "(outside the Int32 range)"),
-    "missing required key": (ONHANDS, ONHAND_HEADER, [onhand(WarehouseCode="")],
-        "$[0].WarehouseCode: expected the required key WarehouseCode, found string ''"),
-}  # fmt: skip
+        "$[0].Variants[0].Skus: member present but not listed: VariantFieldsThatAreSet lists none of "
+        "['Skus'], so Connect would not write it",
+    ),
+    "listed field not in the enum": (
+        PRODUCTS,
+        {**SKU_HEADER, "SkuFieldsThatAreSet": ["Status", "Colour"]},
+        [product(Status=1)],
+        "header.SkuFieldsThatAreSet[1]: expected a SkuField name or number, found string 'Colour'",
+    ),
+    "unknown member": (
+        ONHANDS,
+        ONHAND_HEADER,
+        [onhand(Colour="red")],
+        "$[0].Colour: SkuOnhand has no member 'Colour'",
+    ),
+    "int given 5.5": (
+        ONHANDS,
+        ONHAND_HEADER,
+        [onhand(LeadTimeDayCount=5.5)],
+        "$[0].LeadTimeDayCount: expected an Int32 integer, found number 5.5",
+    ),
+    "int out of Int32": (
+        ONHANDS,
+        ONHAND_HEADER,
+        [onhand(LeadTimeDayCount=2**31)],
+        "$[0].LeadTimeDayCount: expected an Int32 integer, found number 2147483648 (outside the Int32 range)",
+    ),
+    "missing required key": (
+        ONHANDS,
+        ONHAND_HEADER,
+        [onhand(WarehouseCode="")],
+        "$[0].WarehouseCode: expected the required key WarehouseCode, found string ''",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
@@ -81,17 +122,21 @@ def test_a_valid_product_with_a_standard_price_object_is_accepted() -> None:
 def test_a_listed_field_whose_parent_flags_are_missing_names_them() -> None:
     header = {"AccountId": 1, "SkuFieldsThatAreSet": ["Status"]}
     got = messages(PRODUCTS, header, [product(Status=1)], unlisted="ignore")
-    assert got == ["header.SkuFieldsThatAreSet: lists ['Status'] for Variants[].Skus[] but "
-                   "VariantFieldsThatAreSet lists none of ['Skus'] and ProductFieldsThatAreSet lists none of "
-                   "['Variants'] (parent flags): Connect ignores them"]  # fmt: skip
+    assert got == [
+        "header.SkuFieldsThatAreSet: lists ['Status'] for Variants[].Skus[] but "
+        "VariantFieldsThatAreSet lists none of ['Skus'] and ProductFieldsThatAreSet lists none of "
+        "['Variants'] (parent flags): Connect ignores them"
+    ]
 
 
 def test_culture_lists_need_the_cultures_flag_of_their_level() -> None:
     header = {"AccountId": 1, "ProductCultureFieldsThatAreSet": ["Name"]}
     item = {"ManufacturerCode": "ACME", "Cultures": [{"CultureCode": "sv-SE", "Name": "Stol"}]}
     got = messages(PRODUCTS, header, [item])
-    assert got[0].startswith("header.ProductCultureFieldsThatAreSet: lists ['Name'] for Cultures[] but "
-                             "ProductFieldsThatAreSet lists none of ['Cultures']")  # fmt: skip
+    assert got[0].startswith(
+        "header.ProductCultureFieldsThatAreSet: lists ['Name'] for Cultures[] but "
+        "ProductFieldsThatAreSet lists none of ['Cultures']"
+    )
     assert "$[0].Cultures: member present but not listed" in got[1]
     assert validate_import(PRODUCTS, {**header, "ProductFieldsThatAreSet": ["Cultures"]}, [item]) == []
 
@@ -105,8 +150,10 @@ def test_a_header_list_that_only_enables_other_levels_members_needs_no_parent() 
 
 def test_unlisted_members_are_errors_by_default_and_can_be_ignored() -> None:
     items = [onhand(IncomingValue=4)]
-    expected = ("$[0].IncomingValue: member present but not listed: SkuOnhandFieldsThatAreSet lists none "
-                "of ['IncomingValue'], so Connect would not write it")  # fmt: skip
+    expected = (
+        "$[0].IncomingValue: member present but not listed: SkuOnhandFieldsThatAreSet lists none "
+        "of ['IncomingValue'], so Connect would not write it"
+    )
     assert messages(ONHANDS, ONHAND_HEADER, items) == [expected]
     assert validate_import(ONHANDS, ONHAND_HEADER, items, unlisted="ignore") == []
     assert validate_import(ONHANDS, ONHAND_HEADER, [onhand(IncomingValue=None)]) == []  # null: not sent
@@ -121,32 +168,39 @@ def test_members_that_identify_an_item_may_be_sent_unlisted() -> None:
 def test_code_is_required_when_listed_or_full_file() -> None:
     item = {**product(Status=1), "Code": None}
     assert "$[0].Code: expected the required key Code, found null" in messages(
-        PRODUCTS, {**SKU_HEADER, "FullFile": True}, [item])  # fmt: skip
+        PRODUCTS, {**SKU_HEADER, "FullFile": True}, [item]
+    )
     assert validate_import(PRODUCTS, SKU_HEADER, [item]) == []
 
 
 def test_enum_numbers_must_exist_and_booleans_are_not_numbers() -> None:
     assert validate_import(PRODUCTS, SKU_HEADER, [product(Status=5)]) == []
     assert messages(PRODUCTS, SKU_HEADER, [product(Status=99)]) == [
-        "$[0].Variants[0].Skus[0].Status: expected a SkuStatus name or number, found number 99"]
+        "$[0].Variants[0].Skus[0].Status: expected a SkuStatus name or number, found number 99"
+    ]
     header = {**ONHAND_HEADER, "SkuOnhandFieldsThatAreSet": [3, "isactive"]}  # numbers, names in any case
     assert messages(ONHANDS, header, [onhand(IsActive=1)]) == [
-        "$[0].IsActive: expected true or false, found number 1"]
+        "$[0].IsActive: expected true or false, found number 1"
+    ]
     assert messages(ONHANDS, ONHAND_HEADER, [onhand(OnhandValue=True)]) == [
-        "$[0].OnhandValue: expected a decimal number, found true"]
+        "$[0].OnhandValue: expected a decimal number, found true"
+    ]
 
 
 def test_dates_and_guids() -> None:
     header = {"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "NextDeliveryDate"]}
     assert validate_import(ONHANDS, header, [onhand(NextDeliveryDate="2024-05-01T00:00:00Z")]) == []
     assert messages(ONHANDS, header, [onhand(NextDeliveryDate="1/5/2024")]) == [
-        "$[0].NextDeliveryDate: expected an ISO-8601 date-time string, found string '1/5/2024'"]
+        "$[0].NextDeliveryDate: expected an ISO-8601 date-time string, found string '1/5/2024'"
+    ]
     company = {"Code": "C1", "ApplicationKey": GUID}
     assert validate_import(COMPANIES, {"AccountId": 1}, [company]) == []
     assert messages(COMPANIES, {"AccountId": 1}, [{**company, "ApplicationKey": "shop"}]) == [
-        "$[0].ApplicationKey: expected a GUID string, found string 'shop'"]
+        "$[0].ApplicationKey: expected a GUID string, found string 'shop'"
+    ]
     assert messages(COMPANIES, {"AccountId": 1}, [{"Code": "C1"}]) == [
-        "$[0].ApplicationKey: expected the required key ApplicationKey, found nothing"]
+        "$[0].ApplicationKey: expected the required key ApplicationKey, found nothing"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -154,29 +208,37 @@ def test_dates_and_guids() -> None:
     [
         (None, "header: expected a SkuOnhandHeader JSON object, found no X-StormConnect-Header"),
         ("[1]", "header: expected a SkuOnhandHeader JSON object, found an array"),
-        ({}, "header.AccountId: expected an Int32 integer (the account that runs the import; required), "
-             "found nothing"),
+        (
+            {},
+            "header.AccountId: expected an Int32 integer (the account that runs the import; required), "
+            "found nothing",
+        ),
         ({"AccountId": "1"}, "header.AccountId: expected an Int32 integer, found string '1'"),
         ({"AccountId": 1, "FullFile": "yes"}, "header.FullFile: expected true or false, found string 'yes'"),
-        ({"AccountId": 1, "SkuFieldsThatAreSet": []}, "header.SkuFieldsThatAreSet: SkuOnhandHeader has no "
-                                                      "member 'SkuFieldsThatAreSet'"),
+        (
+            {"AccountId": 1, "SkuFieldsThatAreSet": []},
+            "header.SkuFieldsThatAreSet: SkuOnhandHeader has no member 'SkuFieldsThatAreSet'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_header_violations(header: Any, expected: str) -> None:
     assert expected in messages(ONHANDS, header, [])
 
 
 def test_the_body_is_an_array_of_objects() -> None:
     assert messages(ONHANDS, ONHAND_HEADER, {"PartNo": "S1"}) == [
-        "$: expected a JSON array of SkuOnhand items, found an object"]
+        "$: expected a JSON array of SkuOnhand items, found an object"
+    ]
     assert messages(ONHANDS, ONHAND_HEADER, [None, 5]) == [
         "$[0]: expected a SkuOnhand object, found null (the member is not nullable)",
-        "$[1]: expected a SkuOnhand object, found number 5"]
+        "$[1]: expected a SkuOnhand object, found number 5",
+    ]
 
 
 def test_unknown_member_in_another_case_gets_a_hint_and_unknown_endpoints_are_refused() -> None:
     assert messages(ONHANDS, ONHAND_HEADER, [onhand(onhandvalue=2)]) == [
-        "$[0].onhandvalue: SkuOnhand has no member 'onhandvalue' (did you mean 'OnhandValue'?)"]
+        "$[0].onhandvalue: SkuOnhand has no member 'onhandvalue' (did you mean 'OnhandValue'?)"
+    ]
     with pytest.raises(ValueError, match="unknown import endpoint 'Product/ImportThings'"):
         validate_import("Product/ImportThings", ONHAND_HEADER, [])
 
@@ -187,14 +249,30 @@ def test_failed_items_counts_items_or_the_whole_batch() -> None:
 
 
 def test_validating_5000_product_items_is_fast() -> None:
-    header = {**SKU_HEADER, "ProductFieldsThatAreSet": ["Variants", "Cultures"],
-              "ProductCultureFieldsThatAreSet": ["Name"]}  # fmt: skip
+    header = {
+        **SKU_HEADER,
+        "ProductFieldsThatAreSet": ["Variants", "Cultures"],
+        "ProductCultureFieldsThatAreSet": ["Name"],
+    }
     cultures = [{"CultureCode": c, "Name": "n"} for c in ("sv-SE", "en-GB")]
-    items = [{"ManufacturerCode": "ACME", "Code": f"P{i}", "Cultures": cultures,
-              "Variants": [{"ManufacturerPartNo": f"M{i}-{v}",
-                            "Skus": [{"PartNo": f"S{i}-{v}-{s}", "Status": "Active",
-                                      "StandardPrice": {"PriceSale": 10.5}} for s in range(2)]}
-                           for v in range(2)]} for i in range(5000)]  # fmt: skip
+    items = [
+        {
+            "ManufacturerCode": "ACME",
+            "Code": f"P{i}",
+            "Cultures": cultures,
+            "Variants": [
+                {
+                    "ManufacturerPartNo": f"M{i}-{v}",
+                    "Skus": [
+                        {"PartNo": f"S{i}-{v}-{s}", "Status": "Active", "StandardPrice": {"PriceSale": 10.5}}
+                        for s in range(2)
+                    ],
+                }
+                for v in range(2)
+            ],
+        }
+        for i in range(5000)
+    ]
     started = time.perf_counter()
     assert validate_import(PRODUCTS, header, items) == []
     assert time.perf_counter() - started < 3.0  # about 0.3 s here; parsing the 4 MB body takes ~0.1 s

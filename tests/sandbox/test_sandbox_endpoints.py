@@ -12,30 +12,65 @@ pytestmark = pytest.mark.slow
 
 CONNECT = "/commerce/connect/4.0/"
 KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, required by the contract
-COMPETITOR = {"PartNo": "S1", "Source": "pricespy", "CompetitorCode": "C1", "CompetitorPartNo": "X",
-              "PriceSale": 9.0, "PriceSaleInclFreight": 10.0, "IsPricesInclVat": True, "IsInStock": True}
+COMPETITOR = {
+    "PartNo": "S1",
+    "Source": "pricespy",
+    "CompetitorCode": "C1",
+    "CompetitorPartNo": "X",
+    "PriceSale": 9.0,
+    "PriceSaleInclFreight": 10.0,
+    "IsPricesInclVat": True,
+    "IsInStock": True,
+}
 # one minimal valid import per entity: (items, extra header members)
 SAMPLES: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
-    "products": ([{"Code": "P9", "ManufacturerCode": "M", "Variants": [
-        {"ManufacturerPartNo": "V9", "Skus": [{"PartNo": "S9", "Status": "Active"}]}]}],
-        {"ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],
-         "SkuFieldsThatAreSet": ["Status"]}),
-    "sku_prices": ([{"PartNo": "S1", "PriceListCode": "PL1", "PriceSale": 10.0}],
-                   {"SkuPriceListFieldsThatAreSet": ["PriceSale"]}),
+    "products": (
+        [
+            {
+                "Code": "P9",
+                "ManufacturerCode": "M",
+                "Variants": [{"ManufacturerPartNo": "V9", "Skus": [{"PartNo": "S9", "Status": "Active"}]}],
+            }
+        ],
+        {
+            "ProductFieldsThatAreSet": ["Variants"],
+            "VariantFieldsThatAreSet": ["Skus"],
+            "SkuFieldsThatAreSet": ["Status"],
+        },
+    ),
+    "sku_prices": (
+        [{"PartNo": "S1", "PriceListCode": "PL1", "PriceSale": 10.0}],
+        {"SkuPriceListFieldsThatAreSet": ["PriceSale"]},
+    ),
     "price_lists": ([{"Code": "PL2", "Name": "Outlet"}], {"PriceListFieldsThatAreSet": ["Name"]}),
-    "onhands": ([{"PartNo": "S1", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": 3}],
-                {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]}),
-    "relations": ([{"PartNo": "S1", "RelatedPartNo": "S9", "RelationTypeCode": "ACC", "IsActive": True}],
-                  {"RelationFieldsThatAreSet": ["IsActive"]}),
+    "onhands": (
+        [{"PartNo": "S1", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": 3}],
+        {"SkuOnhandFieldsThatAreSet": ["OnhandValue"]},
+    ),
+    "relations": (
+        [{"PartNo": "S1", "RelatedPartNo": "S9", "RelationTypeCode": "ACC", "IsActive": True}],
+        {"RelationFieldsThatAreSet": ["IsActive"]},
+    ),
     "competitor_skus": ([COMPETITOR], {}),
-    "customers": ([{"Code": "CU1", "EmailAddress": "a@example.com"}],
-                  {"CustomerFieldsThatAreSet": ["EmailAddress"]}),
-    "companies": ([{"Code": "CO1", "ApplicationKey": KEY, "Name": "Acme"}],
-                  {"CompanyFieldsThatAreSet": ["Name"]}),
-    "supplier_products": ([{"SupplierPartNo": "SP1", "ProductName": "Drill",
-                            "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 4}]}],
-                          {"FieldsThatAreSet": ["ProductName"], "OnhandFieldsThatAreSet": ["Value"]}),
-}  # fmt: skip
+    "customers": (
+        [{"Code": "CU1", "EmailAddress": "a@example.com"}],
+        {"CustomerFieldsThatAreSet": ["EmailAddress"]},
+    ),
+    "companies": (
+        [{"Code": "CO1", "ApplicationKey": KEY, "Name": "Acme"}],
+        {"CompanyFieldsThatAreSet": ["Name"]},
+    ),
+    "supplier_products": (
+        [
+            {
+                "SupplierPartNo": "SP1",
+                "ProductName": "Drill",
+                "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 4}],
+            }
+        ],
+        {"FieldsThatAreSet": ["ProductName"], "OnhandFieldsThatAreSet": ["Value"]},
+    ),
+}
 
 
 def test_token_endpoint(api: Any) -> None:
@@ -44,7 +79,9 @@ def test_token_endpoint(api: Any) -> None:
     body = r.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["access_token"]
     assert api.token_response(client_secret="wrong").json() == {
-        "error": "invalid_client", "error_description": "invalid_client"}
+        "error": "invalid_client",
+        "error_description": "invalid_client",
+    }
     assert api.token_response(client_secret="wrong").status_code == 401
     r = api.token_response(grant_type="password")
     assert (r.status_code, r.json()["error"]) == (400, "unsupported_grant_type")
@@ -72,8 +109,20 @@ def test_job_endpoints_under_both_prefixes(api: Any, prefix: str) -> None:
     items, members = SAMPLES["companies"]
     job = api.run("companies", items, api.header(**members))
     dto = api.job(job["JobId"], prefix)
-    assert list(dto) == ["JobId", "StatusId", "StorageName", "Totals", "Inserts", "Updates", "Fail",
-                         "Start", "Stop", "LastUpdated", "IsFinished", "RunTime"]  # fmt: skip
+    assert list(dto) == [
+        "JobId",
+        "StatusId",
+        "StorageName",
+        "Totals",
+        "Inserts",
+        "Updates",
+        "Fail",
+        "Start",
+        "Stop",
+        "LastUpdated",
+        "IsFinished",
+        "RunTime",
+    ]
     assert (dto["Inserts"], dto["Updates"], dto["Stop"].endswith("Z")) == (1, 0, True)
     h = api.auth()
     listed = api.http.get(f"{CONNECT}{prefix}List", headers=h).json()

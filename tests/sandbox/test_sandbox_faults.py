@@ -39,8 +39,9 @@ def test_same_seed_gives_the_same_sequence_of_faults(api: Any) -> None:
     second = _outcomes(api, 30)
     assert first == second
     assert {"200", "500", "429", "dropped"} <= set(first)
-    assert [f["fault"] for f in api.http.get("/_sandbox/faults").json()["injected"]] == \
-        [f["fault"] for f in injected]  # fmt: skip
+    assert [f["fault"] for f in api.http.get("/_sandbox/faults").json()["injected"]] == [
+        f["fault"] for f in injected
+    ]
     api.admin("faults", {**spec, "seed": 7})
     assert _outcomes(api, 30) != first
 

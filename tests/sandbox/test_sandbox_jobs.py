@@ -54,8 +54,11 @@ def test_jobs_run_in_order(api: Any) -> None:
     assert api.items("companies") == [{**COMPANIES[0], "Name": "three"}]
 
 
-BAD = [{"Code": "OK", "ApplicationKey": KEY}, {"Name": "no key", "ApplicationKey": KEY},
-       {"Code": 5, "ApplicationKey": KEY}]  # fmt: skip
+BAD = [
+    {"Code": "OK", "ApplicationKey": KEY},
+    {"Name": "no key", "ApplicationKey": KEY},
+    {"Code": 5, "ApplicationKey": KEY},
+]
 
 
 def test_validation_failed_job(api: Any) -> None:

@@ -13,13 +13,21 @@ N = 50_000
 
 def test_a_50k_onhands_import_in_one_request(api: Any) -> None:
     parts = [f"SKU{i:06d}" for i in range(N)]
-    product = {"Code": "BIG", "ManufacturerCode": "ACME", "Variants": [
-        {"ManufacturerPartNo": "BIG-V", "Skus": [{"PartNo": p} for p in parts]}]}
-    job = api.run("products", [product], api.header(
-        ProductFieldsThatAreSet=["Variants"], VariantFieldsThatAreSet=["Skus"]))  # fmt: skip
+    product = {
+        "Code": "BIG",
+        "ManufacturerCode": "ACME",
+        "Variants": [{"ManufacturerPartNo": "BIG-V", "Skus": [{"PartNo": p} for p in parts]}],
+    }
+    job = api.run(
+        "products",
+        [product],
+        api.header(ProductFieldsThatAreSet=["Variants"], VariantFieldsThatAreSet=["Skus"]),
+    )
     assert (job["StatusId"], job["Inserts"]) == (2, N + 2)
-    rows = [{"PartNo": p, "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": i, "IsActive": True}
-            for i, p in enumerate(parts)]  # fmt: skip
+    rows = [
+        {"PartNo": p, "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": i, "IsActive": True}
+        for i, p in enumerate(parts)
+    ]
     api.http.timeout = 60.0
     r = api.post_import("onhands", rows, api.header(SkuOnhandFieldsThatAreSet=["OnhandValue", "IsActive"]))
     assert r.status_code == 200

@@ -16,8 +16,12 @@ KEY = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, which No
 
 def links(api: Any) -> dict[str, list[Any]]:
     """Each customer's company links as the catalog reads them back: [Code or (Code, IsPrimary)]."""
-    return {c["Code"]: [(e["Code"], e["IsPrimary"]) if "IsPrimary" in e else e["Code"]
-                        for e in c.get("Companies", [])] for c in api.items("customers")}  # fmt: skip
+    return {
+        c["Code"]: [
+            (e["Code"], e["IsPrimary"]) if "IsPrimary" in e else e["Code"] for e in c.get("Companies", [])
+        ]
+        for c in api.items("customers")
+    }
 
 
 def companies(api: Any, *codes: str) -> None:
@@ -27,7 +31,8 @@ def companies(api: Any, *codes: str) -> None:
 
 
 def test_a_new_customer_sharing_an_email_updates_the_existing_one_unless_search_only_by_code(
-        api: Any) -> None:  # fmt: skip
+    api: Any,
+) -> None:
     header = api.header(CustomerFieldsThatAreSet=CUSTOMER_FIELDS)
     api.run("customers", [{"Code": "CU1", "EmailAddress": "info@acme.se", "FirstName": "Ann"}], header)
     job = api.run("customers", [{"Code": "CU2", "EmailAddress": "info@acme.se", "FirstName": "Bob"}], header)
@@ -52,8 +57,11 @@ def test_a_new_company_sharing_an_organization_number_updates_the_existing_one(a
     api.run("companies", company("CO1", "Acme"), header)
     api.run("companies", company("CO2", "Acme AB"), header)
     assert [(c["Code"], c["Name"]) for c in api.items("companies")] == [("CO1", "Acme AB")]
-    api.run("companies", company("CO3", "Other"),
-            api.header(CompanyFieldsThatAreSet=["OrganizationNo", "Name", "SearchOnlyByCode"]))  # fmt: skip
+    api.run(
+        "companies",
+        company("CO3", "Other"),
+        api.header(CompanyFieldsThatAreSet=["OrganizationNo", "Name", "SearchOnlyByCode"]),
+    )
     assert [c["Code"] for c in api.items("companies")] == ["CO1", "CO3"]
 
 
@@ -65,23 +73,33 @@ def test_a_delta_company_list_keeps_links_other_imports_made(api: Any) -> None:
     api.run("customers", [{"Code": "CU1", "IsCompanyListDelta": True, "Companies": [{"Code": "F3"}]}], header)
     assert links(api) == {"CU1": [("F1", True), "F3"]}
     # a delta move to F2 (F2 primary) keeps F3; F1 stays too: the contract has no removal marker
-    api.run("customers", [{"Code": "CU1", "IsCompanyListDelta": True,
-                           "Companies": [{"Code": "F2", "IsPrimary": True}]}], header)  # fmt: skip
+    api.run(
+        "customers",
+        [{"Code": "CU1", "IsCompanyListDelta": True, "Companies": [{"Code": "F2", "IsPrimary": True}]}],
+        header,
+    )
     assert links(api) == {"CU1": [("F2", True), ("F1", False), ("F3", False)]}
     # a non-delta list (IsCompanyListDelta false or absent) replaces the links: F1 and F3 detached
-    api.run("customers", [{"Code": "CU1", "IsCompanyListDelta": False,
-                           "Companies": [{"Code": "F2", "IsPrimary": True}]}], header)  # fmt: skip
+    api.run(
+        "customers",
+        [{"Code": "CU1", "IsCompanyListDelta": False, "Companies": [{"Code": "F2", "IsPrimary": True}]}],
+        header,
+    )
     assert links(api) == {"CU1": [("F2", True)]}
     api.run("customers", [{"Code": "CU1", "Companies": []}], header)
     assert links(api) == {"CU1": []}
 
 
 def test_company_links_resolve_by_organization_number_and_must_exist(api: Any) -> None:
-    api.run("companies", [{"ApplicationKey": KEY, "Code": "F1", "OrganizationNo": "556000-1"}],
-            api.header(CompanyFieldsThatAreSet=["OrganizationNo"]))  # fmt: skip
+    api.run(
+        "companies",
+        [{"ApplicationKey": KEY, "Code": "F1", "OrganizationNo": "556000-1"}],
+        api.header(CompanyFieldsThatAreSet=["OrganizationNo"]),
+    )
     named = [{"OrganizationNo": "556000-1"}, {"Code": "NOPE"}]
-    job = api.run("customers", [{"Code": "CU1", "Companies": named}],
-                  api.header(CustomerFieldsThatAreSet=["Companies"]))  # fmt: skip
+    job = api.run(
+        "customers", [{"Code": "CU1", "Companies": named}], api.header(CustomerFieldsThatAreSet=["Companies"])
+    )
     assert job["StatusId"] == 2
     assert links(api) == {"CU1": ["F1"]}
     warnings = [e["Message"] for e in api.log(job["JobId"]) if e["SeverityId"] == 2]
@@ -90,10 +108,16 @@ def test_company_links_resolve_by_organization_number_and_must_exist(api: Any) -
 
 def test_a_company_customer_list_honours_is_customer_list_delta(api: Any) -> None:
     companies(api, "F1", "F2")
-    api.run("customers", [{"Code": c, "EmailAddress": f"{c}@x.se"} for c in ("CU1", "CU2")],
-            api.header(CustomerFieldsThatAreSet=["EmailAddress"]))  # fmt: skip
-    api.run("customers", [{"Code": "CU1", "Companies": [{"Code": "F2"}]}],
-            api.header(CustomerFieldsThatAreSet=["Companies"]))  # fmt: skip
+    api.run(
+        "customers",
+        [{"Code": c, "EmailAddress": f"{c}@x.se"} for c in ("CU1", "CU2")],
+        api.header(CustomerFieldsThatAreSet=["EmailAddress"]),
+    )
+    api.run(
+        "customers",
+        [{"Code": "CU1", "Companies": [{"Code": "F2"}]}],
+        api.header(CustomerFieldsThatAreSet=["Companies"]),
+    )
     header = api.header(CompanyFieldsThatAreSet=["Customers"])
     # customers resolved by Code, else EmailAddress
     named = [{"Code": "CU1"}, {"EmailAddress": "CU2@x.se"}]
@@ -111,9 +135,13 @@ def test_a_link_list_without_its_flag_is_ignored_with_a_warning(api: Any) -> Non
     r = api.http.post("/_sandbox/settings", json={"contract": "off"})  # Connect ignores such a list
     assert r.status_code == 200 or "unknown setting" in r.text, r.text
     companies(api, "F1")
-    job = api.run("customers", [{"Code": "CU1", "FirstName": "Ann", "Companies": [{"Code": "F1"}]}],
-                  api.header(CustomerFieldsThatAreSet=["FirstName"]))  # fmt: skip
+    job = api.run(
+        "customers",
+        [{"Code": "CU1", "FirstName": "Ann", "Companies": [{"Code": "F1"}]}],
+        api.header(CustomerFieldsThatAreSet=["FirstName"]),
+    )
     assert job["StatusId"] == 2 and links(api) == {"CU1": []}
     warnings = [e["Message"] for e in api.log(job["JobId"]) if e["SeverityId"] == 2]
-    assert warnings == ["Companies of 1 customer(s) ignored: "
-                        "CustomerFieldsThatAreSet does not list Companies"]
+    assert warnings == [
+        "Companies of 1 customer(s) ignored: CustomerFieldsThatAreSet does not list Companies"
+    ]

@@ -59,11 +59,17 @@ def test_server_object_profile_environ_and_clean_stop() -> None:
         assert "hunter22" not in repr(server)
         profile = server.profile()
         assert (profile.base_url, profile.scope, profile.client_secret.reveal()) == (
-            server.base_url, "sandbox", "hunter22")  # fmt: skip
+            server.base_url,
+            "sandbox",
+            "hunter22",
+        )
         assert profile.ca_bundle == server.ca_bundle and server.ca_bundle.is_file()
         env = server.environ()
-        assert env == {"NORCE_SANDBOX_BASE_URL": server.base_url, "NORCE_SANDBOX_CLIENT_SECRET": "hunter22",
-                       "NORCE_SANDBOX_CA_BUNDLE": str(server.ca_bundle)}  # fmt: skip
+        assert env == {
+            "NORCE_SANDBOX_BASE_URL": server.base_url,
+            "NORCE_SANDBOX_CLIENT_SECRET": "hunter22",
+            "NORCE_SANDBOX_CA_BUNDLE": str(server.ca_bundle),
+        }
         assert server.profile("stage", rate_limit_per_minute=30).rate_limit_per_minute == 30
         ca = server.ca_bundle
     assert not ca.exists()
@@ -76,9 +82,13 @@ def test_generated_secret_when_none_is_given() -> None:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "toolkit.cli", "sandbox", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, **env})  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "toolkit.cli", "sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **env},
+    )
 
 
 def test_cli_prints_the_base_url_first_and_takes_the_secret_from_the_environment() -> None:
@@ -91,8 +101,14 @@ def test_cli_prints_the_base_url_first_and_takes_the_secret_from_the_environment
         import ssl
 
         with httpx.Client(verify=ssl.create_default_context(cafile=ca)) as http:
-            r = http.post(url + "/identity/1.0/connect/token", data={
-                "client_id": "sandbox", "client_secret": "from-env", "grant_type": "client_credentials"})
+            r = http.post(
+                url + "/identity/1.0/connect/token",
+                data={
+                    "client_id": "sandbox",
+                    "client_secret": "from-env",
+                    "grant_type": "client_credentials",
+                },
+            )
         assert r.status_code == 200
     finally:
         proc.terminate()
@@ -100,6 +116,11 @@ def test_cli_prints_the_base_url_first_and_takes_the_secret_from_the_environment
 
 
 def test_cli_refuses_a_remote_host() -> None:
-    r = subprocess.run([sys.executable, "-m", "toolkit.cli", "sandbox", "--host", "0.0.0.0"],
-                       capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "sandbox", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 2 and "not a loopback address" in r.stderr

@@ -32,8 +32,11 @@ def store() -> Any:
 
 
 def test_header_field_names_are_canonical_and_checked() -> None:
-    h = parse_header(ENTITIES["products"], '{"AccountId": 1, "SkuFieldsThatAreSet": ["standardprice", 1],'
-                                           ' "FullFile": true, "IgnoreSkuPriceListFieldsWhenEmpty": false}')
+    h = parse_header(
+        ENTITIES["products"],
+        '{"AccountId": 1, "SkuFieldsThatAreSet": ["standardprice", 1],'
+        ' "FullFile": true, "IgnoreSkuPriceListFieldsWhenEmpty": false}',
+    )
     assert h.fields["SkuFieldsThatAreSet"] == {"StandardPrice", "Status"} and h.full_file
     with pytest.raises(RequestError, match="must be a JSON array"):
         parse_header(ENTITIES["onhands"], '{"AccountId": 1, "SkuOnhandFieldsThatAreSet": "OnhandValue"}')
@@ -45,10 +48,13 @@ def test_prepare_reports_every_bad_value_with_its_row() -> None:
     e = ENTITIES["sku_prices"]
     fields = '["PriceSale", "IsActive", "PriceRule"]'
     h = parse_header(e, '{"AccountId": 1, "SkuPriceListFieldsThatAreSet": ' + fields + "}")
-    items = [{"PartNo": "A", "PriceListCode": "P", "PriceSale": "ten"},
-             {"PartNo": "B", "PriceListCode": "P", "IsActive": "yes"},
-             {"PartNo": "C", "PriceListCode": "P", "PriceRule": "Cheapest"},
-             {"PriceListCode": "P"}, "not an object"]  # fmt: skip
+    items = [
+        {"PartNo": "A", "PriceListCode": "P", "PriceSale": "ten"},
+        {"PartNo": "B", "PriceListCode": "P", "IsActive": "yes"},
+        {"PartNo": "C", "PriceListCode": "P", "PriceRule": "Cheapest"},
+        {"PriceListCode": "P"},
+        "not an object",
+    ]
     assert prepare_import(e, h, items).errors == [(5, "item 5 is not a JSON object")]
     errors = prepare_import(e, h, items[:4]).errors
     assert [r for r, _ in errors] == [1, 2, 3, 4]
@@ -61,8 +67,11 @@ def test_prepare_last_item_wins_for_a_repeated_key() -> None:
     e = ENTITIES["companies"]
     h = parse_header(e, '{"AccountId": 1, "CompanyFieldsThatAreSet": ["Name"]}')
     k = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"  # Company.ApplicationKey, a stored column of its own
-    items = [{"Code": "A", "ApplicationKey": k, "Name": "1"}, {"Code": "B", "ApplicationKey": k},
-             {"Code": "A", "ApplicationKey": k, "Name": "2"}]  # fmt: skip
+    items = [
+        {"Code": "A", "ApplicationKey": k, "Name": "1"},
+        {"Code": "B", "ApplicationKey": k},
+        {"Code": "A", "ApplicationKey": k, "Name": "2"},
+    ]
     p = prepare_import(e, h, items)
     assert (p.rows, p.row_numbers, p.total) == ([("B", k, None), ("A", k, "2")], [2, 3], 3)
 
@@ -70,7 +79,8 @@ def test_prepare_last_item_wins_for_a_repeated_key() -> None:
 def test_replace_mode_keeps_only_sent_elements_but_merges_their_members() -> None:
     n = Nested("Warehouses", ("Code",), None, None, mode="replace")
     assert merge_elements(n, [{"Code": "W1", "Name": "a"}, {"Code": "W2"}], [{"Code": "W1"}]) == [
-        {"Code": "W1", "Name": "a"}]
+        {"Code": "W1", "Name": "a"}
+    ]
 
 
 def test_fault_spec_errors_and_scopes() -> None:
@@ -84,32 +94,62 @@ def test_fault_spec_errors_and_scopes() -> None:
 
 def test_full_relations_and_supplier_products(store: Store) -> None:
     rel = '{"AccountId": 1, "RelationFieldsThatAreSet": ["IsActive"]}'
-    _apply(store, "relations", rel, [{"PartNo": "A", "RelatedPartNo": r, "RelationTypeCode": "X",
-                                      "IsActive": True} for r in "BC"])  # fmt: skip
-    counts, _ = _apply(store, "relations", rel.replace("}", ', "FullFile": true}'),
-                       [{"PartNo": "A", "RelatedPartNo": "B", "RelationTypeCode": "X"}])
+    _apply(
+        store,
+        "relations",
+        rel,
+        [{"PartNo": "A", "RelatedPartNo": r, "RelationTypeCode": "X", "IsActive": True} for r in "BC"],
+    )
+    counts, _ = _apply(
+        store,
+        "relations",
+        rel.replace("}", ', "FullFile": true}'),
+        [{"PartNo": "A", "RelatedPartNo": "B", "RelationTypeCode": "X"}],
+    )
     assert counts.updates == 2 and [i["IsActive"] for i in store.items("relations")] == [True, False]
     sup = '{"AccountId": 1, "FieldsThatAreSet": ["ProductName"]}'
     _apply(store, "supplier_products", sup, [{"SupplierPartNo": p, "ProductName": p} for p in "XY"])
     _apply(store, "supplier_products", sup.replace("}", ', "FullFile": true}'), [{"SupplierPartNo": "X"}])
     assert [(i["SupplierPartNo"], i["IsActive"]) for i in store.items("supplier_products")] == [
-        ("X", True), ("Y", False)]
+        ("X", True),
+        ("Y", False),
+    ]
 
 
 def test_supplier_onhand_rows_merge_by_warehouse_and_location(store: Store) -> None:
     h = '{"AccountId": 1, "OnhandFieldsThatAreSet": ["Value", "IncomingValue"]}'
-    _apply(store, "supplier_products", h, [{"SupplierPartNo": "X", "OnHand": [
-        {"WarehouseCode": "W", "LocationCode": "L", "Value": 1, "IncomingValue": 5}]}])
-    _apply(store, "supplier_products", '{"AccountId": 1, "OnhandFieldsThatAreSet": ["Value"]}',
-           [{"SupplierPartNo": "X", "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 2,
-                                                "IncomingValue": 9}]}])  # fmt: skip
+    _apply(
+        store,
+        "supplier_products",
+        h,
+        [
+            {
+                "SupplierPartNo": "X",
+                "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 1, "IncomingValue": 5}],
+            }
+        ],
+    )
+    _apply(
+        store,
+        "supplier_products",
+        '{"AccountId": 1, "OnhandFieldsThatAreSet": ["Value"]}',
+        [
+            {
+                "SupplierPartNo": "X",
+                "OnHand": [{"WarehouseCode": "W", "LocationCode": "L", "Value": 2, "IncomingValue": 9}],
+            }
+        ],
+    )
     assert store.items("supplier_products")[0]["OnHand"] == [
-        {"WarehouseCode": "W", "LocationCode": "L", "Value": 2, "IncomingValue": 5, "IsActive": True}]
+        {"WarehouseCode": "W", "LocationCode": "L", "Value": 2, "IncomingValue": 5, "IsActive": True}
+    ]
 
 
 def test_create_only_fields_are_written_on_create_only(store: Store) -> None:
-    h = ('{"AccountId": 1, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],'
-         ' "SkuFieldsThatAreSet": ["StatusCreateOnly"]}')
+    h = (
+        '{"AccountId": 1, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],'
+        ' "SkuFieldsThatAreSet": ["StatusCreateOnly"]}'
+    )
 
     def product(status: str) -> list[dict[str, Any]]:
         sku = {"PartNo": "S", "Status": status}
@@ -123,12 +163,20 @@ def test_create_only_fields_are_written_on_create_only(store: Store) -> None:
 
 
 def test_product_without_code_matches_by_its_sku_or_fails(store: Store) -> None:
-    h = ('{"AccountId": 1, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],'
-         ' "SkuFieldsThatAreSet": ["EanCode"]}')
+    h = (
+        '{"AccountId": 1, "ProductFieldsThatAreSet": ["Variants"], "VariantFieldsThatAreSet": ["Skus"],'
+        ' "SkuFieldsThatAreSet": ["EanCode"]}'
+    )
     variant = {"ManufacturerPartNo": "V", "Skus": [{"PartNo": "S"}]}
     _apply(store, "products", h, [{"Code": "P", "Variants": [variant]}])
-    counts, log = _apply(store, "products", h, [
-        {"Variants": [{"ManufacturerPartNo": "V", "Skus": [{"PartNo": "S", "EanCode": "1"}]}]},
-        {"Variants": [{"ManufacturerPartNo": "NEW", "Skus": [{"PartNo": "T"}]}]}])
+    counts, log = _apply(
+        store,
+        "products",
+        h,
+        [
+            {"Variants": [{"ManufacturerPartNo": "V", "Skus": [{"PartNo": "S", "EanCode": "1"}]}]},
+            {"Variants": [{"ManufacturerPartNo": "NEW", "Skus": [{"PartNo": "T"}]}]},
+        ],
+    )
     assert counts.fail == 1 and log[0][0] == 3 and log[0][2] == 2
     assert store.items("products")[0]["Variants"][0]["Skus"] == [{"PartNo": "S", "EanCode": "1"}]

@@ -169,9 +169,11 @@ def _token_error(response: httpx.Response, url: str) -> ConnectAPIError:
         return RateLimited(msg, status=429, endpoint=url, server_message=said)
     if response.is_redirect:
         where = response.headers.get("Location", "another address")
-        msg = (f"token endpoint {url} answered {response.status_code}, a redirect to {where}; the client "
-               "credentials are never sent on to another address: set the profile's token_url (or "
-               "base_url) to the final address")  # fmt: skip
+        msg = (
+            f"token endpoint {url} answered {response.status_code}, a redirect to {where}; the client "
+            "credentials are never sent on to another address: set the profile's token_url (or "
+            "base_url) to the final address"
+        )
         return AuthError(msg, status=response.status_code, endpoint=url, server_message=said)
     msg = f"token endpoint {url} refused the client credentials: {response.status_code} {said}"
     return AuthError(msg, status=response.status_code, endpoint=url, server_message=said)

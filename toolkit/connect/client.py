@@ -107,25 +107,35 @@ class ConnectClient:
         self._clock: Clock = clock or time.time
         self._sleep: Sleep = sleep or time.sleep
         self.budget = budget or shared_budget(
-            f"{profile.name}@{_host(profile.connect_url)}", profile.rate_limit_per_minute,
-            state_dir=state_dir, clock=clock, sleep=sleep,
-        )  # fmt: skip
+            f"{profile.name}@{_host(profile.connect_url)}",
+            profile.rate_limit_per_minute,
+            state_dir=state_dir,
+            clock=clock,
+            sleep=sleep,
+        )
         token_path = urlsplit(profile.token_url).path
-        token_budget = shared_budget(f"token@{_host(profile.token_url)}", 3, burst=20,
-                                     state_dir=state_dir, clock=clock, sleep=sleep)  # fmt: skip
-        self._auth = ClientCredentials(profile.token_url, profile.client_id, profile.require_secret(),
-                                       profile.scope, clock=self._clock)  # fmt: skip
+        token_budget = shared_budget(
+            f"token@{_host(profile.token_url)}", 3, burst=20, state_dir=state_dir, clock=clock, sleep=sleep
+        )
+        self._auth = ClientCredentials(
+            profile.token_url, profile.client_id, profile.require_secret(), profile.scope, clock=self._clock
+        )
         real = transport or httpx.HTTPTransport(verify=_verify(profile))
         self._limited = RateLimitTransport(real, self.budget, extra={token_path: token_budget})
-        self._transport = RetryTransport(self._limited, retry, idempotent_paths={token_path},
-                                         clock=self._clock, sleep=self._sleep)  # fmt: skip
+        self._transport = RetryTransport(
+            self._limited, retry, idempotent_paths={token_path}, clock=self._clock, sleep=self._sleep
+        )
         self.on_wait = on_wait
         headers = {"Accept": "application/json"}
         if profile.application_id:
             headers["application-id"] = profile.application_id
-        self._http = httpx.Client(base_url=profile.connect_url, transport=self._transport,
-                                  auth=self._auth, headers=headers,
-                                  timeout=httpx.Timeout(profile.timeout_seconds))  # fmt: skip
+        self._http = httpx.Client(
+            base_url=profile.connect_url,
+            transport=self._transport,
+            auth=self._auth,
+            headers=headers,
+            timeout=httpx.Timeout(profile.timeout_seconds),
+        )
 
     @property
     def on_wait(self) -> WaitHook | None:
@@ -181,8 +191,14 @@ class ConnectClient:
         spec = entity if isinstance(entity, Entity) else get_entity(entity)
         content = body(items_or_body)
         headers = {"Content-Type": "application/json", "X-StormConnect-Header": header_json(header)}
-        response = self._send("POST", spec.endpoint, content=content, headers=headers, unsafe=True,
-                              batch=content if batch is None else batch)  # fmt: skip
+        response = self._send(
+            "POST",
+            spec.endpoint,
+            content=content,
+            headers=headers,
+            unsafe=True,
+            batch=content if batch is None else batch,
+        )
         return self._parse(response, spec.endpoint, ImportResponse.from_json, job=True)
 
     # --- jobs --------------------------------------------------------------------------------------
@@ -206,8 +222,9 @@ class ConnectClient:
     def restart_job(self, job_id: int) -> ImportResponse:
         """Run a finished job again (Job/Restart; Succeeded or Failed jobs, within two weeks)."""
         path = self._job_path("Restart")
-        response = self._send("POST", path, params={"id": job_id}, content=b"", unsafe=True,
-                              batch={"restart": job_id})  # fmt: skip
+        response = self._send(
+            "POST", path, params={"id": job_id}, content=b"", unsafe=True, batch={"restart": job_id}
+        )
         return self._parse(response, path, ImportResponse.from_json, job=True)
 
     def ping(self) -> bool:
@@ -238,8 +255,9 @@ class ConnectClient:
         JobTimeout
             The job was not finished after ``timeout`` seconds; carries its last state.
         """
-        return self.wait_for_jobs([job_id], timeout=timeout, poll_interval=poll_interval,
-                                  raise_on_failure=True)[job_id]  # fmt: skip
+        return self.wait_for_jobs(
+            [job_id], timeout=timeout, poll_interval=poll_interval, raise_on_failure=True
+        )[job_id]
 
     def wait_for_jobs(
         self,
@@ -297,13 +315,16 @@ class ConnectClient:
             tail = []
         last = next((e.message for e in reversed(tail) if e.severity >= 3), None)
         others = f" ({len(failed)} failed: {', '.join(str(j.job_id) for j in failed)})"
-        msg = (f"job {job.job_id} ended {job.status.name}: {job.fail or 0} of {job.totals or 0} "
-               f"items failed{others if len(failed) > 1 else ''}"
-               + (f"; last error: {self._redact(last)}" if last else ""))  # fmt: skip
+        msg = (
+            f"job {job.job_id} ended {job.status.name}: {job.fail or 0} of {job.totals or 0} "
+            f"items failed{others if len(failed) > 1 else ''}"
+            + (f"; last error: {self._redact(last)}" if last else "")
+        )
         return JobFailed(msg, job=job, log_tail=tail)
 
-    def _send(self, method: str, path: str, *, unsafe: bool = False, batch: object = None,
-              **kwargs: Any) -> httpx.Response:  # fmt: skip
+    def _send(
+        self, method: str, path: str, *, unsafe: bool = False, batch: object = None, **kwargs: Any
+    ) -> httpx.Response:
         started = self._clock()
         try:
             response = self._http.request(method, path, **kwargs)
@@ -314,14 +335,17 @@ class ConnectClient:
         if unsafe and outcome_unknown(response, self._transport.policy):
             self._log(response, path, None)
             host, said = _host(self.profile.connect_url), self._redact(server_message(response))
-            msg = (f"{method} {path} was sent to {host} and a gateway answered {response.status_code} "
-                   f"({said}); it may have been accepted: look for its job in Job/List before sending "
-                   "it again")  # fmt: skip
+            msg = (
+                f"{method} {path} was sent to {host} and a gateway answered {response.status_code} "
+                f"({said}); it may have been accepted: look for its job in Job/List before sending "
+                "it again"
+            )
             raise OutcomeUnknown(msg, endpoint=path, batch=batch)
         return response
 
-    def _parse(self, response: httpx.Response, path: str, read: Callable[[Any], T], *,
-               job: bool = False) -> T:  # fmt: skip
+    def _parse(
+        self, response: httpx.Response, path: str, read: Callable[[Any], T], *, job: bool = False
+    ) -> T:
         self._check(response, path)
         try:
             result = read(orjson.loads(response.content))
@@ -339,41 +363,62 @@ class ConnectClient:
         status, said = response.status_code, self._redact(server_message(response))
         what = f"{response.request.method} {path} answered {status}"
         if status == 401:
-            raise AuthError(f"{what} even with a renewed token: {said}", status=status,
-                            endpoint=path, server_message=said)  # fmt: skip
+            raise AuthError(
+                f"{what} even with a renewed token: {said}", status=status, endpoint=path, server_message=said
+            )
         if status == 429:
-            raise RateLimited(f"{what} after every retry: {said}", status=status, endpoint=path,
-                              server_message=said)  # fmt: skip
+            raise RateLimited(
+                f"{what} after every retry: {said}", status=status, endpoint=path, server_message=said
+            )
         raise ConnectAPIError(f"{what}: {said}", status=status, endpoint=path, server_message=said)
 
-    def _transport_error(self, exc: httpx.TransportError, method: str, path: str, *, unsafe: bool,
-                         batch: object) -> ConnectAPIError:  # fmt: skip
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, path: str, *, unsafe: bool, batch: object
+    ) -> ConnectAPIError:
         host = _host(self.profile.connect_url)
         if is_tls_failure(exc):
-            msg = (f"TLS verification of {host} failed for {path}: {self._redact(str(exc))}; "
-                   f"set ca_bundle of profile {self.profile.name!r} if the server uses a private CA")
+            msg = (
+                f"TLS verification of {host} failed for {path}: {self._redact(str(exc))}; "
+                f"set ca_bundle of profile {self.profile.name!r} if the server uses a private CA"
+            )
             return ConnectAPIError(msg, endpoint=path)
         if unsafe and not isinstance(exc, _NOT_SENT):
-            msg = (f"{method} {path} was sent to {host} but no answer came back ({type(exc).__name__}); "
-                   "it may have been accepted: look for its job in Job/List before sending it again")
+            msg = (
+                f"{method} {path} was sent to {host} but no answer came back ({type(exc).__name__}); "
+                "it may have been accepted: look for its job in Job/List before sending it again"
+            )
             return OutcomeUnknown(msg, endpoint=path, batch=batch)
         msg = f"{method} {path}: no answer from {host} after retries ({type(exc).__name__}: {exc})"
         return ConnectAPIError(self._redact(msg), endpoint=path)
 
     def _log(self, response: httpx.Response, path: str, job_id: object) -> None:
         started = response.extensions.get("started", self._clock())
-        _log_call(response.request.method, path, response.status_code,
-                  response.extensions.get("attempts"), self._clock() - started, job_id)  # fmt: skip
+        _log_call(
+            response.request.method,
+            path,
+            response.status_code,
+            response.extensions.get("attempts"),
+            self._clock() - started,
+            job_id,
+        )
 
     def _redact(self, text: str) -> str:
         token = self._auth.token
         return text.replace(token, "***") if token else text
 
 
-def _log_call(method: str, path: str, status: object, attempts: object, seconds: float,
-              job_id: object) -> None:  # fmt: skip
-    logger.info("%s %s -> %s attempt %s in %.0f ms%s", method, path, status, attempts or 1,
-                seconds * 1000, f" job {job_id}" if job_id is not None else "")  # fmt: skip
+def _log_call(
+    method: str, path: str, status: object, attempts: object, seconds: float, job_id: object
+) -> None:
+    logger.info(
+        "%s %s -> %s attempt %s in %.0f ms%s",
+        method,
+        path,
+        status,
+        attempts or 1,
+        seconds * 1000,
+        f" job {job_id}" if job_id is not None else "",
+    )
 
 
 def _done(job: Job | None) -> bool:
@@ -391,8 +436,10 @@ def _refuse_plain_http(profile: Profile) -> None:
     for url in (profile.connect_url, profile.token_url):
         parts = urlsplit(url)
         if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname or "")):
-            msg = (f"profile {profile.name!r}: refusing {parts.scheme}:// to {parts.hostname!r}; "
-                   "Connect must be reached over https:// (plain http only to a loopback sandbox)")
+            msg = (
+                f"profile {profile.name!r}: refusing {parts.scheme}:// to {parts.hostname!r}; "
+                "Connect must be reached over https:// (plain http only to a loopback sandbox)"
+            )
             raise ConfigError(msg)
 
 

@@ -87,8 +87,9 @@ def parse_run_time(value: object) -> timedelta | None:
     m = _TIMESPAN.match(text)
     if m:
         fraction = float(f"0.{m['f']}") if m["f"] else 0.0
-        span = timedelta(days=int(m["days"] or 0), hours=int(m["h"]), minutes=int(m["m"]),
-                         seconds=int(m["s"]) + fraction)  # fmt: skip
+        span = timedelta(
+            days=int(m["days"] or 0), hours=int(m["h"]), minutes=int(m["m"]), seconds=int(m["s"]) + fraction
+        )
         return -span if m["sign"] else span
     try:
         return timedelta(seconds=float(text))

@@ -176,8 +176,9 @@ class RetryTransport(httpx.BaseTransport):
         return isinstance(exc, _NOT_SENT) or self.is_idempotent(request)
 
     @staticmethod
-    def _retry_wait(policy: RetryPolicy, response: httpx.Response, attempt: int,
-                    idempotent: bool) -> tuple[float, str] | None:  # fmt: skip
+    def _retry_wait(
+        policy: RetryPolicy, response: httpx.Response, attempt: int, idempotent: bool
+    ) -> tuple[float, str] | None:
         """Seconds to wait before retrying and why (``"429 Retry-After"``), or None: no retry."""
         status = response.status_code
         if status not in policy.statuses or not (idempotent or status in policy.not_taken_statuses):
@@ -190,10 +191,17 @@ class RetryTransport(httpx.BaseTransport):
     def _has_time(self, policy: RetryPolicy, attempt: int, wait: float, deadline: float) -> bool:
         return attempt < policy.attempts and self._clock() + wait <= deadline
 
-    def _wait(self, request: httpx.Request, attempt: int, wait: float, what: str,
-              why: str | None = None) -> None:  # fmt: skip
-        logger.info("%s %s: %s on attempt %d, retrying in %.2f s", request.method,
-                    request.url.path, what, attempt, wait)  # fmt: skip
+    def _wait(
+        self, request: httpx.Request, attempt: int, wait: float, what: str, why: str | None = None
+    ) -> None:
+        logger.info(
+            "%s %s: %s on attempt %d, retrying in %.2f s",
+            request.method,
+            request.url.path,
+            what,
+            attempt,
+            wait,
+        )
         if self.on_wait is not None:
             self.on_wait(wait, why or f"retry after {what}")
         self._sleep(wait)

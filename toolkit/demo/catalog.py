@@ -57,8 +57,11 @@ class CatalogCheck:
             return "no accepted snapshot to compare with"
         if self.passed:
             return f"equal ({self.expected} rows)" + "".join(f"; {n}" for n in self.notes())
-        parts = [f"{n} {what}" for n, what in ((self.missing, "missing"), (self.extra, "extra"),
-                                               (self.changed, "different")) if n]  # fmt: skip
+        parts = [
+            f"{n} {what}"
+            for n, what in ((self.missing, "missing"), (self.extra, "extra"), (self.changed, "different"))
+            if n
+        ]
         if self.changed_fields:
             parts.append(f"fields {', '.join(self.changed_fields)}")
         if self.dtypes:
@@ -69,11 +72,15 @@ class CatalogCheck:
         """The differences Connect's rules explain (not failures)."""
         notes = []
         if self.left_for_full:
-            notes.append(f"{self.left_for_full} removed item(s) stay active until the next full feed "
-                         "(this entity is only cleaned up by a full feed)")  # fmt: skip
+            notes.append(
+                f"{self.left_for_full} removed item(s) stay active until the next full feed "
+                "(this entity is only cleaned up by a full feed)"
+            )
         if self.kept:
-            notes.append(f"{self.kept} rows keep a {' / '.join(self.kept_fields)} value the source cleared "
-                         "(Connect reads null as not sent, so a cleared value stays)")  # fmt: skip
+            notes.append(
+                f"{self.kept} rows keep a {' / '.join(self.kept_fields)} value the source cleared "
+                "(Connect reads null as not sent, so a cleared value stays)"
+            )
         return notes
 
 
@@ -81,10 +88,16 @@ def check_catalog(settings: Settings, feeds: Sequence[str], items: Items) -> lis
     """Compare each feed's baseline with the catalog ``items(entity)`` returns (the sandbox's)."""
     store = SnapshotStore(settings.state_dir / "snapshots")
     baselines = {f: (ref.id, store.load(ref)) for f in feeds if (ref := store.baseline(f)) is not None}
-    status_of = [b for f, (_, b) in baselines.items()
-                 if settings.feed(f).entity == "products" and "Status" in b.columns]  # fmt: skip
-    active_skus = pl.concat([_active("products", b).select("PartNo") for b in status_of]).unique() \
-        if status_of else None  # fmt: skip
+    status_of = [
+        b
+        for f, (_, b) in baselines.items()
+        if settings.feed(f).entity == "products" and "Status" in b.columns
+    ]
+    active_skus = (
+        pl.concat([_active("products", b).select("PartNo") for b in status_of]).unique()
+        if status_of
+        else None
+    )
     cache: dict[str, list[dict[str, Any]]] = {}
     checks = []
     for feed in feeds:
@@ -107,8 +120,14 @@ def _active(entity: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def _compare(settings: Settings, feed: str, snap_id: str, baseline: pl.DataFrame,
-             items: list[dict[str, Any]], active_skus: pl.DataFrame | None) -> CatalogCheck:  # fmt: skip
+def _compare(
+    settings: Settings,
+    feed: str,
+    snap_id: str,
+    baseline: pl.DataFrame,
+    items: list[dict[str, Any]],
+    active_skus: pl.DataFrame | None,
+) -> CatalogCheck:
     spec = settings.feed(feed)
     entity = get_entity(spec.entity)
     key = list(spec.key or entity.key)
@@ -125,11 +144,21 @@ def _compare(settings: Settings, feed: str, snap_id: str, baseline: pl.DataFrame
     left = extra if entity.removal == "full_feed" else 0
     kept = _kept_cleared(diff)
     other = diff.changed.filter(~kept)
-    return CatalogCheck(feed, entity.name, snap_id, expected=expected.height, found=found.height,
-                        missing=diff.removed.height, changed=other.height, extra=extra - left,
-                        left_for_full=left, kept=int(kept.sum()),
-                        kept_fields=_fields(diff.changed.filter(kept)), changed_fields=_fields(other),
-                        dtypes=dtypes)  # fmt: skip
+    return CatalogCheck(
+        feed,
+        entity.name,
+        snap_id,
+        expected=expected.height,
+        found=found.height,
+        missing=diff.removed.height,
+        changed=other.height,
+        extra=extra - left,
+        left_for_full=left,
+        kept=int(kept.sum()),
+        kept_fields=_fields(diff.changed.filter(kept)),
+        changed_fields=_fields(other),
+        dtypes=dtypes,
+    )
 
 
 def _fields(changed: pl.DataFrame) -> tuple[str, ...]:
@@ -146,8 +175,9 @@ def _kept_cleared(diff: Diff) -> pl.Series:
     return kept
 
 
-def deactivated_keys(settings: Settings, feed: str, keys: Sequence[str],
-                     items: list[dict[str, Any]]) -> list[str]:  # fmt: skip
+def deactivated_keys(
+    settings: Settings, feed: str, keys: Sequence[str], items: list[dict[str, Any]]
+) -> list[str]:
     """Which of ``keys`` (as the checks print them: key values joined by ``|``) Connect holds deactivated.
 
     A row the checks reject must not take the item it names out of the shop: its key is not "removed".

@@ -27,14 +27,25 @@ def parse_args(argv: Sequence[str] | None = None) -> DemoOptions:
     p.add_argument("--feeds", type=_names, default=(), help="feeds to run, e.g. prices,stock (default: all)")
     p.add_argument("--out", type=Path, default=ROOT / "out", help="output directory (default: out/)")
     p.add_argument("--workers", type=int, default=2, help="notebooks run side by side (default: 2)")
-    p.add_argument("--rate-limit", type=int, default=CONNECT_RATE,
-                   help="requests a minute the sandbox and the demo's profile allow "
-                        f"(default: {CONNECT_RATE}, as Connect)")  # fmt: skip
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        default=CONNECT_RATE,
+        help="requests a minute the sandbox and the demo's profile allow "
+        f"(default: {CONNECT_RATE}, as Connect)",
+    )
     p.add_argument("--lab", action="store_true", help="start JupyterLab on the demo's state instead")
     p.add_argument("--no-browser", dest="open_browser", action="store_false", help="with --lab: no browser")
     ns = p.parse_args(argv)
-    return DemoOptions(days=ns.days, feeds=ns.feeds, out=ns.out.resolve(), workers=max(1, ns.workers),
-                       rate_limit=ns.rate_limit, lab=ns.lab, open_browser=ns.open_browser)  # fmt: skip
+    return DemoOptions(
+        days=ns.days,
+        feeds=ns.feeds,
+        out=ns.out.resolve(),
+        workers=max(1, ns.workers),
+        rate_limit=ns.rate_limit,
+        lab=ns.lab,
+        open_browser=ns.open_browser,
+    )
 
 
 def _ints(text: str) -> tuple[int, ...]:

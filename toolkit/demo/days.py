@@ -79,8 +79,10 @@ class FeedDay:
         jobs = ", ".join(f"{self.statuses.count(s)} {s}" for s in sorted(set(self.statuses))) or "no jobs"
         rejected = f", {self.rejected.height} rows rejected" if self.rejected.height else ""
         calls = "request " if p.get("batches") == 1 else "requests"  # "1 request", aligned with "2 requests"
-        return (f"{head} {self.kind:<6} {p.get('items', 0):>5} items  {p.get('batches', 0):>2} {calls}  "
-                f"{jobs}{rejected}  ({self.seconds:.1f} s)")  # fmt: skip
+        return (
+            f"{head} {self.kind:<6} {p.get('items', 0):>5} items  {p.get('batches', 0):>2} {calls}  "
+            f"{jobs}{rejected}  ({self.seconds:.1f} s)"
+        )
 
 
 def _short(text: str, limit: int = 110) -> str:
@@ -90,20 +92,42 @@ def _short(text: str, limit: int = 110) -> str:
 
 def feed_runs(ws: Workspace, settings: Settings, day: int, feed: str) -> tuple[NotebookRun, NotebookRun]:
     """Notebook 01 (preview) and notebook 02 (submit) of ``feed`` on ``day``, headless."""
-    common = {"settings_path": str(settings.path.resolve()), "interactive": False, "feed": feed,
-              "kind": "auto", "source": str(day_source(settings, feed, day, sample=ws.sample))}  # fmt: skip
-    preview = NotebookRun(ws.notebooks / PREVIEW, ws.executed(day, f"01-preview-feed-{feed}.ipynb"),
-                          {**common, "output_dir": str(ws.results(day, feed, "preview"))},
-                          f"day {day} {feed} preview")  # fmt: skip
-    submit = NotebookRun(ws.notebooks / SUBMIT, ws.executed(day, f"02-submit-feed-{feed}.ipynb"),
-                         {**common, "submit": True, "timeout_seconds": JOB_TIMEOUT,
-                          "output_dir": str(ws.results(day, feed, "submit"))},
-                         f"day {day} {feed} submit")  # fmt: skip
+    common = {
+        "settings_path": str(settings.path.resolve()),
+        "interactive": False,
+        "feed": feed,
+        "kind": "auto",
+        "source": str(day_source(settings, feed, day, sample=ws.sample)),
+    }
+    preview = NotebookRun(
+        ws.notebooks / PREVIEW,
+        ws.executed(day, f"01-preview-feed-{feed}.ipynb"),
+        {**common, "output_dir": str(ws.results(day, feed, "preview"))},
+        f"day {day} {feed} preview",
+    )
+    submit = NotebookRun(
+        ws.notebooks / SUBMIT,
+        ws.executed(day, f"02-submit-feed-{feed}.ipynb"),
+        {
+            **common,
+            "submit": True,
+            "timeout_seconds": JOB_TIMEOUT,
+            "output_dir": str(ws.results(day, feed, "submit")),
+        },
+        f"day {day} {feed} submit",
+    )
     return preview, submit
 
 
-def run_day(pool: KernelPool, ws: Workspace, settings: Settings, day: int, groups: Sequence[Sequence[str]],
-            *, echo: Callable[[str], None] = print) -> list[FeedDay]:  # fmt: skip
+def run_day(
+    pool: KernelPool,
+    ws: Workspace,
+    settings: Settings,
+    day: int,
+    groups: Sequence[Sequence[str]],
+    *,
+    echo: Callable[[str], None] = print,
+) -> list[FeedDay]:
     """Preview and submit every feed of ``groups`` for ``day``, a group at a time."""
     done: list[FeedDay] = []
     for group in groups:
@@ -120,11 +144,17 @@ def collect(ws: Workspace, settings: Settings, day: int, results: Sequence[RunRe
     errors = {name: r.error for name, r in (("preview", preview), ("submit", submit)) if r.error}
     path = ws.results(day, feed, "preview") / "rejected.csv"
     rejected = pl.read_csv(path, infer_schema=False) if path.is_file() else pl.DataFrame()
-    return FeedDay(day, feed, settings.feed(feed).entity, Path(str(preview.run.parameters["source"])),
-                   preview=_json(ws.results(day, feed, "preview") / "summary.json"),
-                   submit=_json(ws.results(day, feed, "submit") / "summary.json"), errors=errors,
-                   rejected=rejected,
-                   seconds=preview.seconds + submit.seconds)  # fmt: skip
+    return FeedDay(
+        day,
+        feed,
+        settings.feed(feed).entity,
+        Path(str(preview.run.parameters["source"])),
+        preview=_json(ws.results(day, feed, "preview") / "summary.json"),
+        submit=_json(ws.results(day, feed, "submit") / "summary.json"),
+        errors=errors,
+        rejected=rejected,
+        seconds=preview.seconds + submit.seconds,
+    )
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -61,18 +61,33 @@ def _register_engine() -> None:
 
     class SharedKernelEngine(NBClientEngine):  # type: ignore[misc]  # papermill calls it with our ``km``
         @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, *, km: Any,
-                                     log_output: bool = False, start_timeout: int = 60,
-                                     execution_timeout: float | None = None, **_: Any) -> Any:  # fmt: skip
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            *,
+            km: Any,
+            log_output: bool = False,
+            start_timeout: int = 60,
+            execution_timeout: float | None = None,
+            **_: Any,
+        ) -> Any:
             from papermill.clientwrap import PapermillNotebookClient
 
-            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=_log,
-                                             timeout=execution_timeout, startup_timeout=start_timeout,
-                                             log_output=log_output)  # fmt: skip
+            client = PapermillNotebookClient(
+                nb_man,
+                km=km,
+                kernel_name=kernel_name,
+                log=_log,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                log_output=log_output,
+            )
 
             async def fresh(**_: Any) -> None:  # nbclient's hook, once its client is ready
-                reply = await client.kc.execute_interactive(_FRESH, silent=True, store_history=False,
-                                                            timeout=60)  # fmt: skip
+                reply = await client.kc.execute_interactive(
+                    _FRESH, silent=True, store_history=False, timeout=60
+                )
                 if reply["content"]["status"] != "ok":
                     msg = f"could not reset the kernel: {reply['content'].get('evalue', '')}"
                     raise RuntimeError(msg)
@@ -147,9 +162,17 @@ class _Kernel:
         start = time.monotonic()
         run.output.parent.mkdir(parents=True, exist_ok=True)
         try:
-            papermill.execute_notebook(str(run.notebook), str(run.output), parameters=dict(run.parameters),
-                                       kernel_name=KERNEL, language="python", engine_name=ENGINE,
-                                       km=self.km, progress_bar=False, execution_timeout=timeout)  # fmt: skip
+            papermill.execute_notebook(
+                str(run.notebook),
+                str(run.output),
+                parameters=dict(run.parameters),
+                kernel_name=KERNEL,
+                language="python",
+                engine_name=ENGINE,
+                km=self.km,
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
         except PapermillExecutionError as exc:
             return RunResult(run, time.monotonic() - start, (exc.ename, exc.evalue))
         except Exception as exc:
@@ -167,13 +190,17 @@ class KernelPool:
     def __init__(self, *, workers: int, cwd: Path, timeout: float) -> None:
         self.workers, self._cwd, self._timeout = workers, cwd, timeout
         self._tasks: Queue[tuple[tuple[NotebookRun, ...], Future[list[RunResult]]] | None] = Queue()
-        self._threads = [threading.Thread(target=self._work, name=f"demo-kernel-{i}", daemon=True)
-                         for i in range(workers)]  # fmt: skip
+        self._threads = [
+            threading.Thread(target=self._work, name=f"demo-kernel-{i}", daemon=True) for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
-    def map(self, chains: Sequence[Sequence[NotebookRun]],
-            on_done: Callable[[list[RunResult]], None] | None = None) -> list[list[RunResult]]:  # fmt: skip
+    def map(
+        self,
+        chains: Sequence[Sequence[NotebookRun]],
+        on_done: Callable[[list[RunResult]], None] | None = None,
+    ) -> list[list[RunResult]]:
         """Run each chain's notebooks in order in one kernel, chains side by side; keep their order."""
         futures: list[Future[list[RunResult]]] = []
         for chain in chains:

@@ -55,10 +55,15 @@ def prepare_lab_notebooks(ws: Workspace) -> list[Path]:
         target = ws.out / "notebooks" / "lab" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         output = ws.out / "lab" / Path(name).stem
-        papermill.execute_notebook(str(ws.notebooks / name), str(target), prepare_only=True,
-                                   kernel_name="python3", language="python", progress_bar=False,
-                                   parameters={"settings_path": str(ws.settings_path),
-                                               "output_dir": str(output)})  # fmt: skip
+        papermill.execute_notebook(
+            str(ws.notebooks / name),
+            str(target),
+            prepare_only=True,
+            kernel_name="python3",
+            language="python",
+            progress_bar=False,
+            parameters={"settings_path": str(ws.settings_path), "output_dir": str(output)},
+        )
         written.append(target)
     return written
 
@@ -66,9 +71,16 @@ def prepare_lab_notebooks(ws: Workspace) -> list[Path]:
 def lab_command(ws: Workspace, *, open_browser: bool = True) -> list[str]:
     """``jupyter lab`` on 127.0.0.1, serving ``out/notebooks``, opening ``lab/01-preview-feed.ipynb``."""
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []  # containers
-    return [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={ws.out / 'notebooks'}", f"--ServerApp.open_browser={open_browser}",
-            f"--LabApp.default_url=/lab/tree/lab/{PREVIEW}", *root]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.root_dir={ws.out / 'notebooks'}",
+        f"--ServerApp.open_browser={open_browser}",
+        f"--LabApp.default_url=/lab/tree/lab/{PREVIEW}",
+        *root,
+    ]
 
 
 def _serve_lab(command: list[str], *, cwd: Path) -> int:

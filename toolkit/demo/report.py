@@ -20,10 +20,12 @@ from toolkit.demo.days import FeedDay
 __all__ = ["DemoRun", "render_summary", "surprises"]
 
 STOCK_FILE, PRICES_FILE = "erp_stock.csv", "erp_prices.csv"
-_LEGEND = ("Per day and feed: **items** are the Connect items sent (products: one per product, with its "
-           "variants and SKUs); **added / changed / removed** count source rows against the baseline "
-           "(products: SKUs); **requests** are the import calls (batches), each answered by one **job**; "
-           "**baseline** says whether the day's snapshot became the new baseline (all its jobs succeeded).")
+_LEGEND = (
+    "Per day and feed: **items** are the Connect items sent (products: one per product, with its "
+    "variants and SKUs); **added / changed / removed** count source rows against the baseline "
+    "(products: SKUs); **requests** are the import calls (batches), each answered by one **job**; "
+    "**baseline** says whether the day's snapshot became the new baseline (all its jobs succeeded)."
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,11 @@ class DemoRun:
 def surprises(run: DemoRun) -> list[str]:
     """Everything that did not go as the manifest says it should (empty: all as expected)."""
     found = [s for fd in run.feed_days for s in _feed_surprises(run, fd)]
-    found += [f"day {day}, feed {feed}: {len(keys)} rows the checks rejected had their item deactivated in "
-              f"Connect (a rejected row's key counted as removed): {', '.join(keys)}"
-              for (day, feed), keys in run.deactivated.items()]  # fmt: skip
+    found += [
+        f"day {day}, feed {feed}: {len(keys)} rows the checks rejected had their item deactivated in "
+        f"Connect (a rejected row's key counted as removed): {', '.join(keys)}"
+        for (day, feed), keys in run.deactivated.items()
+    ]
     found += [f"catalog check, feed {c.feed}: {c.describe()}" for c in run.catalog if not c.passed]
     found += _status_surprises(run.status)
     return found
@@ -96,8 +100,9 @@ def _feed_surprises(run: DemoRun, fd: FeedDay) -> list[str]:
     found += [] if fd.kind == wanted else [f"{where}: a {fd.kind} feed, expected a {wanted} feed"]
     if fd.plan.get("batches"):
         failed = {j: n for j in fd.job_ids if (n := run.failed_items.get(j, 0))}
-        bad = [s for s in fd.statuses if s != "Succeeded"] + [f"job {j}: {n} failed items"
-                                                              for j, n in failed.items()]  # fmt: skip
+        bad = [s for s in fd.statuses if s != "Succeeded"] + [
+            f"job {j}: {n} failed items" for j, n in failed.items()
+        ]
         found += [f"{where}: {', '.join(map(str, bad))}"] if bad else []
         found += [] if fd.submit.get("promoted") else [f"{where}: the snapshot was not promoted"]
     return found + _rejected_surprises(run, fd, where)
@@ -117,25 +122,30 @@ def render_summary(run: DemoRun, found: Sequence[str]) -> str:
     """The markdown of ``out/summary.md``."""
     verdict = "**as expected** (exit 0)" if not found else f"**{len(found)} unexpected outcome(s)** (exit 1)"
     lines = [
-        "# Demo: four days of an outdoor-gear shop's feeds through Norce Commerce Connect (sandbox)", "",
+        "# Demo: four days of an outdoor-gear shop's feeds through Norce Commerce Connect (sandbox)",
+        "",
         f"- Result: {verdict}",
         f"- Run: {run.started}, {_duration(run.seconds)} in total, {run.workers} worker(s), "
         f"days {', '.join(map(str, run.days))}, feeds {', '.join(sorted({fd.feed for fd in run.feed_days}))}",
-        f"- Sandbox: {run.sandbox}", f"- State: {run.out}/state (settings: {run.out}/norce.toml)",
-    ]  # fmt: skip
+        f"- Sandbox: {run.sandbox}",
+        f"- State: {run.out}/state (settings: {run.out}/norce.toml)",
+    ]
     lines += [f"- Unexpected: {s}" for s in found]
     lines += ["", _LEGEND]
     for day in run.days:
         lines += _day_section(run, day)
     lines += _catalog_section(run)
     lines += _status_section(run)
-    lines += ["", "## Where to look", "",
-              f"- executed notebooks: `{run.out}/notebooks/dayN/` (01-preview-feed-FEED, 02-submit-feed-FEED)"
-              f" and `{run.out}/notebooks/03-job-outcomes.ipynb`",
-              f"- what each notebook wrote (summary.json, rejected.csv, changes.csv): "
-              f"`{run.out}/runs/dayN/FEED/`",
-              f"- charts of the job outcomes (SVG and PNG): `{run.out}/charts/`",
-              "- open the notebooks interactively, with a sandbox running: `make lab`"]  # fmt: skip
+    lines += [
+        "",
+        "## Where to look",
+        "",
+        f"- executed notebooks: `{run.out}/notebooks/dayN/` (01-preview-feed-FEED, 02-submit-feed-FEED)"
+        f" and `{run.out}/notebooks/03-job-outcomes.ipynb`",
+        f"- what each notebook wrote (summary.json, rejected.csv, changes.csv): `{run.out}/runs/dayN/FEED/`",
+        f"- charts of the job outcomes (SVG and PNG): `{run.out}/charts/`",
+        "- open the notebooks interactively, with a sandbox running: `make lab`",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -151,9 +161,11 @@ def _day_section(run: DemoRun, day: int) -> list[str]:
     lines = ["", f"## Day {day} ({run.date(day)}): {label}", ""]
     if changes := _changes_text(run.changes(day)):
         lines += [f"Changes in the sample on this day: {changes}.", ""]
-    lines += ["| feed | entity | kind | items | added | changed | removed | requests | jobs "
-              "| failed items | rejected rows | baseline |",
-              "|---|---|---|--:|--:|--:|--:|--:|---|--:|--:|---|"]  # fmt: skip
+    lines += [
+        "| feed | entity | kind | items | added | changed | removed | requests | jobs "
+        "| failed items | rejected rows | baseline |",
+        "|---|---|---|--:|--:|--:|--:|--:|---|--:|--:|---|",
+    ]
     lines += [_row(run, fd) for fd in rows]
     for fd in rows:
         lines += _notes(fd)
@@ -177,15 +189,16 @@ def _row(run: DemoRun, fd: FeedDay) -> str:
     p = fd.plan
     if fd.refused or not p:
         why = "**refused by the guard**" if fd.refused else f"**failed**: {_cell(fd.verdict)}"
-        return (f"| {fd.feed} | {fd.entity} | - | {why} | | | | 0 | none | | "
-                f"{fd.rejected.height} | kept |")  # fmt: skip
+        return f"| {fd.feed} | {fd.entity} | - | {why} | | | | 0 | none | | {fd.rejected.height} | kept |"
     statuses = fd.statuses
     jobs = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses))) or "none (nothing to send)"
     failed = sum(run.failed_items.get(j, 0) for j in fd.job_ids)
     promoted = "promoted" if fd.submit.get("promoted") else "kept"
-    return (f"| {fd.feed} | {fd.entity} | {fd.kind} | {p.get('items', 0)} | {p.get('added', 0)} | "
-            f"{p.get('changed', 0)} | {p.get('removed', 0)} | {p.get('batches', 0)} | {jobs} | {failed} | "
-            f"{fd.rejected.height} | {promoted} |")  # fmt: skip
+    return (
+        f"| {fd.feed} | {fd.entity} | {fd.kind} | {p.get('items', 0)} | {p.get('added', 0)} | "
+        f"{p.get('changed', 0)} | {p.get('removed', 0)} | {p.get('batches', 0)} | {jobs} | {failed} | "
+        f"{fd.rejected.height} | {promoted} |"
+    )
 
 
 def _notes(fd: FeedDay) -> list[str]:
@@ -196,9 +209,13 @@ def _notes(fd: FeedDay) -> list[str]:
             lines += [f"(notebook 02 stopped with `{fd.errors['submit'][0]}`, as a scheduled run would)"]
     if fd.rejected.height:
         sent = "nothing was sent" if fd.refused or not fd.plan else "the valid rows were sent"
-        lines += ["", f"**{fd.feed}**: {fd.rejected.height} rejected rows held back ({sent}):",
-                  "", "| file | row | key | column | check | value | reason |",
-                  "|---|--:|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"**{fd.feed}**: {fd.rejected.height} rejected rows held back ({sent}):",
+            "",
+            "| file | row | key | column | check | value | reason |",
+            "|---|--:|---|---|---|---|---|",
+        ]
         cols = ["_source", "_row", "key", "column", "check", "value", "reason"]
         for r in fd.rejected.select(c for c in cols if c in fd.rejected.columns).iter_rows():
             lines.append("| " + " | ".join(_cell(v) for v in r) + " |")
@@ -212,11 +229,16 @@ def _cell(value: object) -> str:
 def _status_section(run: DemoRun) -> list[str]:
     if run.status is None:
         return []
-    lines = ["", "## Where the feeds stand", "",
-             f"As `norce-feeds status --settings {run.out}/norce.toml` shows it: each feed's baseline, "
-             "what `--kind auto` would send next, and anything left unfinished.", "",
-             "| feed | baseline snapshot | rows | promoted (UTC) | last full (UTC) | next | unfinished |",
-             "|---|---|--:|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "## Where the feeds stand",
+        "",
+        f"As `norce-feeds status --settings {run.out}/norce.toml` shows it: each feed's baseline, "
+        "what `--kind auto` would send next, and anything left unfinished.",
+        "",
+        "| feed | baseline snapshot | rows | promoted (UTC) | last full (UTC) | next | unfinished |",
+        "|---|---|--:|---|---|---|---|",
+    ]
     for r in run.status.iter_rows(named=True):
         promoted, full = (r[c] and f"{r[c]:%Y-%m-%d %H:%M}" for c in ("promoted_at", "last_full_at"))
         left = r["open_plan"] and f"{r['open_plan']} ({r['open_state']})"
@@ -227,12 +249,20 @@ def _status_section(run: DemoRun) -> list[str]:
 
 def _catalog_section(run: DemoRun) -> list[str]:
     passed = all(c.passed for c in run.catalog)
-    lines = ["", "## Catalog check", "",
-             "The sandbox's catalog read back (active items) against the valid rows of the last snapshot "
-             "the toolkit accepted for each feed (its baseline), compared on the feed's key and columns.", "",
-             f"Result: **{'passed' if passed else 'FAILED'}**", "",
-             "| feed | entity | baseline snapshot | rows expected | rows in Connect | result |",
-             "|---|---|---|--:|--:|---|"]  # fmt: skip
-    lines += [f"| {c.feed} | {c.entity} | {c.baseline or '-'} | {c.expected} | {c.found} | {c.describe()} |"
-              for c in run.catalog]  # fmt: skip
+    lines = [
+        "",
+        "## Catalog check",
+        "",
+        "The sandbox's catalog read back (active items) against the valid rows of the last snapshot "
+        "the toolkit accepted for each feed (its baseline), compared on the feed's key and columns.",
+        "",
+        f"Result: **{'passed' if passed else 'FAILED'}**",
+        "",
+        "| feed | entity | baseline snapshot | rows expected | rows in Connect | result |",
+        "|---|---|---|--:|--:|---|",
+    ]
+    lines += [
+        f"| {c.feed} | {c.entity} | {c.baseline or '-'} | {c.expected} | {c.found} | {c.describe()} |"
+        for c in run.catalog
+    ]
     return lines

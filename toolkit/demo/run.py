@@ -104,11 +104,25 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
         deactivated = _deactivated_rejected(settings, feed_days, server)
         failed = _failed_items(settings)
         status = feed_status(settings)
-        sandbox = (f"{server.base_url} over TLS (its own CA, trusted by the client through "
-                   f"NORCE_SANDBOX_CA_BUNDLE); {_limits(options)}")  # fmt: skip
-    run = DemoRun(ctx.days, feed_days, catalog, failed, ctx.manifest, time.monotonic() - start, started,
-                  sandbox, options.workers, options.rate_limit, str(ctx.ws.out), deactivated,
-                  status)  # fmt: skip
+        sandbox = (
+            f"{server.base_url} over TLS (its own CA, trusted by the client through "
+            f"NORCE_SANDBOX_CA_BUNDLE); {_limits(options)}"
+        )
+    run = DemoRun(
+        ctx.days,
+        feed_days,
+        catalog,
+        failed,
+        ctx.manifest,
+        time.monotonic() - start,
+        started,
+        sandbox,
+        options.workers,
+        options.rate_limit,
+        str(ctx.ws.out),
+        deactivated,
+        status,
+    )
     found = surprises(run)
     ctx.ws.summary_path.write_text(render_summary(run, found), encoding="utf-8")
     echo(_footer(run, found, ctx.ws))
@@ -134,13 +148,22 @@ def run_days(ctx: _Context, options: DemoOptions, *, echo: Echo, outcomes: bool)
 
 
 def _outcomes_run(ctx: _Context) -> NotebookRun:
-    return NotebookRun(ctx.ws.notebooks / OUTCOMES, ctx.ws.executed(None, OUTCOMES),
-                       {"settings_path": str(ctx.ws.settings_path), "interactive": False, "period": "",
-                        "output_dir": str(ctx.ws.charts)}, "job outcomes")  # fmt: skip
+    return NotebookRun(
+        ctx.ws.notebooks / OUTCOMES,
+        ctx.ws.executed(None, OUTCOMES),
+        {
+            "settings_path": str(ctx.ws.settings_path),
+            "interactive": False,
+            "period": "",
+            "output_dir": str(ctx.ws.charts),
+        },
+        "job outcomes",
+    )
 
 
-def _deactivated_rejected(settings: Settings, feed_days: Sequence[FeedDay],
-                          server: SandboxServer) -> dict[tuple[int, str], list[str]]:  # fmt: skip
+def _deactivated_rejected(
+    settings: Settings, feed_days: Sequence[FeedDay], server: SandboxServer
+) -> dict[tuple[int, str], list[str]]:
     """Per day and feed that was sent: keys of its rejected rows that Connect now holds deactivated."""
     found = {}
     for fd in feed_days:
@@ -162,29 +185,40 @@ def _limits(options: DemoOptions) -> str:
     if options.rate_limit == CONNECT_RATE:
         rate = f"{CONNECT_RATE} requests a minute per client, as Connect"
     else:
-        rate = (f"{options.rate_limit} requests a minute per client, CONFIGURED FOR THE DEMO "
-                f"(Connect allows {CONNECT_RATE})")  # fmt: skip
+        rate = (
+            f"{options.rate_limit} requests a minute per client, CONFIGURED FOR THE DEMO "
+            f"(Connect allows {CONNECT_RATE})"
+        )
     return f"{rate}; token endpoint 3 a minute, burst 20, as Connect (one login per kernel)"
 
 
 def _banner(base_url: str, options: DemoOptions, ctx: _Context) -> str:
-    return (f"Sandbox {base_url} (TLS) with its catalog in {ctx.ws.sandbox_state}\n"
-            f"Limits: {_limits(options)}\n"
-            f"Settings {ctx.ws.settings_path}, state {ctx.ws.out / 'state'}; "
-            f"{options.workers} notebook(s) side by side, one kernel each per day")  # fmt: skip
+    return (
+        f"Sandbox {base_url} (TLS) with its catalog in {ctx.ws.sandbox_state}\n"
+        f"Limits: {_limits(options)}\n"
+        f"Settings {ctx.ws.settings_path}, state {ctx.ws.out / 'state'}; "
+        f"{options.workers} notebook(s) side by side, one kernel each per day"
+    )
 
 
 def _footer(run: DemoRun, found: Sequence[str], ws: Workspace) -> str:
-    head = "\nAll as expected" if not found else \
-        f"\n{len(found)} UNEXPECTED outcome(s):\n  " + "\n  ".join(found)  # fmt: skip
+    head = (
+        "\nAll as expected"
+        if not found
+        else f"\n{len(found)} UNEXPECTED outcome(s):\n  " + "\n  ".join(found)
+    )
     passed = "passed" if all(c.passed for c in run.catalog) else "FAILED"
     refused = ", ".join(f"day {fd.day} {fd.feed}" for fd in run.feed_days if fd.refused)
     note = [f"The guard refusing {refused} (a truncated export) is expected."] if refused else []
-    return "\n".join([
-        head, *note, f"Total {run.seconds:.0f} s.",
-        f"Catalog check: {passed} ({len(run.catalog)} feeds compared with the sandbox's catalog).",
-        f"Summary:              {ws.summary_path}",
-        f"Executed notebooks:   {ws.out / 'notebooks'}/dayN/",
-        f"Charts (SVG, PNG):    {ws.charts}/",
-        "Open the notebooks interactively, with a sandbox running: make lab",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            head,
+            *note,
+            f"Total {run.seconds:.0f} s.",
+            f"Catalog check: {passed} ({len(run.catalog)} feeds compared with the sandbox's catalog).",
+            f"Summary:              {ws.summary_path}",
+            f"Executed notebooks:   {ws.out / 'notebooks'}/dayN/",
+            f"Charts (SVG, PNG):    {ws.charts}/",
+            "Open the notebooks interactively, with a sandbox running: make lab",
+        ]
+    )

@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 from toolkit.config import Settings, load_settings
 from toolkit.errors import ConfigError
 
-__all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "read_manifest",
-           "select"]  # fmt: skip
+__all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "read_manifest", "select"]
 
 T = TypeVar("T", str, int)
 
@@ -80,8 +79,9 @@ class Workspace:
     def write_settings(self, *, rate_limit: int, source: Path = ROOT / "norce.toml") -> Settings:
         """Write ``out/norce.toml`` from ``source`` and load it (checking what was rewritten)."""
         self.out.mkdir(parents=True, exist_ok=True)
-        text = demo_settings_text(source.read_text(encoding="utf-8"), root=source.parent,
-                                  rate_limit=rate_limit)  # fmt: skip
+        text = demo_settings_text(
+            source.read_text(encoding="utf-8"), root=source.parent, rate_limit=rate_limit
+        )
         self.settings_path.write_text(text, encoding="utf-8")
         settings = load_settings(self.settings_path, environ={})
         _check_settings(settings, self.out / "state", rate_limit)
@@ -115,8 +115,10 @@ def demo_settings_text(text: str, *, root: Path, rate_limit: int) -> str:
     return _HEADER.format(source=root / "norce.toml") + "".join(lines)
 
 
-_HEADER = ("# Written by `python -m toolkit.demo` from {source}: the demo's state lives\n"
-           "# in ./state (never in the developer's .norce); sources are absolute. Rewritten by every demo.\n")
+_HEADER = (
+    "# Written by `python -m toolkit.demo` from {source}: the demo's state lives\n"
+    "# in ./state (never in the developer's .norce); sources are absolute. Rewritten by every demo.\n"
+)
 
 
 def _rewrite(line: str, table: str, root: Path, rate_limit: int) -> str:
@@ -132,10 +134,16 @@ def _rewrite(line: str, table: str, root: Path, rate_limit: int) -> str:
 
 def _check_settings(settings: Settings, state: Path, rate_limit: int) -> None:
     problems = [] if settings.state_dir.resolve() == state.resolve() else [f"state_dir {settings.state_dir}"]
-    problems += [f"profile {p.name}: rate {p.rate_limit_per_minute}" for p in settings.profiles.values()
-                 if p.rate_limit_per_minute != rate_limit]  # fmt: skip
-    problems += [f"feed {f.name}: source {f.source}" for f in settings.feeds.values()
-                 if not Path(f.source).is_absolute()]  # fmt: skip
+    problems += [
+        f"profile {p.name}: rate {p.rate_limit_per_minute}"
+        for p in settings.profiles.values()
+        if p.rate_limit_per_minute != rate_limit
+    ]
+    problems += [
+        f"feed {f.name}: source {f.source}"
+        for f in settings.feeds.values()
+        if not Path(f.source).is_absolute()
+    ]
     if problems:
         msg = f"{settings.path}: the demo could not rewrite {', '.join(problems)}"
         raise ConfigError(msg)

@@ -14,8 +14,9 @@ from toolkit.payloads.members import SUB_ELEMENTS
 _ROW = "__r"
 
 
-def frame_from_items(entity: Entity | str, items: Sequence[dict[str, Any]], *,
-                     columns: Sequence[str] | None = None) -> pl.DataFrame:  # fmt: skip
+def frame_from_items(
+    entity: Entity | str, items: Sequence[dict[str, Any]], *, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
     """A canonical frame (one row per item; products one per SKU) from Connect items.
 
     Enum integers come back as names, numbers as the canonical decimals, ``"YYYY-MM-DD"`` as dates.
@@ -80,8 +81,11 @@ def _member_exprs(ent: Entity, df: pl.DataFrame, level: str | None) -> list[pl.E
     for m, dtype in df.schema.items():
         if m in SUB_ELEMENTS and _is_list_of_structs(dtype):
             first = pl.col(m).list.first()
-            exprs += [first.struct.field(f).alias(f"{m}.{f}") for f in dtype.inner.to_schema()  # type: ignore[attr-defined]
-                      if ent.has_column(f"{m}.{f}")]  # fmt: skip
+            exprs += [
+                first.struct.field(f).alias(f"{m}.{f}")
+                for f in dtype.inner.to_schema()  # type: ignore[attr-defined]
+                if ent.has_column(f"{m}.{f}")
+            ]
         elif m == "Companies" and ent.name == "customers" and _is_list_of_structs(dtype):
             exprs.append(pl.col(m).list.first().struct.field("Code").alias("CompanyCode"))
         elif m == "MainImage" and isinstance(dtype, pl.Struct):
@@ -108,8 +112,10 @@ def _from_members(ent: Entity, df: pl.DataFrame, level: str | None) -> pl.DataFr
 
 def _culture_base(ent: Entity, level: str | None, member: str) -> str | None:
     for col in ent.columns:
-        if col.qualifier == "culture" and (col.field or col.name) == member and (
-            level is None or col.level == level
+        if (
+            col.qualifier == "culture"
+            and (col.field or col.name) == member
+            and (level is None or col.level == level)
         ):
             return col.name
     return None
@@ -167,8 +173,9 @@ def _canonical(ent: Entity, flat: pl.DataFrame, columns: Sequence[str] | None) -
         flat = pl.DataFrame(schema={c: ent.column(c).dtype for c in columns or () if ent.has_column(c)})
     extra = ["IsActive"] if "IsActive" in flat.columns and not ent.has_column("IsActive") else []
     known = data_columns(ent, sorted(c for c in flat.columns if ent.has_column(c)))
-    out = flat.select(*(_cast(ent, c, flat.schema[c]) for c in known),
-                      *(pl.col(c).cast(pl.Boolean) for c in extra))  # fmt: skip
+    out = flat.select(
+        *(_cast(ent, c, flat.schema[c]) for c in known), *(pl.col(c).cast(pl.Boolean) for c in extra)
+    )
     if columns is None:
         return out
     missing = [

@@ -54,8 +54,9 @@ def _field_of(entity: Entity, name: str) -> tuple[str, str] | None:
     return (col.field_list, col.field) if col.field and col.field_list else None
 
 
-def item_columns(entity: Entity | str, columns: Iterable[str],
-                 fields: Iterable[str] | None = None) -> list[str]:  # fmt: skip
+def item_columns(
+    entity: Entity | str, columns: Iterable[str], fields: Iterable[str] | None = None
+) -> list[str]:
     """The columns an item carries: identity plus ``fields``, each widened to every column that
     shares its enum field (``PriceRule`` with ``PriceRuleValue``, ``VatRate[*]`` together), and the
     codes of a supplier on-hand/price element whose values are sent. ``fields=None``: all columns.
@@ -135,8 +136,14 @@ def _carried_levels(entity: Entity) -> set[str]:
     return {main[level] for level in carried if level in main}
 
 
-def build_header(entity: Entity | str, *, account: int, fields: Sequence[str] | Iterable[str],
-                 full_file: bool = False, flags: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
+def build_header(
+    entity: Entity | str,
+    *,
+    account: int,
+    fields: Sequence[str] | Iterable[str],
+    full_file: bool = False,
+    flags: Iterable[str] = (),
+) -> dict[str, Any]:
     """The header object of one import request (sent one-line JSON in ``X-StormConnect-Header``).
 
     Parameters

@@ -28,8 +28,13 @@ _STREAMING_ROWS = 20_000  # from here string building runs in the streaming engi
 _PRODUCT_CHUNK_ROWS = 200_000  # products are encoded this many SKU rows at a time (see _product_items)
 
 
-def encode_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
-                 clear: Collection[str] = ()) -> pl.Series:  # fmt: skip
+def encode_items(
+    entity: Entity | str,
+    frame: pl.DataFrame,
+    *,
+    fields: Iterable[str] | None = None,
+    clear: Collection[str] = (),
+) -> pl.Series:
     """One JSON object (a String value) per item, in the order items first appear in ``frame``.
 
     Parameters
@@ -116,8 +121,9 @@ def _levels(entity: Entity, cols: list[str]) -> dict[str, list[str]]:
     return levels
 
 
-def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema,
-                   keep: frozenset[str]) -> pl.Series:  # fmt: skip
+def _product_items(
+    entity: Entity, frame: pl.DataFrame, cols: list[str], schema: Schema, keep: frozenset[str]
+) -> pl.Series:
     """Product -> Variants -> Skus, assembled as JSON text bottom-up: SKU objects per row, joined
     per variant (Code, ManufacturerCode, ManufacturerPartNo), joined per product (Code) in order of
     first appearance (see `_nesting` for sources without those columns).
@@ -136,13 +142,17 @@ def _product_items(entity: Entity, frame: pl.DataFrame, cols: list[str], schema:
     product, variant = _nesting(frame.columns)
     frame = frame.select(list(dict.fromkeys([*variant, *cols]))).rechunk()
     first = pl.col("_i").min()
-    ids = frame.select(variant).with_row_index("_i").select(
-        first.over(product).alias("_p"), first.over(variant).alias("_v")
+    ids = (
+        frame.select(variant)
+        .with_row_index("_i")
+        .select(first.over(product).alias("_p"), first.over(variant).alias("_v"))
     )
     order = ids.select(pl.arg_sort_by("_p", "_v", maintain_order=True)).to_series()
     ids = ids[order]
-    chunks = [_product_chunk(entity, frame, order.slice(at, n), ids.slice(at, n), levels, schema, keep)
-              for at, n in _whole_products(ids["_p"], _PRODUCT_CHUNK_ROWS)]  # fmt: skip
+    chunks = [
+        _product_chunk(entity, frame, order.slice(at, n), ids.slice(at, n), levels, schema, keep)
+        for at, n in _whole_products(ids["_p"], _PRODUCT_CHUNK_ROWS)
+    ]
     return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
 
 
@@ -166,9 +176,15 @@ def _whole_products(product: pl.Series, size: int) -> list[tuple[int, int]]:
     return [(at, end - at) for at, end in zip(cuts, [*cuts[1:], values.size], strict=True)]
 
 
-def _product_chunk(entity: Entity, frame: pl.DataFrame, rows: pl.Series, ids: pl.DataFrame,
-                   levels: dict[str, list[str]], schema: Schema,
-                   keep: frozenset[str]) -> pl.Series:  # fmt: skip
+def _product_chunk(
+    entity: Entity,
+    frame: pl.DataFrame,
+    rows: pl.Series,
+    ids: pl.DataFrame,
+    levels: dict[str, list[str]],
+    schema: Schema,
+    keep: frozenset[str],
+) -> pl.Series:
     """The items of whole products: ``rows`` of ``frame`` sorted by product and variant, ``ids`` the
     first-row indexes of their product (``_p``) and variant (``_v``)."""
     skus = _own_json(entity, _rows(frame, levels["sku"], rows), levels["sku"], schema, keep)
@@ -184,8 +200,9 @@ def _rows(frame: pl.DataFrame, names: list[str], indexes: pl.Series) -> pl.DataF
     return frame.select(names).gather(indexes)  # only the level's columns: descriptions are long
 
 
-def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Schema,
-              keep: frozenset[str]) -> pl.Series:  # fmt: skip
+def _own_json(
+    entity: Entity, frame: pl.DataFrame, names: list[str], schema: Schema, keep: frozenset[str]
+) -> pl.Series:
     """One object per row of the members of one level, null members dropped, then the marks of
     kept nulls removed (nesting drops nothing more, so the marks are done with here)."""
     members, fragments = level_members(entity, names, schema, keep)
@@ -196,8 +213,9 @@ def _own_json(entity: Entity, frame: pl.DataFrame, names: list[str], schema: Sch
 def _nest(own: pl.Series, member: str, children: pl.Series) -> pl.Series:
     """``own`` objects with ``"member":[children]`` as their last member."""
     parts = pl.DataFrame([own.alias("own"), children.alias("children")])
-    nested = pl.concat_str(pl.col("own").str.strip_suffix("}"), pl.lit(f',"{member}":['), "children",
-                           pl.lit("]}"))  # fmt: skip
+    nested = pl.concat_str(
+        pl.col("own").str.strip_suffix("}"), pl.lit(f',"{member}":['), "children", pl.lit("]}")
+    )
     return _evaluate(parts, nested)
 
 
@@ -222,8 +240,13 @@ def join_items(json: pl.Series) -> bytes:
     return b"".join((b"[", body, b"]"))  # one copy of the body, not two
 
 
-def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,
-                    fields: Iterable[str] | None = None, clear: Collection[str] = ()) -> bytes:  # fmt: skip
+def serialize_items(
+    entity: Entity | str,
+    frame: pl.DataFrame,
+    *,
+    fields: Iterable[str] | None = None,
+    clear: Collection[str] = (),
+) -> bytes:
     """The request body: a JSON array of the frame's items (see :func:`encode_items`).
 
     Examples
@@ -236,8 +259,13 @@ def serialize_items(entity: Entity | str, frame: pl.DataFrame, *,
     return join_items(encode_items(entity, frame, fields=fields, clear=clear))
 
 
-def build_items(entity: Entity | str, frame: pl.DataFrame, *, fields: Iterable[str] | None = None,
-                clear: Collection[str] = ()) -> list[dict[str, Any]]:  # fmt: skip
+def build_items(
+    entity: Entity | str,
+    frame: pl.DataFrame,
+    *,
+    fields: Iterable[str] | None = None,
+    clear: Collection[str] = (),
+) -> list[dict[str, Any]]:
     """The frame's items as Python objects, exactly as :func:`serialize_items` sends them.
 
     Examples

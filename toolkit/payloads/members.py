@@ -76,15 +76,15 @@ def _fragment(member: str, elements: Sequence[pl.Expr]) -> pl.Expr:
     return pl.when(pl.any_horizontal(e.is_not_null() for e in elements)).then(text).alias(member)
 
 
-def _scalar(entity: Entity, member: str, names: list[str], schema: Schema,
-            clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+def _scalar(entity: Entity, member: str, names: list[str], schema: Schema, clear: frozenset[str]) -> pl.Expr:
     (name,) = names
     if isinstance(schema[name], pl.List):  # Categories, Warehouses: [{"Code": c}, ...]
         expr = pl.col(name).list.eval(pl.struct(pl.element().alias("Code")))
     elif member == "MainImage":
         url = pl.col(name)
-        image = pl.struct(url.alias("Url"), url.alias("ExternalCode"),
-                          pl.lit("MainImage").alias("FileTypeName"))  # fmt: skip
+        image = pl.struct(
+            url.alias("Url"), url.alias("ExternalCode"), pl.lit("MainImage").alias("FileTypeName")
+        )
         expr = pl.when(url.is_not_null()).then(image)
     elif member == "StandardPrice":  # a SkuPriceList object: {"PriceSale": x}
         price = value_expr(entity, name, schema)
@@ -94,8 +94,9 @@ def _scalar(entity: Entity, member: str, names: list[str], schema: Schema,
     return expr.alias(_alias(member, names, clear))
 
 
-def _cultures(entity: Entity, member: str, names: list[str], schema: Schema,
-              clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+def _cultures(
+    entity: Entity, member: str, names: list[str], schema: Schema, clear: frozenset[str]
+) -> pl.Expr:
     by_culture: dict[str, dict[str, str]] = {}
     for name in names:
         base, culture = split_qualified(name)
@@ -104,15 +105,15 @@ def _cultures(entity: Entity, member: str, names: list[str], schema: Schema,
     keep = {f for cols in by_culture.values() for f, n in cols.items() if n in clear}
     elements = []
     for culture, cols in by_culture.items():
-        values = [value_expr(entity, n, schema).alias(KEEP + f if f in keep else f)
-                  for f, n in cols.items()]  # fmt: skip
+        values = [value_expr(entity, n, schema).alias(KEEP + f if f in keep else f) for f, n in cols.items()]
         element = pl.struct(pl.lit(culture).alias("CultureCode"), *values).struct.json_encode()
         elements.append(pl.when(_present(list(cols.values()), clear)).then(element))
     return _fragment(member, elements)
 
 
-def _vat_rates(entity: Entity, member: str, names: list[str], schema: Schema,
-               clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+def _vat_rates(
+    entity: Entity, member: str, names: list[str], schema: Schema, clear: frozenset[str]
+) -> pl.Expr:
     elements = []
     for name in names:
         area = SalesArea[str(split_qualified(name)[1])].value
@@ -139,14 +140,14 @@ def _element_value(entity: Entity, name: str, schema: Schema) -> pl.Expr:
     return value_expr(entity, name, schema)
 
 
-def _sub_element(entity: Entity, member: str, names: list[str], schema: Schema,
-                 clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+def _sub_element(
+    entity: Entity, member: str, names: list[str], schema: Schema, clear: frozenset[str]
+) -> pl.Expr:
     """A supplier product's ``OnHand``/``PriceList``: the distinct elements of every row of the item.
 
     Rows of one ``SupplierPartNo`` that differ in an element's key are one item with several
     elements (the encoder keeps the item's first row), so every row carries the whole list."""
-    values = [_element_value(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear))
-              for n in names]  # fmt: skip
+    values = [_element_value(entity, n, schema).alias(_alias(n.split(".", 1)[1], [n], clear)) for n in names]
     key = f"{member}.{ELEMENT_KEYS[member][0]}"
     has_key = (pl.col(key).is_not_null() & (pl.col(key) != "")) if key in names else pl.lit(False)
     elements = pl.struct(values).filter(has_key).unique(maintain_order=True)
@@ -158,8 +159,9 @@ def _link(code: pl.Expr, *, primary: bool) -> pl.Expr:
     return pl.struct(code.alias("Code"), pl.lit(primary).alias("IsPrimary")).struct.json_encode()
 
 
-def _companies(entity: Entity, member: str, names: list[str], schema: Schema,
-               clear: frozenset[str]) -> pl.Expr:  # fmt: skip
+def _companies(
+    entity: Entity, member: str, names: list[str], schema: Schema, clear: frozenset[str]
+) -> pl.Expr:
     """A customer's ``CompanyCode`` as its primary company link, JSON text (a fragment).
 
     Without the plan's marker column the list replaces the customer's links (a cleared value sends
@@ -199,8 +201,9 @@ _BUILDERS: dict[str, Builder] = {
 _FRAGMENTS = {"Cultures", "VatRates", "Companies"}  # members built as JSON text
 
 
-def level_members(entity: Entity, names: Sequence[str], schema: Schema,
-                  clear: frozenset[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:  # fmt: skip
+def level_members(
+    entity: Entity, names: Sequence[str], schema: Schema, clear: frozenset[str]
+) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """The members of one object built from ``names``: struct members and JSON-text fragments."""
     groups: dict[str, list[str]] = {}
     for name in names:
@@ -213,8 +216,9 @@ def level_members(entity: Entity, names: Sequence[str], schema: Schema,
     return members, fragments
 
 
-def object_json(members: list[pl.Expr], fragments: Sequence[pl.Expr] = (),
-                closing: pl.Expr | pl.Series | None = None) -> pl.Expr:  # fmt: skip
+def object_json(
+    members: list[pl.Expr], fragments: Sequence[pl.Expr] = (), closing: pl.Expr | pl.Series | None = None
+) -> pl.Expr:
     """One JSON object per row: the struct of ``members`` encoded, with ``fragments`` spliced in.
 
     ``closing`` is a last fragment that is never null and already ends with the object's ``}``.
@@ -223,6 +227,5 @@ def object_json(members: list[pl.Expr], fragments: Sequence[pl.Expr] = (),
     if not fragments and closing is None:
         return encoded
     end = [closing] if closing is not None else []
-    text = pl.concat_str([encoded.str.strip_suffix("}"), *fragments, *end], separator=",",
-                         ignore_nulls=True)  # fmt: skip
+    text = pl.concat_str([encoded.str.strip_suffix("}"), *fragments, *end], separator=",", ignore_nulls=True)
     return text if closing is not None else text + "}"

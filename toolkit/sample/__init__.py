@@ -50,10 +50,17 @@ def generate_sample(out: str | Path, *, seed: int = 7, skus: int = 2000) -> dict
     shops = build_days(seed, skus, len(DAYS))
     days = {}
     for name, shop in zip(DAYS, shops, strict=True):
-        days[name] = {"date": shop.today.isoformat(), "rows": write_day(shop, out / name),
-                      "changes": shop.changes}  # fmt: skip
-    manifest = {"seed": seed, "counts": _counts(shops[0]), "days": days,
-                "bad_price_rows": _bad_rows(shops[-1])}  # fmt: skip
+        days[name] = {
+            "date": shop.today.isoformat(),
+            "rows": write_day(shop, out / name),
+            "changes": shop.changes,
+        }
+    manifest = {
+        "seed": seed,
+        "counts": _counts(shops[0]),
+        "days": days,
+        "bad_price_rows": _bad_rows(shops[-1]),
+    }
     text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
     (out / "manifest.json").write_text(text + "\n", encoding="utf-8")
     return manifest
@@ -61,15 +68,18 @@ def generate_sample(out: str | Path, *, seed: int = 7, skus: int = 2000) -> dict
 
 def _counts(shop: Shop) -> dict[str, int]:
     return {
-        "skus": len(shop.skus), "products": len({s["Code"] for s in shop.skus}),
+        "skus": len(shop.skus),
+        "products": len({s["Code"] for s in shop.skus}),
         "variants": len({s["ManufacturerPartNo"] for s in shop.skus}),
         "price_lists": len({p["PriceListCode"] for p in shop.prices}),
         "warehouses": len({o["WarehouseCode"] for o in shop.stock}),
         "locations": len({(o["WarehouseCode"], o["LocationCode"]) for o in shop.stock}),
-        "companies": len(shop.companies), "customers": len(shop.customers),
-        "relations": len(shop.relations), "competitor_prices": len(shop.competitors),
+        "companies": len(shop.companies),
+        "customers": len(shop.customers),
+        "relations": len(shop.relations),
+        "competitor_prices": len(shop.competitors),
         "supplier_products": len(shop.supplier),
-    }  # fmt: skip
+    }
 
 
 def _bad_rows(shop: Shop) -> list[dict[str, Any]]:
@@ -77,8 +87,13 @@ def _bad_rows(shop: Shop) -> list[dict[str, Any]]:
     rows, shift = [], 0
     for index, bad, reason in sorted(shop.bad_prices, key=lambda b: b[0]):
         shift += bool(bad.get("_extra"))
-        row = {"row": index + 1 + shift, "reason": reason, "PartNo": bad["PartNo"],
-               "PriceListCode": bad["PriceListCode"], "QuantityBreak": bad["QuantityBreak"]}
+        row = {
+            "row": index + 1 + shift,
+            "reason": reason,
+            "PartNo": bad["PartNo"],
+            "PriceListCode": bad["PriceListCode"],
+            "QuantityBreak": bad["QuantityBreak"],
+        }
         if reason == "duplicate key":
             row["duplicate_of"] = index + shift
         rows.append(row)

@@ -73,8 +73,12 @@ def _texts(rng: random.Random, cat: Category, model: str, kind: tuple[str, str])
     picked = rng.sample(cat.sentences, min(2, len(cat.sentences)))
     closing = rng.choice(CLOSING)
     desc = [" ".join([*(s[i] for s in picked), closing[i].format(place=model)]) for i in (0, 1)]
-    return {"Name[sv-SE]": names[0], "Name[nb-NO]": names[1],
-            "Description[sv-SE]": desc[0], "Description[nb-NO]": desc[1]}  # fmt: skip
+    return {
+        "Name[sv-SE]": names[0],
+        "Name[nb-NO]": names[1],
+        "Description[sv-SE]": desc[0],
+        "Description[nb-NO]": desc[1],
+    }
 
 
 def _pick_category(rng: random.Random) -> Category:
@@ -90,11 +94,17 @@ def build_product(rng: random.Random, number: int, *, theme: str | None = None) 
     gross = nice_price(kind[2] * rng.uniform(0.8, 1.3))
     themes = [t[0] for t in THEMES[:3] if rng.random() < 0.12] + ([theme] if theme else [])
     product = {
-        "Code": code, "ManufacturerCode": brand[0], "ManufacturerName": brand[1],
-        "Categories": [cat.code, *themes], **_texts(rng, cat, rng.choice(MODELS), kind[:2]),
-        "_category": cat.code, "_food": cat.is_food, "_gross_sek": gross,
-        "_gross_nok": nice_price(gross * rng.uniform(1.0, 1.1)), "_kg": kind[3],
-    }  # fmt: skip
+        "Code": code,
+        "ManufacturerCode": brand[0],
+        "ManufacturerName": brand[1],
+        "Categories": [cat.code, *themes],
+        **_texts(rng, cat, rng.choice(MODELS), kind[:2]),
+        "_category": cat.code,
+        "_food": cat.is_food,
+        "_gross_sek": gross,
+        "_gross_nok": nice_price(gross * rng.uniform(1.0, 1.1)),
+        "_kg": kind[3],
+    }
     variants = _variants(rng, cat)
     product["MainImage"] = f"{IMAGE_BASE}/{code}/{variants[0][0].lower()}.jpg"
     sizes = _sizes(rng, cat)
@@ -102,21 +112,25 @@ def build_product(rng: random.Random, number: int, *, theme: str | None = None) 
     return [_sku(product, number, variants.index(v) + 1, v, s, i) for i, (v, s) in enumerate(pairs)]
 
 
-def _sku(product: Row, number: int, sort: int, variant: tuple[str, str, str], size: str,
-         index: int) -> Row:  # fmt: skip
+def _sku(product: Row, number: int, sort: int, variant: tuple[str, str, str], size: str, index: int) -> Row:
     vcode, sv, nb = variant
     part = f"{number}-{vcode}" + (f"-{size.replace('/', '').replace('-', '')}" if size else "")
     food = product["_food"]
     return {
         **product,
         "ManufacturerPartNo": f"{product['ManufacturerCode']}-{number}-{vcode}",
-        "SortOrderValue": sort, "VariantName[sv-SE]": sv, "VariantName[nb-NO]": nb,
-        "PartNo": part, "Status": "1", "Type": "1",
+        "SortOrderValue": sort,
+        "VariantName[sv-SE]": sv,
+        "VariantName[nb-NO]": nb,
+        "PartNo": part,
+        "Status": "1",
+        "Type": "1",
         "EanCode": ean13(f"7350{number:05d}{index:03d}"),
-        "VatRate[Sweden]": 12.0 if food else 25.0, "VatRate[Norway]": 15.0 if food else 25.0,
+        "VatRate[Sweden]": 12.0 if food else 25.0,
+        "VatRate[Norway]": 15.0 if food else 25.0,
         "ActualWeight": round(product["_kg"] * SIZE_WEIGHT.get(size, 1.0), 3),
         "_size": size,
-    }  # fmt: skip
+    }
 
 
 def build_assortment(rng: random.Random, skus: int) -> tuple[list[Row], int]:
@@ -149,27 +163,39 @@ def sku_prices(sku: Row, rng: random.Random) -> list[Row]:
     return rows
 
 
-def _price(sku: Row, price_list: str, qty: int, sale: float, currency: str,
-           cost: float | None) -> Row:  # fmt: skip
-    return {"PartNo": sku["PartNo"], "PriceListCode": price_list, "QuantityBreak": qty,
-            "PriceSale": sale, "PricePrevious": None, "CostPurchase": cost,
-            "CurrencyCode": currency}  # fmt: skip
+def _price(sku: Row, price_list: str, qty: int, sale: float, currency: str, cost: float | None) -> Row:
+    return {
+        "PartNo": sku["PartNo"],
+        "PriceListCode": price_list,
+        "QuantityBreak": qty,
+        "PriceSale": sale,
+        "PricePrevious": None,
+        "CostPurchase": cost,
+        "CurrencyCode": currency,
+    }
 
 
 def sku_stock(sku: Row, rng: random.Random, today: date) -> list[Row]:
     """On-hand rows: every SKU in STHLM (clothes on A1, the rest on A2), half also in OSLO."""
-    loc = "A1" if sku["_category"] in {"jackor", "byxor", "understall", "mossor", "strumpor",
-                                        "kangor"} else "A2"  # fmt: skip
+    loc = (
+        "A1"
+        if sku["_category"] in {"jackor", "byxor", "understall", "mossor", "strumpor", "kangor"}
+        else "A2"
+    )
     places = [("STHLM", loc)] + ([("OSLO", "MAIN")] if rng.random() < 0.5 else [])
     return [_onhand(sku["PartNo"], w, loc_, rng, today) for w, loc_ in places]
 
 
 def _onhand(part: str, warehouse: str, location: str, rng: random.Random, today: date) -> Row:
     incoming = rng.randint(10, 40) if rng.random() < 0.08 else 0
-    return {"PartNo": part, "WarehouseCode": warehouse, "LocationCode": location,
-            "OnhandValue": min(150, int(rng.paretovariate(1.5) * 4) - 3) if rng.random() < 0.9 else 0,
-            "IncomingValue": incoming,
-            "NextDeliveryDate": today + timedelta(days=rng.randint(2, 12)) if incoming else None}
+    return {
+        "PartNo": part,
+        "WarehouseCode": warehouse,
+        "LocationCode": location,
+        "OnhandValue": min(150, int(rng.paretovariate(1.5) * 4) - 3) if rng.random() < 0.9 else 0,
+        "IncomingValue": incoming,
+        "NextDeliveryDate": today + timedelta(days=rng.randint(2, 12)) if incoming else None,
+    }
 
 
 def first_skus(skus: list[Row]) -> dict[str, Row]:
@@ -188,8 +214,16 @@ def product_relations(sku: Row, firsts: dict[str, Row], rng: random.Random) -> l
     picked = [("ACCESSORIES", s) for s in rng.sample(accessories, rng.randint(1, 2))]
     if similar and rng.random() < 0.5:
         picked.append(("SIMILAR", rng.choice(similar)))
-    return [{"PartNo": sku["PartNo"], "RelatedPartNo": s["PartNo"], "RelationTypeCode": t,
-             "SortOrder": i, "IsActive": True} for i, (t, s) in enumerate(picked, 1)]  # fmt: skip
+    return [
+        {
+            "PartNo": sku["PartNo"],
+            "RelatedPartNo": s["PartNo"],
+            "RelationTypeCode": t,
+            "SortOrder": i,
+            "IsActive": True,
+        }
+        for i, (t, s) in enumerate(picked, 1)
+    ]
 
 
 def competitor_prices(sku: Row, rng: random.Random) -> list[Row]:
@@ -200,13 +234,21 @@ def competitor_prices(sku: Row, rng: random.Random) -> list[Row]:
             continue
         gross = sku["_gross_nok" if area == "Norway" else "_gross_sek"]
         price = float(nice_price(gross * rng.uniform(0.82, 1.08)))
-        rows.append({
-            "PartNo": sku["PartNo"], "Source": "PRISBEVAKNING", "CompetitorCode": code,
-            "CompetitorPartNo": f"{code}-{rng.randrange(10**6):06d}", "PriceSale": price,
-            "PriceSaleInclFreight": price + freight, "IsPricesInclVat": True,
-            "IsInStock": rng.random() < 0.85, "CompetitorName": name,
-            "ProductName": f"{sku['ManufacturerName']} {sku['Name[sv-SE]']}",
-            "CurrencyCode": currency, "SalesArea": area,
-            "VatRate": sku["VatRate[Norway]" if area == "Norway" else "VatRate[Sweden]"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "PartNo": sku["PartNo"],
+                "Source": "PRISBEVAKNING",
+                "CompetitorCode": code,
+                "CompetitorPartNo": f"{code}-{rng.randrange(10**6):06d}",
+                "PriceSale": price,
+                "PriceSaleInclFreight": price + freight,
+                "IsPricesInclVat": True,
+                "IsInStock": rng.random() < 0.85,
+                "CompetitorName": name,
+                "ProductName": f"{sku['ManufacturerName']} {sku['Name[sv-SE]']}",
+                "CurrencyCode": currency,
+                "SalesArea": area,
+                "VatRate": sku["VatRate[Norway]" if area == "Norway" else "VatRate[Sweden]"],
+            }
+        )
     return rows

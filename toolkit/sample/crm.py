@@ -61,6 +61,7 @@ def _org_number(rng: random.Random, country: str) -> tuple[str, str]:
 
 def _phone(rng: random.Random, country: str, *, mobile: bool = False) -> str:
     """A phone number in the country's usual grouping."""
+
     def digits(lo: int, hi: int) -> int:
         return rng.randrange(lo, hi)
 
@@ -100,9 +101,18 @@ def _company(rng: random.Random, number: int, taken: set[str]) -> Row:
     org, vat = _org_number(rng, country)
     domain = ascii_slug(name[:-3]) + (".se" if country == "SE" else ".no")
     mailbox = rng.choice(("info", "order", "inkop" if country == "SE" else "innkjop"))
-    return {"Code": f"F{number}", "Name": name, "OrganizationNo": org, "VatNo": vat,
-            "EmailAddress": f"{mailbox}@{domain}", "PhoneNumber": _phone(rng, country),
-            "ParentCompanyCode": None, "IsActive": True, "_country": country, "_domain": domain}
+    return {
+        "Code": f"F{number}",
+        "Name": name,
+        "OrganizationNo": org,
+        "VatNo": vat,
+        "EmailAddress": f"{mailbox}@{domain}",
+        "PhoneNumber": _phone(rng, country),
+        "ParentCompanyCode": None,
+        "IsActive": True,
+        "_country": country,
+        "_domain": domain,
+    }
 
 
 def build_customers(rng: random.Random, companies: list[Row], count: int = 400) -> list[Row]:
@@ -116,10 +126,15 @@ def _customer(rng: random.Random, number: int, company: Row, emails: set[str]) -
     country = company["_country"]
     first = rng.choice(SV_FIRST if country == "SE" else NO_FIRST)
     last = rng.choice(SV_LAST if country == "SE" else NO_LAST)
-    row = {"Code": f"K{number}", "CrmId": _crm_id(rng),
-           "FirstName": first, "LastName": last,
-           "CellPhoneNumber": _phone(rng, country, mobile=True), "IsActive": True,
-           "CompanyCode": company["Code"]}  # fmt: skip
+    row = {
+        "Code": f"K{number}",
+        "CrmId": _crm_id(rng),
+        "FirstName": first,
+        "LastName": last,
+        "CellPhoneNumber": _phone(rng, country, mobile=True),
+        "IsActive": True,
+        "CompanyCode": company["Code"],
+    }
     row["EmailAddress"] = contact_email(first, last, company["_domain"], emails)
     return row
 

@@ -58,8 +58,9 @@ def first_day(seed: int, skus: int) -> Shop:
         companies=companies,
         customers=crm.build_customers(rng, companies),
         relations=[r for s in firsts.values() for r in catalog.product_relations(s, firsts, rng)],
-        competitors=[c for s in firsts.values() if rng.random() < 0.3
-                     for c in catalog.competitor_prices(s, rng)],
+        competitors=[
+            c for s in firsts.values() if rng.random() < 0.3 for c in catalog.competitor_prices(s, rng)
+        ],
         supplier=build_supplier(rng, rows, FIRST_DAY),
         next_product=next_product,
     )
@@ -68,8 +69,7 @@ def first_day(seed: int, skus: int) -> Shop:
 def next_day(shop: Shop, seed: int) -> Shop:
     """The day after ``shop``: a copy with that day's changes applied."""
     day = copy.copy(shop)
-    for name in ("skus", "prices", "stock", "companies", "customers", "relations", "competitors",
-                 "supplier"):
+    for name in ("skus", "prices", "stock", "companies", "customers", "relations", "competitors", "supplier"):
         setattr(day, name, [dict(r) for r in getattr(shop, name)])
     day.number += 1
     day.changes, day.bad_prices, day.stock_cut = {}, [], None
@@ -176,8 +176,10 @@ def discontinue(day: Shop, rng: random.Random) -> list[dict[str, Any]]:
     day.stock = [o for o in day.stock if o["PartNo"] not in parts]
     day.relations = [r for r in day.relations if not {r["PartNo"], r["RelatedPartNo"]} & parts]
     day.competitors = [c for c in day.competitors if c["PartNo"] not in parts]
-    return [{"Code": c, "how": "Status Inactive" if i < 2 else "missing from ERP and PIM"}
-            for i, c in enumerate(codes)]  # fmt: skip
+    return [
+        {"Code": c, "how": "Status Inactive" if i < 2 else "missing from ERP and PIM"}
+        for i, c in enumerate(codes)
+    ]
 
 
 def add_product(day: Shop, rng: random.Random) -> str:
@@ -202,18 +204,22 @@ def move_customer(day: Shop, rng: random.Random) -> dict[str, str]:
     new = rng.choice([c for c in day.companies if c["_country"] == old["_country"] and c is not old])
     taken = {c["EmailAddress"] for c in day.customers}
     customer["CompanyCode"] = new["Code"]
-    customer["EmailAddress"] = crm.contact_email(customer["FirstName"], customer["LastName"],
-                                                 new["_domain"], taken)  # fmt: skip
+    customer["EmailAddress"] = crm.contact_email(
+        customer["FirstName"], customer["LastName"], new["_domain"], taken
+    )
     return {"Code": customer["Code"], "from": old["Code"], "to": new["Code"]}
 
 
 EDITS = (
-    ("Description", "Nu i ett lättare och mer slitstarkt material.",
-     "Nå i et lettere og mer slitesterkt materiale."),
+    (
+        "Description",
+        "Nu i ett lättare och mer slitstarkt material.",
+        "Nå i et lettere og mer slitesterkt materiale.",
+    ),
     ("Description", "Bästsäljare bland våra fjällguider.", "Bestselger blant våre fjellførere."),
     ("Description", "Levereras i en återvinningsbar kartong.", "Leveres i en resirkulerbar eske."),
     ("Name", " (ny modell)", " (ny modell)"),
-)  # fmt: skip
+)
 
 
 def edit_texts(day: Shop, rng: random.Random) -> list[str]:
@@ -244,7 +250,7 @@ _BAD_EDITS: tuple[tuple[str, Callable[[Row], Row]], ...] = (
     ("duplicate key", lambda r: {"PriceSale": round(r["PriceSale"] * 0.9, 2), "_extra": True}),
     ("null PartNo", lambda r: {"PartNo": None, "_extra": True}),
     ("quantity break 0", lambda r: {"QuantityBreak": 0, "_extra": True}),
-)  # fmt: skip
+)
 
 
 def build_days(seed: int, skus: int, days: int = 4) -> list[Shop]:

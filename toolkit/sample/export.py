@@ -38,65 +38,131 @@ def _text(v: Any) -> str:
 
 # (file header, canonical column, formatter): the feed mapping renames header -> column.
 ERP_PRODUCTS = (
-    ("Artikelnr", "PartNo", _text), ("Produktnr", "Code", _text),
-    ("Varumärke", "ManufacturerCode", _text), ("Variantnr", "ManufacturerPartNo", _text),
-    ("Status", "Status", _text), ("Artikeltyp", "Type", _text), ("EAN", "EanCode", _text),
-    ("Grundpris", "StandardPrice", _money), ("Moms SE", "VatRate[Sweden]", _money),
-    ("Moms NO", "VatRate[Norway]", _money), ("Vikt (kg)", "ActualWeight", _kg),
-)  # fmt: skip
+    ("Artikelnr", "PartNo", _text),
+    ("Produktnr", "Code", _text),
+    ("Varumärke", "ManufacturerCode", _text),
+    ("Variantnr", "ManufacturerPartNo", _text),
+    ("Status", "Status", _text),
+    ("Artikeltyp", "Type", _text),
+    ("EAN", "EanCode", _text),
+    ("Grundpris", "StandardPrice", _money),
+    ("Moms SE", "VatRate[Sweden]", _money),
+    ("Moms NO", "VatRate[Norway]", _money),
+    ("Vikt (kg)", "ActualWeight", _kg),
+)
 ERP_PRICES = (
-    ("Artikelnr", "PartNo", _text), ("Prislista", "PriceListCode", _text),
-    ("Från antal", "QuantityBreak", _text), ("Pris", "PriceSale", _money),
-    ("Ord. pris", "PricePrevious", _money), ("Inköpspris", "CostPurchase", _money),
+    ("Artikelnr", "PartNo", _text),
+    ("Prislista", "PriceListCode", _text),
+    ("Från antal", "QuantityBreak", _text),
+    ("Pris", "PriceSale", _money),
+    ("Ord. pris", "PricePrevious", _money),
+    ("Inköpspris", "CostPurchase", _money),
     ("Valuta", "CurrencyCode", _text),
-)  # fmt: skip
+)
 ERP_STOCK = (
-    ("Artikelnr", "PartNo", _text), ("Lager", "WarehouseCode", _text),
-    ("Lagerplats", "LocationCode", _text), ("Saldo", "OnhandValue", _text),
-    ("Inkommande", "IncomingValue", _text), ("Nästa leverans", "NextDeliveryDate", _text),
-)  # fmt: skip
+    ("Artikelnr", "PartNo", _text),
+    ("Lager", "WarehouseCode", _text),
+    ("Lagerplats", "LocationCode", _text),
+    ("Saldo", "OnhandValue", _text),
+    ("Inkommande", "IncomingValue", _text),
+    ("Nästa leverans", "NextDeliveryDate", _text),
+)
 PIM_PRODUCTS = (
-    ("Artikelnummer", "PartNo"), ("Produktkod", "Code"), ("Varumärkeskod", "ManufacturerCode"),
-    ("Variantkod", "ManufacturerPartNo"), ("Varumärke", "ManufacturerName"),
-    ("Produktnamn sv-SE", "Name[sv-SE]"), ("Produktnamn nb-NO", "Name[nb-NO]"),
-    ("Beskrivning sv-SE", "Description[sv-SE]"), ("Beskrivning nb-NO", "Description[nb-NO]"),
-    ("Variantnamn sv-SE", "VariantName[sv-SE]"), ("Variantnamn nb-NO", "VariantName[nb-NO]"),
-    ("Sortering", "SortOrderValue"), ("Kategorier", "Categories"), ("Huvudbild", "MainImage"),
-)  # fmt: skip
+    ("Artikelnummer", "PartNo"),
+    ("Produktkod", "Code"),
+    ("Varumärkeskod", "ManufacturerCode"),
+    ("Variantkod", "ManufacturerPartNo"),
+    ("Varumärke", "ManufacturerName"),
+    ("Produktnamn sv-SE", "Name[sv-SE]"),
+    ("Produktnamn nb-NO", "Name[nb-NO]"),
+    ("Beskrivning sv-SE", "Description[sv-SE]"),
+    ("Beskrivning nb-NO", "Description[nb-NO]"),
+    ("Variantnamn sv-SE", "VariantName[sv-SE]"),
+    ("Variantnamn nb-NO", "VariantName[nb-NO]"),
+    ("Sortering", "SortOrderValue"),
+    ("Kategorier", "Categories"),
+    ("Huvudbild", "MainImage"),
+)
 RELATIONS = (
-    ("PartNo", "PartNo"), ("RelatedPartNo", "RelatedPartNo"), ("RelationType", "RelationTypeCode"),
-    ("SortOrder", "SortOrder"), ("IsActive", "IsActive"),
-)  # fmt: skip
+    ("PartNo", "PartNo"),
+    ("RelatedPartNo", "RelatedPartNo"),
+    ("RelationType", "RelationTypeCode"),
+    ("SortOrder", "SortOrder"),
+    ("IsActive", "IsActive"),
+)
 COMPETITORS = (
-    ("sku", "PartNo"), ("source", "Source"), ("competitor_code", "CompetitorCode"),
-    ("competitor_sku", "CompetitorPartNo"), ("price", "PriceSale"),
-    ("price_incl_freight", "PriceSaleInclFreight"), ("incl_vat", "IsPricesInclVat"),
-    ("in_stock", "IsInStock"), ("competitor", "CompetitorName"), ("product_name", "ProductName"),
-    ("currency", "CurrencyCode"), ("market", "SalesArea"), ("vat_rate", "VatRate"),
-)  # fmt: skip
+    ("sku", "PartNo"),
+    ("source", "Source"),
+    ("competitor_code", "CompetitorCode"),
+    ("competitor_sku", "CompetitorPartNo"),
+    ("price", "PriceSale"),
+    ("price_incl_freight", "PriceSaleInclFreight"),
+    ("incl_vat", "IsPricesInclVat"),
+    ("in_stock", "IsInStock"),
+    ("competitor", "CompetitorName"),
+    ("product_name", "ProductName"),
+    ("currency", "CurrencyCode"),
+    ("market", "SalesArea"),
+    ("vat_rate", "VatRate"),
+)
 CUSTOMERS = (
-    ("id", "CrmId"), ("customerNo", "Code"), ("firstName", "FirstName"), ("lastName", "LastName"),
-    ("email", "EmailAddress"), ("mobile", "CellPhoneNumber"),
-    ("companyNo", "CompanyCode"), ("active", "IsActive"),
-)  # fmt: skip
-COMPANIES = (
-    ("companyNo", "Code"), ("name", "Name"), ("orgNo", "OrganizationNo"), ("vatNo", "VatNo"),
-    ("email", "EmailAddress"), ("phone", "PhoneNumber"), ("parentCompanyNo", "ParentCompanyCode"),
+    ("id", "CrmId"),
+    ("customerNo", "Code"),
+    ("firstName", "FirstName"),
+    ("lastName", "LastName"),
+    ("email", "EmailAddress"),
+    ("mobile", "CellPhoneNumber"),
+    ("companyNo", "CompanyCode"),
     ("active", "IsActive"),
-)  # fmt: skip
+)
+COMPANIES = (
+    ("companyNo", "Code"),
+    ("name", "Name"),
+    ("orgNo", "OrganizationNo"),
+    ("vatNo", "VatNo"),
+    ("email", "EmailAddress"),
+    ("phone", "PhoneNumber"),
+    ("parentCompanyNo", "ParentCompanyCode"),
+    ("active", "IsActive"),
+)
 PRICE_LISTS = (
-    {"Code": "SE-B2C", "Name": "Sverige konsument", "CurrencyCode": "SEK", "SalesArea": "Sweden",
-     "IsPublic": True, "IsPrimary": True, "StartDate": "2025-01-01", "Warehouses": ["STHLM"],
-     "Description": "Konsumentpriser i Sverige, exkl. moms"},
-    {"Code": "NO-B2C", "Name": "Norge forbruker", "CurrencyCode": "NOK", "SalesArea": "Norway",
-     "IsPublic": True, "IsPrimary": False, "StartDate": "2025-01-01", "Warehouses": ["OSLO", "STHLM"],
-     "Description": "Forbrukerpriser i Norge, eks. mva"},
-    {"Code": "SE-B2B", "Name": "Sverige företag", "CurrencyCode": "SEK", "SalesArea": "Sweden",
-     "IsPublic": False, "IsPrimary": False, "StartDate": "2025-01-01", "Warehouses": ["STHLM"],
-     "ParentPriceListCode": "SE-B2C", "DefaultPriceRule": "UseStandardPrice_PctDiscount",
-     "DefaultPriceRuleValue": 15.0,
-     "Description": "Företagspriser: 15 % under konsumentpris, mängdrabatt från 10 och 50 st"},
-)  # fmt: skip
+    {
+        "Code": "SE-B2C",
+        "Name": "Sverige konsument",
+        "CurrencyCode": "SEK",
+        "SalesArea": "Sweden",
+        "IsPublic": True,
+        "IsPrimary": True,
+        "StartDate": "2025-01-01",
+        "Warehouses": ["STHLM"],
+        "Description": "Konsumentpriser i Sverige, exkl. moms",
+    },
+    {
+        "Code": "NO-B2C",
+        "Name": "Norge forbruker",
+        "CurrencyCode": "NOK",
+        "SalesArea": "Norway",
+        "IsPublic": True,
+        "IsPrimary": False,
+        "StartDate": "2025-01-01",
+        "Warehouses": ["OSLO", "STHLM"],
+        "Description": "Forbrukerpriser i Norge, eks. mva",
+    },
+    {
+        "Code": "SE-B2B",
+        "Name": "Sverige företag",
+        "CurrencyCode": "SEK",
+        "SalesArea": "Sweden",
+        "IsPublic": False,
+        "IsPrimary": False,
+        "StartDate": "2025-01-01",
+        "Warehouses": ["STHLM"],
+        "ParentPriceListCode": "SE-B2C",
+        "DefaultPriceRule": "UseStandardPrice_PctDiscount",
+        "DefaultPriceRuleValue": 15.0,
+        "Description": "Företagspriser: 15 % under konsumentpris, mängdrabatt från 10 och 50 st",
+    },
+)
 ERP_MAPPINGS = {"products": ERP_PRODUCTS, "prices": ERP_PRICES, "stock": ERP_STOCK}
 # When the files were exported: fixes the workbook's metadata so the bytes depend only on the seed.
 EXPORTED_AT = datetime(2025, 3, 3, 5, 30)
@@ -175,8 +241,11 @@ def write_pim(path: Path, skus: Sequence[Row]) -> None:
             sheet.write(r, c, "|".join(value) if isinstance(value, list) else value)
     cats = book.add_worksheet("Kategorier")
     cats.write_row(0, 0, ["Kod", "Namn sv-SE", "Namn nb-NO", "Överordnad"], bold)
-    every = [(p[0], p[1], p[2], None) for p in PARENTS] + [(c.code, c.sv, c.nb, c.parent)
-             for c in CATEGORIES] + [(t[0], t[1], t[2], None) for t in THEMES]  # fmt: skip
+    every = (
+        [(p[0], p[1], p[2], None) for p in PARENTS]
+        + [(c.code, c.sv, c.nb, c.parent) for c in CATEGORIES]
+        + [(t[0], t[1], t[2], None) for t in THEMES]
+    )
     for r, row in enumerate(every, 1):
         cats.write_row(r, 0, row)
     book.close()
@@ -199,9 +268,14 @@ def write_day(day: Shop, directory: Path) -> dict[str, int]:
     write_csv(directory / "competitors.csv", COMPETITORS, day.competitors)
     write_json(directory / "supplier_products.json", day.supplier)
     return {
-        "erp_products.csv": len(products) - 1, "erp_prices.csv": len(prices) - 1,
-        "erp_stock.csv": len(stock) - 1 + (cut is not None), "pim_products.xlsx": len(day.skus),
-        "crm_customers.ndjson": len(day.customers), "crm_companies.ndjson": len(day.companies),
-        "price_lists.json": len(PRICE_LISTS), "relations.csv": len(day.relations),
-        "competitors.csv": len(day.competitors), "supplier_products.json": len(day.supplier),
-    }  # fmt: skip
+        "erp_products.csv": len(products) - 1,
+        "erp_prices.csv": len(prices) - 1,
+        "erp_stock.csv": len(stock) - 1 + (cut is not None),
+        "pim_products.xlsx": len(day.skus),
+        "crm_customers.ndjson": len(day.customers),
+        "crm_companies.ndjson": len(day.companies),
+        "price_lists.json": len(PRICE_LISTS),
+        "relations.csv": len(day.relations),
+        "competitors.csv": len(day.competitors),
+        "supplier_products.json": len(day.supplier),
+    }

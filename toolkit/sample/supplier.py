@@ -15,9 +15,12 @@ Row = dict[str, Any]
 SUPPLIER = "Nordisk Friluftsgrossist AB"
 WAREHOUSE, LOCATION, PRICE_LIST = "NFG-LAGER", "HUVUDLAGER", "NFG-SEK"
 CATEGORY_PATHS = {
-    "friluftsmat": "Mat & dryck|Friluftsmat", "tillbehor": "Utrustning|Tillbehör",
-    "lampor": "Utrustning|Pannlampor", "kok": "Utrustning|Kök", "strumpor": "Kläder|Strumpor",
-}  # fmt: skip
+    "friluftsmat": "Mat & dryck|Friluftsmat",
+    "tillbehor": "Utrustning|Tillbehör",
+    "lampor": "Utrustning|Pannlampor",
+    "kok": "Utrustning|Kök",
+    "strumpor": "Kläder|Strumpor",
+}
 
 
 def build_supplier(rng: random.Random, skus: list[Row], today: date) -> list[Row]:
@@ -41,14 +44,17 @@ def _product(rng: random.Random, number: int, sku: Row, today: date) -> Row:
         "unit": "st",
         "packSize": 1,
         "vatCode": 2 if sku["_food"] else 1,
-        "warehouse": WAREHOUSE, "location": LOCATION,
-        "stockQty": rng.randrange(0, 400), "incomingQty": incoming,
+        "warehouse": WAREHOUSE,
+        "location": LOCATION,
+        "stockQty": rng.randrange(0, 400),
+        "incomingQty": incoming,
         "nextDelivery": (today + timedelta(days=rng.randint(5, 20))).isoformat() if incoming else None,
         "leadTimeDays": rng.choice((2, 3, 5)),
-        "priceList": PRICE_LIST, "currency": "SEK",
+        "priceList": PRICE_LIST,
+        "currency": "SEK",
         "purchasePrice": round(price * rng.uniform(0.4, 0.5), 2),
         "rrp": float(sku["_gross_sek"]),
-    }  # fmt: skip
+    }
 
 
 def move_supplier_stock(rng: random.Random, products: list[Row], share: float = 0.2) -> int:
@@ -59,4 +65,3 @@ def move_supplier_stock(rng: random.Random, products: list[Row], share: float = 
             product["stockQty"] = max(0, product["stockQty"] + rng.randint(-60, 30))
             moved += 1
     return moved
-

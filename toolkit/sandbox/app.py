@@ -59,8 +59,9 @@ async def _gate(request: Request, area: Area) -> tuple[Decision, str]:
     if decision.status == 500:
         raise RequestError(500, "injected fault: internal server error")
     if decision.status == 429:
-        raise RequestError(429, "injected fault: too many requests",
-                           headers={"Retry-After": str(decision.retry_after)})  # fmt: skip
+        raise RequestError(
+            429, "injected fault: too many requests", headers={"Retry-After": str(decision.retry_after)}
+        )
     return decision, sb.authenticate(auth)
 
 
@@ -76,8 +77,9 @@ def _import_endpoint(entity: str) -> Endpoint:
         decision, _ = await _gate(request, "imports")
         body = await request.body()
         header = request.headers.get("x-stormconnect-header")
-        result = await run_in_threadpool(_sandbox(request).submit, entity, header, body,
-                                         fail_job=decision.fail_job)  # fmt: skip
+        result = await run_in_threadpool(
+            _sandbox(request).submit, entity, header, body, fail_job=decision.fail_job
+        )
         await _after(decision)
         return _JSON(result)
 
@@ -122,8 +124,9 @@ async def token(request: Request) -> Response:
         return _JSON(sb.issue_token(fields, address))
     except RequestError as exc:
         code = exc.message if exc.status in (400, 401) else "too_many_requests"
-        return _JSON({"error": code, "error_description": exc.message}, status_code=exc.status,
-                     headers=exc.headers)  # fmt: skip
+        return _JSON(
+            {"error": code, "error_description": exc.message}, status_code=exc.status, headers=exc.headers
+        )
 
 
 async def items(request: Request) -> Response:
@@ -218,11 +221,14 @@ class _Edge:
 
 def _routes() -> list[Route]:
     routes = [Route(TOKEN, token, methods=["POST"])]
-    routes += [Route(CONNECT + e.endpoint, _import_endpoint(name), methods=["POST"])
-               for name, e in ENTITIES.items()]  # fmt: skip
+    routes += [
+        Route(CONNECT + e.endpoint, _import_endpoint(name), methods=["POST"]) for name, e in ENTITIES.items()
+    ]
     for prefix in ("Job/", "api/Job/"):
-        routes += [Route(CONNECT + prefix + action, _job_endpoint(fn), methods=[method])
-                   for action, (method, fn) in _JOB_ACTIONS.items()]  # fmt: skip
+        routes += [
+            Route(CONNECT + prefix + action, _job_endpoint(fn), methods=[method])
+            for action, (method, fn) in _JOB_ACTIONS.items()
+        ]
     routes += [
         Route("/_sandbox/items/{entity}", items, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
@@ -254,7 +260,11 @@ def build_app(sandbox: Sandbox) -> Starlette:
         finally:
             await run_in_threadpool(sandbox.close)
 
-    app = Starlette(routes=_routes(), middleware=[Middleware(_Edge)],
-                    exception_handlers={RequestError: _request_error}, lifespan=lifespan)  # fmt: skip
+    app = Starlette(
+        routes=_routes(),
+        middleware=[Middleware(_Edge)],
+        exception_handlers={RequestError: _request_error},
+        lifespan=lifespan,
+    )
     app.state.sandbox = sandbox
     return app

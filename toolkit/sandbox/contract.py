@@ -83,8 +83,9 @@ class _Header:
     full_file: bool
 
 
-def validate_import(endpoint: str, header: Mapping[str, Any] | str | None, items: Any, *,
-                    unlisted: Unlisted = "error") -> list[Violation]:  # fmt: skip
+def validate_import(
+    endpoint: str, header: Mapping[str, Any] | str | None, items: Any, *, unlisted: Unlisted = "error"
+) -> list[Violation]:
     """Every contract violation of one import request, header first, then items in order.
 
     Parameters
@@ -151,8 +152,12 @@ def _check_header(imp: Import, header: Mapping[str, Any] | str | None, out: list
     walker = _Walker(imp, empty, out, unlisted="ignore", levels=False)
     walker.members(header, members, imp.header, None, "header")
     if "AccountId" not in header:
-        out.append(Violation("header.AccountId", "expected an Int32 integer (the account that runs the "
-                                                 "import; required), found nothing"))  # fmt: skip
+        out.append(
+            Violation(
+                "header.AccountId",
+                "expected an Int32 integer (the account that runs the import; required), found nothing",
+            )
+        )
     return _Header(_listed(header, members), header.get("FullFile") is True)
 
 
@@ -204,8 +209,9 @@ class _Node:
 class _Walker:
     """One recursive walk over parsed JSON, appending violations to ``out``."""
 
-    def __init__(self, imp: Import, header: _Header, out: list[Violation], *, unlisted: Unlisted,
-                 levels: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, imp: Import, header: _Header, out: list[Violation], *, unlisted: Unlisted, levels: bool = True
+    ) -> None:
         self.out, self.header = out, header
         self.levels = dict(imp.levels) if levels else {}
         self.keys = dict(imp.keys) if levels else {}
@@ -263,8 +269,14 @@ class _Walker:
         if node.rules:
             self.required(value, node.rules, path)
 
-    def members(self, value: Mapping[str, Any], members: Mapping[str, Type], owner: str,
-                pattern: str | None, path: str) -> None:  # fmt: skip
+    def members(
+        self,
+        value: Mapping[str, Any],
+        members: Mapping[str, Type],
+        owner: str,
+        pattern: str | None,
+        path: str,
+    ) -> None:
         for name, v in value.items():
             t = members.get(name)
             if t is None:
@@ -276,8 +288,11 @@ class _Walker:
     def flags(self, value: Mapping[str, Any], level: Level, blocked: frozenset[str], path: str) -> None:
         for name in (n for n in value if n in blocked and value[n] is not None):
             flags = sorted(level.member_flags[name])
-            self.add(f"{path}.{name}", f"member present but not listed: {level.list_name} lists none "
-                                       f"of {flags}, so Connect would not write it")  # fmt: skip
+            self.add(
+                f"{path}.{name}",
+                f"member present but not listed: {level.list_name} lists none "
+                f"of {flags}, so Connect would not write it",
+            )
 
     def required(self, value: Mapping[str, Any], rules: tuple[KeyRule, ...], path: str) -> None:
         for rule in rules:  # those whose conditions hold under this header

@@ -131,9 +131,16 @@ def header_members(header: str) -> dict[str, Type]:
     return {n: _type(m) for n, m in contract()["headers"][header]["members"].items()}
 
 
-_LABELS = {"string": "a string", "int": "an Int32 integer", "decimal": "a decimal number",
-           "bool": "true or false", "datetime": "an ISO-8601 date-time string", "guid": "a GUID string",
-           "timespan": "a time-span string", "list": "an array"}  # fmt: skip
+_LABELS = {
+    "string": "a string",
+    "int": "an Int32 integer",
+    "decimal": "a decimal number",
+    "bool": "true or false",
+    "datetime": "an ISO-8601 date-time string",
+    "guid": "a GUID string",
+    "timespan": "a time-span string",
+    "list": "an array",
+}
 
 
 def _type(m: Mapping[str, Any]) -> Type:
@@ -158,8 +165,9 @@ def compiled_import(endpoint: str) -> Import:
     for rule in raw["keys"]:
         any_of = "any_of" in rule
         when = tuple(_condition(c) for c in rule.get("when", ()))
-        keys.setdefault(rule["path"], []).append(KeyRule(tuple(rule["any_of" if any_of else "all_of"]),
-                                                         any_of, when))  # fmt: skip
+        keys.setdefault(rule["path"], []).append(
+            KeyRule(tuple(rule["any_of" if any_of else "all_of"]), any_of, when)
+        )
     return Import(endpoint, raw["header"], raw["item_model"], levels, {p: tuple(r) for p, r in keys.items()})
 
 
@@ -167,7 +175,7 @@ def _level(raw: Mapping[str, Any], paths: list[str]) -> Level:
     path = raw["path"]
     parents = [p for p in paths if p != path and (p == "" or path.startswith(p + "."))]
     parent = max(parents, key=len) if parents else None
-    rest = path[len(parent) + 1:] if parent else path  # fmt: skip
+    rest = path[len(parent) + 1 :] if parent else path
     via = rest.split(".", 1)[0].removesuffix("[]")
     flags = {m: frozenset(f) for m, f in raw["member_flags"].items()}
     identity = frozenset(raw["identity"])

@@ -28,10 +28,12 @@ from typing import Any, Literal
 Area = Literal["imports", "jobs", "token", "admin"]
 Scope = Literal["connect", "imports", "jobs", "token", "all"]
 _SCOPES: dict[str, frozenset[str]] = {
-    "connect": frozenset({"imports", "jobs"}), "imports": frozenset({"imports"}),
-    "jobs": frozenset({"jobs"}), "token": frozenset({"token"}),
+    "connect": frozenset({"imports", "jobs"}),
+    "imports": frozenset({"imports"}),
+    "jobs": frozenset({"jobs"}),
+    "token": frozenset({"token"}),
     "all": frozenset({"imports", "jobs", "token"}),
-}  # fmt: skip
+}
 KINDS = ("drop", "error_500", "error_429", "latency", "drop_after_accept", "job_failed")
 
 
@@ -71,8 +73,10 @@ def parse_faults(spec: dict[str, Any] | None) -> FaultSpec:
     spec = dict(spec or {})
     unknown = set(spec) - {"seed", "scope", "retry_after", "latency_seconds", *KINDS}
     if unknown:
-        msg = f"unknown fault option(s) {sorted(unknown)}; expected seed, scope, retry_after, " \
-              f"latency_seconds or one of {', '.join(KINDS)}"  # fmt: skip
+        msg = (
+            f"unknown fault option(s) {sorted(unknown)}; expected seed, scope, retry_after, "
+            f"latency_seconds or one of {', '.join(KINDS)}"
+        )
         raise ValueError(msg)
     scope = spec.get("scope", "connect")
     if scope not in _SCOPES:
@@ -139,20 +143,27 @@ class FaultInjector:
                 if kind:
                     self.injected.append({"request": self._requests, "path": path, "fault": kind})
         return Decision(
-            drop=fired == "drop", status={"error_500": 500, "error_429": 429}.get(fired or ""),
+            drop=fired == "drop",
+            status={"error_500": 500, "error_429": 429}.get(fired or ""),
             retry_after=self.spec.retry_after,
             latency=self.spec.latency_seconds if "latency" in fired_post else 0.0,
-            drop_after="drop_after_accept" in fired_post, fail_job="job_failed" in fired_post,
-        )  # fmt: skip
+            drop_after="drop_after_accept" in fired_post,
+            fail_job="job_failed" in fired_post,
+        )
 
     def describe(self) -> dict[str, Any]:
         """The current spec, what is left of the next-N counts, and every fault injected so far."""
         with self._lock:
             s = self.spec
             return {
-                "seed": s.seed, "scope": s.scope, "retry_after": s.retry_after,
+                "seed": s.seed,
+                "scope": s.scope,
+                "retry_after": s.retry_after,
                 "latency_seconds": s.latency_seconds,
-                "triggers": {k: {f.name: getattr(t, f.name) for f in fields(t)}
-                             for k, t in s.triggers.items()},
-                "left": dict(self._left), "requests": self._requests, "injected": list(self.injected),
-            }  # fmt: skip
+                "triggers": {
+                    k: {f.name: getattr(t, f.name) for f in fields(t)} for k, t in s.triggers.items()
+                },
+                "left": dict(self._left),
+                "requests": self._requests,
+                "injected": list(self.injected),
+            }

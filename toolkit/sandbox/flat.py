@@ -20,8 +20,15 @@ from toolkit.sandbox.import_log import Log as Log  # products and store import i
 from toolkit.sandbox.prepare import Prepared, merge_elements
 from toolkit.sandbox.spec import members, nested
 
-_SQL_TYPES = {"str": "TEXT", "int": "INTEGER", "num": "REAL", "bool": "INTEGER", "date": "TEXT",
-              "enum": "INTEGER", "any": ""}  # fmt: skip
+_SQL_TYPES = {
+    "str": "TEXT",
+    "int": "INTEGER",
+    "num": "REAL",
+    "bool": "INTEGER",
+    "date": "TEXT",
+    "enum": "INTEGER",
+    "any": "",
+}
 # FullFile: (column that marks deactivation, key columns whose values in the import bound the scope)
 FULL_FILE: dict[str, tuple[str, tuple[str, ...]]] = {
     "onhands": ("IsActive", ("WarehouseCode", "LocationCode")),
@@ -33,9 +40,11 @@ FULL_FILE: dict[str, tuple[str, tuple[str, ...]]] = {
 # Rows whose member refers to an unknown item are skipped: (member, table, column, what).
 _REFERENCES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     "onhands": (("PartNo", "skus", "part_no", "SKU"),),
-    "sku_prices": (("PartNo", "skus", "part_no", "SKU"), ("PriceListCode", "price_lists", "Code",
-                                                         "price list")),
-}  # fmt: skip
+    "sku_prices": (
+        ("PartNo", "skus", "part_no", "SKU"),
+        ("PriceListCode", "price_lists", "Code", "price list"),
+    ),
+}
 
 
 @dataclass
@@ -53,8 +62,7 @@ def q(name: str) -> str:
 
 def schema(entity: Entity) -> str:
     """The CREATE TABLE statement of a flat entity."""
-    cols = [f"{q(m.name)} {_SQL_TYPES[m.kind]}{' NOT NULL' if m.is_key else ''}"
-            for m in members(entity)]  # fmt: skip
+    cols = [f"{q(m.name)} {_SQL_TYPES[m.kind]}{' NOT NULL' if m.is_key else ''}" for m in members(entity)]
     cols += [f"{q(n.name)} TEXT" for n in nested(entity)]
     keys = ", ".join(q(m.name) for m in members(entity) if m.is_key)
     cols += ["_active INTEGER NOT NULL DEFAULT 1", f"PRIMARY KEY ({keys})"]
@@ -121,8 +129,10 @@ def _merge_nested(conn: sqlite3.Connection, entity: Entity, name: str) -> None:
         f"SELECT _in._row, _in.{q(name)}, t.{q(name)} FROM _in JOIN {q(entity.name)} t "
         f"ON {_match(entity, 't', '_in')} WHERE _in.{q(name)} IS NOT NULL AND t.{q(name)} IS NOT NULL"
     ).fetchall()
-    merged = [(orjson.dumps(merge_elements(nest, orjson.loads(old), orjson.loads(new))).decode(), row)
-              for row, new, old in pairs]  # fmt: skip
+    merged = [
+        (orjson.dumps(merge_elements(nest, orjson.loads(old), orjson.loads(new))).decode(), row)
+        for row, new, old in pairs
+    ]
     conn.executemany(f"UPDATE _in SET {q(name)} = ? WHERE _row = ?", merged)
 
 
@@ -130,8 +140,11 @@ def _upsert(conn: sqlite3.Connection, prepared: Prepared) -> None:
     entity = prepared.entity
     keys = _keys(entity)
     cols = ", ".join(q(c) for c in prepared.columns)
-    sets = [f"{q(c)} = coalesce(excluded.{q(c)}, {q(entity.name)}.{q(c)})"
-            for c in prepared.columns if c not in keys]  # fmt: skip
+    sets = [
+        f"{q(c)} = coalesce(excluded.{q(c)}, {q(entity.name)}.{q(c)})"
+        for c in prepared.columns
+        if c not in keys
+    ]
     conn.execute(
         f"INSERT INTO {q(entity.name)} ({cols}, _active) SELECT {cols}, 1 FROM _in WHERE true "
         f"ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {', '.join([*sets, '_active = 1'])}"
@@ -150,12 +163,13 @@ def _full_file_scope(conn: sqlite3.Connection, prepared: Prepared) -> tuple[str,
     return scope
 
 
-def _deactivate_missing(conn: sqlite3.Connection, entity: Entity, scope: tuple[str, ...],
-                        log: Log) -> int:  # fmt: skip
+def _deactivate_missing(conn: sqlite3.Connection, entity: Entity, scope: tuple[str, ...], log: Log) -> int:
     flag, _ = FULL_FILE[entity.name]
     table = q(entity.name)
-    where = [f"NOT EXISTS (SELECT 1 FROM _in WHERE {_match(entity, '_in', table)})",
-             f"coalesce({q(flag)}, 1) != 0"]  # fmt: skip
+    where = [
+        f"NOT EXISTS (SELECT 1 FROM _in WHERE {_match(entity, '_in', table)})",
+        f"coalesce({q(flag)}, 1) != 0",
+    ]
     if scope:
         cols = ", ".join(q(c) for c in scope)
         where.append(f"({cols}) IN (SELECT {cols} FROM _scope)")
@@ -178,8 +192,11 @@ def read_flat(conn: sqlite3.Connection, entity: Entity) -> list[dict[str, Any]]:
     mark_active = FULL_FILE.get(entity.name, ("",))[0] == "_active"
     out = []
     for row in cur:
-        item = {c: (bool(v) if c in bools else orjson.loads(v) if c in blobs else v)
-                for c, v in zip(names, row, strict=False) if v is not None}  # fmt: skip
+        item = {
+            c: (bool(v) if c in bools else orjson.loads(v) if c in blobs else v)
+            for c, v in zip(names, row, strict=False)
+            if v is not None
+        }
         if mark_active:
             item["IsActive"] = bool(row[-1])
         out.append(item)

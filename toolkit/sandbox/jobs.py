@@ -73,13 +73,19 @@ class JobRecord:
     def dto(self) -> dict[str, Any]:
         """The contract's JobDto (PascalCase)."""
         return {
-            "JobId": self.id, "StatusId": self.status, "StorageName": self.storage_name,
-            "Totals": self.totals, "Inserts": self.inserts, "Updates": self.updates,
-            "Fail": self.fail, "Start": format_time(self.start),
+            "JobId": self.id,
+            "StatusId": self.status,
+            "StorageName": self.storage_name,
+            "Totals": self.totals,
+            "Inserts": self.inserts,
+            "Updates": self.updates,
+            "Fail": self.fail,
+            "Start": format_time(self.start),
             "Stop": format_time(self.stop) if self.stop is not None else None,
-            "LastUpdated": format_time(self.last_updated), "IsFinished": self.is_finished,
+            "LastUpdated": format_time(self.last_updated),
+            "IsFinished": self.is_finished,
             "RunTime": format_span(self.stop - self.start) if self.stop is not None else None,
-        }  # fmt: skip
+        }
 
 
 def format_time(t: float) -> str:
@@ -103,16 +109,35 @@ class Jobs:
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
         self._conn, self._now = conn, clock
 
-    def create(self, *, entity: str, endpoint: str, header: str, payload: bytes, totals: int,
-               errors: list[tuple[int, str]], fail_injected: bool,
-               restarted_from: int | None = None) -> int:  # fmt: skip
+    def create(
+        self,
+        *,
+        entity: str,
+        endpoint: str,
+        header: str,
+        payload: bytes,
+        totals: int,
+        errors: list[tuple[int, str]],
+        fail_injected: bool,
+        restarted_from: int | None = None,
+    ) -> int:
         now = self._now()
         cur = self._conn.execute(
             "INSERT INTO jobs (entity, status, header, payload, totals, start, last_updated, errors, "
             "fail_injected, restarted_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entity, QUEUED, header, payload, totals, now, now,
-             orjson.dumps(errors).decode(), int(fail_injected), restarted_from),
-        )  # fmt: skip
+            (
+                entity,
+                QUEUED,
+                header,
+                payload,
+                totals,
+                now,
+                now,
+                orjson.dumps(errors).decode(),
+                int(fail_injected),
+                restarted_from,
+            ),
+        )
         job_id = int(cur.lastrowid or 0)
         storage = f"{endpoint.rsplit('/', 1)[-1]}/{job_id}.json"
         self._conn.execute("UPDATE jobs SET storage_name = ? WHERE id = ?", (storage, job_id))
@@ -132,8 +157,9 @@ class Jobs:
         ).fetchone()
         return JobRecord(*row) if row else None
 
-    def set_status(self, job_id: int, status: int, *, inserts: int = 0, updates: int = 0,
-                   fail: int = 0) -> None:  # fmt: skip
+    def set_status(
+        self, job_id: int, status: int, *, inserts: int = 0, updates: int = 0, fail: int = 0
+    ) -> None:
         now = self._now()
         stop = now if status in FINISHED else None
         self._conn.execute(
@@ -144,26 +170,32 @@ class Jobs:
         self.log(job_id, 1, JobStatus(status).name)
 
     def log(self, job_id: int, severity: int, message: str, row: int | None = None) -> None:
-        self._conn.execute("INSERT INTO job_logs VALUES (?, ?, ?, ?, ?)",
-                           (job_id, severity, message, self._now(), row))
+        self._conn.execute(
+            "INSERT INTO job_logs VALUES (?, ?, ?, ?, ?)", (job_id, severity, message, self._now(), row)
+        )
 
     def log_many(self, job_id: int, entries: list[tuple[int, str, int | None]]) -> None:
         now = self._now()
-        self._conn.executemany("INSERT INTO job_logs VALUES (?, ?, ?, ?, ?)",
-                               [(job_id, s, m, now, r) for s, m, r in entries])
+        self._conn.executemany(
+            "INSERT INTO job_logs VALUES (?, ?, ?, ?, ?)", [(job_id, s, m, now, r) for s, m, r in entries]
+        )
 
     def logs(self, job_id: int) -> list[dict[str, Any]]:
         """The contract's JobLogDto rows, oldest first."""
         rows = self._conn.execute(
             "SELECT severity, message, ts, row FROM job_logs WHERE job_id = ? ORDER BY rowid", (job_id,)
         )
-        return [{"SeverityId": s, "Message": m, "TimeStamp": format_time(t), "ImportedRow": r}
-                for s, m, t, r in rows]  # fmt: skip
+        return [
+            {"SeverityId": s, "Message": m, "TimeStamp": format_time(t), "ImportedRow": r}
+            for s, m, t, r in rows
+        ]
 
     def by_status(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT status, count(*) FROM jobs GROUP BY status")
         return {JobStatus(s).name: n for s, n in rows}
 
 
-_COLUMNS = ("id, entity, status, storage_name, header, payload, totals, inserts, updates, fail, start, "
-            "stop, last_updated, errors, fail_injected, restarted_from")  # fmt: skip
+_COLUMNS = (
+    "id, entity, status, storage_name, header, payload, totals, inserts, updates, fail, start, "
+    "stop, last_updated, errors, fail_injected, restarted_from"
+)

@@ -47,8 +47,10 @@ from toolkit.sandbox.prepare import Prepared
 if TYPE_CHECKING:
     from toolkit.sandbox.import_log import Log
 
-SCHEMA = ("CREATE TABLE IF NOT EXISTS company_links (customer TEXT NOT NULL, company TEXT NOT NULL, "
-          "is_primary INTEGER, PRIMARY KEY (customer, company))")  # fmt: skip
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS company_links (customer TEXT NOT NULL, company TEXT NOT NULL, "
+    "is_primary INTEGER, PRIMARY KEY (customer, company))"
+)
 # customers' Companies were once stored on the customer: move them into the link table
 MIGRATE = (
     "INSERT OR IGNORE INTO company_links SELECT c.Code, json_extract(e.value, '$.Code'), "
@@ -60,7 +62,7 @@ MIGRATE = (
 _RULES = {
     "customers": ("CustomerFieldsThatAreSet", "EmailAddress", "customer", "Companies", "IsCompanyListDelta"),
     "companies": ("CompanyFieldsThatAreSet", "OrganizationNo", "company", "Customers", "IsCustomerListDelta"),
-}  # fmt: skip
+}
 ENTITIES = frozenset(_RULES)
 
 
@@ -75,12 +77,17 @@ def resolve(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> None:
         value = _raw(prepared, row).get(member)
         if not value:
             continue
-        found = conn.execute(f"SELECT Code FROM {table} WHERE {member} = ? ORDER BY Code LIMIT 1",
-                             (value,)).fetchone()  # fmt: skip
+        found = conn.execute(
+            f"SELECT Code FROM {table} WHERE {member} = ? ORDER BY Code LIMIT 1", (value,)
+        ).fetchone()
         if found is not None:
             conn.execute("UPDATE _in SET Code = ? WHERE _row = ?", (found[0], row))
-            log(1, f"row {row}: {what} {code!r} matched by {member} {value!r} to the existing {what} "
-                   f"{found[0]!r} ({field_list} does not list SearchOnlyByCode)", row)  # fmt: skip
+            log(
+                1,
+                f"row {row}: {what} {code!r} matched by {member} {value!r} to the existing {what} "
+                f"{found[0]!r} ({field_list} does not list SearchOnlyByCode)",
+                row,
+            )
 
 
 def apply_links(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> None:
@@ -107,14 +114,19 @@ def apply_links(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> None:
         log(2, f"{name} of {n} {what}(s) ignored: {field_list} does not list {name}", None)
 
 
-def _link_companies(conn: sqlite3.Connection, row: int, customer: str, elements: list[Any], delta: bool,
-                    log: Log) -> None:  # fmt: skip
+def _link_companies(
+    conn: sqlite3.Connection, row: int, customer: str, elements: list[Any], delta: bool, log: Log
+) -> None:
     codes, primary, demoted = [], None, []
     for e in elements:
         code = _find(conn, "companies", e, ("Code", "OrganizationNo"))
         if code is None:
-            log(2, f"row {row}: customer {customer!r}: no company {_named(e, ('Code', 'OrganizationNo'))}; "
-                   "link not made", row)  # fmt: skip
+            log(
+                2,
+                f"row {row}: customer {customer!r}: no company {_named(e, ('Code', 'OrganizationNo'))}; "
+                "link not made",
+                row,
+            )
             continue
         codes.append(code)
         primary = code if e.get("IsPrimary") is True else primary
@@ -122,38 +134,61 @@ def _link_companies(conn: sqlite3.Connection, row: int, customer: str, elements:
     link(conn, customer, codes, primary=primary, delta=delta, demoted=demoted)
 
 
-def _link_customers(conn: sqlite3.Connection, row: int, company: str, elements: list[Any], delta: bool,
-                    log: Log) -> None:  # fmt: skip
+def _link_customers(
+    conn: sqlite3.Connection, row: int, company: str, elements: list[Any], delta: bool, log: Log
+) -> None:
     found = []
     for e in elements:
         code = _find(conn, "customers", e, ("Code", "EmailAddress"))
         if code is None:
-            log(2, f"row {row}: company {company!r}: no customer {_named(e, ('Code', 'EmailAddress'))}; "
-                   "link not made", row)  # fmt: skip
+            log(
+                2,
+                f"row {row}: company {company!r}: no customer {_named(e, ('Code', 'EmailAddress'))}; "
+                "link not made",
+                row,
+            )
             continue
         found.append(code)
     if not delta:
-        conn.execute("DELETE FROM company_links WHERE company = ? AND customer NOT IN "
-                     "(SELECT value FROM json_each(?))", (company, orjson.dumps(found).decode()))  # fmt: skip
-    conn.executemany("INSERT OR IGNORE INTO company_links (customer, company) VALUES (?, ?)",
-                     [(c, company) for c in found])  # fmt: skip
+        conn.execute(
+            "DELETE FROM company_links WHERE company = ? AND customer NOT IN "
+            "(SELECT value FROM json_each(?))",
+            (company, orjson.dumps(found).decode()),
+        )
+    conn.executemany(
+        "INSERT OR IGNORE INTO company_links (customer, company) VALUES (?, ?)", [(c, company) for c in found]
+    )
 
 
-def link(conn: sqlite3.Connection, customer: str, companies: list[str], *, primary: str | None,
-         delta: bool, demoted: list[str] | None = None) -> None:  # fmt: skip
+def link(
+    conn: sqlite3.Connection,
+    customer: str,
+    companies: list[str],
+    *,
+    primary: str | None,
+    delta: bool,
+    demoted: list[str] | None = None,
+) -> None:
     """Link a customer to companies; ``delta`` False detaches the companies not named; ``primary``
     becomes the one primary link, the ``demoted`` ones (sent ``IsPrimary: false``) are not primary."""
     if not delta:
-        conn.execute("DELETE FROM company_links WHERE customer = ? AND company NOT IN "
-                     "(SELECT value FROM json_each(?))",
-                     (customer, orjson.dumps(companies).decode()))  # fmt: skip
-    conn.executemany("INSERT OR IGNORE INTO company_links (customer, company) VALUES (?, ?)",
-                     [(customer, c) for c in companies])  # fmt: skip
+        conn.execute(
+            "DELETE FROM company_links WHERE customer = ? AND company NOT IN "
+            "(SELECT value FROM json_each(?))",
+            (customer, orjson.dumps(companies).decode()),
+        )
+    conn.executemany(
+        "INSERT OR IGNORE INTO company_links (customer, company) VALUES (?, ?)",
+        [(customer, c) for c in companies],
+    )
     if primary is not None:
-        conn.execute("UPDATE company_links SET is_primary = (company = ?) WHERE customer = ?",
-                     (primary, customer))  # fmt: skip
-    conn.executemany("UPDATE company_links SET is_primary = 0 WHERE customer = ? AND company = ?",
-                     [(customer, c) for c in demoted or () if c != primary])  # fmt: skip
+        conn.execute(
+            "UPDATE company_links SET is_primary = (company = ?) WHERE customer = ?", (primary, customer)
+        )
+    conn.executemany(
+        "UPDATE company_links SET is_primary = 0 WHERE customer = ? AND company = ?",
+        [(customer, c) for c in demoted or () if c != primary],
+    )
 
 
 def _find(conn: sqlite3.Connection, table: str, element: Any, members: tuple[str, ...]) -> str | None:
@@ -162,8 +197,9 @@ def _find(conn: sqlite3.Connection, table: str, element: Any, members: tuple[str
         return None
     for member in members:
         if element.get(member):
-            found = conn.execute(f"SELECT Code FROM {table} WHERE {member} = ? ORDER BY Code LIMIT 1",
-                                 (element[member],)).fetchone()  # fmt: skip
+            found = conn.execute(
+                f"SELECT Code FROM {table} WHERE {member} = ? ORDER BY Code LIMIT 1", (element[member],)
+            ).fetchone()
             return None if found is None else str(found[0])
     return None
 
@@ -182,8 +218,10 @@ def _raw(prepared: Prepared, row: int) -> dict[str, Any]:
 def links_of(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Every customer's company links, the primary one first, as ``Companies`` elements."""
     out: dict[str, list[dict[str, Any]]] = {}
-    rows = conn.execute("SELECT customer, company, is_primary FROM company_links "
-                        "ORDER BY customer, coalesce(is_primary, 0) DESC, rowid")  # fmt: skip
+    rows = conn.execute(
+        "SELECT customer, company, is_primary FROM company_links "
+        "ORDER BY customer, coalesce(is_primary, 0) DESC, rowid"
+    )
     for customer, company, primary in rows:
         element: dict[str, Any] = {"Code": company}
         if primary is not None:

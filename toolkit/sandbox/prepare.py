@@ -58,16 +58,23 @@ class Prepared:
 def written_members(entity: Entity, header: Header) -> list[Member]:
     """Keys, plus every member whose enabling field is listed (or that needs none)."""
     return [
-        m for m in members(entity)
+        m
+        for m in members(entity)
         if m.is_key or m.enabled_by is None or m.enabled_by[1] in header.listed(m.enabled_by[0])
-    ]  # fmt: skip
+    ]
 
 
 def prepare(entity: Entity, header: Header, items: Sequence[Any]) -> Prepared:
     """Validate and convert the items of a flat entity; the last item wins for a repeated key."""
-    errors = [] if set(map(type, items)) <= {dict} else [
-        (i + 1, f"item {i + 1} is not a JSON object")
-        for i, it in enumerate(items) if not isinstance(it, dict)]  # fmt: skip
+    errors = (
+        []
+        if set(map(type, items)) <= {dict}
+        else [
+            (i + 1, f"item {i + 1} is not a JSON object")
+            for i, it in enumerate(items)
+            if not isinstance(it, dict)
+        ]
+    )
     if errors:
         return Prepared(entity, header, len(items), errors=errors)
     cols = written_members(entity, header)
@@ -82,8 +89,16 @@ def prepare(entity: Entity, header: Header, items: Sequence[Any]) -> Prepared:
         keep = sorted(latest.values())
         data = [[column[i] for i in keep] for column in data]
         numbers = [i + 1 for i in keep]
-    return Prepared(entity, header, len(items), names, data, list(numbers), sorted(errors),
-                    nested=tuple(n.name for n, _ in nests))  # fmt: skip
+    return Prepared(
+        entity,
+        header,
+        len(items),
+        names,
+        data,
+        list(numbers),
+        sorted(errors),
+        nested=tuple(n.name for n, _ in nests),
+    )
 
 
 def _member(items: Sequence[dict[str, Any]], name: str) -> list[Any]:
@@ -95,8 +110,9 @@ def _convert(member: Member, values: list[Any], errors: list[tuple[int, str]]) -
         if member.kind == "int":  # QuantityBreak defaults to 1
             values = [1 if v is None else v for v in values]
         else:
-            errors += [(i + 1, f"item {i + 1}: missing key {member.name}")
-                       for i, v in enumerate(values) if v is None]  # fmt: skip
+            errors += [
+                (i + 1, f"item {i + 1}: missing key {member.name}") for i, v in enumerate(values) if v is None
+            ]
     if member.kind == "enum":
         assert member.enum is not None
         return _enum_column(member, member.enum, values, errors)
@@ -106,8 +122,9 @@ def _convert(member: Member, values: list[Any], errors: list[tuple[int, str]]) -
     check = _CHECKS[member.kind]
     bad = [i for i, v in enumerate(values) if v is not None and not check(v)]
     for i in bad:
-        errors.append((i + 1, f"item {i + 1}: {member.name} must be {_EXPECT[member.kind]}, "
-                              f"found {values[i]!r}"))  # fmt: skip
+        errors.append(
+            (i + 1, f"item {i + 1}: {member.name} must be {_EXPECT[member.kind]}, found {values[i]!r}")
+        )
     if member.kind == "date":
         return [v[:10] if isinstance(v, str) else v for v in values]
     if member.kind == "int":
@@ -115,8 +132,9 @@ def _convert(member: Member, values: list[Any], errors: list[tuple[int, str]]) -
     return values
 
 
-def _enum_column(member: Member, enum: type[IntEnum], values: list[Any],
-                 errors: list[tuple[int, str]]) -> list[Any]:  # fmt: skip
+def _enum_column(
+    member: Member, enum: type[IntEnum], values: list[Any], errors: list[tuple[int, str]]
+) -> list[Any]:
     lookup = enum_lookup(enum)
     out = []
     for i, v in enumerate(values):
@@ -136,8 +154,9 @@ def enum_lookup(enum: type[IntEnum]) -> dict[Any, int]:
     return table
 
 
-def _nested_column(nest: Nested, subs: frozenset[str], values: list[Any],
-                   errors: list[tuple[int, str]]) -> list[str | None]:  # fmt: skip
+def _nested_column(
+    nest: Nested, subs: frozenset[str], values: list[Any], errors: list[tuple[int, str]]
+) -> list[str | None]:
     out: list[str | None] = []
     for i, v in enumerate(values):
         if v is None:
@@ -150,8 +169,9 @@ def _nested_column(nest: Nested, subs: frozenset[str], values: list[Any],
     return out
 
 
-def _element(nest: Nested, subs: frozenset[str], element: dict[str, Any], row: int,
-             errors: list[tuple[int, str]]) -> dict[str, Any]:  # fmt: skip
+def _element(
+    nest: Nested, subs: frozenset[str], element: dict[str, Any], row: int, errors: list[tuple[int, str]]
+) -> dict[str, Any]:
     if nest.mode == "merge" and any(element.get(k) is None for k in nest.match):
         errors.append((row, f"item {row}: an element of {nest.name} has no {'/'.join(nest.match)}"))
     kept = {k: v for k, v in element.items() if v is not None and (k in nest.match or k in subs)}
@@ -174,8 +194,10 @@ def merge_elements(nest: Nested, old: list[Doc], new: list[Doc]) -> list[Doc]:
     [{'CultureCode': 'sv', 'Name': 'b', 'Title': 't'}, {'CultureCode': 'en'}]
     """
     index = {tuple(e.get(k) for k in nest.match): e for e in old}
-    merged = {tuple(e.get(k) for k in nest.match): {**index.get(tuple(e.get(k) for k in nest.match), {}), **e}
-              for e in new}  # fmt: skip
+    merged = {
+        tuple(e.get(k) for k in nest.match): {**index.get(tuple(e.get(k) for k in nest.match), {}), **e}
+        for e in new
+    }
     if nest.mode == "replace":
         return list(merged.values())
     return [merged.get(k, e) for k, e in index.items()] + [e for k, e in merged.items() if k not in index]
@@ -186,8 +208,12 @@ def _is_int(v: Any) -> bool:
 
 
 _NONE = type(None)
-_TYPES: dict[str, set[type]] = {"str": {str, _NONE}, "int": {int, _NONE}, "num": {int, float, _NONE},
-                                "bool": {bool, _NONE}}  # fmt: skip
+_TYPES: dict[str, set[type]] = {
+    "str": {str, _NONE},
+    "int": {int, _NONE},
+    "num": {int, float, _NONE},
+    "bool": {bool, _NONE},
+}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: type(v) is str,
     "int": _is_int,
@@ -197,5 +223,12 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "enum": lambda v: True,
     "any": lambda v: True,
 }
-_EXPECT = {"str": "a string", "int": "an integer", "num": "a number", "bool": "true or false",
-           "date": "a date YYYY-MM-DD", "enum": "an enum name or number", "any": "a value"}  # fmt: skip
+_EXPECT = {
+    "str": "a string",
+    "int": "an integer",
+    "num": "a number",
+    "bool": "true or false",
+    "date": "a date YYYY-MM-DD",
+    "enum": "an enum name or number",
+    "any": "a value",
+}

@@ -78,14 +78,20 @@ class Sku:
 class ProductCatalog:
     """The rows one import touches, loaded once, changed in memory, written back in bulk."""
 
-    def __init__(self, conn: sqlite3.Connection, *, codes: list[str], variant_mpns: list[str],
-                 parts: list[str]) -> None:  # fmt: skip
-        self.skus = {part: Sku((mfr, mpn), account, orjson.loads(data)) for part, mfr, mpn, account, data
-                     in _rows(conn, "SELECT part_no, mfr, mpn, account, data FROM skus WHERE part_no", parts)}
+    def __init__(
+        self, conn: sqlite3.Connection, *, codes: list[str], variant_mpns: list[str], parts: list[str]
+    ) -> None:
+        self.skus = {
+            part: Sku((mfr, mpn), account, orjson.loads(data))
+            for part, mfr, mpn, account, data in _rows(
+                conn, "SELECT part_no, mfr, mpn, account, data FROM skus WHERE part_no", parts
+            )
+        }
         mpns = variant_mpns + [s.variant[1] for s in self.skus.values()]
         rows = _rows(conn, "SELECT mfr, mpn, code, data FROM variants WHERE mpn", mpns)
         self.variants: dict[VariantKey, tuple[str, Doc]] = {
-            (mfr, mpn): (code, orjson.loads(data)) for mfr, mpn, code, data in rows}  # fmt: skip
+            (mfr, mpn): (code, orjson.loads(data)) for mfr, mpn, code, data in rows
+        }
         codes = codes + [c for c, _ in self.variants.values()]
         rows = _rows(conn, "SELECT code, data FROM products WHERE code", codes)
         self.products: dict[str, Doc] = {code: orjson.loads(data) for code, data in rows}
@@ -100,14 +106,22 @@ class ProductCatalog:
 
     def write(self, conn: sqlite3.Connection) -> None:
         dump = orjson.dumps
-        conn.executemany("INSERT OR REPLACE INTO products VALUES (?, ?)",
-                         [(k, dump(self.products[k]).decode()) for k in self.touched["products"]])
-        conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?, ?, ?)",
-                         [(*k, self.variants[k][0], dump(self.variants[k][1]).decode())
-                          for k in self.touched["variants"]])  # fmt: skip
-        conn.executemany("INSERT OR REPLACE INTO skus VALUES (?, ?, ?, ?, ?)",
-                         [(k, *s.variant, s.account, dump(s.doc).decode())
-                          for k in self.touched["skus"] for s in (self.skus[k],)])  # fmt: skip
+        conn.executemany(
+            "INSERT OR REPLACE INTO products VALUES (?, ?)",
+            [(k, dump(self.products[k]).decode()) for k in self.touched["products"]],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO variants VALUES (?, ?, ?, ?)",
+            [(*k, self.variants[k][0], dump(self.variants[k][1]).decode()) for k in self.touched["variants"]],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO skus VALUES (?, ?, ?, ?, ?)",
+            [
+                (k, *s.variant, s.account, dump(s.doc).decode())
+                for k in self.touched["skus"]
+                for s in (self.skus[k],)
+            ],
+        )
 
 
 def _rows(conn: sqlite3.Connection, select: str, keys: list[str]) -> list[tuple[Any, ...]]:
@@ -127,9 +141,12 @@ def read_products(conn: sqlite3.Connection) -> list[Doc]:
     variants: dict[str, list[Doc]] = {}
     for mfr, mpn, code, data in conn.execute("SELECT mfr, mpn, code, data FROM variants ORDER BY mfr, mpn"):
         variants.setdefault(code, []).append(
-            {"ManufacturerPartNo": mpn, **orjson.loads(data), "Skus": skus.get((mfr, mpn), [])})
-    return [{"Code": code, **orjson.loads(data), "Variants": variants.get(code, [])}
-            for code, data in conn.execute("SELECT code, data FROM products ORDER BY code")]  # fmt: skip
+            {"ManufacturerPartNo": mpn, **orjson.loads(data), "Skus": skus.get((mfr, mpn), [])}
+        )
+    return [
+        {"Code": code, **orjson.loads(data), "Variants": variants.get(code, [])}
+        for code, data in conn.execute("SELECT code, data FROM products ORDER BY code")
+    ]
 
 
 def _sku_out(part: str, doc: Doc) -> Doc:

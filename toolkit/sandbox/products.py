@@ -44,12 +44,23 @@ __all__ = ["SCHEMA", "apply_products", "effective_lists", "migrate", "prepare_pr
 
 Doc = dict[str, Any]
 _SKU_ENUMS: dict[str, type[IntEnum]] = {
-    "Status": SkuStatus, "Type": SkuType, "UnitOfMeasurementType": UnitMeasurementType,
-}  # fmt: skip
+    "Status": SkuStatus,
+    "Type": SkuType,
+    "UnitOfMeasurementType": UnitMeasurementType,
+}
 _MEMBER_OF = {"VatRate": "VatRates", "Assortment": "AssortmentCode"}
 _NOT_MEMBERS = {"Variants", "Cultures", "Skus", "PartNoCreateWhenMissing", "CultureCode", "StandardPrice"}
-_PRICE_MEMBERS = {"PriceSale", "CostPurchase", "CostUnit", "PriceRecommended", "PricePrevious",
-                  "PriceCatalog", "IsPriceDiscountable", "IsActive", "PriceRule"}  # fmt: skip
+_PRICE_MEMBERS = {
+    "PriceSale",
+    "CostPurchase",
+    "CostUnit",
+    "PriceRecommended",
+    "PricePrevious",
+    "PriceCatalog",
+    "IsPriceDiscountable",
+    "IsActive",
+    "PriceRule",
+}
 _INACTIVE = int(SkuStatus["Inactive"])
 _CULTURES = Nested("Cultures", ("CultureCode",), None, None)
 
@@ -74,8 +85,9 @@ def prepare_products(entity: Entity, header: Header, items: Sequence[Any]) -> Pr
             errors.append((i, f"item {i} is not a JSON object"))
             continue
         out.append(_check_product(item, i, errors))
-    return Prepared(entity, header, len(items), row_numbers=list(range(1, len(items) + 1)),
-                    errors=errors, items=out)  # fmt: skip
+    return Prepared(
+        entity, header, len(items), row_numbers=list(range(1, len(items) + 1)), errors=errors, items=out
+    )
 
 
 def _check_product(item: Doc, row: int, errors: list[tuple[int, str]]) -> Doc:
@@ -100,8 +112,13 @@ def _check_sku(sku: Any, row: int, errors: list[tuple[int, str]]) -> Doc:
     out = dict(sku)
     price = out.get("StandardPrice")
     if price is not None and not isinstance(price, dict):
-        errors.append((row, f"item {row}: SKU {sku['PartNo']!r} StandardPrice must be a SkuPriceList object "
-                            f"such as {{\"PriceSale\": 99.5}}, found {price!r}"))  # fmt: skip
+        errors.append(
+            (
+                row,
+                f"item {row}: SKU {sku['PartNo']!r} StandardPrice must be a SkuPriceList object "
+                f'such as {{"PriceSale": 99.5}}, found {price!r}',
+            )
+        )
     for name, enum in _SKU_ENUMS.items():
         raw = out.get(name)
         if raw is None:
@@ -141,10 +158,12 @@ class _Run:
 
 def _load(conn: sqlite3.Connection, items: list[Doc]) -> ProductCatalog:
     variants = [v for it in items for v in it.get("Variants") or []]
-    return ProductCatalog(conn, codes=[it["Code"] for it in items if it.get("Code")],
-                          variant_mpns=[v["ManufacturerPartNo"] for v in variants],
-                          parts=[s["PartNo"] for v in variants for s in v.get("Skus") or [] if s],
-                          )  # fmt: skip
+    return ProductCatalog(
+        conn,
+        codes=[it["Code"] for it in items if it.get("Code")],
+        variant_mpns=[v["ManufacturerPartNo"] for v in variants],
+        parts=[s["PartNo"] for v in variants for s in v.get("Skus") or [] if s],
+    )
 
 
 def _code_of(cat: ProductCatalog, item: Doc) -> str | None:
@@ -185,8 +204,12 @@ def _write_cultures(doc: Doc, src: Doc, fields: frozenset[str], is_new: bool) ->
 def apply_products(conn: sqlite3.Connection, prepared: Prepared, log: Log) -> Counts:
     """Apply product items inside the caller's transaction; true counts of rows written."""
     items = prepared.items or []
-    run = _Run(_load(conn, items), effective_lists(prepared.entity, prepared.header, log),
-               prepared.header.account_id, log)  # fmt: skip
+    run = _Run(
+        _load(conn, items),
+        effective_lists(prepared.entity, prepared.header, log),
+        prepared.header.account_id,
+        log,
+    )
     for row, item in enumerate(items, start=1):
         run.row = row
         code = _code_of(run.cat, item)
@@ -223,16 +246,18 @@ def _apply_product(run: _Run, code: str, item: Doc) -> None:
     elif item.get("Variants"):
         run.ignore("Variants", "ProductFieldsThatAreSet does not list Variants")
         for variant in item["Variants"]:
-            _keep_skus(run, (mfr, variant["ManufacturerPartNo"]), variant, "ProductFieldsThatAreSet",
-                       "Variants")  # fmt: skip
+            _keep_skus(
+                run, (mfr, variant["ManufacturerPartNo"]), variant, "ProductFieldsThatAreSet", "Variants"
+            )
 
 
 def _apply_variant(run: _Run, code: str, key: VariantKey, variant: Doc) -> None:
     is_new = key not in run.cat.variants
     old_code, doc = run.cat.variants.get(key, (code, {}))
     if old_code != code:
-        run.log(1, f"row {run.row}: variant {_name(key)} moved from product {old_code!r} to {code!r}",
-                run.row)  # fmt: skip
+        run.log(
+            1, f"row {run.row}: variant {_name(key)} moved from product {old_code!r} to {code!r}", run.row
+        )
     run.cat.variants[key] = (code, doc)
     vf = run.lists["VariantFieldsThatAreSet"]
     _write_members(doc, variant, vf - {"ManufacturerPartNo"}, is_new)
@@ -255,9 +280,12 @@ def _keep_skus(run: _Run, key: VariantKey, variant: Doc, parent: str, flag: str)
     for sku in variant.get("Skus") or []:
         stored = run.cat.skus.get(sku.get("PartNo")) if sku else None
         if stored is not None and stored.variant != key:
-            run.log(2, f"row {run.row}: SKU {sku['PartNo']!r} not moved to variant {_name(key)}: {parent} "
-                       f"does not list {flag}; it stays under variant {_name(stored.variant)}",
-                    run.row)  # fmt: skip
+            run.log(
+                2,
+                f"row {run.row}: SKU {sku['PartNo']!r} not moved to variant {_name(key)}: {parent} "
+                f"does not list {flag}; it stays under variant {_name(stored.variant)}",
+                run.row,
+            )
 
 
 def _apply_sku(run: _Run, key: VariantKey, sku: Doc) -> None:
@@ -267,8 +295,11 @@ def _apply_sku(run: _Run, key: VariantKey, sku: Doc) -> None:
     if stored is None:
         stored = run.cat.skus[part] = Sku(key, run.account, {})
     elif stored.variant != key:
-        run.log(1, f"row {run.row}: SKU {part!r} moved from variant {_name(stored.variant)} to "
-                   f"{_name(key)}", run.row)  # fmt: skip
+        run.log(
+            1,
+            f"row {run.row}: SKU {part!r} moved from variant {_name(stored.variant)} to {_name(key)}",
+            run.row,
+        )
         stored.variant = key
     sf = run.lists["SkuFieldsThatAreSet"]
     _write_members(stored.doc, sku, sf, is_new)
@@ -299,13 +330,20 @@ def _name(key: VariantKey) -> str:
 
 
 def _inactivate_missing(conn: sqlite3.Connection, seen: list[str], account: int, log: Log) -> int:
-    missing = ("part_no NOT IN (SELECT value FROM json_each(?)) "
-               "AND coalesce(json_extract(data, '$.Status'), 0) != ?")  # fmt: skip
+    missing = (
+        "part_no NOT IN (SELECT value FROM json_each(?)) AND coalesce(json_extract(data, '$.Status'), 0) != ?"
+    )
     args = (orjson.dumps(seen).decode(), _INACTIVE)
-    n = conn.execute(f"UPDATE skus SET data = json_set(data, '$.Status', ?) WHERE {missing} "
-                     "AND (account = ? OR account IS NULL)",
-                     (_INACTIVE, *args, account)).rowcount  # fmt: skip
+    n = conn.execute(
+        f"UPDATE skus SET data = json_set(data, '$.Status', ?) WHERE {missing} "
+        "AND (account = ? OR account IS NULL)",
+        (_INACTIVE, *args, account),
+    ).rowcount
     others = conn.execute(f"SELECT count(*) FROM skus WHERE {missing} AND account != ?", (*args, account))
-    log(1, f"FullFile: {n} SKUs of account {account} missing from the import set to Status Inactive (5); "
-           f"{others.fetchone()[0]} SKUs created by other accounts left alone", None)  # fmt: skip
+    log(
+        1,
+        f"FullFile: {n} SKUs of account {account} missing from the import set to Status Inactive (5); "
+        f"{others.fetchone()[0]} SKUs created by other accounts left alone",
+        None,
+    )
     return n

@@ -29,22 +29,30 @@ _STARTUP_SECONDS = 20.0
 class SandboxServer:
     """A running sandbox: where it is, how to log in, and direct access to its admin side."""
 
-    def __init__(self, *, base_url: str, ca_bundle: Path | None, client_id: str, client_secret: str,
-                 sandbox: Sandbox) -> None:  # fmt: skip
+    def __init__(
+        self, *, base_url: str, ca_bundle: Path | None, client_id: str, client_secret: str, sandbox: Sandbox
+    ) -> None:
         self.base_url, self.ca_bundle, self.client_id = base_url, ca_bundle, client_id
         self.client_secret = client_secret
         self._sandbox = sandbox
 
     def __repr__(self) -> str:
-        return (f"SandboxServer(base_url={self.base_url!r}, ca_bundle={self.ca_bundle!r}, "
-                f"client_id={self.client_id!r}, client_secret='**********')")  # fmt: skip
+        return (
+            f"SandboxServer(base_url={self.base_url!r}, ca_bundle={self.ca_bundle!r}, "
+            f"client_id={self.client_id!r}, client_secret='**********')"
+        )
 
     def profile(self, name: str = "sandbox", **overrides: Any) -> Profile:
         """A settings profile pointing at this sandbox (scope ``sandbox``)."""
         values: dict[str, Any] = {
-            "name": name, "base_url": self.base_url, "client_id": self.client_id, "scope": "sandbox",
-            "client_secret": Secret(self.client_secret), "ca_bundle": self.ca_bundle, "source": "sandbox",
-        }  # fmt: skip
+            "name": name,
+            "base_url": self.base_url,
+            "client_id": self.client_id,
+            "scope": "sandbox",
+            "client_secret": Secret(self.client_secret),
+            "ca_bundle": self.ca_bundle,
+            "source": "sandbox",
+        }
         return Profile(**{**values, **overrides})
 
     def environ(self, profile: str = "sandbox") -> dict[str, str]:
@@ -109,8 +117,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        msg = (f"sandbox: cannot listen on {host}:{port} ({exc.strerror or exc}); is another sandbox "
-               "running there? choose another --port")  # fmt: skip
+        msg = (
+            f"sandbox: cannot listen on {host}:{port} ({exc.strerror or exc}); is another sandbox "
+            "running there? choose another --port"
+        )
         raise ConfigError(msg) from None
     return sock
 
@@ -133,8 +143,9 @@ def _url(host: str, sock: socket.socket, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def _prepare(stack: ExitStack, *, tls: bool, state: str | Path | None, host: str, port: int,
-             allow_remote: bool) -> tuple[socket.socket, Certificates | None]:  # fmt: skip
+def _prepare(
+    stack: ExitStack, *, tls: bool, state: str | Path | None, host: str, port: int, allow_remote: bool
+) -> tuple[socket.socket, Certificates | None]:
     _check_host(host, allow_remote)
     certs = None
     if tls:
@@ -148,22 +159,39 @@ def _prepare(stack: ExitStack, *, tls: bool, state: str | Path | None, host: str
 def _server(sandbox: Sandbox, certs: Certificates | None, *, quiet: bool) -> uvicorn.Server:
     app = build_app(sandbox)
     config = uvicorn.Config(
-        app, http="h11", loop="asyncio", ws="none", lifespan="on", timeout_graceful_shutdown=1,
-        log_level="warning" if quiet else "info", access_log=not quiet,
+        app,
+        http="h11",
+        loop="asyncio",
+        ws="none",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
         ssl_certfile=str(certs.certfile) if certs else None,
         ssl_keyfile=str(certs.keyfile) if certs else None,
-    )  # fmt: skip
+    )
     server = uvicorn.Server(config)
     app.state.drop_connection = _dropper(server)
     return server
 
 
 @contextmanager
-def serve(*, tls: bool = False, rate_limit: int = 60, rate_window: float = 60.0, token_ttl: int = 3600,
-          job_delay: float = 0.0, client_id: str = "sandbox", client_secret: str | None = None,
-          state: str | Path | None = None, seed: int | None = None,
-          faults: Mapping[str, Any] | None = None, host: str = "127.0.0.1", port: int = 0,
-          allow_remote: bool = False) -> Iterator[SandboxServer]:  # fmt: skip
+def serve(
+    *,
+    tls: bool = False,
+    rate_limit: int = 60,
+    rate_window: float = 60.0,
+    token_ttl: int = 3600,
+    job_delay: float = 0.0,
+    client_id: str = "sandbox",
+    client_secret: str | None = None,
+    state: str | Path | None = None,
+    seed: int | None = None,
+    faults: Mapping[str, Any] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_remote: bool = False,
+) -> Iterator[SandboxServer]:
     """Run a sandbox on a free loopback port in a background thread, for tests and notebooks.
 
     Examples
@@ -180,17 +208,27 @@ def serve(*, tls: bool = False, rate_limit: int = 60, rate_window: float = 60.0,
     secret = client_secret or secrets.token_urlsafe(24)
     with ExitStack() as stack:
         sock, certs = _prepare(stack, tls=tls, state=state, host=host, port=port, allow_remote=allow_remote)
-        sandbox = Sandbox(client_id=client_id, client_secret=secret, state=state,
-                          options=Options(rate_limit, rate_window, token_ttl, job_delay),
-                          faults=_fault_spec(faults, seed))  # fmt: skip
+        sandbox = Sandbox(
+            client_id=client_id,
+            client_secret=secret,
+            state=state,
+            options=Options(rate_limit, rate_window, token_ttl, job_delay),
+            faults=_fault_spec(faults, seed),
+        )
         server = _server(sandbox, certs, quiet=True)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox-http",
-                                  daemon=True)  # fmt: skip
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="sandbox-http", daemon=True
+        )
         thread.start()
         stack.callback(_stop, server, thread)
         _wait_started(server, thread)
-        yield SandboxServer(base_url=_url(host, sock, tls), ca_bundle=certs.ca_bundle if certs else None,
-                            client_id=client_id, client_secret=secret, sandbox=sandbox)  # fmt: skip
+        yield SandboxServer(
+            base_url=_url(host, sock, tls),
+            ca_bundle=certs.ca_bundle if certs else None,
+            client_id=client_id,
+            client_secret=secret,
+            sandbox=sandbox,
+        )
 
 
 def _fault_spec(faults: Mapping[str, Any] | None, seed: int | None) -> dict[str, Any]:
@@ -211,11 +249,22 @@ def _stop(server: uvicorn.Server, thread: threading.Thread) -> None:
     thread.join(timeout=30)
 
 
-def run_server(*, host: str = "127.0.0.1", port: int = 8765, state: str | Path | None = None,
-               tls: bool = False, rate_limit: int = 60, token_ttl: int = 3600, job_delay: float = 0.0,
-               client_id: str = "sandbox", client_secret: str | None = None, allow_remote: bool = False,
-               rate_window: float = 60.0, seed: int | None = None,
-               echo: Callable[[str], None] | None = None) -> None:  # fmt: skip
+def run_server(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    state: str | Path | None = None,
+    tls: bool = False,
+    rate_limit: int = 60,
+    token_ttl: int = 3600,
+    job_delay: float = 0.0,
+    client_id: str = "sandbox",
+    client_secret: str | None = None,
+    allow_remote: bool = False,
+    rate_window: float = 60.0,
+    seed: int | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> None:
     """Serve a sandbox in the foreground until interrupted (``norce-feeds sandbox``).
 
     Prints the base URL on the first line, the CA bundle path on the second (with ``tls``). Without
@@ -225,9 +274,13 @@ def run_server(*, host: str = "127.0.0.1", port: int = 8765, state: str | Path |
     with ExitStack() as stack:
         sock, certs = _prepare(stack, tls=tls, state=state, host=host, port=port, allow_remote=allow_remote)
         secret = client_secret or secrets.token_urlsafe(24)
-        sandbox = Sandbox(client_id=client_id, client_secret=secret, state=state,
-                          options=Options(rate_limit, rate_window, token_ttl, job_delay),
-                          faults={"seed": seed} if seed is not None else None)  # fmt: skip
+        sandbox = Sandbox(
+            client_id=client_id,
+            client_secret=secret,
+            state=state,
+            options=Options(rate_limit, rate_window, token_ttl, job_delay),
+            faults={"seed": seed} if seed is not None else None,
+        )
         echo(_url(host, sock, tls))
         if certs:
             echo(f"CA bundle: {certs.ca_bundle}")

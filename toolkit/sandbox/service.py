@@ -56,9 +56,15 @@ class Options:
 class Sandbox:
     """One sandbox: catalog, jobs, worker, tokens, limits and faults. Thread-safe."""
 
-    def __init__(self, *, client_id: str, client_secret: str, state: str | Path | None = None,
-                 options: Options | None = None,
-                 faults: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        state: str | Path | None = None,
+        options: Options | None = None,
+        faults: Mapping[str, Any] | None = None,
+    ) -> None:
         self.client_id, self._secret = client_id, client_secret
         self.clock = Clock()
         self.store = Store(state, clock=self.clock.now)
@@ -74,8 +80,9 @@ class Sandbox:
     def _apply_options(self, options: Options) -> None:
         self.options = options
         self.limiter = SlidingWindow(limit=options.rate_limit, window=options.rate_window, clock=self.clock)
-        self.token_limiter = TokenBucket(per_minute=options.token_per_minute, burst=options.token_burst,
-                                         clock=self.clock)  # fmt: skip
+        self.token_limiter = TokenBucket(
+            per_minute=options.token_per_minute, burst=options.token_burst, clock=self.clock
+        )
 
     def start(self) -> None:
         self.worker.start()
@@ -97,8 +104,12 @@ class Sandbox:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._tokens[token] = (self.client_id, self.clock.now() + self.options.token_ttl)
-        return {"access_token": token, "expires_in": self.options.token_ttl, "token_type": "Bearer",
-                "scope": form.get("scope", "")}  # fmt: skip
+        return {
+            "access_token": token,
+            "expires_in": self.options.token_ttl,
+            "token_type": "Bearer",
+            "scope": form.get("scope", ""),
+        }
 
     def client_of(self, authorization: str | None) -> str | None:
         """The client a bearer token belongs to, or None when missing, unknown or expired."""
@@ -118,12 +129,21 @@ class Sandbox:
         return entry[0]
 
     def check_rate(self, key: str) -> None:
-        _retry(self.limiter.hit(key), f"rate limit: {self.options.rate_limit} requests per "
-                                      f"{self.options.rate_window:g} s per client")  # fmt: skip
+        _retry(
+            self.limiter.hit(key),
+            f"rate limit: {self.options.rate_limit} requests per {self.options.rate_window:g} s per client",
+        )
 
     # --- imports and jobs ----------------------------------------------------------------------
-    def submit(self, entity_name: str, header_text: str | None, body: bytes, *,
-               fail_job: bool = False, restarted_from: int | None = None) -> dict[str, Any]:  # fmt: skip
+    def submit(
+        self,
+        entity_name: str,
+        header_text: str | None,
+        body: bytes,
+        *,
+        fail_job: bool = False,
+        restarted_from: int | None = None,
+    ) -> dict[str, Any]:
         """Check and queue one import; the JobResponse of the contract."""
         entity = ENTITIES[entity_name]
         header = parse_header(entity, header_text)
@@ -138,19 +158,27 @@ class Sandbox:
         prepared = prepare_import(entity, header, items)
         with self.store.transaction():
             job_id = self.store.jobs.create(
-                entity=entity.name, endpoint=entity.endpoint, header=header_text or "", payload=body,
-                totals=len(items), errors=prepared.errors, fail_injected=fail_job,
+                entity=entity.name,
+                endpoint=entity.endpoint,
+                header=header_text or "",
+                payload=body,
+                totals=len(items),
+                errors=prepared.errors,
+                fail_injected=fail_job,
                 restarted_from=restarted_from,
-            )  # fmt: skip
+            )
         self.worker.enqueue(job_id, prepared)
         failed = sorted({r for r, _ in prepared.errors})
         return {
             "StatusCode": "Ok" if not failed else "ValidationFailed",
             "Description": f"job {job_id} queued: {len(items)} {entity.item} items",
             "JobId": str(job_id),
-            "ValidationSummary": {"NrOfItemsInTotal": len(items), "NrOfValidationFailures": len(failed),
-                                  "Messages": [m for _, m in prepared.errors[:_MAX_MESSAGES]]},
-        }  # fmt: skip
+            "ValidationSummary": {
+                "NrOfItemsInTotal": len(items),
+                "NrOfValidationFailures": len(failed),
+                "Messages": [m for _, m in prepared.errors[:_MAX_MESSAGES]],
+            },
+        }
 
     def job(self, job_id: int) -> dict[str, Any]:
         with self.store.lock:
@@ -180,10 +208,14 @@ class Sandbox:
             raise RequestError(400, msg)
         age = self.clock.now() - record.start
         if age > RESTART_DAYS * 86400:
-            raise RequestError(400, f"job {job_id} started {age / 86400:.1f} days ago; its payload is kept "
-                                    f"{RESTART_DAYS} days, so it can no longer be restarted")  # fmt: skip
-        return self.submit(record.entity, record.header, record.payload, fail_job=fail_job,
-                           restarted_from=job_id)  # fmt: skip
+            raise RequestError(
+                400,
+                f"job {job_id} started {age / 86400:.1f} days ago; its payload is kept "
+                f"{RESTART_DAYS} days, so it can no longer be restarted",
+            )
+        return self.submit(
+            record.entity, record.header, record.payload, fail_job=fail_job, restarted_from=job_id
+        )
 
     # --- admin ---------------------------------------------------------------------------------
     def record(self, method: str, path: str, status: str) -> None:
@@ -198,8 +230,14 @@ class Sandbox:
         with self.store.lock:
             jobs = self.store.jobs.by_status()
         faults = Counter(f["fault"] for f in self.faults.describe()["injected"])
-        return {"requests": requests, "jobs": jobs, "items": self.store.counts(), "faults": dict(faults),
-                "clock": format_time(self.clock.now()), "settings": asdict(self.options)}  # fmt: skip
+        return {
+            "requests": requests,
+            "jobs": jobs,
+            "items": self.store.counts(),
+            "faults": dict(faults),
+            "clock": format_time(self.clock.now()),
+            "settings": asdict(self.options),
+        }
 
     def reset(self) -> None:
         """Empty catalog, jobs and stats; restore settings, faults, limits and the clock."""
@@ -245,12 +283,20 @@ def _check_contract(endpoint: str, item: str, header_text: str | None, items: li
     if not violations:
         return
     failed = failed_items(violations, len(items))
-    description = (f"{len(violations)} contract violation(s) in {failed} of {len(items)} {item} items; "
-                   f"no job was created. First: {violations[0]}")  # fmt: skip
-    summary = {"NrOfItemsInTotal": len(items), "NrOfValidationFailures": failed,
-               "Messages": [str(v) for v in violations[:_MAX_MESSAGES]]}  # fmt: skip
-    body: dict[str, object] = {"StatusCode": "ValidationFailed", "Description": description,
-                               "ValidationSummary": summary}  # fmt: skip
+    description = (
+        f"{len(violations)} contract violation(s) in {failed} of {len(items)} {item} items; "
+        f"no job was created. First: {violations[0]}"
+    )
+    summary = {
+        "NrOfItemsInTotal": len(items),
+        "NrOfValidationFailures": failed,
+        "Messages": [str(v) for v in violations[:_MAX_MESSAGES]],
+    }
+    body: dict[str, object] = {
+        "StatusCode": "ValidationFailed",
+        "Description": description,
+        "ValidationSummary": summary,
+    }
     raise RequestError(400, description, body=body)
 
 

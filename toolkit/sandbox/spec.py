@@ -33,8 +33,10 @@ from toolkit.entities import (
 )
 
 Kind = Literal["str", "int", "num", "bool", "date", "enum", "any"]
-_EXTRA_MEMBERS = {"products": ("IgnoreSkuPriceListFieldsWhenEmpty",),
-                  "sku_prices": ("IgnoreSkuPriceListFieldsWhenEmpty",)}  # fmt: skip
+_EXTRA_MEMBERS = {
+    "products": ("IgnoreSkuPriceListFieldsWhenEmpty",),
+    "sku_prices": ("IgnoreSkuPriceListFieldsWhenEmpty",),
+}
 
 
 class RequestError(Exception):
@@ -44,8 +46,14 @@ class RequestError(Exception):
     the JobResponse of an import refused for contract violations.
     """
 
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
-                 body: dict[str, object] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.headers, self.body = status, message, headers or {}, body
 
@@ -139,8 +147,9 @@ def _field_names(entity: Entity, member: str, values: object) -> frozenset[str] 
 
 
 def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", type(None): "null",
-            bool: "a boolean"}.get(type(value), "a number")  # fmt: skip
+    return {dict: "an object", list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
 
 
 def _dtype_kind(dtype: pl.DataType) -> Kind:
@@ -177,21 +186,48 @@ def members(entity: Entity) -> tuple[Member, ...]:
 def nested(entity: Entity) -> tuple[Nested, ...]:
     """The nested lists a flat entity stores (as JSON, one column each)."""
     if entity.name == "relations":
-        return (Nested("Cultures", ("CultureCode",), ("RelationFieldsThatAreSet", "Cultures"),
-                       "RelationCultureFieldsThatAreSet"),)  # fmt: skip
+        return (
+            Nested(
+                "Cultures",
+                ("CultureCode",),
+                ("RelationFieldsThatAreSet", "Cultures"),
+                "RelationCultureFieldsThatAreSet",
+            ),
+        )
     if entity.name == "price_lists":
-        return (Nested("Warehouses", ("Code",), ("PriceListFieldsThatAreSet", "Warehouses"),
-                       "WarehouseFieldsThatAreSet", mode="replace"),)  # fmt: skip
+        return (
+            Nested(
+                "Warehouses",
+                ("Code",),
+                ("PriceListFieldsThatAreSet", "Warehouses"),
+                "WarehouseFieldsThatAreSet",
+                mode="replace",
+            ),
+        )
     if entity.name == "customers":
-        return (Nested("Companies", ("Code",), ("CustomerFieldsThatAreSet", "Companies"), None,
-                       always=("Id", "OrganizationNo", "Name", "IsPrimary"), mode="replace"),)  # fmt: skip
+        return (
+            Nested(
+                "Companies",
+                ("Code",),
+                ("CustomerFieldsThatAreSet", "Companies"),
+                None,
+                always=("Id", "OrganizationNo", "Name", "IsPrimary"),
+                mode="replace",
+            ),
+        )
     if entity.name == "supplier_products":
         return (
-            Nested("OnHand", ("WarehouseCode", "LocationCode"), None, "OnhandFieldsThatAreSet",
-                   always=("Name",)),
-            Nested("PriceList", ("PriceListCode",), None, "PriceFieldsThatAreSet",
-                   always=("CurrencyCode", "QtyBreak")),
-        )  # fmt: skip
+            Nested(
+                "OnHand", ("WarehouseCode", "LocationCode"), None, "OnhandFieldsThatAreSet", always=("Name",)
+            ),
+            Nested(
+                "PriceList",
+                ("PriceListCode",),
+                None,
+                "PriceFieldsThatAreSet",
+                always=("CurrencyCode", "QtyBreak"),
+            ),
+        )
     return ()
 
 

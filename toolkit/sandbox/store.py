@@ -55,8 +55,9 @@ class Store:
     def __init__(self, path: str | Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path) if path else None
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
-                                    isolation_level=None)  # fmt: skip
+        self.conn = sqlite3.connect(
+            str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
+        )
         if self.path:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")

@@ -40,8 +40,9 @@ ELEMENTS: dict[str, tuple[tuple[str, ...], str]] = {
 Element = dict[str, Any]
 
 
-def settle(rule: tuple[tuple[str, ...], str], stored: list[Element], sent: list[Element],
-           *, scope: set[Any] | None) -> tuple[list[Element], int]:  # fmt: skip
+def settle(
+    rule: tuple[tuple[str, ...], str], stored: list[Element], sent: list[Element], *, scope: set[Any] | None
+) -> tuple[list[Element], int]:
     """Mark the stored (already merged) elements active or inactive; the count deactivated."""
     match, member = rule
     sent_keys = {tuple(e.get(k) for k in match): e for e in sent}
@@ -74,10 +75,15 @@ def apply_elements(conn: sqlite3.Connection, prepared: Prepared, sent: Sent, log
     """After the upsert: settle the elements of the imported products; the count deactivated."""
     total = 0
     for name, by_key in sent.items():
-        scope = {e.get(ELEMENTS[name][1]) for es in by_key.values() for e in es} \
-            if prepared.header.full_file else None  # fmt: skip
-        rows = conn.execute(f'SELECT SupplierPartNo, "{name}" FROM {ENTITY} WHERE SupplierPartNo IN '
-                            "(SELECT SupplierPartNo FROM _in)").fetchall()  # fmt: skip
+        scope = (
+            {e.get(ELEMENTS[name][1]) for es in by_key.values() for e in es}
+            if prepared.header.full_file
+            else None
+        )
+        rows = conn.execute(
+            f'SELECT SupplierPartNo, "{name}" FROM {ENTITY} WHERE SupplierPartNo IN '
+            "(SELECT SupplierPartNo FROM _in)"
+        ).fetchall()
         updates = []
         for key, old in rows:
             stored = orjson.loads(old) if old else []
@@ -86,8 +92,12 @@ def apply_elements(conn: sqlite3.Connection, prepared: Prepared, sent: Sent, log
             updates.append((orjson.dumps(out).decode(), key))
         conn.executemany(f'UPDATE {ENTITY} SET "{name}" = ? WHERE SupplierPartNo = ?', updates)
     if prepared.header.full_file:
-        log(1, f"FullFile: {total} OnHand/PriceList elements of warehouses or price lists in the import "
-               "but not on their product deactivated", None)  # fmt: skip
+        log(
+            1,
+            f"FullFile: {total} OnHand/PriceList elements of warehouses or price lists in the import "
+            "but not on their product deactivated",
+            None,
+        )
     return total
 
 

@@ -30,8 +30,9 @@ def write_certificates(directory: Path) -> Certificates:
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="norce-toolkit sandbox")
     cert = ca.issue_cert("127.0.0.1", "::1", "localhost")
-    files = Certificates(directory / "sandbox-cert.pem", directory / "sandbox-key.pem",
-                         directory / "sandbox-ca.pem")  # fmt: skip
+    files = Certificates(
+        directory / "sandbox-cert.pem", directory / "sandbox-key.pem", directory / "sandbox-ca.pem"
+    )
     files.certfile.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
     cert.private_key_pem.write_to_path(str(files.keyfile))
     files.keyfile.chmod(0o600)

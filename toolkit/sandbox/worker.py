@@ -110,11 +110,18 @@ class JobWorker:
             if self._store.jobs.get(job.id) is None:  # the sandbox was reset meanwhile
                 return
             counts = self._store.apply(prepared, lambda s, m, r: entries.append((s, m, r)))
-            entries.append((1, f"{prepared.total} items: {counts.inserts} inserted, "
-                               f"{counts.updates} updated, {counts.fail} failed", None))  # fmt: skip
+            entries.append(
+                (
+                    1,
+                    f"{prepared.total} items: {counts.inserts} inserted, "
+                    f"{counts.updates} updated, {counts.fail} failed",
+                    None,
+                )
+            )
             self._store.jobs.log_many(job.id, entries)
-            self._store.jobs.set_status(job.id, SUCCEEDED, inserts=counts.inserts,
-                                        updates=counts.updates, fail=counts.fail)  # fmt: skip
+            self._store.jobs.set_status(
+                job.id, SUCCEEDED, inserts=counts.inserts, updates=counts.updates, fail=counts.fail
+            )
 
     def _status(self, job_id: int, status: int) -> None:
         with self._store.transaction():
