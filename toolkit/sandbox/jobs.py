@@ -1,7 +1,8 @@
 """Jobs and job logs in SQLite, rendered as the contract's JobDto and JobLogDto.
 
 Statuses (contract): 6 Queued -> 5 Validating -> 1 Initialized -> 2 Succeeded | 3 Failed |
-4 Validation failed. Times come from the sandbox's injectable clock.
+4 Validation failed. Times come from the sandbox's injectable clock: ``start`` is when a job left the
+queue (its creation until then), so Start - queued is its lead time and RunTime = Stop - Start.
 
 Examples
 --------
@@ -168,6 +169,15 @@ class Jobs:
             (status, inserts, updates, fail, stop, now, job_id),
         )
         self.log(job_id, 1, JobStatus(status).name)
+
+    def begin(self, job_id: int) -> None:
+        """The job leaves the queue: Validating, and its Start is now (Queued until then)."""
+        now = self._now()
+        self._conn.execute(
+            "UPDATE jobs SET status = ?, start = ?, last_updated = ? WHERE id = ?",
+            (VALIDATING, now, now, job_id),
+        )
+        self.log(job_id, 1, JobStatus(VALIDATING).name)
 
     def log(self, job_id: int, severity: int, message: str, row: int | None = None) -> None:
         self._conn.execute(

@@ -79,7 +79,8 @@ class SandboxServer:
         return self._sandbox.set_faults(spec)
 
     def configure(self, **settings: Any) -> dict[str, Any]:
-        """Change rate_limit, rate_window, token_ttl, job_delay, token_per_minute or token_burst."""
+        """Change rate_limit, rate_window, token_ttl, job_delay, token_per_minute, token_burst or the
+        jobs' run time (run_time_scale, run_time_base, run_time_per_item, run_time_jitter, run_time_seed)."""
         return self._sandbox.configure(settings)
 
     def advance_clock(self, seconds: float) -> str:

@@ -31,6 +31,7 @@ from toolkit.sandbox.contract import failed_items, validate_import
 from toolkit.sandbox.faults import FaultInjector, parse_faults
 from toolkit.sandbox.jobs import FAILED, SUCCEEDED, format_time
 from toolkit.sandbox.limits import Clock, SlidingWindow, TokenBucket
+from toolkit.sandbox.runtime import RunTimeModel
 from toolkit.sandbox.spec import RequestError, parse_header
 from toolkit.sandbox.store import Store, prepare_import
 from toolkit.sandbox.worker import JobWorker
@@ -51,6 +52,21 @@ class Options:
     token_per_minute: float = 3.0
     token_burst: int = 20
     contract: ContractMode = "strict"
+    run_time_scale: float = 0.0  # 0: jobs take no time; see toolkit.sandbox.runtime
+    run_time_base: float = 10.0  # seconds a job runs at scale 1, whatever its size
+    run_time_per_item: float = 0.01  # seconds an item adds at scale 1
+    run_time_jitter: float = 0.25  # run times vary by up to this share, drawn per job from the seed
+    run_time_seed: int = 0
+
+    def run_time(self) -> RunTimeModel:
+        """The jobs' run-time model these settings describe."""
+        return RunTimeModel(
+            self.run_time_scale,
+            self.run_time_base,
+            self.run_time_per_item,
+            self.run_time_jitter,
+            self.run_time_seed,
+        )
 
 
 class Sandbox:
@@ -75,7 +91,9 @@ class Sandbox:
         self._stats: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._apply_options(self._initial)
-        self.worker = JobWorker(self.store, delay=lambda: self.options.job_delay)
+        self.worker = JobWorker(
+            self.store, delay=lambda: self.options.job_delay, run_time=lambda: self.options.run_time()
+        )
 
     def _apply_options(self, options: Options) -> None:
         self.options = options
@@ -257,7 +275,7 @@ class Sandbox:
         return self.faults.describe()
 
     def configure(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """Change run-time settings (rate_limit, rate_window, token_ttl, job_delay, token_*)."""
+        """Change run-time settings (rate_limit, rate_window, token_ttl, job_delay, token_*, run_time_*)."""
         known = set(asdict(self.options))
         if set(settings) - known:
             msg = f"unknown setting(s) {sorted(set(settings) - known)}; known: {sorted(known)}"

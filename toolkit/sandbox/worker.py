@@ -1,7 +1,10 @@
 """The job worker: one thread that runs queued jobs in order, like Connect's import queue.
 
 Queued (6) -> Validating (5) -> Initialized (1) -> Succeeded (2) | Failed (3) | Validation failed (4).
-``job_delay`` seconds pass in each of Queued, Validating and Initialized, so a test can watch them.
+``job_delay`` seconds pass in each of Queued, Validating and Initialized, so a test can watch them, and
+the job's run time (:class:`~toolkit.sandbox.runtime.RunTimeModel`, none by default) is spent in
+Validating and Initialized. One job runs at a time: later ones stay Queued meanwhile, and a job's Start
+is when it left the queue, so lead time (queued to Start) and run time (Start to Stop) both mean something.
 The catalog changes and the final status are committed in one transaction: a job is applied once.
 """
 
@@ -15,8 +18,9 @@ from collections.abc import Callable
 import orjson
 
 from toolkit.entities import ENTITIES
-from toolkit.sandbox.jobs import FAILED, INITIALIZED, SUCCEEDED, VALIDATING, VALIDATION_FAILED, JobRecord
+from toolkit.sandbox.jobs import FAILED, INITIALIZED, SUCCEEDED, VALIDATION_FAILED, JobRecord
 from toolkit.sandbox.prepare import Prepared
+from toolkit.sandbox.runtime import VALIDATING_SHARE, RunTimeModel
 from toolkit.sandbox.spec import RequestError, parse_header
 from toolkit.sandbox.store import Store, prepare_import
 
@@ -26,8 +30,14 @@ logger = logging.getLogger("toolkit.sandbox")
 class JobWorker:
     """Runs the store's pending jobs one at a time, oldest first, in a daemon thread."""
 
-    def __init__(self, store: Store, *, delay: Callable[[], float]) -> None:
-        self._store, self._delay = store, delay
+    def __init__(
+        self,
+        store: Store,
+        *,
+        delay: Callable[[], float],
+        run_time: Callable[[], RunTimeModel] = RunTimeModel,
+    ) -> None:
+        self._store, self._delay, self._run_time = store, delay, run_time
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._prepared: dict[int, Prepared] = {}
@@ -56,9 +66,10 @@ class JobWorker:
         self._generation += 1
         self._prepared.clear()
 
-    def _sleep(self, generation: int) -> bool:
-        """Wait one stage; True when the worker stops or the job was abandoned meanwhile."""
-        deadline = time.monotonic() + self._delay()
+    def _sleep(self, generation: int, extra: float = 0.0) -> bool:
+        """Wait one stage (and ``extra`` seconds of run time); True when the worker stops or the job
+        was abandoned meanwhile."""
+        deadline = time.monotonic() + self._delay() + extra
         while time.monotonic() < deadline:
             if self._stop.wait(min(0.02, max(deadline - time.monotonic(), 0))):
                 return True
@@ -84,8 +95,10 @@ class JobWorker:
         generation = self._generation
         if self._sleep(generation):  # Queued
             return
-        self._status(job.id, VALIDATING)
-        if self._sleep(generation):
+        with self._store.transaction():
+            self._store.jobs.begin(job.id)  # Validating, Start is now
+        run_time = self._run_time().seconds(job.id, items=job.totals)
+        if self._sleep(generation, run_time * VALIDATING_SHARE):
             return
         errors = orjson.loads(job.errors)
         if errors:
@@ -96,7 +109,7 @@ class JobWorker:
             self._prepared.pop(job.id, None)
             return
         self._status(job.id, INITIALIZED)
-        if self._sleep(generation):
+        if self._sleep(generation, run_time * (1 - VALIDATING_SHARE)):
             return
         if job.fail_injected:
             self._prepared.pop(job.id, None)
