@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from run_fakes import T0, FakeClient, FakePlan, FakeStore, make_plan
 
-from toolkit import runs
+from toolkit import restarts, runs
 from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, FeedLocked, JobFailed, JobTimeout, LedgerError, OutcomeUnknown
 from toolkit.ledger import Ledger
@@ -29,7 +29,8 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 @pytest.fixture(autouse=True)
 def fake_plans(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "load_plan", lambda rec: FakePlan.load(rec.directory))
+    for module in (runs, restarts):  # the two callers of sending.load_plan
+        monkeypatch.setattr(module, "load_plan", lambda rec: FakePlan.load(rec.directory))
 
 
 def states(ledger: Ledger, plan_id: str = "plan-1") -> list[str]:

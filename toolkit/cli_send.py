@@ -26,6 +26,7 @@ from toolkit.cli_base import (
     read_settings,
     said,
 )
+from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from toolkit.config import Settings
@@ -98,7 +99,7 @@ def run_plan(args: argparse.Namespace) -> int:
         allow_mass_deactivation=args.allow_mass_deactivation,
         override_reason=args.reason,
     )
-    out = plan.save(Path(args.out) if args.out else settings.state_dir / "plans" / plan.id)
+    out = plan.save(Path(args.out) if args.out else Workspace.of(settings).plan_dir(plan.id))
     print(plan.describe())
     _written(plan, out)
     return EXIT_OK
@@ -121,7 +122,7 @@ def _plan_all(args: argparse.Namespace, settings: Settings) -> int:
     for p in planned:
         if p.plan is not None:
             print(p.plan.describe())
-            base = Path(args.out) / p.feed if args.out else settings.state_dir / "plans" / p.plan.id
+            base = Path(args.out) / p.feed if args.out else Workspace.of(settings).plan_dir(p.plan.id)
             _written(p.plan, p.plan.save(base))
     _print_all(args, planned)
     failed = [p.error for p in planned if p.error is not None]

@@ -30,6 +30,7 @@ from toolkit.errors import ConfigError
 from toolkit.plan_model import FeedKind, KindOption, Plan, PlanSummary, guard, plan_id
 from toolkit.planning import build_plan
 from toolkit.snapshots import SnapshotStore
+from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
@@ -111,7 +112,7 @@ def plan_feed(
         )
         raise ConfigError(msg)
     if store is None:
-        store = SnapshotStore(settings.state_dir / "snapshots")
+        store = Workspace.of(settings).store()
     return build_plan(
         settings,
         f,

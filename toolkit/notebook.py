@@ -27,6 +27,7 @@ from toolkit.errors import CheckFailed, ConfigError, GuardRefused, PlanError
 from toolkit.notebook_submit import EXIT_CODES, Ending, SubmitResult, submit_feed
 from toolkit.preview import Preview, sample_changes
 from toolkit.reports import given
+from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
@@ -167,10 +168,9 @@ def _diff(settings: Settings, feed: str, check: CheckResult) -> Diff | None:
     """The current valid rows against the feed's baseline; None when there is no baseline yet."""
     from toolkit.diff import diff_frames
     from toolkit.entities import get_entity
-    from toolkit.snapshots import SnapshotStore
 
     spec = settings.feed(feed)
-    store = SnapshotStore(settings.state_dir / "snapshots")
+    store = Workspace.of(settings).store()
     ref = store.baseline(feed)
     if ref is None:
         return None

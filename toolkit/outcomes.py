@@ -30,7 +30,7 @@ from toolkit.records import JobRecord, Reason
 if TYPE_CHECKING:
     from toolkit.connect.models import Job
     from toolkit.feeds import Plan
-    from toolkit.runs import Progress, Submission, _Client
+    from toolkit.sending import JobsClient, Progress, Submission
     from toolkit.snapshots import SnapshotStore
 
 __all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "job_table", "wait_for_jobs"]
@@ -88,7 +88,7 @@ class Outcome:
 # --- wait and promote ------------------------------------------------------------------------
 def wait_for_jobs(
     submission: Submission,
-    client: _Client,
+    client: JobsClient,
     ledger: Ledger,
     store: SnapshotStore,
     *,
@@ -123,7 +123,7 @@ def wait_for_jobs(
 
 
 def _wait(
-    client: _Client,
+    client: JobsClient,
     ledger: Ledger,
     ids: Sequence[int],
     timeout: float,
@@ -198,12 +198,12 @@ def _run_time(job: Job) -> float | None:
     return (job.stop - job.start).total_seconds() if job.stop and job.start else None
 
 
-def _store_outcome(client: _Client, ledger: Ledger, job: Job) -> JobRecord:
+def _store_outcome(client: JobsClient, ledger: Ledger, job: Job) -> JobRecord:
     tail = _log_tail(client, job) if not job.succeeded or job.fail else None
     return ledger.record_job(job, log_tail=tail)
 
 
-def _log_tail(client: _Client, job: Job) -> list[dict[str, Any]]:
+def _log_tail(client: JobsClient, job: Job) -> list[dict[str, Any]]:
     try:
         entries = client.job_log(job.job_id)
     except ConnectAPIError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toolkit.ledger import StateDamaged
+from toolkit.sending import load_plan_dir
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
@@ -73,8 +74,6 @@ def refuse_lost(ledger: Ledger, feed: str) -> None:
 
 def adopt_lost(ledger: Ledger, feed: str) -> PlanRecord | None:
     """Record ``feed``'s forgotten plans again (the newest open, its batches ``unknown``); its record."""
-    from toolkit.runs import load_plan_dir
-
     lost = lost_plans(ledger, feed)
     if not lost:
         return None

@@ -19,6 +19,10 @@ import polars as pl
 from toolkit import charts
 from toolkit.charts import SVG
 from toolkit.config import Settings, parse_period
+from toolkit.outcomes import Outcome, job_outcomes
+from toolkit.runs import restart_jobs as restart_plans
+from toolkit.sending import Submission
+from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
     import altair as alt
@@ -62,7 +66,7 @@ def write_summary(directory: str | Path, name: str, data: Any) -> Path:
 
 def ledger_path(settings: Settings) -> Path:
     """The ledger of ``settings``: ``<state_dir>/ledger.sqlite``."""
-    return settings.state_dir / "ledger.sqlite"
+    return Workspace.of(settings).ledger_path
 
 
 @dataclass(frozen=True)
@@ -137,11 +141,8 @@ def job_report(
     >>> job_report(s, period="7d").summary()["jobs"]
     0
     """
-    from toolkit.ledger import Ledger
-    from toolkit.runs import job_outcomes
-
     since = (now or datetime.now(UTC)) - parse_period(period) if period else None
-    with Ledger(ledger_path(settings)) as ledger:
+    with Workspace.of(settings).ledger() as ledger:
         frame = job_outcomes(ledger, since=since)
     if given(feed):
         frame = frame.filter(pl.col("feed") == feed)
@@ -173,25 +174,16 @@ def restart_jobs(
     timeout: float = 600.0,
     poll_interval: float = 2.0,
 ) -> list[int]:
-    """Restart failed jobs (``runs.restart_failed`` per plan), wait for the new ones; return their ids.
+    """Restart failed jobs (``runs.restart_jobs``), wait for the new ones; return their ids.
 
     Waiting records the new jobs' outcomes and promotes the plan's snapshot when all its jobs succeeded.
     """
-    from toolkit.connect import ConnectClient
-    from toolkit.ledger import Ledger
-    from toolkit.runs import restart_failed, wait_for_jobs
-    from toolkit.snapshots import SnapshotStore
-
     frame = outcomes if outcomes is not None else job_report(settings, period=None).outcomes
     known = set(frame["job_id"].to_list())
-    rows = frame.filter(pl.col("job_id").is_in(list(job_ids)))
-    store = SnapshotStore(settings.state_dir / "snapshots")
-    new: list[int] = []
-    with Ledger(ledger_path(settings)) as ledger:
-        for (plan_id, feed), group in rows.group_by("plan_id", "feed", maintain_order=True):
-            profile = settings.profile_of(str(feed))
-            with ConnectClient(profile, state_dir=settings.state_dir) as client:
-                sub = restart_failed(str(plan_id), client, ledger, job_ids=group["job_id"].to_list())
-                wait_for_jobs(sub, client, ledger, store, timeout=timeout, poll_interval=poll_interval)
-            new.extend(j for j in sub.job_ids if j not in known)
-    return new
+    results = restart_plans(settings, job_ids, wait=True, timeout=timeout, poll_interval=poll_interval)
+    new = [j for r in results for j in _job_ids(r) if j not in known]
+    return list(dict.fromkeys(new))
+
+
+def _job_ids(result: Submission | Outcome) -> list[int]:
+    return [j.job_id for j in result.jobs] if isinstance(result, Outcome) else list(result.job_ids)

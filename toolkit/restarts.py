@@ -21,11 +21,11 @@ from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
 from toolkit.lookup import DEFAULT_LOOKUP, JobLookup
 from toolkit.records import BatchRecord, JobRecord, Reason
+from toolkit.sending import Submission, load_plan, send_batch
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
     from toolkit.ledger import Ledger
-    from toolkit.runs import Submission
 
 __all__ = ["RESTART_WINDOW", "restart_failed", "superseding_job"]
 
@@ -52,8 +52,6 @@ def restart_failed(
     way the new job is recorded with ``restarted_from`` set. Wait with ``wait_for_jobs`` afterwards.
     A job that a newer succeeded job of the feed superseded is refused (LedgerError) unless ``force``.
     """
-    from toolkit.runs import Submission, load_plan
-
     plan = target.plan if isinstance(target, Submission) else load_plan(ledger.plan(target))
     wanted = set(job_ids) if job_ids is not None else None
     with ledger.lock(plan.feed):
@@ -107,8 +105,6 @@ def _restart_one(
     lookup: JobLookup,
     sleep: Callable[[float], None],
 ) -> int:
-    from toolkit.runs import send_batch
-
     batch = next(b for b in plan.batches if b.index == rec.index)
     with ledger.send_lock(batch.endpoint):
         if job is not None and _restart(plan, rec, job, client, ledger, when):

@@ -25,22 +25,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
-from toolkit.ledger import Ledger, StateDamaged
+from toolkit.errors import LedgerError
+from toolkit.ledger import Ledger
 from toolkit.lookup import DEFAULT_LOOKUP, JobLookup, find_job
 from toolkit.outcomes import OUTCOME_SCHEMA, Failure, Outcome, job_outcomes, wait_for_jobs
 from toolkit.progress import WaitEvents, eta_seconds
 from toolkit.records import BatchRecord, PlanRecord, Reason
+from toolkit.recovery import adopt_lost, mark_submitted, refuse_lost
 from toolkit.restarts import restart_failed
+from toolkit.sending import (
+    JobsClient,
+    PlanAlreadySent,
+    Progress,
+    Sleep,
+    Submission,
+    load_plan,
+    load_plan_dir,
+    refuse_sent,
+    send_batch,
+)
+from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from toolkit.config import FeedKind, Settings
     from toolkit.connect import ConnectClient
-    from toolkit.connect.models import Job
     from toolkit.feeds import Batch, Plan
     from toolkit.snapshots import SnapshotStore
 
@@ -48,6 +60,7 @@ __all__ = [
     "OUTCOME_SCHEMA",
     "Failure",
     "JobLookup",
+    "JobsClient",
     "NothingToResume",
     "Outcome",
     "PlanAlreadySent",
@@ -56,75 +69,25 @@ __all__ = [
     "Submission",
     "job_outcomes",
     "load_plan",
+    "load_plan_dir",
     "open_run",
     "plan_and_submit",
     "read_job_outcomes",
     "refuse_sent",
     "restart_failed",
     "restart_feed_job",
+    "restart_jobs",
     "resume",
     "resume_feed",
     "submit",
     "wait_for_jobs",
 ]
 
-Progress = Callable[[dict[str, Any]], None]
-Sleep = Callable[[float], None]
-
-
-class _Client(Protocol):  # the part of ConnectClient that runs uses
-    def import_items(self, entity: str, items_or_body: Any, header: dict[str, Any]) -> Any: ...
-    def list_jobs(self) -> list[Job]: ...
-    def job_log(self, job_id: int) -> list[Any]: ...
-    def restart_job(self, job_id: int) -> Any: ...
-    def wait_for_jobs(
-        self,
-        job_ids: Iterable[int],
-        *,
-        timeout: float,
-        poll_interval: float,
-        on_poll: Callable[[dict[int, Job]], None] | None = None,
-    ) -> dict[int, Job]: ...
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A plan as submitted: its batches' states (from the ledger) and what this call did."""
-
-    plan: Plan
-    batches: tuple[BatchRecord, ...]
-    sent: int = 0
-    found: int = 0
-
-    @property
-    def plan_id(self) -> str:
-        return str(self.plan.id)
-
-    @property
-    def feed(self) -> str:
-        return str(self.plan.feed)
-
-    @property
-    def job_ids(self) -> tuple[int, ...]:
-        return tuple(b.job_id for b in self.batches if b.job_id is not None)
-
-    @property
-    def is_complete(self) -> bool:
-        """True when every batch of the plan is accepted."""
-        return all(b.state == "accepted" for b in self.batches)
-
-    def __str__(self) -> str:
-        done = sum(b.state == "accepted" for b in self.batches)
-        return (
-            f"plan {self.plan_id} ({self.feed}): {done}/{len(self.batches)} batches accepted, "
-            f"{self.sent} sent now, {self.found} found in Job/List"
-        )
-
 
 # --- submit ----------------------------------------------------------------------------------
 def submit(
     plan: Plan,
-    client: _Client,
+    client: JobsClient,
     ledger: Ledger,
     *,
     progress: Progress | None = None,
@@ -176,43 +139,11 @@ def submit(
         return Submission(plan, tuple(ledger.batches(plan.id)), sent=sent, found=found)
 
 
-class PlanAlreadySent(LedgerError):
-    """A plan whose batches were all accepted already (and whose jobs finished) is not sent again."""
-
-
-def refuse_sent(plan_id: str, ledger: Ledger) -> None:
-    """Raise PlanAlreadySent when ``plan_id`` finished (succeeded or failed) with every batch accepted.
-
-    A plan id names a source against a baseline, so sending such a plan again would send the same
-    batches twice. What is left to do is restarting its failed jobs, or a new preview once the source
-    or the baseline moved. A plan superseded by another one may be sent again (what came after it
-    may have been taken since).
-    """
-    if not ledger.has_plan(plan_id):
-        return
-    rec, batches = ledger.plan(plan_id), ledger.batches(plan_id)
-    if rec.state not in ("succeeded", "failed") or not batches:
-        return
-    if any(b.state != "accepted" for b in batches):
-        return
-    jobs = ", ".join(str(b.job_id) for b in batches)
-    after = (
-        "preview again once the source or the baseline changed"
-        if rec.state == "succeeded"
-        else "restart its failed jobs (`norce-feeds restart JOB`), or preview again once the source changed"
-    )
-    msg = (
-        f"plan {plan_id} of feed {rec.feed!r} was sent already: its {len(batches)} batches were all "
-        f"accepted (jobs {jobs}) and the plan {rec.state}; it is not sent twice: {after}"
-    )
-    raise PlanAlreadySent(msg)
-
-
 def _deliver(
     plan: Plan,
     batch: Batch,
     rec: BatchRecord,
-    client: _Client,
+    client: JobsClient,
     ledger: Ledger,
     lookup: JobLookup,
     sleep: Sleep,
@@ -234,65 +165,10 @@ def _deliver(
         return rec, True, found
 
 
-def send_batch(
-    plan: Plan,
-    batch: Batch,
-    client: _Client,
-    ledger: Ledger,
-    lookup: JobLookup,
-    sleep: Callable[[float], None],
-    *,
-    reason: Reason = Reason.ACCEPTED,
-    restarted_from: int | None = None,
-) -> tuple[BatchRecord, bool]:
-    """Send one batch (holding its endpoint's send lock); the flag says its job was found in Job/List
-    after a lost answer."""
-    _check_state_dir(ledger)
-    rec = ledger.mark_sending(plan.id, batch.index)
-    try:
-        response = client.import_items(batch.entity, batch.body, batch.header)
-    except OutcomeUnknown as exc:
-        try:
-            job = find_job(client, ledger, plan.id, batch, rec.sent_at or ledger.now(), lookup, sleep)
-        except OutcomeUnknown as ambiguous:
-            ledger.mark_unknown(plan.id, batch.index, str(ambiguous))
-            raise
-        if job is None:
-            ledger.mark_unknown(plan.id, batch.index, str(exc))
-            msg = (
-                f"plan {plan.id} batch {batch.index} ({batch.endpoint}): sent, no answer, and no "
-                f"matching job in Job/List; run resume to look again before resending"
-            )
-            raise OutcomeUnknown(msg, endpoint=batch.endpoint, batch=batch.id) from exc
-        return ledger.mark_accepted(
-            plan.id, batch.index, job.job_id, reason=Reason.FOUND_IN_LIST, restarted_from=restarted_from
-        ), True
-    except ConnectAPIError as exc:
-        ledger.mark_failed(plan.id, batch.index, str(exc))
-        raise
-    return ledger.mark_accepted(
-        plan.id, batch.index, int(response.job_id), reason=reason, restarted_from=restarted_from
-    ), False
-
-
-def _check_state_dir(ledger: Ledger) -> None:
-    """Refuse to send once the ledger's file is gone (the state directory was deleted meanwhile):
-    what is sent now could not be recorded where the next run looks."""
-    if not ledger.path.exists():
-        msg = (
-            f"ledger {ledger.path} was deleted during the run; nothing more is sent. Restore the "
-            "state directory from a backup, or run the feed again (a lost state directory means "
-            "a first full feed)"
-        )
-        raise StateDamaged(msg)
-
-
 def _record(plan: Plan, ledger: Ledger) -> PlanRecord:
     """Save the plan (again, when its saved copy is damaged), mark it submitted and record it."""
-    from toolkit.recovery import mark_submitted, refuse_lost
-
     refuse_lost(ledger, plan.feed)
-    directory = ledger.directory / "plans" / plan.id
+    directory = Workspace(ledger.directory).plan_dir(plan.id)
     if not _saved_whole(directory, len(plan.batches)):
         plan.save(directory)
     mark_submitted(directory, plan, ledger.now())
@@ -336,7 +212,7 @@ def resume(
     feed: str,
     *,
     settings: Settings | None = None,
-    client: _Client,
+    client: JobsClient,
     ledger: Ledger,
     progress: Progress | None = None,
     lookup: JobLookup = DEFAULT_LOOKUP,
@@ -347,43 +223,12 @@ def resume(
     when the ledger forgot it (``toolkit.recovery``), through the plan directories. Raises
     NothingToResume when the feed has no unfinished submission.
     """
-    from toolkit.recovery import adopt_lost
-
     with ledger.lock(feed):
         rec = ledger.open_plan(feed) or adopt_lost(ledger, feed)
         if rec is None:
             msg = f"feed {feed!r} has no unfinished submission in {ledger.path}: nothing to resume"
             raise NothingToResume(msg)
         return submit(load_plan(rec), client, ledger, progress=progress, lookup=lookup)
-
-
-def load_plan(rec: PlanRecord) -> Plan:
-    """The plan ``submit`` saved for ``rec`` (``Plan.load`` of its directory)."""
-    if rec.directory is None or not Path(rec.directory).exists():
-        msg = (
-            f"plan {rec.id} of feed {rec.feed!r} was not saved (expected {rec.directory}); run "
-            f"`norce-feeds submit {rec.feed}` to plan again: batches already accepted are not resent "
-            "when the source and baseline are unchanged"
-        )
-        raise StateDamaged(msg)
-    return load_plan_dir(Path(rec.directory), feed=rec.feed)
-
-
-def load_plan_dir(directory: Path, *, feed: str) -> Plan:
-    """``Plan.load`` of ``directory``; a damaged plan is StateDamaged, saying how to go on."""
-    from toolkit.errors import PlanError
-    from toolkit.feeds import Plan
-
-    try:
-        return Plan.load(directory)
-    except (PlanError, OSError, KeyError, ValueError, TypeError, pl.exceptions.PolarsError) as exc:
-        why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PlanError) else str(exc)
-        msg = (
-            f"saved plan {directory} of feed {feed!r} is damaged ({why}); run `norce-feeds submit "
-            f"{feed}`: a plan of the same source against the same baseline is saved again and "
-            "continues this submission without resending its accepted batches"
-        )
-        raise StateDamaged(msg) from exc
 
 
 # --- one feed, from settings (what the CLI and notebooks call) --------------------------------
@@ -401,15 +246,8 @@ class Run:
 @contextmanager
 def open_run(settings: Settings, feed: str) -> Iterator[Run]:
     """The client, ledger and snapshot store of ``feed``, all under ``settings.state_dir``."""
-    from toolkit.connect import ConnectClient
-    from toolkit.snapshots import SnapshotStore
-
-    profile = settings.profile_of(feed)
-    with (
-        ConnectClient(profile, state_dir=settings.state_dir) as client,
-        Ledger(settings.state_dir / "ledger.sqlite") as ledger,
-    ):
-        yield Run(settings, feed, client, ledger, SnapshotStore(settings.state_dir / "snapshots"))
+    with Workspace.of(settings).session(settings.profile_of(feed)) as (client, ledger, store):
+        yield Run(settings, feed, client, ledger, store)
 
 
 def plan_and_submit(
@@ -477,19 +315,44 @@ def restart_feed_job(
 
     A job that a newer succeeded job of its feed superseded is refused unless ``force``.
     """
-    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
-        plan_id = ledger.job(job_id).plan_id
-        feed = ledger.plan(plan_id).feed
-    with open_run(settings, feed) as run:
-        sub = restart_failed(plan_id, run.client, run.ledger, job_ids=[job_id], force=force)
-        return _maybe_wait(sub, run, wait, timeout, poll_interval)
+    (result,) = restart_jobs(
+        settings, [job_id], wait=wait, timeout=timeout, poll_interval=poll_interval, force=force
+    )
+    return result
+
+
+def restart_jobs(
+    settings: Settings,
+    job_ids: Iterable[int],
+    *,
+    wait: bool = False,
+    timeout: float = 3600.0,
+    poll_interval: float = 5.0,
+    force: bool = False,
+) -> list[Submission | Outcome]:
+    """``restart_failed`` for the plans of ``job_ids`` (one result per plan, in the order first named).
+
+    The plans and feeds are found through the ledger; each plan is restarted under its feed's lock with
+    its profile's client, and waited for when ``wait``. Superseded jobs are refused unless ``force``.
+    """
+    with Workspace.of(settings).ledger() as ledger:
+        by_plan: dict[str, list[int]] = {}
+        for job_id in job_ids:
+            by_plan.setdefault(ledger.job(job_id).plan_id, []).append(job_id)
+        feeds = {plan_id: ledger.plan(plan_id).feed for plan_id in by_plan}
+    results: list[Submission | Outcome] = []
+    for plan_id, ids in by_plan.items():
+        with open_run(settings, feeds[plan_id]) as run:
+            sub = restart_failed(plan_id, run.client, run.ledger, job_ids=ids, force=force)
+            results.append(_maybe_wait(sub, run, wait, timeout, poll_interval))
+    return results
 
 
 def read_job_outcomes(
     settings: Settings, *, feed: str | None = None, since: timedelta | datetime | None = None
 ) -> pl.DataFrame:
     """``job_outcomes`` of the ledger in ``settings.state_dir``."""
-    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
+    with Workspace.of(settings).ledger() as ledger:
         return job_outcomes(ledger, since=since, feed=feed)
 
 

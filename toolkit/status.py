@@ -36,6 +36,7 @@ from toolkit.errors import SnapshotError
 from toolkit.ledger import Ledger, StateDamaged
 from toolkit.planning import choose_kind
 from toolkit.snapshots import SnapshotStore
+from toolkit.workspace import Workspace
 
 __all__ = ["STATUS_SCHEMA", "feed_status"]
 
@@ -61,7 +62,7 @@ STATUS_SCHEMA: dict[str, pl.DataType] = {
 def feed_status(settings: Settings, *, feed: str | None = None, now: datetime | None = None) -> pl.DataFrame:
     """One row per feed of ``settings`` (or just ``feed``), in the order of norce.toml."""
     feeds = [settings.feed(feed)] if feed is not None else list(settings.feeds.values())
-    store = SnapshotStore(settings.state_dir / "snapshots")
+    store = Workspace.of(settings).store()
     at = now or datetime.now(UTC)
     rows = []
     for f in feeds:
@@ -79,7 +80,7 @@ def feed_status(settings: Settings, *, feed: str | None = None, now: datetime | 
 
 
 def _ledger_columns(settings: Settings, rows: list[dict[str, Any]]) -> None:
-    with Ledger(settings.state_dir / "ledger.sqlite") as ledger:
+    with Workspace.of(settings).ledger() as ledger:
         ledger.check()
         for row in rows:
             row["pending_removals"] = _pending(ledger, row["feed"], row.get("baseline"))
