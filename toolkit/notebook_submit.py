@@ -134,8 +134,12 @@ def submit_feed(
     progress: Callable[[dict[str, Any]], None] | None = None,
     on_status: StatusCallback | None = None,
     output_dir: str | Path | None = None,
+    business_day: str | None = None,
 ) -> SubmitResult:
     """Submit the preview's plan (``submit=True``) and wait for its jobs; else a dry run.
+
+    A send (or a refusal of one) is recorded in the ledger with its ``business_day``, the date the
+    source's data is from (``YYYY-MM-DD``; empty: today), which the feed-health view groups by.
 
     ``progress`` receives ``runs.submit``'s events, ``on_status`` the job statuses at every poll.
     A preview without a plan (guard refused, checks failed) sends nothing and ends so, with its
@@ -185,9 +189,19 @@ def submit_feed(
         )
         if submit:
             result = _send(preview, plan, result, timeout, poll_interval, progress, on_status)
+    if submit and getattr(preview, "settings", None) is not None:
+        _record_day(preview, result, business_day)
     if output_dir is not None:
         result.write(output_dir)
     return result
+
+
+def _record_day(preview: Preview, result: SubmitResult, business_day: str | None) -> None:
+    from toolkit.feed_health import record_business_day
+    from toolkit.ledger import Ledger
+
+    with Ledger(ledger_path(preview.settings)) as ledger:
+        record_business_day(ledger, preview, business_day=business_day or None, ending=result.ending)
 
 
 def _ending(outcome: Outcome, items: int) -> tuple[Ending, str]:

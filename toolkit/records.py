@@ -47,6 +47,8 @@ class Reason(StrEnum):
     RESUBMITTED = "resubmitted"
     SUPERSEDED = "superseded"
     STALE_LOCK_BROKEN = "stale_lock_broken"
+    PLAN_REFUSED = "plan_refused"  # a send was refused before any plan (guard, checks): detail says why
+    BUSINESS_DAY = "business_day"  # the business day (source date) a sent plan's data is from
 
 
 def _at(text: str | None) -> datetime | None:

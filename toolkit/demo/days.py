@@ -18,7 +18,7 @@ import polars as pl
 
 from toolkit.config import Settings
 from toolkit.demo.kernels import KernelPool, NotebookRun, RunResult
-from toolkit.demo.workspace import Workspace, day_source
+from toolkit.demo.workspace import Workspace, day_source, read_manifest
 
 __all__ = ["PREVIEW", "SUBMIT", "FeedDay", "feed_runs", "run_day"]
 
@@ -112,11 +112,17 @@ def feed_runs(ws: Workspace, settings: Settings, day: int, feed: str) -> tuple[N
             **common,
             "submit": True,
             "timeout_seconds": JOB_TIMEOUT,
+            "business_day": business_day(ws, day),
             "output_dir": str(ws.results(day, feed, "submit")),
         },
         f"day {day} {feed} submit",
     )
     return preview, submit
+
+
+def business_day(ws: Workspace, day: int) -> str:
+    """The date of ``day``'s exports in the sample's manifest (the business day its feeds record)."""
+    return str(read_manifest(ws.sample)["days"][f"day{day}"].get("date", ""))
 
 
 def run_day(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["CONNECT_RATE", "DemoOptions", "run_demo", "sandbox_environment"]
 
 CONNECT_RATE = 60  # requests a minute per client, as in Norce Commerce Connect
+RUN_TIME_SCALE = 0.05  # sandbox jobs run 0.5 to 3 s (queued one after the other), so lead times show
 OUTCOMES = "03-job-outcomes.ipynb"
 Echo = Callable[[str], None]
 
@@ -71,6 +72,7 @@ def sandbox_environment(ws: Workspace, *, rate_limit: int) -> Iterator[SandboxSe
     secret = os.environ.get("NORCE_SANDBOX_CLIENT_SECRET")  # a given one (tests), else a random one
     with serve(tls=True, rate_limit=rate_limit, state=ws.sandbox_state, client_secret=secret) as server:
         os.environ.update(server.environ())
+        server.configure(run_time_scale=RUN_TIME_SCALE)
         try:
             yield server
         finally:
