@@ -164,6 +164,23 @@ def _run_jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_report(sub: Subparsers) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of plans, checks, changes and jobs")
+    p.add_argument("--feed", default=None, help="only this feed")
+    p.add_argument("--since", type=_period, default=None, help="only this period (7d); default all time")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
+    _settings_arg(p)
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from toolkit.html_report import write_report
+
+    settings = read_settings(args.settings, feed=args.feed)
+    print(f"report written to {write_report(settings, args.out, feed=args.feed, since=args.since)}")
+    return EXIT_OK
+
+
 def _add_status(sub: Subparsers) -> None:
     p = sub.add_parser(
         "status",
@@ -340,6 +357,7 @@ _COMMANDS: list[Callable[[Subparsers], None]] = [
     _add_submit,
     _add_resume,
     _add_jobs,
+    _add_report,
     _add_restart,
     _add_sandbox,
 ]  # the order of a day's work, as --help lists them

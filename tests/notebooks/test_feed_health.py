@@ -3,6 +3,7 @@ are two business days; a refused day is in the view with its reason; jobs bring 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,20 @@ def test_the_charts_show_both_days_and_say_so_when_empty(two_days: Any, tmp_path
     assert "no refusals" in charts.render(empty["refusals_by_day"]).data
     written = health.write(tmp_path / "charts")
     assert (written / "feed_health.csv").exists() and (written / "jobs_by_day.png").stat().st_size > 1000
+
+
+def test_the_report_command_writes_one_offline_file_with_the_feeds_and_jobs(
+    two_days: Any, tmp_path: Path
+) -> None:
+    from toolkit.cli import main
+    from toolkit.runs import read_job_outcomes
+
+    out = tmp_path / "report" / "run.html"
+    assert main(["--settings", str(two_days.path), "report", "--since", "7d", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert not re.findall(r"<(?:script|link|img)[^>]+(?:src|href)=[\"']?https?://", text)
+    assert "<script" not in text and text.count("<svg") >= 6  # charts inline, nothing to fetch
+    for job_id in read_job_outcomes(two_days)["job_id"].to_list():
+        assert f">{job_id}<" in text
+    assert "stock" in text and "2025-03-04" in text and "guard refused" in text
+    assert "_source" not in text and "_row" not in text

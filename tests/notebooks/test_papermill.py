@@ -109,6 +109,15 @@ def test_job_outcomes_headless_writes_charts(submitted: tuple[Path, str, dict], 
     for chart in ("jobs_per_day", "lead_times", "run_times", "items_per_job", "failures_by_feed"):
         assert (out / f"{chart}.svg").read_text().startswith("<svg")
         assert (out / f"{chart}.png").read_bytes().startswith(b"\x89PNG")
-    assert text.count('"image/svg+xml"') == 5  # every chart cell shows an offline SVG
+    for chart in (
+        "items_by_day",
+        "refusals_by_day",
+        "jobs_by_day",
+        "writes_by_day",
+        "lead_and_run_times_by_day",
+    ):
+        assert (out / f"{chart}.svg").read_text().startswith("<svg")  # the feed health by business day
+    assert (out / "feed_health.csv").read_text().startswith("business_day,feed")
+    assert text.count('"image/svg+xml"') == 10  # 5 job and 5 feed-health charts, each an offline SVG once
     assert "next kind" in text and "open plan" in text  # where the feeds stand, as norce-feeds status
     assert "cdn.jsdelivr" not in text and '"output_type": "error"' not in text
