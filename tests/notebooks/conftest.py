@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,15 +110,12 @@ def _stop(proc: subprocess.Popen[bytes], base: str, token: str) -> None:
         proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="session")
-def lab(chromium: Path, sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab over a workspace (norce.toml + sources), its kernels pointed at the sandbox."""
-    tmp = tmp_path_factory.mktemp("lab")
-    root = tmp / "work"
-    write_workspace(root)
+@contextmanager
+def serve_lab(root: Path, tmp: Path, environ: dict[str, str]) -> Iterator[Lab]:
+    """JupyterLab serving ``root``, its kernels given ``environ`` (NORCE_* of the caller's choosing)."""
     _lab_settings(tmp / "settings")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NORCE_")}
-    env.update(sandbox.environ())
+    env.update(environ)
     env.update(
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
@@ -148,6 +146,16 @@ def lab(chromium: Path, sandbox: Any, tmp_path_factory: pytest.TempPathFactory) 
         yield Lab(base, token, root, log)
     finally:
         _stop(proc, base, token)
+
+
+@pytest.fixture(scope="session")
+def lab(chromium: Path, sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab over a workspace (norce.toml + sources), its kernels pointed at the sandbox."""
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "work"
+    write_workspace(root)
+    with serve_lab(root, tmp, sandbox.environ()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -130,7 +130,58 @@ def test_job_outcomes_render_charts(lab: Any, page: Any, artifacts: Path, sandbo
     sizes = page.locator(".jp-RenderedSVG img").evaluate_all(
         "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])"
     )
-    assert len(sizes) == 5 and all(w > 0 and h > 0 for w, h in sizes), sizes  # drawn once, in the view
+    # five feed-health charts in their cell, five job charts in the view: each drawn once
+    assert page.locator(".t-jobs-charts .jp-RenderedSVG img").count() == 5
+    assert len(sizes) == 10 and all(w > 0 and h > 0 for w, h in sizes), sizes
     page.wait_for_function(IDLE, arg="03-job-outcomes.ipynb")
     assert_no_errors(page)
     shot(page, ".t-jobs-view", artifacts / "03-job-outcomes.png")
+
+
+CUT = "Code,Name,OrganizationNo,EmailAddress,IsActive\nC1,Acme AB,556000-0001,info@acme.example,true\n"
+
+
+def jobs_in(sandbox: Any) -> int:
+    return sum(sandbox.stats()["jobs"].values())
+
+
+def pick(page: Any, *, source: str) -> None:
+    page.locator(".t-source input").fill(source)
+    page.locator(".t-pick").click()
+
+
+def test_a_plan_is_sent_once_and_a_refused_feed_shows_no_stale_result(
+    lab: Any, page: Any, artifacts: Path, sandbox: Any
+) -> None:
+    sandbox.reset()
+    (lab.root / "data" / "companies-cut.csv").write_text(CUT)  # a truncated export: C2 (and C3) missing
+    open_and_run(page, lab, "02-submit-feed.ipynb", feed="companies", kind="full")
+    wait_text(page, ".t-verdict", "verdict: ok")
+    page.locator(".t-dry-run input").uncheck()
+    confirm = page.locator(".t-confirm")
+    confirm.click()
+    wait_text(page, ".t-statuses", "jobs succeeded")
+    page.wait_for_function(IDLE, arg="02-submit-feed.ipynb")
+    assert jobs_in(sandbox) == 1
+    assert confirm.is_disabled() and page.locator(".t-after").is_visible()  # Resume, Restart, New preview
+    confirm.dispatch_event("click")  # a click that reaches the kernel anyway is refused there
+    wait_text(page, ".t-output", "this plan was sent")
+    page.wait_for_function(IDLE, arg="02-submit-feed.ipynb")
+    assert jobs_in(sandbox) == 1  # the same plan was not sent twice
+    shot(page, ".t-preview-app", artifacts / "02-sent-once.png")
+
+    pick(page, source="data/companies-cut.csv")  # the guard refuses this one
+    wait_text(page, ".t-verdict", "guard refused")
+    page.wait_for_function(IDLE, arg="02-submit-feed.ipynb")
+    assert_no_errors(page)  # the earlier error is gone with the new action
+    assert "Succeeded" not in page.locator(".t-statuses").inner_text()  # no stale result
+    assert page.locator(".t-job-status").count() == 0 and not confirm.is_disabled()
+
+    page.locator(".t-override input").check()  # an override without a reason is refused
+    confirm.click()
+    wait_text(page, ".t-output", "needs a reason")
+    page.wait_for_function(IDLE, arg="02-submit-feed.ipynb")
+    top = page.locator(".t-output").first.bounding_box()
+    assert top["y"] < page.locator(".t-verdict").bounding_box()["y"]  # the error is on top
+    assert jobs_in(sandbox) == 1 and "guard refused" in page.locator(".t-verdict").inner_text()
+    shot(page, ".t-preview-app", artifacts / "02-override-needs-a-reason.png")

@@ -24,6 +24,7 @@ from toolkit.demo.days import FeedDay, run_day
 from toolkit.demo.kernels import NotebookRun, kernel_pool
 from toolkit.demo.report import DemoRun, render_summary, surprises
 from toolkit.demo.workspace import ROOT, Workspace, read_manifest, select
+from toolkit.html_report import write_report
 from toolkit.status import feed_status
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
         deactivated = _deactivated_rejected(settings, feed_days, server)
         failed = _failed_items(settings)
         status = feed_status(settings)
+        write_report(settings, ctx.ws.out / "report.html")
         sandbox = (
             f"{server.base_url} over TLS (its own CA, trusted by the client through "
             f"NORCE_SANDBOX_CA_BUNDLE); {_limits(options)}"
@@ -220,7 +222,8 @@ def _footer(run: DemoRun, found: Sequence[str], ws: Workspace) -> str:
             f"Catalog check: {passed} ({len(run.catalog)} feeds compared with the sandbox's catalog).",
             f"Summary:              {ws.summary_path}",
             f"Executed notebooks:   {ws.out / 'notebooks'}/dayN/",
-            f"Charts (SVG, PNG):    {ws.charts}/",
+            f"Charts (SVG, PNG):    {ws.charts}/ (feed health by business day, job outcomes)",
+            f"Report (HTML):        {ws.out / 'report.html'} (self-contained, opens offline)",
             "Open the notebooks interactively, with a sandbox running: make lab",
         ]
     )

@@ -23,7 +23,7 @@ __all__ = ["ROOT", "Workspace", "day_source", "demo_settings_text", "read_manife
 T = TypeVar("T", str, int)
 
 ROOT = Path(__file__).resolve().parents[2]
-_OWNED = ("norce.toml", "state", "sandbox.sqlite", "notebooks", "runs", "charts", "summary.md")
+_OWNED = ("norce.toml", "state", "sandbox.sqlite", "notebooks", "runs", "charts", "summary.md", "report.html")
 
 
 @dataclass(frozen=True)
