@@ -61,12 +61,13 @@ def items_by_day(plans: pl.DataFrame) -> alt.TopLevelMixin:
     scale = alt.Scale(domain=measures, range=list(_MEASURE_COLORS.values()))
     base = alt.Chart(data, width=140, height=110).mark_bar()
     chart: alt.TopLevelMixin = base.encode(
-        x=_DAY,
+        x=alt.X("day:O", title="business day", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("rows:Q", title="rows", axis=_COUNT_AXIS),
         color=alt.Color("measure:N", title=None, scale=scale, sort=measures),
         xOffset=alt.XOffset("measure:N", sort=measures),
         tooltip=["feed:N", "day:O", "measure:N", alt.Tooltip("rows:Q", format=",")],
     ).facet(facet=alt.Facet("feed:N", title=None), columns=4, title="Items per business day, by feed")
+    chart = chart.resolve_scale(y="independent")  # a feed's few changes stay visible beside a full feed
     return chart
 
 
@@ -75,11 +76,7 @@ def refusals_by_day(plans: pl.DataFrame) -> alt.TopLevelMixin:
     data = _days(plans).filter(pl.col("outcome").is_in(["guard refused", "checks failed"]))
     if data.height == 0:
         return _nothing("Refused plans", "no refusals")
-    data = data.with_columns(
-        pl.concat_str(pl.col("outcome"), pl.lit(": "), pl.col("reason").fill_null("").str.slice(0, 70)).alias(
-            "why"
-        )
-    )
+    data = data.with_columns(pl.coalesce(pl.col("reason"), pl.col("outcome")).str.slice(0, 70).alias("why"))
     base = alt.Chart(data, title="Refused plans by business day").encode(
         x=_DAY, y=alt.Y("feed:N", title="feed"), tooltip=["feed:N", "day:O", "outcome:N", "reason:N"]
     )

@@ -10,6 +10,9 @@ the README's picture.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +188,94 @@ def test_a_plan_is_sent_once_and_a_refused_feed_shows_no_stale_result(
     assert top["y"] < page.locator(".t-verdict").bounding_box()["y"]  # the error is on top
     assert jobs_in(sandbox) == 1 and "guard refused" in page.locator(".t-verdict").inner_text()
     shot(page, ".t-preview-app", artifacts / "02-override-needs-a-reason.png")
+
+
+# --- after the demo week: screenshots of notebooks 01-03 and the HTML report --------------------------
+DEMO_FEEDS = "price-lists,products-erp,prices,stock"
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished demo week: DEMO_OUT when it names one (the full demo), else four feeds run here."""
+    given = Path(os.environ.get("DEMO_OUT", "/nonexistent"))
+    if (given / "summary.md").exists() and (given / "report.html").exists():
+        return given
+    out = tmp_path_factory.mktemp("demo")
+    command = [sys.executable, "-m", "toolkit.demo", "--out", str(out), "--feeds", DEMO_FEEDS]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_lab(demo_out: Path, chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from conftest import serve_lab
+
+    with serve_lab(demo_out, tmp_path_factory.mktemp("demo-lab"), {}) as server:
+        yield server
+
+
+def _shots(artifacts: Path, name: str) -> list[Path]:
+    docs = [ROOT / "docs" / "img" / name] if os.environ.get("UPDATE_SCREENSHOTS") else []
+    return [artifacts / name, *docs]
+
+
+def _open_demo(page: Any, lab: Any, name: str, **parameters: Any) -> None:
+    folder = lab.root / "shots"
+    folder.mkdir(exist_ok=True)
+    parameterized_copy(name, folder, settings_path=str(lab.root / "norce.toml"), **parameters)
+    page.set_default_timeout(TIMEOUT)
+    page.goto(lab.url(f"shots/{name}"))
+    page.wait_for_function(IDLE, arg=f"shots/{name}")
+    page.evaluate(RUN_ALL)
+
+
+def test_screenshots_of_the_notebooks_after_the_demo_week(demo_lab: Any, page: Any, artifacts: Path) -> None:
+    _open_demo(
+        page, demo_lab, "01-preview-feed.ipynb", feed="prices", source=str(SAMPLE / "day4" / "erp_prices.csv")
+    )
+    wait_text(page, ".t-rejected", "PriceSale")  # day 4's bad price rows, with their reasons
+    page.wait_for_function(IDLE, arg="shots/01-preview-feed.ipynb")
+    assert_no_errors(page)
+    shot(page, ".t-preview-app", *_shots(artifacts, "01-preview-feed.png"))
+
+    _open_demo(
+        page, demo_lab, "02-submit-feed.ipynb", feed="stock", source=str(SAMPLE / "day4" / "erp_stock.csv")
+    )
+    wait_text(page, ".t-verdict", "guard refused")  # day 4's truncated stock export
+    page.wait_for_function(IDLE, arg="shots/02-submit-feed.ipynb")
+    assert_no_errors(page)
+    shot(page, ".t-preview-app", *_shots(artifacts, "02-submit-feed.png"))
+
+    _open_demo(page, demo_lab, "03-job-outcomes.ipynb", period="")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.t-jobs-charts .jp-RenderedSVG img').length >= 5"
+    )
+    page.wait_for_function(IDLE, arg="shots/03-job-outcomes.ipynb")
+    assert_no_errors(page)
+    table = page.locator(".jp-Cell", has=page.locator(".t-table", has_text="median lead time")).first
+    for day in ("2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06"):
+        assert day in table.inner_text()
+    shot(
+        page,
+        ".jp-Cell:has(.t-table:has-text('median lead time'))",
+        *_shots(artifacts, "03-feed-health-table.png"),
+    )
+    gallery = ".jp-Cell:has(.jp-RenderedSVG):not(:has(.t-jobs-charts))"
+    shot(page, gallery, *_shots(artifacts, "03-feed-health.png"))
+    shot(page, ".t-jobs-view", *_shots(artifacts, "03-job-outcomes.png"))
+
+
+def test_the_html_report_opens_offline_in_the_browser(demo_out: Path, page: Any, artifacts: Path) -> None:
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto((demo_out / "report.html").as_uri())
+    assert [u for u in fetched if not u.startswith("file:")] == []  # nothing from the network
+    text = page.locator("body").inner_text()
+    assert "guard refused" in text and "2025-03-06" in text and "Rows rejected by the checks" in text
+    sizes = page.locator("svg").evaluate_all("s => s.map(e => e.getBoundingClientRect().width)")
+    assert len(sizes) >= 6 and all(w > 0 for w in sizes)
+    page.set_viewport_size({"width": 1300, "height": 2400})
+    for path in _shots(artifacts, "report.png"):
+        page.screenshot(path=str(path))
