@@ -575,3 +575,37 @@ def test_cli_plan_all_in_dependency_order_past_a_failing_feed(
     assert out.index("feed of products") < out.index("feed of onhands")
     assert main(["plan", "--all", "onhands", "--settings", toml_path]) == 2
     assert "--all runs every feed: not with FEED" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("entity", ["onhands", "sku_prices", "products", "customers"])
+def test_plan_frames_in_memory_is_plan_feed_on_disk(tmp_path: Path, entity: str) -> None:
+    """The pure core behind both: the same frames give the same batches (ids, headers, bodies)."""
+    from toolkit.plan_frames import plan_frames
+
+    settings = write_settings(tmp_path, entity)
+    day1, day2 = catalog(entity, 12), catalog(entity, 12).slice(1)  # day 2: the first row gone
+    first = plan_day(settings, entity, day1)
+    accept(settings, first)
+    second = plan_day(settings, entity, day2, allow_mass_deactivation=True, override_reason="test")
+    memory = [
+        plan_frames(settings, entity, day1, now=T0),
+        plan_frames(
+            settings,
+            entity,
+            day2,
+            baseline=day1,
+            now=T0,
+            allow_mass_deactivation=True,
+            override_reason="test",
+        ),
+    ]
+    assert second.summary.removed == 1 and second.batches  # day 2 sends something
+    for disk, mem in zip([first, second], memory, strict=True):
+        assert (mem.kind, mem.summary.added, mem.summary.removed) == (
+            disk.kind,
+            disk.summary.added,
+            disk.summary.removed,
+        )
+        assert [(b.id, b.header, b.body) for b in mem.batches] == [
+            (b.id, b.header, b.body) for b in disk.batches
+        ]

@@ -21,7 +21,7 @@ import importlib
 from typing import Any
 
 from toolkit.checks import CheckResult, validate
-from toolkit.config import Feed, Policies, Profile, Secret, Settings, load_settings
+from toolkit.config import Feed, Policies, Profile, Secret, Settings, load_settings, settings_from
 from toolkit.connect import ConnectClient, ImportResponse, Job, JobLogEntry, RequestBudget, RetryPolicy
 from toolkit.daily import FeedResult, feed_groups, submit_all
 from toolkit.diff import Diff, diff_frames, diff_partitioned
@@ -47,6 +47,7 @@ from toolkit.feeds import Batch, Plan, PlanSummary, plan_feed
 from toolkit.ledger import Ledger, Reason
 from toolkit.outcomes import job_table
 from toolkit.payloads import build_header, build_items, frame_from_items, serialize_items
+from toolkit.plan_frames import plan_frames
 from toolkit.runs import (
     Outcome,
     Submission,
@@ -62,6 +63,7 @@ from toolkit.runs import (
 from toolkit.snapshots import SnapshotRef, SnapshotStore
 from toolkit.sources import read_source, scan_source
 from toolkit.status import feed_status
+from toolkit.workspace import Workspace
 
 __version__ = "0.1.0"
 
@@ -143,6 +145,7 @@ __all__ = [
     "Submission",
     "SubmitResult",
     "ToolkitError",
+    "Workspace",
     "build_header",
     "build_items",
     "diff_frames",
@@ -158,6 +161,7 @@ __all__ = [
     "open_run",
     "plan_and_submit",
     "plan_feed",
+    "plan_frames",
     "preview_feed",
     "read_source",
     "restart_failed",
@@ -166,6 +170,7 @@ __all__ = [
     "scan_source",
     "serialize_items",
     "serve",
+    "settings_from",
     "submit",
     "submit_all",
     "submit_feed",

@@ -23,7 +23,6 @@ from toolkit.errors import GuardRefused, SourceError
 
 if TYPE_CHECKING:
     from toolkit.config import Feed
-    from toolkit.snapshots import SnapshotRef
 
 # as feeds.guard says it; the CLI puts its own flags in its place
 OVERRIDE = "pass allow_mass_deactivation=True (with an override_reason) to send it anyway"
@@ -45,19 +44,26 @@ def missing_columns(
 
 
 def refuse_source(
-    feed: Feed, frame: pl.DataFrame, baseline: SnapshotRef | None, *, source: str | Path | None, allow: bool
+    feed: Feed,
+    frame: pl.DataFrame,
+    baseline: Sequence[str] | None,
+    *,
+    baseline_rows: int,
+    source: str | Path | None,
+    allow: bool,
 ) -> None:
     """Raise SourceError on schema drift and GuardRefused for a source that looks cut off.
 
-    ``frame`` is the source as ``read_source`` gives it; ``allow`` (the guard's override) lets a
-    cut-off or short source through, never a missing column.
+    ``frame`` is the source as ``read_source`` gives it; ``baseline`` the baseline's columns (None:
+    no baseline yet); ``allow`` (the guard's override) lets a cut-off or short source through, never a
+    missing column.
     """
     files = _files(frame, feed, source)
     if baseline is not None:
-        _require_columns(feed, frame.columns, list(pl.read_parquet_schema(baseline.path)), files)
+        _require_columns(feed, frame.columns, baseline, files)
     if allow:
         return
-    rows, base = frame.height, baseline.rows if baseline is not None else 0
+    rows, base = frame.height, baseline_rows
     problem = _cut_off(frame, files) or _too_few(feed, rows, base, files)
     if problem:
         counts = {"valid": rows, "baseline": base, "deactivating": max(base - rows, 0)}

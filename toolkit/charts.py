@@ -53,12 +53,12 @@ _STATUS_COLORS = {
     "Queued": "#78909c",
 }
 _STATUS_SCALE = alt.Scale(domain=STATUS_ORDER, range=[_STATUS_COLORS[s] for s in STATUS_ORDER])
-_WIDTH, _HEIGHT = 420, 220
+CHART_WIDTH, _HEIGHT = 420, 220
 # counts have no fractions (this vega ignores tickMinStep): label whole values only
-_COUNT_AXIS = alt.Axis(format="d", labelExpr="datum.value % 1 ? '' : datum.label")
+COUNT_AXIS = alt.Axis(format="d", labelExpr="datum.value % 1 ? '' : datum.label")
 
 
-def _status_color() -> alt.Color:
+def status_color() -> alt.Color:
     return alt.Color("status:N", title="status", scale=_STATUS_SCALE, sort=STATUS_ORDER)
 
 
@@ -87,11 +87,11 @@ def jobs_per_day(outcomes: pl.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("time:O", title=f"{unit} (UTC)", axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("jobs:Q", title="jobs", stack=True, axis=_COUNT_AXIS),
-            color=_status_color(),
+            y=alt.Y("jobs:Q", title="jobs", stack=True, axis=COUNT_AXIS),
+            color=status_color(),
             tooltip=["time:O", "status:N", "jobs:Q"],
         )
-        .properties(width=_WIDTH, height=_HEIGHT)
+        .properties(width=CHART_WIDTH, height=_HEIGHT)
     )
     return chart
 
@@ -115,10 +115,10 @@ def _histogram(outcomes: pl.DataFrame, column: str, title: str, *, unit: str = "
         .mark_bar()
         .encode(
             x=alt.X(f"{unit}:Q", bin=alt.Bin(maxbins=20), title=unit),
-            y=alt.Y("count():Q", title="jobs", axis=_COUNT_AXIS),
+            y=alt.Y("count():Q", title="jobs", axis=COUNT_AXIS),
             color=alt.Color("feed:N", title="feed"),
         )
-        .properties(width=_WIDTH, height=_HEIGHT)
+        .properties(width=CHART_WIDTH, height=_HEIGHT)
     )
     return chart
 
@@ -176,31 +176,31 @@ def failures_by_feed(outcomes: pl.DataFrame) -> alt.Chart:
         .sort("feed", pl.col("measure").cast(pl.Enum(["failed jobs", "failed items"])))
     )
     if data.height == 0:
-        return _nothing("Failures by feed", "no jobs")
+        return empty_chart("Failures by feed", "no jobs")
     if not data["count"].sum():  # bars of zero would show a lone "0"
-        return _nothing("Failures by feed", "no failures")
+        return empty_chart("Failures by feed", "no failures")
     chart: alt.Chart = (
         alt.Chart(data, title="Failures by feed")
         .mark_bar()
         .encode(
             y=alt.Y("feed:N", title="feed"),
-            x=alt.X("count:Q", title="count", axis=_COUNT_AXIS),
+            x=alt.X("count:Q", title="count", axis=COUNT_AXIS),
             color=alt.Color("measure:N", title=None, scale=alt.Scale(range=["#c62828", "#ef9a9a"])),
             yOffset="measure:N",
             tooltip=["feed:N", "measure:N", "count:Q"],
         )
-        .properties(width=_WIDTH, height=_bar_height(data["feed"].n_unique(), per=36))
+        .properties(width=CHART_WIDTH, height=_bar_height(data["feed"].n_unique(), per=36))
     )
     return chart
 
 
-def _nothing(title: str, text: str) -> alt.Chart:
+def empty_chart(title: str, text: str) -> alt.Chart:
     """A chart that says there is nothing to show (an empty nominal axis has no size)."""
     chart: alt.Chart = (
         alt.Chart(pl.DataFrame({"text": [text]}), title=title)
         .mark_text(color="#757575", fontSize=14)
         .encode(text="text:N")
-        .properties(width=_WIDTH, height=80)
+        .properties(width=CHART_WIDTH, height=80)
     )
     return chart
 
@@ -232,16 +232,16 @@ def changes_per_field(field_counts: Mapping[str, int] | pl.DataFrame) -> alt.Cha
         )
     data = data.sort("rows", "field", descending=[True, False])
     if data.height == 0:
-        return _nothing("Changes per field", "no changed fields")
+        return empty_chart("Changes per field", "no changed fields")
     chart: alt.Chart = (
         alt.Chart(data, title="Changes per field")
         .mark_bar(color="#1565c0")
         .encode(
             y=alt.Y("field:N", sort="-x", title="field"),
-            x=alt.X("rows:Q", title="rows changed", axis=_COUNT_AXIS),
+            x=alt.X("rows:Q", title="rows changed", axis=COUNT_AXIS),
             tooltip=["field:N", "rows:Q"],
         )
-        .properties(width=_WIDTH, height=_bar_height(data.height))
+        .properties(width=CHART_WIDTH, height=_bar_height(data.height))
     )
     return chart
 

@@ -53,6 +53,7 @@ __all__ = [
     "Settings",
     "load_settings",
     "parse_period",
+    "settings_from",
 ]
 
 FeedKind = Literal["auto", "change", "full"]
@@ -527,6 +528,40 @@ def load_settings(path: str | Path = "norce.toml", *, environ: Mapping[str, str]
         raise ConfigError(msg) from None
     root = path.parent.resolve()
     env = {**read_dotenv(root / ".env"), **(os.environ if environ is None else environ)}
+    return settings_from(data, path=path, root=root, environ=env)
+
+
+def settings_from(
+    data: Mapping[str, Any],
+    *,
+    path: Path = Path("norce.toml"),
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from the parsed TOML ``data`` of ``path`` (no file is read: for notebooks and tests).
+
+    Relative paths resolve against ``root`` (default: the current directory); secrets come from
+    ``environ`` only (default: none).
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> data = tomllib.loads('''
+    ... [profiles.shop]
+    ... base_url = "https://shop.api-se.stage.norce.tech"
+    ... client_id = "c"
+    ... scope = "stage"
+    ... [feeds.stock]
+    ... entity = "onhands"
+    ... profile = "shop"
+    ... account = 10000
+    ... source = "stock.csv"
+    ... ''')
+    >>> settings_from(data).feed("stock").entity
+    'onhands'
+    """
+    root = root if root is not None else Path.cwd()
+    env = environ or {}
     file = str(path)
     top = _Table(file, "settings", data.get("settings", {}))
     profiles = {

@@ -129,7 +129,7 @@ def plan_days(ledger: Ledger, *, since: datetime | None = None, feed: str | None
     )
 
 
-def _jobs(ledger: Ledger, plans: pl.DataFrame, since: datetime | None, feed: str | None) -> pl.DataFrame:
+def feed_jobs(ledger: Ledger, plans: pl.DataFrame, since: datetime | None, feed: str | None) -> pl.DataFrame:
     """Job outcomes with their plan's business day and lead time (queued until Connect started it)."""
     from toolkit.runs import job_outcomes
 
@@ -203,5 +203,5 @@ def feed_health(
     since = (now or datetime.now(UTC)) - parse_period(period) if period else None
     with Ledger(ledger_path(settings)) as ledger:
         plans = plan_days(ledger, since=since, feed=feed or None)
-        jobs = _jobs(ledger, plans, since, feed or None)
+        jobs = feed_jobs(ledger, plans, since, feed or None)
     return FeedHealth(plans, jobs)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from toolkit.charts import _COUNT_AXIS, _WIDTH, _nothing, _status_color
+from toolkit.charts import CHART_WIDTH, COUNT_AXIS, empty_chart, status_color
 
 __all__ = [
     "health_charts",
@@ -57,12 +57,12 @@ def items_by_day(plans: pl.DataFrame) -> alt.TopLevelMixin:
         .sort("feed", "day")
     )
     if data.height == 0:
-        return _nothing("Items per business day", "no changes")
+        return empty_chart("Items per business day", "no changes")
     scale = alt.Scale(domain=measures, range=list(_MEASURE_COLORS.values()))
     base = alt.Chart(data, width=140, height=110).mark_bar()
     chart: alt.TopLevelMixin = base.encode(
         x=alt.X("day:O", title="business day", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("rows:Q", title="rows", axis=_COUNT_AXIS),
+        y=alt.Y("rows:Q", title="rows", axis=COUNT_AXIS),
         color=alt.Color("measure:N", title=None, scale=scale, sort=measures),
         xOffset=alt.XOffset("measure:N", sort=measures),
         tooltip=["feed:N", "day:O", "measure:N", alt.Tooltip("rows:Q", format=",")],
@@ -75,7 +75,7 @@ def refusals_by_day(plans: pl.DataFrame) -> alt.TopLevelMixin:
     """A mark per feed and business day whose plan was refused, with the reason beside it."""
     data = _days(plans).filter(pl.col("outcome").is_in(["guard refused", "checks failed"]))
     if data.height == 0:
-        return _nothing("Refused plans", "no refusals")
+        return empty_chart("Refused plans", "no refusals")
     data = data.with_columns(pl.coalesce(pl.col("reason"), pl.col("outcome")).str.slice(0, 70).alias("why"))
     base = alt.Chart(data, title="Refused plans by business day").encode(
         x=_DAY, y=alt.Y("feed:N", title="feed"), tooltip=["feed:N", "day:O", "outcome:N", "reason:N"]
@@ -83,25 +83,25 @@ def refusals_by_day(plans: pl.DataFrame) -> alt.TopLevelMixin:
     marks = base.mark_square(size=200, color="#c62828")
     chart: alt.TopLevelMixin = (
         marks + base.mark_text(align="left", dx=12, fontSize=11).encode(text="why:N")
-    ).properties(width=_WIDTH, height=max(60, data["feed"].n_unique() * 30))
+    ).properties(width=CHART_WIDTH, height=max(60, data["feed"].n_unique() * 30))
     return chart
 
 
 def jobs_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
     """Stacked bars: jobs per business day, coloured by status."""
     if jobs.height == 0:
-        return _nothing("Jobs per business day", "no jobs")
+        return empty_chart("Jobs per business day", "no jobs")
     data = _days(jobs).group_by("day", "status").agg(pl.len().alias("jobs")).sort("day")
     chart: alt.TopLevelMixin = (
         alt.Chart(data, title="Jobs per business day by status")
         .mark_bar()
         .encode(
             x=_DAY,
-            y=alt.Y("jobs:Q", title="jobs", axis=_COUNT_AXIS),
-            color=_status_color(),
+            y=alt.Y("jobs:Q", title="jobs", axis=COUNT_AXIS),
+            color=status_color(),
             tooltip=["day:O", "status:N", "jobs:Q"],
         )
-        .properties(width=_WIDTH, height=200)
+        .properties(width=CHART_WIDTH, height=200)
     )
     return chart
 
@@ -109,7 +109,7 @@ def jobs_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
 def writes_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
     """Grouped bars: rows Connect inserted and updated per business day (and failed items)."""
     if jobs.height == 0:
-        return _nothing("Inserted and updated", "no jobs")
+        return empty_chart("Inserted and updated", "no jobs")
     data = (
         _days(jobs)
         .group_by("day")
@@ -122,14 +122,14 @@ def writes_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
         .sort("day")
     )
     if not data["rows"].sum():
-        return _nothing("Inserted and updated", "nothing written")
+        return empty_chart("Inserted and updated", "nothing written")
     order = ["inserted", "updated", "failed items"]
     chart: alt.TopLevelMixin = (
         alt.Chart(data, title="Inserted and updated per business day")
         .mark_bar()
         .encode(
             x=_DAY,
-            y=alt.Y("rows:Q", title="rows", axis=_COUNT_AXIS),
+            y=alt.Y("rows:Q", title="rows", axis=COUNT_AXIS),
             color=alt.Color(
                 "measure:N",
                 title=None,
@@ -139,7 +139,7 @@ def writes_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
             xOffset=alt.XOffset("measure:N", sort=order),
             tooltip=["day:O", "measure:N", alt.Tooltip("rows:Q", format=",")],
         )
-        .properties(width=_WIDTH, height=200)
+        .properties(width=CHART_WIDTH, height=200)
     )
     return chart
 
@@ -147,7 +147,7 @@ def writes_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
 def lead_and_run_times_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
     """Per business day, each job's lead time (queued until Connect started it) and run time."""
     if jobs.height == 0:
-        return _nothing("Lead and run times", "no jobs")
+        return empty_chart("Lead and run times", "no jobs")
     data = (
         _days(jobs)
         .select(
@@ -161,7 +161,7 @@ def lead_and_run_times_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
         .drop_nulls("seconds")
     )
     if data.height == 0:
-        return _nothing("Lead and run times", "no finished jobs")
+        return empty_chart("Lead and run times", "no finished jobs")
     order = ["lead time", "run time"]
     chart: alt.TopLevelMixin = (
         alt.Chart(data, title="Lead time (queued to started) and run time per business day")
@@ -178,7 +178,7 @@ def lead_and_run_times_by_day(jobs: pl.DataFrame) -> alt.TopLevelMixin:
             ),
             tooltip=["day:O", "feed:N", "job_id:Q", "measure:N", alt.Tooltip("seconds:Q", format=".1f")],
         )
-        .properties(width=_WIDTH, height=220)
+        .properties(width=CHART_WIDTH, height=220)
     )
     return chart
 

@@ -100,12 +100,12 @@ def _failures(settings: Settings, jobs: pl.DataFrame) -> str:
 
 
 def _health(settings: Settings, feed: str | None, since: datetime | None) -> FeedHealth:
-    from toolkit.feed_health import _jobs
+    from toolkit.feed_health import feed_jobs
     from toolkit.ledger import Ledger
 
     with Ledger(ledger_path(settings)) as ledger:
         plans = plan_days(ledger, since=since, feed=feed)
-        return FeedHealth(plans, _jobs(ledger, plans, since, feed))
+        return FeedHealth(plans, feed_jobs(ledger, plans, since, feed))
 
 
 def render_report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from toolkit._element_rows import row_key, with_element_keys
+from toolkit._refusals import refuse_source
 from toolkit.batches import Batch, make_batches
+from toolkit.checks import enforce, validate
 from toolkit.config import Feed, Settings
+from toolkit.diff import diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
 from toolkit.plan_elements import NestedPlan
 from toolkit.plan_model import FeedKind, KindOption, Plan, PlanSummary, guard, plan_id
 from toolkit.plan_parts import Parts, Rights, change_parts, cleared_columns, full_parts
-from toolkit.plan_structure import locate_rows
+from toolkit.plan_structure import Located, locate_rows
 from toolkit.rowhash import ROW_HASH, RowHashes, hash_rows
+from toolkit.sources import read_source
 
 if TYPE_CHECKING:
     from toolkit.checks import CheckResult
@@ -73,6 +77,27 @@ def _duration(span: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours % 24 else f"{hours // 24} d"
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a plan is made of, all read already: `assemble` makes the plan from it without any I/O."""
+
+    frame: pl.DataFrame
+    """The source rows as read (``_source`` and ``_row`` included)."""
+    rejected: pl.DataFrame
+    located: Located
+    """The valid rows a plan may send (see ``toolkit.plan_structure``)."""
+    diff: Diff
+    """Against the baseline, the items of rejected rows held (neither changed nor removed)."""
+    held: pl.DataFrame
+    """The baseline rows kept for the items of rejected rows."""
+    hashes: RowHashes
+    """The row hashes of the valid rows and the held ones."""
+    baseline: SnapshotRef | None
+    kind: FeedKind
+    why: str
+    key: list[str]
+
+
 def build_plan(
     settings: Settings,
     feed: Feed,
@@ -85,11 +110,7 @@ def build_plan(
     store: SnapshotStore,
     checked: tuple[pl.DataFrame, CheckResult] | None = None,
 ) -> Plan:
-    """read_source -> validate -> diff -> guard -> batches -> Plan, the snapshot written meanwhile."""
-    from toolkit._refusals import refuse_source
-    from toolkit.checks import enforce, validate
-    from toolkit.sources import read_source
-
+    """read_source -> validate -> diff -> `assemble`, the snapshot written meanwhile."""
     entity = get_entity(feed.entity)
     # The baseline file is checked against its hash while the source is read (hashlib releases the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
@@ -101,67 +122,115 @@ def build_plan(
             frame, check = checked
             enforce(entity, feed.policies, check)
         base_ref = finding.result()
-    refuse_source(feed, frame, base_ref, source=source, allow=allow)  # schema drift, a cut-off file
-    valid = check.valid.select(c for c in check.valid.columns if not c.startswith("_"))
-    valid = with_element_keys(entity, valid)  # supplier rows: "" where a row has no element
+    columns = list(pl.read_parquet_schema(base_ref.path)) if base_ref is not None else None
+    rows = base_ref.rows if base_ref is not None else 0
+    refuse_source(feed, frame, columns, baseline_rows=rows, source=source, allow=allow)  # drift, cut-off
+    valid = with_element_keys(entity, data_columns(check.valid))  # supplier rows: "" for no element
     located = locate_rows(settings, feed, entity, valid, store)  # products: who owns the structure
-    valid = located.valid
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
-    key = list(feed.key or row_key(entity, valid.columns))
-    diff, held, hashes = _diff(store, base_ref, valid, frame, check.rejected, key=key)
-    valid = pl.concat([valid, held]) if held.height else valid
+    key = list(feed.key or row_key(entity, located.valid.columns))
+    hashes = hash_rows(located.valid, key=key)
+    if base_ref is None:
+        diff = diff_frames(located.valid.clear(), located.valid, key=key, current_hashes=hashes)
+    else:
+        diff = store.diff(base_ref, located.valid, key=key, current_hashes=hashes)
+    held = hold_rejected(diff, located.valid, frame, check.rejected, key=key, hashes=hashes)
+    facts = Facts(frame, check.rejected, located, *held, baseline=base_ref, kind=chosen, why=why, key=key)
+    plan, snapshot, snapshot_hashes = assemble(
+        settings, feed, facts, asked=kind, now=now, allow=allow, reason=reason
+    )
+    saving = _save_meanwhile(store, feed.name, snapshot, kind=chosen, key=key, hashes=snapshot_hashes)
+    return replace(plan, saving=saving)
+
+
+def data_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without the bookkeeping columns (``_source``, ``_row``, ...)."""
+    return frame.select(c for c in frame.columns if not c.startswith("_"))
+
+
+def assemble(
+    settings: Settings,
+    feed: Feed,
+    facts: Facts,
+    *,
+    asked: KindOption,
+    now: datetime,
+    allow: bool,
+    reason: str | None,
+) -> tuple[Plan, pl.DataFrame, RowHashes]:
+    """The plan of ``facts`` (pure: no file, no clock, no thread), the new snapshot's rows and their hashes.
+
+    Rights (deactivation, FullFile) -> groups -> guard -> batches -> summary -> plan id. The plan's
+    ``saving`` is None: whoever stores the snapshot rows sets it.
+    """
+    entity = get_entity(feed.entity)
+    valid = pl.concat([facts.located.valid, facts.held]) if facts.held.height else facts.located.valid
+    first = facts.baseline is None
     rights, notes = _rights(
         settings,
         feed,
         entity,
-        frame,
-        check.rejected,
-        key=key,
-        asked=kind,
-        first=base_ref is None,
+        facts.frame,
+        facts.rejected,
+        key=facts.key,
+        asked=asked,
+        first=first,
         allow=allow,
     )
-    rights, notes = located.rights(rights), [*notes, *located.notes]
+    rights, notes = facts.located.rights(rights), [*notes, *facts.located.notes]
     parts, batches, baseline_rows = _batches(
-        entity, feed, chosen, valid, diff, base_ref, allow=allow, rights=rights, today=now.date()
+        entity,
+        feed,
+        facts.kind,
+        valid,
+        facts.diff,
+        facts.baseline,
+        allow=allow,
+        rights=rights,
+        today=now.date(),
     )
-    rows, hashes = _with_pending(valid, hashes, parts.pending, key=key)
-    saving = _save_meanwhile(store, feed.name, rows, kind=chosen, key=key, hashes=hashes)
+    rows, hashes = _with_pending(valid, facts.hashes, parts.pending, key=facts.key)
+    parts.notes.extend(_notes(entity, facts, notes))
     profile = settings.profile_of(feed)
-    cleared = cleared_columns(entity, diff)
-    if cleared:
-        parts.notes.append(f"values cleared in the source are sent as null ({', '.join(cleared)})")
-    if held.height:
-        parts.notes.append(
-            f"{held.height} items whose rows were rejected keep their baseline values "
-            "(neither changed nor deactivated)"
-        )
-    parts.notes.extend(notes)
     summary = _summary(
-        chosen, why, diff, parts, batches, check.rejected.height, baseline_rows, profile.rate_limit_per_minute
+        facts.kind,
+        facts.why,
+        facts.diff,
+        parts,
+        batches,
+        facts.rejected.height,
+        baseline_rows,
+        profile.rate_limit_per_minute,
     )
-    return Plan(
-        id=plan_id(
-            feed.name,
-            chosen,
-            _rows_digest(hashes),
-            [b.id for b in batches],
-            baseline=base_ref.id if base_ref else None,
-        ),
+    base_id = facts.baseline.id if facts.baseline else None
+    plan = Plan(
+        id=plan_id(feed.name, facts.kind, _rows_digest(hashes), [b.id for b in batches], baseline=base_id),
         feed=feed.name,
         entity=entity.name,
         profile=profile.name,
-        kind=chosen,
+        kind=facts.kind,
         created=now,
-        saving=saving,
-        baseline=base_ref,
+        saving=None,
+        baseline=facts.baseline,
         batches=batches,
         summary=summary,
-        rejected=check.rejected,
+        rejected=facts.rejected,
         allow_mass_deactivation=allow,
         override_reason=reason,
-        diff=diff,
+        diff=facts.diff,
     )
+    return plan, rows, hashes
+
+
+def _notes(entity: Entity, facts: Facts, notes: list[str]) -> list[str]:
+    cleared = cleared_columns(entity, facts.diff)
+    said = [f"values cleared in the source are sent as null ({', '.join(cleared)})"] if cleared else []
+    if facts.held.height:
+        said.append(
+            f"{facts.held.height} items whose rows were rejected keep their baseline values "
+            "(neither changed nor deactivated)"
+        )
+    return [*said, *notes]
 
 
 def _save_meanwhile(
@@ -195,28 +264,22 @@ def _rows_digest(hashes: RowHashes) -> str:
     return hashlib.sha256(column.to_numpy().data).hexdigest()
 
 
-def _diff(
-    store: SnapshotStore,
-    base_ref: SnapshotRef | None,
+def hold_rejected(
+    diff: Diff,
     valid: pl.DataFrame,
     frame: pl.DataFrame,
     rejected: pl.DataFrame,
     *,
     key: list[str],
+    hashes: RowHashes,
 ) -> tuple[Diff, pl.DataFrame, RowHashes]:
-    """The diff of the valid rows against the baseline, the baseline rows held for rejected items, and
-    the row hashes of the valid rows and the held ones (the new snapshot's).
+    """``diff`` with the items of rejected rows held, the baseline rows held for them, and the row hashes
+    of the valid rows and the held ones (the new snapshot's).
 
     A rejected row says nothing true about its item, so the item stays as Norce has it: its baseline
     row goes into the new snapshot, and it is neither removed (deactivated) nor changed. Those rows
     are the diff's removed rows of the rejected keys, so the baseline is read once.
     """
-    from toolkit.diff import diff_frames
-
-    hashes = hash_rows(valid, key=key)
-    if base_ref is None:
-        return diff_frames(valid.clear(), valid, key=key, current_hashes=hashes), valid.clear(), hashes
-    diff = store.diff(base_ref, valid, key=key, current_hashes=hashes)
     is_held = _held(diff.removed, frame, rejected, key=key)
     if not is_held.any():
         return diff, valid.clear(), hashes
