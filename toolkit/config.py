@@ -46,7 +46,7 @@ from toolkit.errors import ConfigError
 
 __all__ = [
     "Feed",
-    "FeedKind",
+    "KindOption",
     "Policies",
     "Profile",
     "Secret",
@@ -56,7 +56,8 @@ __all__ = [
     "settings_from",
 ]
 
-FeedKind = Literal["auto", "change", "full"]
+KindOption = Literal["auto", "change", "full"]
+"""What a caller asks for: ``auto`` lets planning choose a change or a full feed."""
 SourceFormat = Literal["csv", "excel", "parquet", "json", "ndjson"]
 _FORMATS: dict[str, SourceFormat] = {
     ".csv": "csv",

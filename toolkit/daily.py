@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from toolkit.entities import REFERS_TO
 from toolkit.errors import ToolkitError
@@ -57,7 +57,7 @@ class FeedResult:
         return f"{self.feed}: nothing sent" if self.result is None else str(self.result)
 
 
-def feed_groups(settings: Any, feeds: Iterable[str]) -> list[list[str]]:
+def feed_groups(settings: Settings, feeds: Iterable[str]) -> list[list[str]]:
     """``feeds`` in groups that can run side by side; a group needs only the groups before it.
 
     ``settings`` needs ``feed(name).entity`` (and ``owns_structure``: a products feed that does not own

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.claims import CLAIMS_SCHEMA, JobClaims, claim
 from toolkit.errors import LedgerError
@@ -45,6 +45,10 @@ from toolkit.records import (
     PlanState,
     Reason,
 )
+
+if TYPE_CHECKING:
+    from toolkit.connect.models import Job
+    from toolkit.plan_model import Plan
 
 __all__ = [
     "BatchRecord",
@@ -228,7 +232,7 @@ class Ledger(FeedLocks, JobClaims):
             )
 
     # --- plans -------------------------------------------------------------------------------
-    def record_plan(self, plan: Any, *, directory: Path | None = None) -> PlanRecord:
+    def record_plan(self, plan: Plan, *, directory: Path | None = None) -> PlanRecord:
         """Record a plan and its batches (state ``planned``); a no-op while the plan is open.
 
         Plan ids are deterministic, so a finished plan (succeeded, failed, superseded) can come back
@@ -470,7 +474,7 @@ class Ledger(FeedLocks, JobClaims):
         return self.batch(plan_id, index)
 
     # --- jobs --------------------------------------------------------------------------------
-    def record_job(self, job: Any, *, log_tail: Sequence[dict[str, Any]] | None = None) -> JobRecord:
+    def record_job(self, job: Job, *, log_tail: Sequence[dict[str, Any]] | None = None) -> JobRecord:
         """Store a job's latest state (status, counts, times) on its newest row."""
         run_time = job.run_time.total_seconds() if job.run_time is not None else None
         with self._tx() as con:

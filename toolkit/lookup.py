@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from toolkit.errors import OutcomeUnknown
 
@@ -53,8 +53,14 @@ class JobLookup:
 DEFAULT_LOOKUP = JobLookup()
 
 
+class ListsJobs(Protocol):
+    """A client that lists Connect's recent jobs (Job/List), as ``ConnectClient`` does."""
+
+    def list_jobs(self) -> list[Job]: ...
+
+
 def find_job(
-    client: Any,
+    client: ListsJobs,
     ledger: Ledger,
     plan_id: str,
     batch: Batch,

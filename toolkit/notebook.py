@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from toolkit.config import FeedKind, Settings
+from toolkit.config import KindOption, Settings
 from toolkit.errors import CheckFailed, ConfigError, GuardRefused, PlanError
 from toolkit.notebook_submit import EXIT_CODES, Ending, SubmitResult, submit_feed
 from toolkit.preview import Preview, sample_changes
@@ -87,7 +87,7 @@ def preview_feed(
     settings: Settings,
     feed: str | None = None,
     *,
-    kind: FeedKind = "auto",
+    kind: KindOption = "auto",
     source: str | None = None,
     allow_mass_deactivation: bool = False,
     override_reason: str | None = None,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from toolkit.feeds import Plan
     from toolkit.preview import Preview
     from toolkit.runs import Outcome
+    from toolkit.sending import JobsClient
 
 __all__ = ["EXIT_CODES", "Ending", "StatusCallback", "SubmitResult", "submit_feed"]
 
@@ -267,7 +268,7 @@ def _status_name(status: Any) -> str:
 
 
 def _watch(
-    client: Any, ids: Sequence[int], on_status: StatusCallback, timeout: float, poll_interval: float
+    client: JobsClient, ids: Sequence[int], on_status: StatusCallback, timeout: float, poll_interval: float
 ) -> None:
     """Report the jobs' statuses at every poll until all are done (or the time is up).
 

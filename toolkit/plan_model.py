@@ -22,7 +22,7 @@ import orjson
 import polars as pl
 
 from toolkit.batches import Batch, batch_id
-from toolkit.config import Feed
+from toolkit.config import Feed, KindOption
 from toolkit.entities import get_entity
 from toolkit.errors import GuardRefused, PlanError
 
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 FeedKind = Literal["change", "full"]
-KindOption = Literal["auto", "change", "full"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from toolkit import charts
-from toolkit.config import FeedKind, Settings
+from toolkit.config import KindOption, Settings
 from toolkit.display import Summary
 from toolkit.reports import summary_json, write_summary
 
@@ -32,7 +32,7 @@ class Preview:
 
     settings: Settings = field(repr=False)
     feed: str
-    kind: FeedKind
+    kind: KindOption
     source: str | None
     check: CheckResult | None = field(default=None, repr=False)
     diff: Diff | None = field(default=None, repr=False)

@@ -21,7 +21,7 @@ from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, LedgerError, OutcomeUnknown
 from toolkit.lookup import DEFAULT_LOOKUP, JobLookup
 from toolkit.records import BatchRecord, JobRecord, Reason
-from toolkit.sending import Submission, load_plan, send_batch
+from toolkit.sending import JobsClient, Submission, load_plan, send_batch
 
 if TYPE_CHECKING:
     from toolkit.feeds import Plan
@@ -36,7 +36,7 @@ _SUCCEEDED = int(JobStatus["Succeeded"])
 
 def restart_failed(
     target: Submission | str,
-    client: Any,
+    client: JobsClient,
     ledger: Ledger,
     *,
     job_ids: Iterable[int] | None = None,
@@ -99,7 +99,7 @@ def _restart_one(
     plan: Plan,
     rec: BatchRecord,
     job: JobRecord | None,
-    client: Any,
+    client: JobsClient,
     ledger: Ledger,
     when: datetime,
     lookup: JobLookup,

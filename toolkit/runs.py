@@ -51,7 +51,7 @@ from toolkit.sending import (
 from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
-    from toolkit.config import FeedKind, Settings
+    from toolkit.config import KindOption, Settings
     from toolkit.connect import ConnectClient
     from toolkit.feeds import Batch, Plan
     from toolkit.snapshots import SnapshotStore
@@ -254,7 +254,7 @@ def plan_and_submit(
     settings: Settings,
     feed: str,
     *,
-    kind: FeedKind = "auto",
+    kind: KindOption = "auto",
     source: str | None = None,
     confirm: Callable[[Plan], bool] | None = None,
     wait: bool = False,
