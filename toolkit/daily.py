@@ -113,8 +113,7 @@ def submit_all(
             if sub is None:
                 results.append(FeedResult(feed))
             else:
-                assert isinstance(sub, Submission)  # not waited for: the group's jobs are, below
-                sent.append(sub)
+                sent.append(sub)  # not waited for: the group's jobs are, below
         results += [_wait(settings, sub, timeout=timeout, poll_interval=poll_interval) for sub in sent]
     return results
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import polars as pl
 
@@ -250,6 +250,51 @@ def open_run(settings: Settings, feed: str) -> Iterator[Run]:
         yield Run(settings, feed, client, ledger, store)
 
 
+@overload
+def plan_and_submit(
+    settings: Settings,
+    feed: str,
+    *,
+    kind: KindOption = ...,
+    source: str | None = ...,
+    confirm: Callable[[Plan], bool] | None = ...,
+    wait: Literal[False] = ...,
+    allow_mass_deactivation: bool = ...,
+    override_reason: str | None = ...,
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Submission | None: ...
+@overload
+def plan_and_submit(
+    settings: Settings,
+    feed: str,
+    *,
+    kind: KindOption = ...,
+    source: str | None = ...,
+    confirm: Callable[[Plan], bool] | None = ...,
+    wait: Literal[True],
+    allow_mass_deactivation: bool = ...,
+    override_reason: str | None = ...,
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Outcome | None: ...
+@overload
+def plan_and_submit(
+    settings: Settings,
+    feed: str,
+    *,
+    kind: KindOption = ...,
+    source: str | None = ...,
+    confirm: Callable[[Plan], bool] | None = ...,
+    wait: bool,
+    allow_mass_deactivation: bool = ...,
+    override_reason: str | None = ...,
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Submission | Outcome | None: ...
 def plan_and_submit(
     settings: Settings,
     feed: str,
@@ -287,6 +332,36 @@ def plan_and_submit(
         return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
+@overload
+def resume_feed(
+    settings: Settings,
+    feed: str,
+    *,
+    wait: Literal[False] = ...,
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Submission: ...
+@overload
+def resume_feed(
+    settings: Settings,
+    feed: str,
+    *,
+    wait: Literal[True],
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Outcome: ...
+@overload
+def resume_feed(
+    settings: Settings,
+    feed: str,
+    *,
+    wait: bool,
+    progress: Progress | None = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+) -> Submission | Outcome: ...
 def resume_feed(
     settings: Settings,
     feed: str,
@@ -302,6 +377,36 @@ def resume_feed(
         return _maybe_wait(sub, run, wait, timeout, poll_interval, progress)
 
 
+@overload
+def restart_feed_job(
+    settings: Settings,
+    job_id: int,
+    *,
+    wait: Literal[False] = ...,
+    timeout: float = ...,
+    poll_interval: float = ...,
+    force: bool = ...,
+) -> Submission: ...
+@overload
+def restart_feed_job(
+    settings: Settings,
+    job_id: int,
+    *,
+    wait: Literal[True],
+    timeout: float = ...,
+    poll_interval: float = ...,
+    force: bool = ...,
+) -> Outcome: ...
+@overload
+def restart_feed_job(
+    settings: Settings,
+    job_id: int,
+    *,
+    wait: bool,
+    timeout: float = ...,
+    poll_interval: float = ...,
+    force: bool = ...,
+) -> Submission | Outcome: ...
 def restart_feed_job(
     settings: Settings,
     job_id: int,
