@@ -12,6 +12,9 @@ Examples
 >>> inj = FaultInjector(parse_faults({"seed": 1, "error_500": 2}))
 >>> [inj.draw("imports", "/x").status for _ in range(3)]
 [500, 500, None]
+>>> third = FaultInjector(parse_faults({"job_failed": {"skip": 2, "next": 1}}))
+>>> [third.draw("imports", "/x").fail_job for _ in range(4)]
+[False, False, True, False]
 >>> a = FaultInjector(parse_faults({"seed": 7, "error_429": 0.5}))
 >>> b = FaultInjector(parse_faults({"seed": 7, "error_429": 0.5}))
 >>> [a.draw("jobs", "/j").status for _ in range(8)] == [b.draw("jobs", "/j").status for _ in range(8)]
@@ -39,10 +42,11 @@ KINDS = ("drop", "error_500", "error_429", "latency", "drop_after_accept", "job_
 
 @dataclass(frozen=True)
 class Trigger:
-    """When a fault fires: for the next ``next`` requests, else with probability ``rate``."""
+    """When a fault fires: the next ``next`` requests (after ``skip``), else with probability ``rate``."""
 
     next: int = 0
     rate: float = 0.0
+    skip: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,11 @@ def _trigger(kind: str, value: Any) -> Trigger:
         return Trigger(next=value)
     if isinstance(value, float) and 0 <= value <= 1:
         return Trigger(rate=value)
-    if isinstance(value, dict) and set(value) <= {"next", "rate"}:
-        return Trigger(int(value.get("next", 0)), float(value.get("rate", 0.0)))
-    raise ValueError(f"fault {kind}: expected a count, a rate in [0, 1] or {{next, rate}}, found {value!r}")
+    if isinstance(value, dict) and set(value) <= {"next", "rate", "skip"}:
+        return Trigger(int(value.get("next", 0)), float(value.get("rate", 0.0)), int(value.get("skip", 0)))
+    raise ValueError(
+        f"fault {kind}: expected a count, a rate in [0, 1] or {{next, rate, skip}}, found {value!r}"
+    )
 
 
 class FaultInjector:
@@ -115,12 +121,16 @@ class FaultInjector:
             self.spec = spec
             self._rng = random.Random(spec.seed)
             self._left = {k: t.next for k, t in spec.triggers.items()}
+            self._skip = {k: t.skip for k, t in spec.triggers.items()}
             self._requests = 0
             self.injected: list[dict[str, Any]] = []
 
     def _fires(self, kind: str) -> bool:
         trigger = self.spec.triggers.get(kind)
         if trigger is None:
+            return False
+        if self._skip.get(kind, 0) > 0:  # e.g. fail the third job: {"skip": 2, "next": 1}
+            self._skip[kind] -= 1
             return False
         if self._left.get(kind, 0) > 0:
             self._left[kind] -= 1
