@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from toolkit.connect.models import ImportResponse, Job, JobLogEntry, ValidationSummary
 from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, JobTimeout, OutcomeUnknown
@@ -52,6 +54,10 @@ class FakeBatch:
     def header_json(self) -> str:
         return json.dumps(self.header, separators=(",", ":"))
 
+    def items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(self.body)
+        return items
+
 
 @dataclass(frozen=True)
 class FakePlan:
@@ -67,6 +73,7 @@ class FakePlan:
     summary: Summary = Summary({"changed": 3})
     allow_mass_deactivation: bool = False
     override_reason: str | None = None
+    origins: None = None
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -81,23 +88,42 @@ class FakePlan:
 
 def make_plan(plan_id: str = "plan-1", sizes: tuple[int, ...] = (2, 3, 2), **kw: Any) -> FakePlan:
     batches = tuple(
-        FakeBatch(i, json.dumps([{"Plan": plan_id, "Batch": i, "Item": k} for k in range(n)]).encode(), n)
+        FakeBatch(i, json.dumps([item(f"{plan_id}-{i}-{k}", k) for k in range(n)]).encode(), n)
         for i, n in enumerate(sizes)
     )
     return FakePlan(plan_id, batches, **kw)
 
 
+def item(part_no: str, value: int) -> dict[str, Any]:
+    return {"PartNo": part_no, "WarehouseCode": "W1", "LocationCode": "L1", "OnhandValue": value}
+
+
 class FakeStore:
+    """Snapshots as frames in memory (a partial baseline is saved here too)."""
+
     def __init__(self, baseline: str | None = "snap-1") -> None:
         self.current = Ref(baseline) if baseline else None
         self.promoted: list[str] = []
+        self.frames: dict[str, pl.DataFrame] = {}
+
+    def load(self, ref: Ref) -> pl.DataFrame:
+        empty = pl.DataFrame(
+            schema={"PartNo": pl.String, "WarehouseCode": pl.String, "LocationCode": pl.String}
+        )
+        return self.frames.get(ref.id, empty)
+
+    def save(self, feed: str, rows: pl.DataFrame, **kw: Any) -> Ref:
+        ref = Ref(f"partial-{len(self.frames) + 1}", feed)
+        self.frames[ref.id] = rows
+        return ref
 
     def baseline(self, feed: str) -> Ref | None:
         return self.current
 
-    def promote(self, ref: Ref) -> None:
+    def promote(self, ref: Ref) -> Ref:
         self.current = ref
         self.promoted.append(ref.id)
+        return ref
 
 
 class FakeProfile:

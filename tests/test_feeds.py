@@ -609,3 +609,18 @@ def test_plan_frames_in_memory_is_plan_feed_on_disk(tmp_path: Path, entity: str)
         assert [(b.id, b.header, b.body) for b in mem.batches] == [
             (b.id, b.header, b.body) for b in disk.batches
         ]
+
+
+def test_planning_tells_each_step_and_the_bar_shows_them(tmp_path: Path) -> None:
+    import io
+
+    from toolkit.progress import ProgressBar
+
+    settings = write_settings(tmp_path, "onhands")
+    events: list[dict[str, Any]] = []
+    out = io.StringIO()
+    bar = ProgressBar(file=out)
+    plan_day(settings, "onhands", catalog("onhands", 2000), progress=lambda e: (events.append(e), bar(e)))
+    assert [e["step"] for e in events] == [1, 2, 3, 4, 5] and {e["event"] for e in events} == {"plan"}
+    assert [e["what"].split()[0] for e in events] == ["reading", "checking", "diffing", "making", "1"]
+    assert "checking 2,000 rows" in events[1]["what"] and "onhands planning" in out.getvalue()

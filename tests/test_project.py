@@ -75,7 +75,12 @@ def test_cli_help_lists_commands_and_the_exit_codes_the_readme_gives() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "toolkit.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    assert "{init,status,plan,apply,submit,resume,jobs,restart,sandbox}" in out
+    commands = out[out.index("{") + 1 : out.index("}")].split(",")
+    assert {"init", "status", "plan", "apply", "submit", "resume", "jobs", "restart", "sandbox"} <= set(
+        commands
+    )
+    readme = (ROOT / "README.md").read_text()
+    assert [c for c in commands if f"norce-feeds {c}" not in readme] == []  # each one documented
     codes = " ".join(out[out.index("Exit codes:") :].split())
     assert codes in " ".join((ROOT / "README.md").read_text().split())
 

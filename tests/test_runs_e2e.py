@@ -28,7 +28,6 @@ from toolkit.outcomes import OUTCOME_SCHEMA
 from toolkit.records import Reason
 from toolkit.runs import (
     Outcome,
-    PlanAlreadySent,
     Submission,
     job_outcomes,
     open_run,
@@ -201,8 +200,8 @@ def test_full_then_two_change_feeds_move_the_baseline(
         assert baseline_id(ws) == plans[-1].snapshot_id
 
 
-# --- 2. a failing job keeps the baseline and nothing is lost ---------------------------------
-def test_failed_job_keeps_baseline_and_next_plan_resends(ws: Workspace) -> None:
+# --- 2. a failing job holds its items back from the baseline, and nothing is lost ------------
+def test_failed_job_holds_back_its_items_and_the_next_plan_resends_them(ws: Workspace) -> None:
     ws.write(companies(6))
     first, _ = run(ws)
     rows = companies(6)
@@ -210,28 +209,25 @@ def test_failed_job_keeps_baseline_and_next_plan_resends(ws: Workspace) -> None:
     rows["C004"]["Name"] = "Changed 4"
     ws.write(rows)
     ws.sandbox.set_faults(job_failed={"next": 1})
-    plan, outcome = run(ws)
-    assert not outcome.succeeded and outcome.promoted is None
-    assert outcome.failures[0].status == "Failed" and outcome.failures[0].log
-    assert baseline_id(ws) == first.snapshot.id
+    _plan, outcome = run(ws)
+    assert not outcome.succeeded and outcome.failures[0].status == "Failed" and outcome.failures[0].log
+    # the failed batch held both changes back: the partial baseline is the old one for them
+    assert outcome.promoted not in (None, first.snapshot.id) and baseline_id(ws) == outcome.promoted
     with pytest.raises(Exception, match="jobs failed"):
         outcome.raise_for_status()
     ws.sandbox.set_faults()
 
-    # the same source against the same baseline is the same plan: it is not sent twice
-    jobs = ws.sandbox.stats().get("jobs")
-    with pytest.raises(PlanAlreadySent, match="restart its failed jobs"):
-        run(ws)
-    assert ws.sandbox.stats().get("jobs") == jobs  # nothing reached Connect
-
-    # the next day's source plans everything changed since the accepted baseline, the failed changes too
-    rows["C005"]["Name"] = "Changed 5"
-    ws.write(rows)
+    # the same source against the partial baseline sends exactly the held-back items again
     again, outcome2 = run(ws)
-    assert again.baseline.id == first.snapshot.id
-    assert sum(b.item_count for b in again.batches) == sum(b.item_count for b in plan.batches) + 1
+    assert again.baseline.id == outcome.promoted
+    assert {i["Code"] for b in again.batches for i in b.items()} == {"C002", "C004"}
     assert outcome2.succeeded and baseline_id(ws) == again.snapshot.id
     ws.assert_catalog_is_source()
+
+    # and once it succeeded, the same source is a quiet day: nothing is sent twice
+    jobs = ws.sandbox.stats().get("jobs")
+    quiet, _ = run(ws)
+    assert quiet.batches == () and ws.sandbox.stats().get("jobs") == jobs
 
 
 def test_failed_job_restarted_promotes_its_plan(ws: Workspace) -> None:

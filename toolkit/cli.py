@@ -35,6 +35,8 @@ from toolkit.cli_send import report_run
 from toolkit.errors import ToolkitError
 
 if TYPE_CHECKING:
+    from toolkit.config import Settings
+
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = [
@@ -106,21 +108,22 @@ def _add_resume(sub: Subparsers) -> None:
 
 
 def _run_resume(args: argparse.Namespace) -> int:
-    from toolkit.progress import ProgressBar
+    from toolkit.cli_send import progress
     from toolkit.runs import NothingToResume, resume_feed
 
+    bar = progress()
     try:
         result = resume_feed(
             read_settings(args.settings, feed=args.feed),
             args.feed,
             wait=args.wait,
-            progress=ProgressBar(disable=None),
+            progress=bar,
             timeout=args.timeout,
         )
     except NothingToResume as exc:
         print(exc)
         return EXIT_OK
-    return report_run(result)
+    return report_run(result, bar)  # the result line says how long it took and spent waiting
 
 
 def _period(text: str) -> object:
@@ -135,6 +138,11 @@ def _period(text: str) -> object:
 def _add_jobs(sub: Subparsers) -> None:
     p = sub.add_parser("jobs", help="list job outcomes from the ledger")
     p.add_argument("--feed", default=None, help="only this feed")
+    p.add_argument(
+        "--failures",
+        action="store_true",
+        help="list the failed items instead: feed, job, key, source file and row, message",
+    )
     p.add_argument("--since", type=_period, default=None, help="only jobs queued in this period (7d)")
     p.add_argument(
         "--csv",
@@ -151,6 +159,8 @@ def _run_jobs(args: argparse.Namespace) -> int:
     from toolkit.runs import read_job_outcomes
 
     settings = read_settings(args.settings, feed=args.feed)  # a misspelt feed is an error, not no jobs
+    if args.failures:
+        return _print_failures(settings, args)
     frame = read_job_outcomes(settings, feed=args.feed, since=args.since)
     if args.csv == "-":
         sys.stdout.write(frame.write_csv())
@@ -161,6 +171,24 @@ def _run_jobs(args: argparse.Namespace) -> int:
         print_table(job_table(frame))
     else:
         print("no jobs yet")
+    return EXIT_OK
+
+
+def _print_failures(settings: Settings, args: argparse.Namespace) -> int:
+    from toolkit.held_back import read_failures
+    from toolkit.workspace import Workspace
+
+    with Workspace.of(settings).ledger() as ledger:
+        frame = read_failures(ledger, feed=args.feed)
+    if args.csv == "-":
+        sys.stdout.write(frame.write_csv())
+    elif args.csv:
+        frame.write_csv(args.csv)
+        print(f"{frame.height} failed item{'' if frame.height == 1 else 's'} written to {args.csv}")
+    elif frame.height:
+        print_table(frame.select("feed", "job_id", "key", "source", "row", "message"))
+    else:
+        print("no failed items")
     return EXIT_OK
 
 

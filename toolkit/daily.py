@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from toolkit.config import Settings
     from toolkit.feeds import KindOption, Plan
 
-__all__ = ["FeedResult", "feed_groups", "submit_all"]
+__all__ = ["FeedResult", "feed_groups", "submit_all", "wait_feed"]
 
 
 @dataclass(frozen=True)
@@ -114,16 +114,35 @@ def submit_all(
                 results.append(FeedResult(feed))
             else:
                 sent.append(sub)  # not waited for: the group's jobs are, below
-        results += [_wait(settings, sub, timeout=timeout, poll_interval=poll_interval) for sub in sent]
+        results += [
+            wait_feed(settings, s, timeout=timeout, poll_interval=poll_interval, progress=progress)
+            for s in sent
+        ]
     return results
 
 
-def _wait(settings: Settings, sub: Submission, *, timeout: float, poll_interval: float) -> FeedResult:
-    """Wait for the feed's jobs and promote its snapshot when they all succeeded (under its lock)."""
+def wait_feed(
+    settings: Settings,
+    sub: Submission,
+    *,
+    timeout: float,
+    poll_interval: float,
+    progress: Progress | None = None,
+) -> FeedResult:
+    """Wait for the feed's jobs and promote what they accepted (under its lock); errors are kept, not raised.
+
+    ``progress`` gets a ``job`` event per status change (the CLI shows a line per finished job).
+    """
     try:
         with open_run(settings, sub.feed) as run:
             outcome = wait_for_jobs(
-                sub, run.client, run.ledger, run.store, timeout=timeout, poll_interval=poll_interval
+                sub,
+                run.client,
+                run.ledger,
+                run.store,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                progress=progress,
             )
     except ToolkitError as exc:
         return FeedResult(sub.feed, sub, exc)

@@ -18,9 +18,10 @@ Nothing is sent here; :mod:`toolkit.runs` submits plans.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -49,6 +50,7 @@ def plan_feed(
     override_reason: str | None = None,
     store: SnapshotStore | None = None,
     checked: tuple[pl.DataFrame, CheckResult] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Plan:
     """Plan one feed: read, check, diff, guard, batch and snapshot (nothing is sent).
 
@@ -70,6 +72,9 @@ def plan_feed(
     checked
         The source already read (``read_source``) and validated (``validate``, with any policies):
         used instead of reading it again; the feed's reject policy is enforced here all the same.
+    progress
+        Told each step as it starts (``{"event": "plan", "step": 2, "steps": 5, "what": "checking 10,000,000
+        rows"}``); ``toolkit.progress.ProgressBar`` shows them.
 
     Raises
     ------
@@ -123,4 +128,5 @@ def plan_feed(
         reason=override_reason,
         store=store,
         checked=checked,
+        progress=progress,
     )

@@ -18,20 +18,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, JobFailed, JobTimeout, LedgerError
+from toolkit.held_back import FAILURE_SCHEMA, FAILURES, HeldBack, held_back, item_failures, key_columns
 from toolkit.ledger import Ledger
+from toolkit.promotion import partial_rows
 from toolkit.records import JobRecord, Reason
 
 if TYPE_CHECKING:
-    from toolkit.connect.models import Job
+    from toolkit.connect.models import Job, JobLogEntry
     from toolkit.feeds import Plan
     from toolkit.sending import JobsClient, Progress, Submission
-    from toolkit.snapshots import SnapshotStore
+    from toolkit.snapshots import SnapshotRef, SnapshotStore
 
 __all__ = ["OUTCOME_SCHEMA", "Failure", "Outcome", "job_outcomes", "job_table", "wait_for_jobs"]
 
@@ -96,11 +99,16 @@ def wait_for_jobs(
     poll_interval: float = 5.0,
     progress: Progress | None = None,
 ) -> Outcome:
-    """Wait until every job of the plan finished, store outcomes, and promote when all succeeded.
+    """Wait until every job of the plan finished, store outcomes, and promote what Connect accepted.
 
-    Jobs that failed (or ended with failed items) keep the baseline where it was and are listed in
-    ``Outcome.failures`` with the tail of their log. Raises JobTimeout (after recording what is known)
-    when jobs are still running at ``timeout``, and LedgerError when batches are not all accepted.
+    When every job succeeded, the plan's snapshot becomes the baseline. Jobs that failed (or ended with
+    failed items) are listed in ``Outcome.failures`` with the tail of their log; their items are held
+    back (``toolkit.held_back``) and the rest of the snapshot is promoted (``toolkit.promotion``), so the
+    next change feed sends exactly the held-back items again. The failed items, mapped to their source
+    rows, are saved beside the plan (``failures.parquet``; ``read_failures``).
+
+    Raises JobTimeout (after recording what is known) when jobs are still running at ``timeout``, and
+    LedgerError when batches are not all accepted.
     ``progress`` gets a ``job`` event whenever a job's status changes (see ``toolkit.progress``).
     """
     plan = submission.plan
@@ -113,13 +121,16 @@ def wait_for_jobs(
         ids = [int(b.job_id) for b in batches if b.job_id is not None]
         told = _JobEvents(progress, plan, ids) if progress is not None else None
         jobs = _wait(client, ledger, ids, timeout, poll_interval, told) if ids else {}
-        records = tuple(_store_outcome(client, ledger, jobs[i]) for i in ids)
+        stored = [_store_outcome(client, ledger, jobs[i]) for i in ids]
+        records = tuple(r for r, _ in stored)
         failures = tuple(_failure(r) for r in records if not r.succeeded)
-        if failures:
-            ledger.set_plan_state(plan.id, "failed")
-            return Outcome(plan.id, plan.feed, records, failures)
-        promoted, notes = _promote(plan, ledger, store)
-        return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
+        if not failures:
+            promoted, notes = _promote(plan, ledger, store)
+            return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
+        held = _held_back(plan, ledger, stored)
+        promoted, notes = _promote(plan, ledger, store, held=held)
+        ledger.set_plan_state(plan.id, "failed")
+        return Outcome(plan.id, plan.feed, records, failures, promoted=promoted, notes=notes)
 
 
 def _wait(
@@ -198,17 +209,20 @@ def _run_time(job: Job) -> float | None:
     return (job.stop - job.start).total_seconds() if job.stop and job.start else None
 
 
-def _store_outcome(client: JobsClient, ledger: Ledger, job: Job) -> JobRecord:
-    tail = _log_tail(client, job) if not job.succeeded or job.fail else None
-    return ledger.record_job(job, log_tail=tail)
-
-
-def _log_tail(client: JobsClient, job: Job) -> list[dict[str, Any]]:
+def _store_outcome(
+    client: JobsClient, ledger: Ledger, job: Job
+) -> tuple[JobRecord, list[JobLogEntry] | None]:
+    """The job's record (with the tail of its log when it did not wholly succeed) and its whole log
+    (None when it succeeded, or when the log could not be read)."""
+    if job.succeeded and not job.fail:
+        return ledger.record_job(job), None
     try:
         entries = client.job_log(job.job_id)
     except ConnectAPIError as exc:
-        return [{"severity": 3, "message": f"job log unavailable: {exc}"}]
-    return [
+        return ledger.record_job(
+            job, log_tail=[{"severity": 3, "message": f"job log unavailable: {exc}"}]
+        ), None
+    tail = [
         {
             "severity": e.severity,
             "message": e.message,
@@ -217,6 +231,35 @@ def _log_tail(client: JobsClient, job: Job) -> list[dict[str, Any]]:
         }
         for e in entries[-_LOG_TAIL:]
     ]
+    return ledger.record_job(job, log_tail=tail), entries
+
+
+def _held_back(
+    plan: Plan, ledger: Ledger, stored: Sequence[tuple[JobRecord, list[JobLogEntry] | None]]
+) -> HeldBack:
+    """What the plan's failures hold back: a failed job's whole batch; of a job that succeeded with
+    failed items, the items its log names (the whole batch when the log cannot name them all)."""
+    by_index = {b.index: b for b in plan.batches}
+    found = [
+        item_failures(plan, by_index[r.index], r, log) for r, log in stored if log and r.index in by_index
+    ]
+    failures = pl.concat(found) if found else pl.DataFrame(schema=FAILURE_SCHEMA)
+    whole = [
+        r.index
+        for r, log in stored
+        if not r.succeeded and (r.status != 2 or not _named_all(r, log, failures))
+    ]
+    directory = ledger.plan(plan.id).directory
+    if directory is not None and Path(directory).is_dir():
+        failures.write_parquet(Path(directory) / FAILURES)
+    return held_back(plan, whole, failures.filter(~pl.col("batch").is_in(whole)))
+
+
+def _named_all(rec: JobRecord, log: list[JobLogEntry] | None, failures: pl.DataFrame) -> bool:
+    """Whether the log named an item for each of the job's failed items (``Fail``)."""
+    mine = failures.filter(pl.col("job_id") == rec.job_id)
+    named = mine.filter(pl.col("key").is_not_null())["item"].n_unique()
+    return log is not None and mine.height == mine["key"].count() and named >= (rec.fail or 0)
 
 
 def _failure(rec: JobRecord) -> Failure:
@@ -232,27 +275,55 @@ def _failure(rec: JobRecord) -> Failure:
 _SEVERITY = {1: "info", 2: "warning", 3: "error"}
 
 
-def _promote(plan: Plan, ledger: Ledger, store: SnapshotStore) -> tuple[str | None, tuple[str, ...]]:
-    """Promote the plan's snapshot unless the plan was superseded or the baseline moved meanwhile."""
+def _promote(
+    plan: Plan, ledger: Ledger, store: SnapshotStore, *, held: HeldBack | None = None
+) -> tuple[str | None, tuple[str, ...]]:
+    """Promote the plan's snapshot (without what ``held`` holds back) unless the plan was superseded or
+    the baseline moved meanwhile (a partial baseline of this same plan is not a move)."""
     rec = ledger.plan(plan.id)
     current = store.baseline(plan.feed)
     current_id = current.id if current is not None else None
     snapshot_id = plan.snapshot.id if plan.snapshot is not None else None
+    ours = {p["snapshot_id"] for p in ledger.promotions(plan.feed) if p["plan_id"] == plan.id}
     why = (
         "a newer plan superseded it"
         if rec.state == "superseded"
         else "the baseline moved since it was planned"
-        if current_id not in (rec.baseline_id, snapshot_id)
+        if current_id not in {rec.baseline_id, snapshot_id, *ours}
         else ""
     )
     if why:
         note = f"snapshot {snapshot_id} not promoted: {why}"
         ledger.event(Reason.PROMOTION_SKIPPED, feed=plan.feed, plan_id=plan.id, detail={"why": why})
         return None, (note,)
+    if held is not None and not held.empty and plan.snapshot is not None:
+        return _promote_partial(plan, ledger, store, current, held)
     if plan.snapshot is not None and current_id != snapshot_id:
         store.promote(plan.snapshot)
     ledger.record_promotion(plan.feed, snapshot_id, plan.id)
     return snapshot_id, ()
+
+
+def _promote_partial(
+    plan: Plan, ledger: Ledger, store: SnapshotStore, current: SnapshotRef | None, held: HeldBack
+) -> tuple[str | None, tuple[str, ...]]:
+    """Save and promote the partial baseline: the plan's snapshot with the held-back items as ``current``."""
+    assert plan.snapshot is not None
+    key = key_columns(plan)
+    new = store.load(plan.snapshot)
+    old = store.load(current) if current is not None else None
+    rows = partial_rows(new, old, held.keys, key=key, removals=held.removals)
+    ref = store.promote(store.save(plan.feed, rows, kind="change", key=key))
+    ledger.record_promotion(plan.feed, ref.id, plan.id)
+    count = held.keys.height
+    detail = {"snapshot": ref.id, "held_back": count, "removals": held.removals}
+    ledger.event(Reason.PARTIALLY_PROMOTED, feed=plan.feed, plan_id=plan.id, detail=detail)
+    removals = "; the removed items too (a FullFile batch failed)" if held.removals else ""
+    note = (
+        f"baseline is now {ref.id}, partial: {count} held-back items keep their old rows{removals}; "
+        "the next change feed sends them again"
+    )
+    return ref.id, (note,)
 
 
 # --- outcomes --------------------------------------------------------------------------------

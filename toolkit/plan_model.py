@@ -93,6 +93,9 @@ class Plan:
     override_reason: str | None = None
     diff: Diff | None = field(default=None, repr=False, compare=False)
     """The diff the plan was made from: in memory only (a loaded plan has None)."""
+    origins: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    """Where the rows of the plan's items came from: the row key, ``_source`` (file) and ``_row``
+    (line or row number); saved as ``origins.parquet``. Maps a failed item back to its source row."""
 
     @property
     def snapshot(self) -> SnapshotRef | None:
@@ -172,6 +175,7 @@ def plan_id(feed: str, kind: str, content: str, batch_ids: list[str], *, baselin
 FORMAT = 1
 MANIFEST = "manifest.json"
 REJECTED = "rejected.parquet"
+ORIGINS = "origins.parquet"
 _PATHS, _TIMES = {"path", "hash_cache"}, {"created", "promoted"}  # SnapshotRef members to restore
 
 
@@ -229,6 +233,8 @@ def save_plan(plan: Plan, directory: Path) -> Path:
             }
         )
     plan.rejected.write_parquet(directory / REJECTED)
+    if plan.origins is not None:
+        plan.origins.write_parquet(directory / ORIGINS)
     manifest = {
         "format": FORMAT,
         "id": plan.id,
@@ -318,6 +324,7 @@ def load_plan(directory: Path) -> Plan:
         rejected=rejected,
         allow_mass_deactivation=m["allow_mass_deactivation"],
         override_reason=m["override_reason"],
+        origins=pl.read_parquet(directory / ORIGINS) if (directory / ORIGINS).exists() else None,
     )
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from toolkit.daily import FeedResult, feed_groups
+from toolkit.daily import FeedResult, feed_groups, wait_feed
 from toolkit.errors import ToolkitError
 from toolkit.progress import format_eta
 
@@ -131,7 +131,10 @@ def send_plans(
                 sent.append(_submit(settings, p.plan, progress))
             except ToolkitError as exc:
                 results.append(FeedResult(feed, error=exc))
-        results += [_wait(settings, sub, timeout, poll_interval) for sub in sent]
+        results += [
+            wait_feed(settings, s, timeout=timeout, poll_interval=poll_interval, progress=progress)
+            for s in sent
+        ]
     return results
 
 
@@ -142,16 +145,3 @@ def _submit(settings: Settings, plan: Plan, progress: Progress | None) -> Submis
     with open_run(settings, plan.feed) as run, run.ledger.lock(plan.feed):
         check_baseline(plan, run.store)  # nothing else sent this feed since it was shown
         return submit(plan, run.client, run.ledger, progress=progress)
-
-
-def _wait(settings: Settings, sub: Submission, timeout: float, poll_interval: float) -> FeedResult:
-    from toolkit.runs import open_run, wait_for_jobs
-
-    try:
-        with open_run(settings, sub.feed) as run:
-            outcome = wait_for_jobs(
-                sub, run.client, run.ledger, run.store, timeout=timeout, poll_interval=poll_interval
-            )
-    except ToolkitError as exc:
-        return FeedResult(sub.feed, sub, exc)
-    return FeedResult(sub.feed, outcome)

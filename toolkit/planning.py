@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -109,14 +110,18 @@ def build_plan(
     reason: str | None,
     store: SnapshotStore,
     checked: tuple[pl.DataFrame, CheckResult] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Plan:
     """read_source -> validate -> diff -> `assemble`, the snapshot written meanwhile."""
     entity = get_entity(feed.entity)
+    step = _Steps(feed.name, progress)
     # The baseline file is checked against its hash while the source is read (hashlib releases the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="baseline") as pool:
         finding = pool.submit(store.baseline, feed.name)
         if checked is None:
+            step("reading the source")
             frame = read_source(feed, path=source)
+            step(f"checking {frame.height:,} rows")
             check = validate(entity, frame, policies=feed.policies)
         else:
             frame, check = checked
@@ -129,6 +134,10 @@ def build_plan(
     located = locate_rows(settings, feed, entity, valid, store)  # products: who owns the structure
     chosen, why = choose_kind(kind, feed, store, base_ref, now)
     key = list(feed.key or row_key(entity, located.valid.columns))
+    step(
+        f"diffing {located.valid.height:,} rows against "
+        + (f"baseline {base_ref.id}" if base_ref else "nothing")
+    )
     hashes = hash_rows(located.valid, key=key)
     if base_ref is None:
         diff = diff_frames(located.valid.clear(), located.valid, key=key, current_hashes=hashes)
@@ -136,11 +145,35 @@ def build_plan(
         diff = store.diff(base_ref, located.valid, key=key, current_hashes=hashes)
     held = hold_rejected(diff, located.valid, frame, check.rejected, key=key, hashes=hashes)
     facts = Facts(frame, check.rejected, located, *held, baseline=base_ref, kind=chosen, why=why, key=key)
+    step(f"making the {chosen} feed's batches")
     plan, snapshot, snapshot_hashes = assemble(
         settings, feed, facts, asked=kind, now=now, allow=allow, reason=reason
     )
     saving = _save_meanwhile(store, feed.name, snapshot, kind=chosen, key=key, hashes=snapshot_hashes)
+    step.done(f"{len(plan.batches):,} requests planned")
     return replace(plan, saving=saving)
+
+
+class _Steps:
+    """Tells ``progress`` each planning step as it starts (``event: plan``); quiet without it."""
+
+    STEPS = 5
+
+    def __init__(self, feed: str, progress: Callable[[dict[str, Any]], None] | None) -> None:
+        self.feed, self.progress, self.step = feed, progress, 0
+
+    def __call__(self, what: str) -> None:
+        self.step += 1
+        if self.progress is not None:
+            self.progress(
+                {"event": "plan", "feed": self.feed, "step": self.step, "steps": self.STEPS, "what": what}
+            )
+
+    def done(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress(
+                {"event": "plan", "feed": self.feed, "step": self.STEPS, "steps": self.STEPS, "what": what}
+            )
 
 
 def data_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -218,8 +251,19 @@ def assemble(
         allow_mass_deactivation=allow,
         override_reason=reason,
         diff=facts.diff,
+        origins=origins(facts),
     )
     return plan, rows, hashes
+
+
+def origins(facts: Facts) -> pl.DataFrame | None:
+    """The source rows (key, ``_source``, ``_row``) of the items a plan adds or changes."""
+    if not {"_source", "_row", *facts.key} <= set(facts.frame.columns):
+        return None
+    touched = pl.concat([facts.diff.added.select(facts.key), facts.diff.changed.select(facts.key)])
+    rows = facts.frame.select(*facts.key, "_source", "_row")
+    rows = rows.with_columns(pl.col(k).cast(touched.schema[k]) for k in facts.key)
+    return rows.join(touched, on=facts.key, how="semi", nulls_equal=False)
 
 
 def _notes(entity: Entity, facts: Facts, notes: list[str]) -> list[str]:

@@ -168,7 +168,9 @@ class ProgressBar:
         if self._started is None:
             self._started = self._clock()
         kind = event.get("event")
-        if kind == "job":
+        if kind == "plan":
+            self._plan(event)
+        elif kind == "job":
             self._job(event)
         elif kind == "wait":
             self._wait(event)
@@ -207,6 +209,19 @@ class ProgressBar:
         if kind == "batch":  # after the postfix: the update redraws the bar with it
             self._bar.update(event["accepted"] - self._bar.n)
         if kind == "done":
+            self._close()
+
+    def _plan(self, event: dict[str, Any]) -> None:
+        """A planning step (reading, checking, diffing, batching): a bar of steps, closed at the last."""
+        if self._phase != "plan":
+            self._open(event["steps"], 0, "step", f"{event.get('feed', '')} planning")
+        self._show(str(event["what"]), refresh=False)
+        self._bar.update(
+            int(event["step"]) - 1 - self._bar.n
+            if event["step"] < event["steps"]
+            else event["steps"] - self._bar.n
+        )
+        if event["step"] >= event["steps"]:
             self._close()
 
     def _wait(self, event: dict[str, Any]) -> None:
@@ -251,7 +266,7 @@ class ProgressBar:
             disable=self._disable,
             dynamic_ncols=True,
         )
-        self._phase = "batches" if unit == "batch" else "jobs"
+        self._phase = {"batch": "batches", "job": "jobs", "step": "plan"}[unit]
 
     def _close(self) -> None:
         if self._bar is not None:

@@ -42,6 +42,9 @@ class Reason(StrEnum):
     JOB_FAILED = "job_failed"
     PROMOTED = "promoted"
     PROMOTION_SKIPPED = "promotion_skipped"
+    PARTIALLY_PROMOTED = (
+        "partially_promoted"  # the baseline moved for what Connect accepted: detail says what not
+    )
     RESTARTED = "restarted"
     RESTART_REFUSED = "restart_refused"
     RESUBMITTED = "resubmitted"

@@ -325,6 +325,7 @@ def plan_and_submit(
             store=run.store,
             allow_mass_deactivation=allow_mass_deactivation,
             override_reason=override_reason,
+            progress=progress,
         )
         if confirm is not None and not confirm(plan):
             return None

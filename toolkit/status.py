@@ -35,6 +35,7 @@ from toolkit.config import Feed, Settings
 from toolkit.errors import SnapshotError
 from toolkit.ledger import Ledger, StateDamaged
 from toolkit.planning import choose_kind
+from toolkit.records import Reason
 from toolkit.snapshots import SnapshotStore
 from toolkit.workspace import Workspace
 
@@ -52,6 +53,7 @@ STATUS_SCHEMA: dict[str, pl.DataType] = {
     "next_kind": pl.String(),
     "why": pl.String(),
     "pending_removals": pl.Int64(),
+    "held_back": pl.Int64(),
     "open_plan": pl.String(),
     "open_state": pl.String(),
     "locked_by": pl.String(),
@@ -84,10 +86,18 @@ def _ledger_columns(settings: Settings, rows: list[dict[str, Any]]) -> None:
         ledger.check()
         for row in rows:
             row["pending_removals"] = _pending(ledger, row["feed"], row.get("baseline"))
+            row["held_back"] = _held_back(ledger, row["feed"], row.get("baseline"))
             opened = ledger.open_plan(row["feed"])
             if opened is not None:
                 row |= {"open_plan": opened.id, "open_state": opened.state}
             row["locked_by"] = ledger.holder(row["feed"])
+
+
+def _held_back(ledger: Ledger, feed: str, baseline: str | None) -> int | None:
+    """Items a partial baseline holds back (their batches or items failed); None for a whole baseline."""
+    partial = [e for e in ledger.events(feed=feed) if e.reason == Reason.PARTIALLY_PROMOTED]
+    made = [e for e in partial if baseline is not None and e.detail.get("snapshot") == baseline]
+    return int(made[-1].detail.get("held_back", 0)) if made else None
 
 
 def _pending(ledger: Ledger, feed: str, baseline: str | None) -> int | None:
