@@ -331,3 +331,10 @@ def test_no_secret_in_anything_the_demo_wrote(demo: Demo) -> None:
     for path in demo.out.rglob("*"):
         if path.is_file() and path.suffix in {".ipynb", ".md", ".json", ".csv", ".toml"}:
             assert SECRET not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.slow
+def test_the_demo_plans_spend_at_most_5_percent_more_requests_than_the_lower_bound(demo: Demo) -> None:
+    line = next(x for x in demo.summary.splitlines() if x.startswith("- Requests: "))
+    sent, floor = (int(n) for n in re.findall(r"(\d+) sent by the plans, lower bound (\d+)", line)[0])
+    assert 0 < floor <= sent <= floor * 1.05, line

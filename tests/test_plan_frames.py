@@ -230,3 +230,19 @@ def test_a_change_plan_carries_exactly_the_difference(
 
 def test_in_memory_settings_leave_the_project_untouched() -> None:
     assert isinstance(SETTINGS, Settings) and SETTINGS.state_dir == NOWHERE / "state"
+
+
+def test_a_plan_reports_its_requests_beside_their_lower_bound() -> None:
+    big = catalog("onhands", 25).select(STOCK.columns)
+    p = plan("stock", big)
+    assert (p.summary.requests, p.summary.min_requests) == (1, 1)
+    few = SETTINGS.feed("stock")
+    from dataclasses import replace
+
+    tight = replace(few, policies=replace(few.policies, max_items=10))
+    q = plan_frames(SETTINGS, tight, big, now=T0)
+    assert (q.summary.requests, q.summary.min_requests) == (3, 3)
+    # three field sets in a change feed: grouped by field set only within max_extra_requests
+    changed = big.with_columns(pl.col("OnhandValue") + 1)
+    r = plan_frames(SETTINGS, tight, changed, baseline=big, now=T0)
+    assert r.summary.min_requests == 3 and r.summary.requests >= 3

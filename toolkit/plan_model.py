@@ -63,6 +63,9 @@ class PlanSummary:
     field_counts: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     requests: int = 0
+    min_requests: int = 0
+    """The fewest requests the items could take: per endpoint and FullFile flag, items over
+    ``max_items`` and bytes over ``max_bytes`` (``grouping`` says why a plan takes more)."""
     bytes: int = 0
     eta_seconds: float = 0.0
     grouping: str = "none"
@@ -308,7 +311,8 @@ def load_plan(directory: Path) -> Plan:
     except FileNotFoundError:
         msg = f"{directory / REJECTED}: rejected rows of the plan are missing"
         raise PlanError(msg) from None
-    s = dict(m["summary"])
+    known = set(PlanSummary.__dataclass_fields__)  # a plan saved by a newer version may say more
+    s = {k: v for k, v in m["summary"].items() if k in known}
     summary = PlanSummary(**{**s, "notes": tuple(s.get("notes", ()))})
     return Plan(
         id=m["id"],
@@ -328,6 +332,13 @@ def load_plan(directory: Path) -> Plan:
     )
 
 
+def _over(s: PlanSummary) -> str:
+    """How far the request count is above its lower bound (nothing when it is at it)."""
+    if s.requests <= s.min_requests or not s.min_requests:
+        return ""
+    return f" (lower bound {s.min_requests}, +{(s.requests - s.min_requests) / s.min_requests:.0%})"
+
+
 def describe(plan: Plan) -> str:
     """The plan's summary as a few lines of text."""
     s = plan.summary
@@ -337,7 +348,7 @@ def describe(plan: Plan) -> str:
         f"plan {plan.id}: {s.kind} feed of {plan.feed} ({plan.entity}) to {plan.profile} — {s.reason}",
         f"  {rows}added {s.added}, changed {s.changed}, removed {s.removed} (deactivated {s.deactivated}, "
         f"left for full {s.left_for_full}), unchanged {s.unchanged}, rejected {s.rejected}",
-        f"  {s.items} {get_entity(plan.entity).item} items in {requests}, {s.bytes:,} bytes, "
+        f"  {s.items} {get_entity(plan.entity).item} items in {requests}{_over(s)}, {s.bytes:,} bytes, "
         f"~{s.eta_seconds:.0f} s at the rate limit; grouping: {s.grouping}",
     ]
     if s.field_counts:

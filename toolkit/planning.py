@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +17,7 @@ from toolkit._element_rows import row_key, with_element_keys
 from toolkit._refusals import refuse_source
 from toolkit.batches import Batch, make_batches
 from toolkit.checks import enforce, validate
-from toolkit.config import Feed, Settings
+from toolkit.config import Feed, Policies, Settings
 from toolkit.diff import diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import SnapshotError
@@ -234,6 +234,7 @@ def assemble(
         facts.rejected.height,
         baseline_rows,
         profile.rate_limit_per_minute,
+        feed.policies,
     )
     base_id = facts.baseline.id if facts.baseline else None
     plan = Plan(
@@ -492,6 +493,24 @@ def _batches(
     return parts, batches, baseline_rows
 
 
+def min_requests(batches: Sequence[Batch], policies: Policies) -> int:
+    """The fewest requests ``batches``' items could take: per endpoint and FullFile flag, the items over
+    ``max_items`` and the bytes over ``max_bytes`` (a lower bound: any header grouping only adds).
+
+    >>> from toolkit.config import Policies
+    >>> min_requests([], Policies())
+    0
+    """
+    totals: dict[tuple[str, bool], tuple[int, int]] = {}
+    for b in batches:
+        items, size = totals.get((b.endpoint, bool(b.header.get("FullFile"))), (0, 0))
+        totals[(b.endpoint, bool(b.header.get("FullFile")))] = (items + b.item_count, size + b.size)
+    return sum(
+        max(-(-items // policies.max_items), -(-size // policies.max_bytes))
+        for items, size in totals.values()
+    )
+
+
 def _summary(
     kind: FeedKind,
     why: str,
@@ -501,6 +520,7 @@ def _summary(
     rejected: int,
     baseline: int,
     rate: int,
+    policies: Policies,
 ) -> PlanSummary:
     requests = len(batches)
     return PlanSummary(
@@ -518,6 +538,7 @@ def _summary(
         field_counts=dict(diff.field_counts),
         batches=requests,
         requests=requests,
+        min_requests=min_requests(batches, policies),
         bytes=sum(b.size for b in batches),
         eta_seconds=round(requests * 60.0 / max(rate, 1), 1),
         grouping=parts.grouping,

@@ -45,6 +45,7 @@ class DemoRun:
     out: str
     deactivated: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # rejected, yet deactivated
     status: pl.DataFrame | None = None  # toolkit.status.feed_status after the last day
+    requests: tuple[int, int] = (0, 0)  # the plans' requests and their lower bound (PlanSummary.min_requests)
 
     def changes(self, day: int) -> dict[str, Any]:
         changes: dict[str, Any] = self.manifest.get("days", {}).get(f"day{day}", {}).get("changes", {})
@@ -130,6 +131,7 @@ def render_summary(run: DemoRun, found: Sequence[str]) -> str:
         f"- Sandbox: {run.sandbox}",
         f"- State: {run.out}/state (settings: {run.out}/norce.toml)",
     ]
+    lines.append(requests_line(*run.requests))
     lines += [f"- Unexpected: {s}" for s in found]
     lines += ["", _LEGEND]
     for day in run.days:
@@ -147,6 +149,16 @@ def render_summary(run: DemoRun, found: Sequence[str]) -> str:
         "- open the notebooks interactively, with a sandbox running: `make lab`",
     ]
     return "\n".join(lines) + "\n"
+
+
+def requests_line(requests: int, floor: int) -> str:
+    """The week's requests beside their lower bound.
+
+    >>> requests_line(41, 40)
+    '- Requests: 41 sent by the plans, lower bound 40 (+2.5%)'
+    """
+    over = f"+{(requests - floor) / floor:.1%}" if floor else "no requests"
+    return f"- Requests: {requests} sent by the plans, lower bound {floor} ({over})"
 
 
 def _duration(seconds: float) -> str:

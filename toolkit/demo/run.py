@@ -26,6 +26,9 @@ from toolkit.demo.report import DemoRun, render_summary, surprises
 from toolkit.demo.workspace import ROOT, Workspace, read_manifest, select
 from toolkit.html_report import write_report
 from toolkit.status import feed_status
+from toolkit.workspace import (
+    Workspace as StateDir,  # the state directory's layout (the demo's own Workspace is out/)
+)
 
 if TYPE_CHECKING:
     from toolkit.sandbox import SandboxServer
@@ -106,6 +109,7 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
         catalog = check_catalog(settings, ctx.feeds, server.items)
         deactivated = _deactivated_rejected(settings, feed_days, server)
         failed = _failed_items(settings)
+        requests = _requests(settings)
         status = feed_status(settings)
         write_report(settings, ctx.ws.out / "report.html")
         sandbox = (
@@ -126,6 +130,7 @@ def run_demo(options: DemoOptions, *, echo: Echo = print) -> int:
         str(ctx.ws.out),
         deactivated,
         status,
+        requests,
     )
     found = surprises(run)
     ctx.ws.summary_path.write_text(render_summary(run, found), encoding="utf-8")
@@ -176,6 +181,13 @@ def _deactivated_rejected(
             if keys:
                 found[(fd.day, fd.feed)] = keys
     return found
+
+
+def _requests(settings: Settings) -> tuple[int, int]:
+    """The requests of every plan the ledger recorded, and their lower bound."""
+    with StateDir.of(settings).ledger() as ledger:
+        plans = [p.summary for p in ledger.plans()]
+    return sum(int(s.get("requests", 0)) for s in plans), sum(int(s.get("min_requests", 0)) for s in plans)
 
 
 def _failed_items(settings: Settings) -> dict[int, int]:

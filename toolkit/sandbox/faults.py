@@ -171,7 +171,8 @@ class FaultInjector:
                 "retry_after": s.retry_after,
                 "latency_seconds": s.latency_seconds,
                 "triggers": {
-                    k: {f.name: getattr(t, f.name) for f in fields(t)} for k, t in s.triggers.items()
+                    k: {f.name: getattr(t, f.name) for f in fields(t) if f.name != "skip" or t.skip}
+                    for k, t in s.triggers.items()
                 },
                 "left": dict(self._left),
                 "requests": self._requests,
