@@ -45,6 +45,7 @@ from toolkit.entities import ENTITIES, GUID, SYSTEM_ACCOUNTS, VALUE_ENUMS, Entit
 from toolkit.errors import ConfigError
 
 __all__ = [
+    "EventSettings",
     "Feed",
     "KindOption",
     "Policies",
@@ -123,6 +124,23 @@ def is_loopback(host: str) -> bool:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """A profile's JobCompletedEvent receiver (``[profiles.P.events]``; see ``toolkit.events``).
+
+    ``secret`` (from the variable ``secret_env``) authenticates Norce's POSTs; waiting on jobs reads
+    their events from the ledger every ``check_seconds`` and asks Job/Get or Job/List only for a job
+    without an event after ``grace_seconds``; ``fetch_counts`` reads the counts of jobs known by their
+    event with one Job/List at the end (an event carries no Totals, Inserts, Updates or Fail).
+    """
+
+    secret_env: str
+    secret: Secret | None = field(default=None, repr=False)
+    grace_seconds: float = 60.0
+    check_seconds: float = 1.0
+    fetch_counts: bool = True
+
+
+@dataclass(frozen=True)
 class Profile:
     """One Connect environment."""
 
@@ -140,6 +158,7 @@ class Profile:
     job_prefix: str = "Job/"
     timeout_seconds: float = 30.0
     source: str = "norce.toml"
+    events: EventSettings | None = None
 
     @property
     def connect_url(self) -> str:
@@ -376,9 +395,33 @@ def _profile(t: _Table, name: str, env: Mapping[str, str], root: Path) -> Profil
         job_prefix=t.get("job_prefix", str, "Job/"),
         timeout_seconds=float(t.get("timeout_seconds", (int, float), 30.0)),
         source=t.file,
+        events=_events(t, name, env),
     )
     t.refuse_unknown()
     return profile
+
+
+def _events(parent: _Table, name: str, env: Mapping[str, str]) -> EventSettings | None:
+    body = parent.get("events", dict, None)
+    if body is None:
+        return None
+    t = _Table(parent.file, f"{parent.name}.events", body)
+    default_env = secret_variable(name).removesuffix("CLIENT_SECRET") + "EVENTS_SECRET"
+    variable = t.get("secret_env", str, default_env)
+    seconds = {
+        k: float(t.get(k, (int, float), d)) for k, d in (("grace_seconds", 60.0), ("check_seconds", 1.0))
+    }
+    for k, v in seconds.items():
+        if v <= 0:
+            raise t.fail(k, f"expected a number of seconds above 0, found {v:g}")
+    settings = EventSettings(
+        secret_env=variable,
+        secret=Secret(env[variable]) if env.get(variable) else None,
+        fetch_counts=t.get("fetch_counts", bool, True),
+        **seconds,
+    )
+    t.refuse_unknown()
+    return settings
 
 
 def _guid(t: _Table, key: str) -> str | None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit.claims import CLAIMS_SCHEMA, JobClaims, claim
 from toolkit.errors import LedgerError
+from toolkit.job_events import JOB_EVENTS_SCHEMA, JobEvents
 from toolkit.locks import FeedLocks
 from toolkit.records import (
     BatchRecord,
@@ -104,7 +105,7 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-class Ledger(FeedLocks, JobClaims):
+class Ledger(FeedLocks, JobClaims, JobEvents):
     """The SQLite ledger of one state directory (WAL mode; safe for several processes).
 
     Parameters
@@ -129,7 +130,7 @@ class Ledger(FeedLocks, JobClaims):
             self._con.row_factory = sqlite3.Row
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA foreign_keys=ON")
-            self._con.executescript(_SCHEMA + CLAIMS_SCHEMA)
+            self._con.executescript(_SCHEMA + CLAIMS_SCHEMA + JOB_EVENTS_SCHEMA)
         except sqlite3.Error as exc:
             raise StateDamaged(_damaged(self.path, "cannot open", exc)) from exc
 
