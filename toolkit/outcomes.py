@@ -25,6 +25,7 @@ import polars as pl
 
 from toolkit.entities import JobStatus
 from toolkit.errors import ConnectAPIError, JobFailed, JobTimeout, LedgerError
+from toolkit.event_wait import event_client, wait_for_job_events
 from toolkit.held_back import FAILURE_SCHEMA, FAILURES, HeldBack, held_back, item_failures, key_columns
 from toolkit.ledger import Ledger
 from toolkit.promotion import partial_rows
@@ -121,16 +122,17 @@ def wait_for_jobs(
         ids = [int(b.job_id) for b in batches if b.job_id is not None]
         told = _JobEvents(progress, plan, ids) if progress is not None else None
         jobs = _wait(client, ledger, ids, timeout, poll_interval, told) if ids else {}
+        polled: tuple[str, ...] = getattr(jobs, "notes", ())  # waiting by events: what polling cost
         stored = [_store_outcome(client, ledger, jobs[i]) for i in ids]
         records = tuple(r for r, _ in stored)
         failures = tuple(_failure(r) for r in records if not r.succeeded)
         if not failures:
             promoted, notes = _promote(plan, ledger, store)
-            return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=notes)
+            return Outcome(plan.id, plan.feed, records, promoted=promoted, notes=(*notes, *polled))
         held = _held_back(plan, ledger, stored)
         promoted, notes = _promote(plan, ledger, store, held=held)
         ledger.set_plan_state(plan.id, "failed")
-        return Outcome(plan.id, plan.feed, records, failures, promoted=promoted, notes=notes)
+        return Outcome(plan.id, plan.feed, records, failures, promoted=promoted, notes=(*notes, *polled))
 
 
 def _wait(
@@ -142,6 +144,9 @@ def _wait(
     told: _JobEvents | None,
 ) -> dict[int, Job]:
     try:
+        by_events = event_client(client)  # [profiles.P.events]: read the ledger, poll only late jobs
+        if by_events is not None:
+            return wait_for_job_events(by_events, ledger, ids, timeout=timeout, on_poll=told)
         if told is None:  # clients without on_poll (test fakes) still wait
             return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval)
         return client.wait_for_jobs(ids, timeout=timeout, poll_interval=poll_interval, on_poll=told)
