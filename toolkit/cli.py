@@ -74,6 +74,10 @@ def _add_sandbox(sub: Subparsers) -> None:
     p.add_argument("--client-id", default="sandbox")
     p.add_argument("--client-secret", default=None, help="default: $NORCE_SANDBOX_CLIENT_SECRET")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    p.add_argument(
+        "--subscriber", action="append", default=[], metavar="URL", help="send JobCompletedEvents to URL"
+    )
+    p.add_argument("--subscriber-ca", default=None, help="CA bundle to trust for https subscribers")
     p.set_defaults(run=_run_sandbox)
 
 
@@ -94,6 +98,37 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         client_id=args.client_id,
         client_secret=secret,
         allow_remote=args.allow_remote,
+        subscribers=args.subscriber,
+        subscriber_ca=args.subscriber_ca,
+    )
+    return EXIT_OK
+
+
+def _add_events(sub: Subparsers) -> None:
+    p = sub.add_parser("events", help="receive Norce's JobCompletedEvents into the ledger (a webhook)")
+    _settings_arg(p)
+    p.add_argument("--profile", default=None, help="the profile whose events these are")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8780)
+    p.add_argument("--tls-cert", default=None, help="certificate (PEM) to serve HTTPS with")
+    p.add_argument("--tls-key", default=None, help="its private key (PEM)")
+    p.add_argument("--behind-proxy", action="store_true", help="plain HTTP behind a reverse proxy's HTTPS")
+    p.set_defaults(run=_run_events)
+
+
+def _run_events(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toolkit.events import run_receiver
+
+    run_receiver(
+        read_settings(args.settings),
+        profile=args.profile,
+        host=args.host,
+        port=args.port,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+        behind_proxy=args.behind_proxy,
     )
     return EXIT_OK
 
@@ -387,6 +422,7 @@ _COMMANDS: list[Callable[[Subparsers], None]] = [
     _add_jobs,
     _add_report,
     _add_restart,
+    _add_events,
     _add_sandbox,
 ]  # the order of a day's work, as --help lists them
 

@@ -5,7 +5,10 @@ a rate (``{"rate": 0.2}`` or a bare float), drawn from ``random.Random(seed)``: 
 same requests give the same faults. Before the request is handled: ``drop`` (close the connection
 without an answer), ``error_500``, ``error_429`` (with ``Retry-After: retry_after``). After an
 import is accepted: ``latency`` (``latency_seconds`` more before the answer), ``drop_after_accept``
-(the job exists, the answer never comes), ``job_failed`` (the job ends Failed).
+(the job exists, the answer never comes), ``job_failed`` (the job ends Failed). For each
+JobCompletedEvent sent to subscribers (:mod:`toolkit.sandbox.events`), whatever the scope:
+``event_lost`` (never sent), ``event_delayed`` (sent ``event_delay_seconds`` later),
+``event_duplicated`` (sent twice), ``event_out_of_order`` (held back until the next event went out).
 
 Examples
 --------
@@ -37,7 +40,8 @@ _SCOPES: dict[str, frozenset[str]] = {
     "token": frozenset({"token"}),
     "all": frozenset({"imports", "jobs", "token"}),
 }
-KINDS = ("drop", "error_500", "error_429", "latency", "drop_after_accept", "job_failed")
+EVENT_KINDS = ("event_lost", "event_delayed", "event_duplicated", "event_out_of_order")
+KINDS = ("drop", "error_500", "error_429", "latency", "drop_after_accept", "job_failed", *EVENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,17 @@ class FaultSpec:
     retry_after: int = 1
     latency_seconds: float = 1.0
     triggers: dict[str, Trigger] = field(default_factory=dict)
+    event_delay_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class EventDecision:
+    """The faults drawn for one JobCompletedEvent."""
+
+    lost: bool = False
+    delay: float = 0.0
+    duplicated: bool = False
+    out_of_order: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,11 +90,11 @@ class Decision:
 def parse_faults(spec: dict[str, Any] | None) -> FaultSpec:
     """Read a fault spec (the JSON body of ``POST /_sandbox/faults``); ValueError names the problem."""
     spec = dict(spec or {})
-    unknown = set(spec) - {"seed", "scope", "retry_after", "latency_seconds", *KINDS}
+    unknown = set(spec) - {"seed", "scope", "retry_after", "latency_seconds", "event_delay_seconds", *KINDS}
     if unknown:
         msg = (
             f"unknown fault option(s) {sorted(unknown)}; expected seed, scope, retry_after, "
-            f"latency_seconds or one of {', '.join(KINDS)}"
+            f"latency_seconds, event_delay_seconds or one of {', '.join(KINDS)}"
         )
         raise ValueError(msg)
     scope = spec.get("scope", "connect")
@@ -91,8 +106,11 @@ def parse_faults(spec: dict[str, Any] | None) -> FaultSpec:
     latency = spec.get("latency_seconds", 1.0)
     if isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0:
         raise ValueError(f"latency_seconds must be a number >= 0, found {latency!r}")
+    delay = spec.get("event_delay_seconds", 1.0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+        raise ValueError(f"event_delay_seconds must be a number >= 0, found {delay!r}")
     triggers = {k: _trigger(k, spec[k]) for k in KINDS if spec.get(k) not in (None, 0)}
-    return FaultSpec(spec.get("seed"), scope, retry_after, float(latency), triggers)
+    return FaultSpec(spec.get("seed"), scope, retry_after, float(latency), triggers, float(delay))
 
 
 def _trigger(kind: str, value: Any) -> Trigger:
@@ -161,6 +179,28 @@ class FaultInjector:
             fail_job="job_failed" in fired_post,
         )
 
+    def draw_event(self, job_id: int) -> EventDecision:
+        """The faults for the JobCompletedEvent of job ``job_id`` (a lost event draws nothing more).
+
+        >>> FaultInjector(parse_faults({"event_lost": 1})).draw_event(7)
+        EventDecision(lost=True, delay=0.0, duplicated=False, out_of_order=False)
+        """
+        if not self.spec.triggers:
+            return EventDecision()
+        with self._lock:
+            fired = (
+                ["event_lost"]
+                if self._fires("event_lost")
+                else [k for k in EVENT_KINDS[1:] if self._fires(k)]
+            )
+            self.injected.extend({"job": job_id, "fault": kind} for kind in fired)
+        return EventDecision(
+            lost="event_lost" in fired,
+            delay=self.spec.event_delay_seconds if "event_delayed" in fired else 0.0,
+            duplicated="event_duplicated" in fired,
+            out_of_order="event_out_of_order" in fired,
+        )
+
     def describe(self) -> dict[str, Any]:
         """The current spec, what is left of the next-N counts, and every fault injected so far."""
         with self._lock:
@@ -170,6 +210,7 @@ class FaultInjector:
                 "scope": s.scope,
                 "retry_after": s.retry_after,
                 "latency_seconds": s.latency_seconds,
+                "event_delay_seconds": s.event_delay_seconds,
                 "triggers": {
                     k: {f.name: getattr(t, f.name) for f in fields(t) if f.name != "skip" or t.skip}
                     for k, t in s.triggers.items()

@@ -9,7 +9,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,11 @@ class SandboxServer:
     def set_faults(self, **spec: Any) -> dict[str, Any]:
         """Inject faults (see :mod:`toolkit.sandbox.faults`); no arguments turns them off."""
         return self._sandbox.set_faults(spec)
+
+    def subscribe(self, *urls: str) -> None:
+        """Send JobCompletedEvents to ``urls`` from now on (none: stop sending); reset restores the
+        subscribers ``serve`` was given. Their faults are the ``event_*`` ones of ``set_faults``."""
+        self._sandbox.events.subscribe(urls)
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change rate_limit, rate_window, token_ttl, job_delay, token_per_minute, token_burst or the
@@ -192,6 +197,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     allow_remote: bool = False,
+    subscribers: Sequence[str] = (),
+    subscriber_ca: Path | None = None,
 ) -> Iterator[SandboxServer]:
     """Run a sandbox on a free loopback port in a background thread, for tests and notebooks.
 
@@ -215,6 +222,8 @@ def serve(
             state=state,
             options=Options(rate_limit, rate_window, token_ttl, job_delay),
             faults=_fault_spec(faults, seed),
+            subscribers=subscribers,
+            subscriber_ca=subscriber_ca,
         )
         server = _server(sandbox, certs, quiet=True)
         thread = threading.Thread(
@@ -265,6 +274,8 @@ def run_server(
     rate_window: float = 60.0,
     seed: int | None = None,
     echo: Callable[[str], None] | None = None,
+    subscribers: Sequence[str] = (),
+    subscriber_ca: Path | None = None,
 ) -> None:
     """Serve a sandbox in the foreground until interrupted (``norce-feeds sandbox``).
 
@@ -281,6 +292,8 @@ def run_server(
             state=state,
             options=Options(rate_limit, rate_window, token_ttl, job_delay),
             faults={"seed": seed} if seed is not None else None,
+            subscribers=subscribers,
+            subscriber_ca=subscriber_ca,
         )
         echo(_url(host, sock, tls))
         if certs:

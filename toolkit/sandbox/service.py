@@ -19,7 +19,7 @@ import math
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -28,6 +28,7 @@ import orjson
 
 from toolkit.entities import ENTITIES, JobStatus
 from toolkit.sandbox.contract import failed_items, validate_import
+from toolkit.sandbox.events import EventSender
 from toolkit.sandbox.faults import FaultInjector, parse_faults
 from toolkit.sandbox.jobs import FAILED, SUCCEEDED, format_time
 from toolkit.sandbox.limits import Clock, SlidingWindow, TokenBucket
@@ -80,6 +81,8 @@ class Sandbox:
         state: str | Path | None = None,
         options: Options | None = None,
         faults: Mapping[str, Any] | None = None,
+        subscribers: Sequence[str] = (),
+        subscriber_ca: Path | None = None,
     ) -> None:
         self.client_id, self._secret = client_id, client_secret
         self.clock = Clock()
@@ -94,6 +97,10 @@ class Sandbox:
         self.worker = JobWorker(
             self.store, delay=lambda: self.options.job_delay, run_time=lambda: self.options.run_time()
         )
+        self.events = EventSender(
+            client_id=client_id, faults=self.faults, subscribers=subscribers, ca_bundle=subscriber_ca
+        )
+        self.worker.on_done = self._job_done
 
     def _apply_options(self, options: Options) -> None:
         self.options = options
@@ -103,10 +110,12 @@ class Sandbox:
         )
 
     def start(self) -> None:
+        self.events.start()
         self.worker.start()
 
     def close(self) -> None:
         self.worker.stop()
+        self.events.stop()
         self.store.close()
 
     # --- auth and limits -----------------------------------------------------------------------
@@ -235,6 +244,12 @@ class Sandbox:
             record.entity, record.header, record.payload, fail_job=fail_job, restarted_from=job_id
         )
 
+    def _job_done(self, job_id: int) -> None:
+        with self.store.lock:
+            job = self.store.jobs.get(job_id)
+        if job is not None and job.is_finished:
+            self.events.job_finished(job_id, job.status)
+
     # --- admin ---------------------------------------------------------------------------------
     def record(self, method: str, path: str, status: str) -> None:
         with self._lock:
@@ -253,6 +268,7 @@ class Sandbox:
             "jobs": jobs,
             "items": self.store.counts(),
             "faults": dict(faults),
+            "events": self.events.describe(),
             "clock": format_time(self.clock.now()),
             "settings": asdict(self.options),
         }
@@ -261,6 +277,7 @@ class Sandbox:
         """Empty catalog, jobs and stats; restore settings, faults, limits and the clock."""
         self.store.reset()
         self.worker.forget()
+        self.events.reset()
         with self._lock:
             self._stats.clear()
         self.clock.reset()

@@ -30,6 +30,8 @@ logger = logging.getLogger("toolkit.sandbox")
 class JobWorker:
     """Runs the store's pending jobs one at a time, oldest first, in a daemon thread."""
 
+    on_done: Callable[[int], None] = staticmethod(lambda job_id: None)  # told each job id it ran
+
     def __init__(
         self,
         store: Store,
@@ -90,6 +92,7 @@ class JobWorker:
             except Exception:  # a broken job must not stop the queue
                 logger.exception("sandbox job %s failed", job.id)
                 self._finish(job.id, FAILED, "internal error while applying the import")
+            self.on_done(job.id)  # the sandbox's JobCompletedEvents (toolkit.sandbox.events)
 
     def _process(self, job: JobRecord) -> None:
         generation = self._generation
