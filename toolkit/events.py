@@ -5,8 +5,9 @@
 the ledger (:mod:`toolkit.job_events`), **503** when it could not be recorded (Norce then retries),
 **422** for a body that is not such an event (StatusId other than 2, 3 or 4), **400** for one that is
 not JSON. A wrong or missing secret is **404** in the path and **401** in the header; the secret is
-compared in constant time and never logged: uvicorn's access log (which prints paths) is off, and the
-receiver logs only the job, its status and the profile.
+compared in constant time and never logged: the receiver takes it out of the request's path before
+anything else sees the request (uvicorn's access log, also turned off, would print the path), and it
+logs only the job, its status and the profile.
 
 Plain HTTP is served on a loopback address only; anywhere else the receiver wants ``tls_cert`` and
 ``tls_key``, or ``behind_proxy`` when a reverse proxy terminates HTTPS in front of it (README, "Job
@@ -44,9 +45,12 @@ import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
 
 from toolkit.config import Profile, Secret, Settings, is_loopback
 from toolkit.errors import ConfigError, ToolkitError
@@ -125,7 +129,7 @@ def build_receiver(ledger: Ledger, *, profile: str, secret: Secret) -> Starlette
         raise ConfigError(msg)
 
     async def in_path(request: Request) -> JSONResponse:
-        if not hmac.compare_digest(str(request.path_params["secret"]).encode(), expected):
+        if not hmac.compare_digest(str(request.scope.get(_STASH, "")).encode(), expected):
             return JSONResponse({"error": "not found"}, status_code=404)
         return await _receive(request, ledger, profile)
 
@@ -138,8 +142,32 @@ def build_receiver(ledger: Ledger, *, profile: str, secret: Secret) -> Starlette
         routes=[
             Route("/events/{secret}", in_path, methods=["POST"]),
             Route("/events", in_header, methods=["POST"]),
-        ]
+        ],
+        middleware=[Middleware(_HidePathSecret)],
     )
+
+
+_STASH = "toolkit.events_secret"
+_HIDDEN = "/events/********"
+
+
+class _HidePathSecret:
+    """Moves the secret out of the request's path before anything can log it.
+
+    uvicorn's access log (and any error log) prints ``scope["path"]``; this rewrites the scope in place
+    to ``/events/********`` and keeps the secret under a private key for the endpoint to compare, so
+    the secret stays out of the logs even when an application's logging setup turns the access log on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/events/"):
+            scope[_STASH] = path.removeprefix("/events/")
+            scope["path"], scope["raw_path"] = _HIDDEN, _HIDDEN.encode()
+        await self.app(scope, receive, send)
 
 
 async def _receive(request: Request, ledger: Ledger, profile: str) -> JSONResponse:
@@ -183,7 +211,13 @@ def check_address(host: str, *, tls: bool, behind_proxy: bool) -> None:
 
 
 def uvicorn_config(
-    app: Starlette, *, tls_cert: Path | None, tls_key: Path | None, behind_proxy: bool, level: str
+    app: Starlette,
+    *,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    behind_proxy: bool,
+    level: str,
+    own_logging: bool = True,
 ) -> uvicorn.Config:
     """uvicorn settings for the receiver: no access log (it would print the secret in the path)."""
     if (tls_cert is None) != (tls_key is None):
@@ -202,6 +236,7 @@ def uvicorn_config(
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         timeout_graceful_shutdown=1,
+        log_config=LOGGING_CONFIG if own_logging else None,
     )
 
 
@@ -216,12 +251,16 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     behind_proxy: bool = False,
+    log_level: str = "warning",
 ) -> Iterator[Receiver]:
-    """Run the receiver in a background thread (tests, notebooks); ``port=0`` takes a free one."""
+    """Run the receiver in a background thread (tests, notebooks); ``port=0`` takes a free one.
+
+    uvicorn's loggers are left to the application's logging setup (they propagate to the root).
+    """
     check_address(host, tls=tls_cert is not None, behind_proxy=behind_proxy)
     app = build_receiver(ledger, profile=profile, secret=secret)
     config = uvicorn_config(
-        app, tls_cert=tls_cert, tls_key=tls_key, behind_proxy=behind_proxy, level="warning"
+        app, tls_cert=tls_cert, tls_key=tls_key, behind_proxy=behind_proxy, level=log_level, own_logging=False
     )
     server = uvicorn.Server(config)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
