@@ -75,6 +75,8 @@ class Batch:
     header: dict[str, Any]
     body: bytes = field(repr=False)
     item_count: int
+    group: int = field(default=0, compare=False)
+    """Which of the plan's item groups (one header, one kind of change) the batch is cut from."""
 
     @property
     def header_json(self) -> str:
@@ -153,13 +155,16 @@ def make_batches(
     """Every group cut into batches within ``policies.max_items``/``max_bytes``, numbered from 0;
     ``flags`` are listed in every header (see `toolkit.payloads.build_header`)."""
     cuts: list[tuple[dict[str, Any], str, pl.Series]] = []
-    for group in groups:
+    of_group: list[int] = []
+    for number, group in enumerate(groups):
         json = group.encoded(entity)
         # the header lists the group's fields (identity members carried along are not written)
         fields = group.fields if group.fields is not None else item_columns(entity, group.frame.columns)
         header = build_header(entity, account=account, fields=fields, full_file=group.full_file, flags=flags)
         header_json = orjson.dumps(header).decode()
-        cuts += [(header, header_json, json.slice(o, n)) for o, n in _cuts(group, json, policies)]
+        slices = _cuts(group, json, policies)
+        cuts += [(header, header_json, json.slice(o, n)) for o, n in slices]
+        of_group += [number] * len(slices)
 
     def body_and_id(cut: tuple[dict[str, Any], str, pl.Series]) -> tuple[bytes, str]:
         body = join_items(cut[2])
@@ -181,6 +186,7 @@ def make_batches(
             header=header,
             body=body,
             item_count=len(items),
+            group=of_group[i],
         )
         for i, ((header, _, items), (body, digest)) in enumerate(zip(cuts, made, strict=True))
     )

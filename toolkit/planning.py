@@ -494,21 +494,24 @@ def _batches(
 
 
 def min_requests(batches: Sequence[Batch], policies: Policies) -> int:
-    """The fewest requests ``batches``' items could take: per endpoint and FullFile flag, the items over
-    ``max_items`` and the bytes over ``max_bytes`` (a lower bound: any header grouping only adds).
+    """The fewest requests ``batches``' items could take: per item group (one header and one kind of
+    change: added, changed by a field set, clearing values, deactivated), the items over ``max_items``
+    and the bytes over ``max_bytes``.
+
+    How items are grouped into headers is bounded by the feed's ``max_extra_requests`` (``grouping``
+    says how); a plan is above this bound when a group's items are cut further.
 
     >>> from toolkit.config import Policies
     >>> min_requests([], Policies())
     0
     """
-    totals: dict[tuple[str, bool], tuple[int, int]] = {}
+    totals: dict[int, tuple[int, int]] = {}
     for b in batches:
-        items, size = totals.get((b.endpoint, bool(b.header.get("FullFile"))), (0, 0))
-        totals[(b.endpoint, bool(b.header.get("FullFile")))] = (items + b.item_count, size + b.size)
-    return sum(
-        max(-(-items // policies.max_items), -(-size // policies.max_bytes))
-        for items, size in totals.values()
-    )
+        where = b.group
+        items, size = totals.get(where, (0, 0))
+        totals[where] = (items + b.item_count, size + b.size)
+    floor = [max(-(-n // policies.max_items), -(-size // policies.max_bytes)) for n, size in totals.values()]
+    return sum(floor)
 
 
 def _summary(

@@ -110,6 +110,12 @@ def _stop(proc: subprocess.Popen[bytes], base: str, token: str) -> None:
         proc.wait(timeout=20)
 
 
+@pytest.fixture(scope="session")
+def lab_server() -> Any:
+    """`serve_lab`, for test modules (``from conftest import`` would find another directory's conftest)."""
+    return serve_lab
+
+
 @contextmanager
 def serve_lab(root: Path, tmp: Path, environ: dict[str, str]) -> Iterator[Lab]:
     """JupyterLab serving ``root``, its kernels given ``environ`` (NORCE_* of the caller's choosing)."""

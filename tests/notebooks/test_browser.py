@@ -209,10 +209,10 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_lab(demo_out: Path, chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from conftest import serve_lab
-
-    with serve_lab(demo_out, tmp_path_factory.mktemp("demo-lab"), {}) as server:
+def demo_lab(
+    demo_out: Path, chromium: Path, tmp_path_factory: pytest.TempPathFactory, lab_server: Any
+) -> Iterator[Any]:
+    with lab_server(demo_out, tmp_path_factory.mktemp("demo-lab"), {}) as server:
         yield server
 
 
