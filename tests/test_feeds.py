@@ -225,7 +225,7 @@ def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
             for b in plan.batches
             if b.header.get("PriceListFieldsThatAreSet") == ["EndDate"] and b.items()[0].get("EndDate")
         )
-        assert [i["Code"] for i in ended.items()] == base["Code"].head(2).to_list()
+        assert [i["Code"] for i in ended.items()] == sorted(base["Code"].head(2))  # in key order
         return
     if ent.removal == "full_feed":
         assert (s.deactivated, s.left_for_full) == (0, 2)
@@ -240,7 +240,7 @@ def test_added_and_removed_items(tmp_path: Path, entity: str) -> None:
     items = gone.items()
     if entity == "products":
         skus = [s for p in items for v in p["Variants"] for s in v["Skus"]]
-        assert skus == [{"PartNo": p, "Status": 5} for p in base["PartNo"].head(2)]
+        assert skus == [{"PartNo": p, "Status": 5} for p in sorted(base["PartNo"].head(2))]
     else:
         assert all(set(i) == {*identity_columns(ent), column} and i[column] is value for i in items)
 

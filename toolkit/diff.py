@@ -40,7 +40,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -97,6 +97,23 @@ class Diff:
 
     def __repr__(self) -> str:
         return f"Diff(key={self.key!r}, counts={self.counts!r})"
+
+    def in_key_order(self) -> Diff:
+        """The same diff with every frame sorted by the key: how plans send items, so a plan does
+        not depend on the source's row order nor on how its rows were partitioned.
+
+        >>> import polars as pl
+        >>> d = diff_frames(pl.DataFrame({"k": [1]}), pl.DataFrame({"k": [3, 2]}), key="k")
+        >>> d.in_key_order().added["k"].to_list()
+        [2, 3]
+        """
+        keys = list(self.key)
+        ordered = {"added": self.added, "removed": self.removed}
+        out = {name: frame.sort(keys) if frame.height > 1 else frame for name, frame in ordered.items()}
+        if self.changed.height > 1:
+            order = self.changed.select(pl.arg_sort_by(keys)).to_series()
+            out |= {"changed": self.changed[order], "previous": self.previous[order]}
+        return replace(self, **out)
 
 
 def diff_frames(

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from toolkit._element_rows import row_key, with_element_keys
@@ -197,6 +198,7 @@ def assemble(
     ``saving`` is None: whoever stores the snapshot rows sets it.
     """
     entity = get_entity(feed.entity)
+    facts = replace(facts, diff=facts.diff.in_key_order())  # items go in key order, whatever the source's
     valid = pl.concat([facts.located.valid, facts.held]) if facts.held.height else facts.located.valid
     first = facts.baseline is None
     rights, notes = _rights(
@@ -238,7 +240,7 @@ def assemble(
     )
     base_id = facts.baseline.id if facts.baseline else None
     plan = Plan(
-        id=plan_id(feed.name, facts.kind, _rows_digest(hashes), [b.id for b in batches], baseline=base_id),
+        id=plan_id(feed.name, facts.kind, rows_digest(hashes), [b.id for b in batches], baseline=base_id),
         feed=feed.name,
         entity=entity.name,
         profile=profile.name,
@@ -303,10 +305,27 @@ def _save_meanwhile(
     return saving
 
 
-def _rows_digest(hashes: RowHashes) -> str:
-    """sha256 of the row hashes in row order: names the snapshot's content before its file exists."""
-    column = hashes.frame[ROW_HASH].rechunk()
-    return hashlib.sha256(column.to_numpy().data).hexdigest()
+def rows_digest(hashes: RowHashes | Sequence[RowHashes | pl.DataFrame]) -> str:
+    """Names the snapshot's content before its file exists: sha256 of the row count and the wrapping
+    sum and xor of the row hashes. Order does not count, so a source exported in another row order,
+    or planned in partitions (`toolkit.streaming`), names the same content.
+
+    >>> import polars as pl
+    >>> from toolkit.rowhash import hash_rows
+    >>> a = hash_rows(pl.DataFrame({"k": [1, 2], "v": ["x", "y"]}), key="k")
+    >>> b = hash_rows(pl.DataFrame({"k": [2, 1], "v": ["y", "x"]}), key="k")
+    >>> rows_digest(a) == rows_digest(b) == rows_digest([b.frame[:1], b.frame[1:]])
+    True
+    """
+    parts = [hashes] if isinstance(hashes, RowHashes) else hashes
+    count, total, xor = 0, 0, 0
+    for part in parts:
+        frame = part.frame if isinstance(part, RowHashes) else part
+        column = frame[ROW_HASH].to_numpy()
+        count += column.size
+        total = (total + int(column.sum(dtype=np.uint64))) % 2**64  # an array's sum wraps silently
+        xor ^= int(np.bitwise_xor.reduce(column)) if column.size else 0
+    return hashlib.sha256(f"{count}:{total}:{xor}".encode()).hexdigest()
 
 
 def hold_rejected(
@@ -481,7 +500,7 @@ def _batches(
     if chosen == "change":
         parts = change_parts(entity, nested.diff, policies, rights)
     else:
-        parts = full_parts(entity, nested.valid, nested.diff, policies, rights)
+        parts = full_parts(entity, in_key_order(nested.valid, diff.key), nested.diff, policies, rights)
     nested.finish(entity, parts)  # supplier elements, price lists, company links (toolkit.plan_elements)
     guard(
         feed, chosen, valid=valid.height, baseline=baseline_rows, deactivating=parts.deactivating, allow=allow
@@ -491,6 +510,11 @@ def _batches(
         entity, parts.groups, account=feed.account, policies=policies, flags=feed.header_flags
     )
     return parts, batches, baseline_rows
+
+
+def in_key_order(rows: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
+    """``rows`` sorted by ``key``: the order a full feed sends its items in (see `Diff.in_key_order`)."""
+    return rows.sort(list(key)) if rows.height > 1 and set(key) <= set(rows.columns) else rows
 
 
 def min_requests(batches: Sequence[Batch], policies: Policies) -> int:
