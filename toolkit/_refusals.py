@@ -51,19 +51,21 @@ def refuse_source(
     baseline_rows: int,
     source: str | Path | None,
     allow: bool,
+    rows: int | None = None,
 ) -> None:
     """Raise SourceError on schema drift and GuardRefused for a source that looks cut off.
 
     ``frame`` is the source as ``read_source`` gives it; ``baseline`` the baseline's columns (None:
     no baseline yet); ``allow`` (the guard's override) lets a cut-off or short source through, never a
-    missing column.
+    missing column. ``rows``: the source's row count where ``frame`` holds only some of its rows (a
+    streamed plan passes its rows with an ``_error``).
     """
     files = _files(frame, feed, source)
     if baseline is not None:
         _require_columns(feed, frame.columns, baseline, files)
     if allow:
         return
-    rows, base = frame.height, baseline_rows
+    rows, base = frame.height if rows is None else rows, baseline_rows
     problem = _cut_off(frame, files) or _too_few(feed, rows, base, files)
     if problem:
         counts = {"valid": rows, "baseline": base, "deactivating": max(base - rows, 0)}

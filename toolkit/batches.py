@@ -17,6 +17,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "count_requests",
     "field_groups",
     "full_file_groups",
+    "limits_split",
     "make_batches",
     "presence_groups",
     "union_groups",
@@ -66,17 +68,36 @@ def batch_id(endpoint: str, header_json: str, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class Batch:
-    """One import request: endpoint, header and a JSON array body of ``item_count`` items."""
+    """One import request: endpoint, header and a JSON array body of ``item_count`` items.
+
+    The body is in memory (``data``) or in a file of a saved plan (``file``, read when asked for and
+    checked against its sha256 and the batch id then): a plan of millions of items never holds its
+    bodies (`toolkit.streaming`).
+    """
 
     id: str
     index: int
     entity: str
     endpoint: str
     header: dict[str, Any]
-    body: bytes = field(repr=False)
+    data: bytes | None = field(repr=False)
     item_count: int
     group: int = field(default=0, compare=False)
     """Which of the plan's item groups (one header, one kind of change) the batch is cut from."""
+    file: Path | None = field(default=None, compare=False, repr=False)
+    sha256: str | None = field(default=None, compare=False, repr=False)
+    nbytes: int = field(default=0, compare=False, repr=False)
+    """The body's size when it is in ``file``."""
+
+    @property
+    def body(self) -> bytes:
+        """The JSON array of items, as sent (read from ``file`` when not in memory)."""
+        if self.data is not None:
+            return self.data
+        if self.file is None:
+            msg = f"batch {self.index} has neither a body nor a file"
+            raise PlanError(msg)
+        return read_body(self.file, self)
 
     @property
     def header_json(self) -> str:
@@ -86,12 +107,32 @@ class Batch:
     @property
     def size(self) -> int:
         """Body size in bytes."""
-        return len(self.body)
+        return len(self.data) if self.data is not None else self.nbytes
 
     def items(self) -> list[dict[str, Any]]:
         """The items of the body as Python objects."""
         items: list[dict[str, Any]] = orjson.loads(self.body)
         return items
+
+
+def read_body(path: Path, batch: Batch) -> bytes:
+    """The body of ``batch`` in ``path``, checked against its sha256 and batch id (PlanError if not)."""
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        msg = f"{path}: body of batch {batch.index} is missing"
+        raise PlanError(msg) from None
+    digest = hashlib.sha256(body).hexdigest()
+    if batch.sha256 is not None and digest != batch.sha256:
+        msg = (
+            f"{path}: body of batch {batch.index} does not match its hash (expected sha256 "
+            f"{batch.sha256}, found {digest}); the plan was changed after it was saved"
+        )
+        raise PlanError(msg)
+    if batch_id(batch.endpoint, batch.header_json, body) != batch.id:
+        msg = f"{path}: batch {batch.index}'s body, header or endpoint does not match its id"
+        raise PlanError(msg)
+    return body
 
 
 @dataclass(frozen=True)
@@ -121,7 +162,7 @@ def _sizes(json: pl.Series) -> np.ndarray:
     return json.str.len_bytes().to_numpy().astype(np.int64) + 1  # each item plus its comma
 
 
-def _limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
+def limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
     """(offset, length) slices: at most max_items items and max_bytes bytes of body each."""
     sizes = _sizes(json)
     too_big = np.flatnonzero(sizes + 1 > policies.max_bytes)
@@ -141,7 +182,7 @@ def _limits_split(json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
 
 
 def _cuts(group: Group, json: pl.Series, policies: Policies) -> list[tuple[int, int]]:
-    return [(0, len(json))] if group.whole else _limits_split(json, policies)
+    return [(0, len(json))] if group.whole else limits_split(json, policies)
 
 
 def count_requests(entity: Entity, groups: Sequence[Group], *, policies: Policies) -> int:
@@ -184,7 +225,7 @@ def make_batches(
             entity=entity.name,
             endpoint=entity.endpoint,
             header=header,
-            body=body,
+            data=body,
             item_count=len(items),
             group=of_group[i],
         )
@@ -253,7 +294,7 @@ def full_file_groups(entity: Entity, group: Group, policies: Policies) -> tuple[
     scope = list(FULL_FILE_SCOPE.get(entity.name, ()))
     if not scope:
         json = group.encoded(entity)
-        fits = len(_limits_split(json, policies)) <= 1
+        fits = len(limits_split(json, policies)) <= 1
         covered = pl.DataFrame({"covered": [True] if fits else []}, schema={"covered": pl.Boolean})
         return [replace(group, json=json, full_file=fits)], covered
     frame = group.frame.with_row_index("__scope")  # scope id: the row index where it first appears

@@ -39,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ from toolkit.config import Policies
 from toolkit.entities import Entity, get_entity, split_qualified
 from toolkit.errors import CheckFailed
 
-__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "enforce", "schema_for", "validate"]
+__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "combine", "enforce", "schema_for", "validate"]
 
 REJECTED_SCHEMA = pl.Schema(
     {
@@ -186,6 +187,19 @@ def enforce(entity: str | Entity, policies: Policies, result: CheckResult) -> No
     """
     ent = get_entity(entity) if isinstance(entity, str) else entity
     _enforce(ent, policies, result.summary, result.rejected)
+
+
+def combine(entity: str | Entity, results: Sequence[CheckResult]) -> CheckResult:
+    """One result for the results of a source checked in parts (its valid rows not kept: each part's
+    caller has them); `enforce` weighs it as it would the whole source's."""
+    ent = get_entity(entity) if isinstance(entity, str) else entity
+    frames = [r.rejected for r in results if r.rejected.height]
+    rejected = pl.concat(frames, how="diagonal_relaxed") if frames else results[0].rejected
+    rows = sum(r.summary["rows"] for r in results)
+    valid = sum(r.summary["valid"] for r in results)
+    warnings = [w for r in results for w in r.warnings]
+    summary = _summary(ent, rows, valid, rejected)
+    return CheckResult(valid=results[0].valid.clear(), rejected=rejected, summary=summary, warnings=warnings)
 
 
 def _valid_rows(frame: pl.DataFrame, rejected_positions: np.ndarray) -> pl.DataFrame:

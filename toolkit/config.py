@@ -202,6 +202,8 @@ class Policies:
     # who deactivates removed items: "auto" = a feed that maps the deactivation field (IsActive, a
     # SKU's Status), or any feed where no other feed of the entity maps it; "always"; "never"
     deactivate: Literal["auto", "always", "never"] = "auto"
+    # False: full feeds never send FullFile; removed items are deactivated explicitly instead
+    full_file: bool = True
 
 
 @dataclass(frozen=True)
@@ -498,6 +500,7 @@ def _policies(t: _Table) -> Policies:
         max_bytes=t.get("max_bytes", int, 20_000_000),
         min_rows=t.get("min_rows", int, 0),
         deactivate=deactivate,
+        full_file=t.get("full_file", bool, True),
         **ratios,
     )
     t.refuse_unknown()

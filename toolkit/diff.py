@@ -60,7 +60,7 @@ from toolkit.rowhash import (
     plan_columns,
 )
 
-__all__ = ["Diff", "diff_frames", "diff_partitioned"]
+__all__ = ["Diff", "concat_diffs", "diff_frames", "diff_partitioned"]
 
 CHANGED_FIELDS = "changed_fields"
 _IB, _IC, _HB, _HC = "__ib", "__ic", "__hb", "__hc"
@@ -108,12 +108,17 @@ class Diff:
         [2, 3]
         """
         keys = list(self.key)
-        ordered = {"added": self.added, "removed": self.removed}
-        out = {name: frame.sort(keys) if frame.height > 1 else frame for name, frame in ordered.items()}
-        if self.changed.height > 1:
-            order = self.changed.select(pl.arg_sort_by(keys)).to_series()
-            out |= {"changed": self.changed[order], "previous": self.previous[order]}
-        return replace(self, **out)
+
+        def sort(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.sort(keys) if frame.height > 1 else frame
+
+        changed, previous = self.changed, self.previous
+        if changed.height > 1:
+            order = changed.select(pl.arg_sort_by(keys)).to_series()
+            changed, previous = changed[order], previous[order]
+        return replace(
+            self, added=sort(self.added), removed=sort(self.removed), changed=changed, previous=previous
+        )
 
 
 def diff_frames(
@@ -215,7 +220,7 @@ def diff_partitioned(
         )
         diffs.append(diff_frames(_compact(base), _compact(cur), key=keys, fields=fields))
         del base, cur
-    return _concat(diffs)
+    return concat_diffs(diffs)
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
@@ -408,7 +413,8 @@ def _field_counts(changed: pl.DataFrame, compared: tuple[str, ...]) -> dict[str,
     return {c: found[c] for c in compared if c in found}
 
 
-def _concat(diffs: list[Diff]) -> Diff:
+def concat_diffs(diffs: list[Diff]) -> Diff:
+    """One diff of the diffs of disjoint parts (partitions of the key), their rows in part order."""
     first = diffs[0]
     counts: dict[str, int] = {}
     for d in diffs:

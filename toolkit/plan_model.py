@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 import polars as pl
 
-from toolkit.batches import Batch, batch_id
+from toolkit.batches import Batch
 from toolkit.config import Feed, KindOption
 from toolkit.entities import get_entity
 from toolkit.errors import GuardRefused, PlanError
@@ -220,8 +220,9 @@ def save_plan(plan: Plan, directory: Path) -> Path:
     (directory / "batches").mkdir(parents=True, exist_ok=True)
     entries = []
     for b in plan.batches:
-        name = f"batches/{b.index:05d}-{b.id[:12]}.json"
-        _write(directory / name, b.body)
+        name = batch_file(b)
+        if b.file is None or b.file.resolve() != (directory / name).resolve():  # else it is written
+            _write(directory / name, b.body)
         entries.append(
             {
                 "index": b.index,
@@ -231,7 +232,7 @@ def save_plan(plan: Plan, directory: Path) -> Path:
                 "header": b.header,
                 "item_count": b.item_count,
                 "size": b.size,
-                "sha256": hashlib.sha256(b.body).hexdigest(),
+                "sha256": b.sha256 if b.data is None and b.sha256 else hashlib.sha256(b.body).hexdigest(),
                 "file": name,
             }
         )
@@ -273,39 +274,40 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_batch(directory: Path, entry: dict[str, Any]) -> Batch:
-    path = directory / entry["file"]
-    try:
-        body = path.read_bytes()
-    except FileNotFoundError:
-        msg = f"{path}: body of batch {entry['index']} is missing"
-        raise PlanError(msg) from None
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != entry["sha256"]:
-        msg = (
-            f"{path}: body of batch {entry['index']} does not match its hash (expected sha256 "
-            f"{entry['sha256']}, found {digest}); the plan was changed after it was saved"
-        )
-        raise PlanError(msg)
-    header_json = orjson.dumps(entry["header"]).decode()
-    if batch_id(entry["endpoint"], header_json, body) != entry["id"]:
-        msg = f"{directory / MANIFEST}: batch {entry['index']} header or endpoint does not match its id"
-        raise PlanError(msg)
-    return Batch(
+def batch_file(batch: Batch) -> str:
+    """Where a plan keeps ``batch``'s body, relative to its directory."""
+    return f"batches/{batch.index:05d}-{batch.id[:12]}.json"
+
+
+IN_MEMORY = 256 << 20
+"""A loaded plan keeps its bodies in memory up to this many bytes, and reads them when sent above it."""
+
+
+def _read_batch(directory: Path, entry: dict[str, Any], *, keep: bool) -> Batch:
+    stored = Batch(
         id=entry["id"],
         index=entry["index"],
         entity=entry["entity"],
         endpoint=entry["endpoint"],
         header=entry["header"],
-        body=body,
+        data=None,
         item_count=entry["item_count"],
+        file=directory / entry["file"],
+        sha256=entry["sha256"],
+        nbytes=entry["size"],
     )
+    body = stored.body  # checked against its sha256 and the batch id, whether kept or not
+    return dataclasses.replace(stored, data=body, file=None) if keep else stored
 
 
 def load_plan(directory: Path) -> Plan:
-    """Read a plan saved by :func:`save_plan`, checking every body against its hash."""
+    """Read a plan saved by :func:`save_plan`, checking every body against its hash and batch id.
+
+    Bodies are kept in memory when they add up to at most `IN_MEMORY` bytes; above it each is read
+    (and checked again) when it is sent."""
     m = _read_manifest(directory)
-    batches = tuple(_read_batch(directory, e) for e in m["batches"])
+    keep = sum(e["size"] for e in m["batches"]) <= IN_MEMORY
+    batches = tuple(_read_batch(directory, e, keep=keep) for e in m["batches"])
     try:
         rejected = pl.read_parquet(directory / REJECTED)
     except FileNotFoundError:

@@ -15,6 +15,7 @@ Rules that keep a plan within what Connect accepts and what the feed may decide:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -34,7 +35,18 @@ from toolkit.diff import Diff
 from toolkit.entities import Entity
 from toolkit.payloads import item_columns
 
-__all__ = ["PLACEMENT", "Parts", "Rights", "change_parts", "cleared_columns", "full_parts", "still_active"]
+__all__ = [
+    "PLACEMENT",
+    "Parts",
+    "Rights",
+    "change_parts",
+    "cleared_columns",
+    "full_groups",
+    "full_parts",
+    "full_rows",
+    "lacking_fields",
+    "still_active",
+]
 
 # Columns that place a SKU in the product structure: a change moves it (or renumbers its product).
 PLACEMENT = ("Code", "ManufacturerCode", "ManufacturerPartNo")
@@ -316,18 +328,25 @@ def _changed_groups(
 
 
 def full_parts(
-    entity: Entity, valid: pl.DataFrame, diff: Diff, policies: Policies, rights: Rights | None = None
+    entity: Entity,
+    valid: pl.DataFrame,
+    diff: Diff,
+    policies: Policies,
+    rights: Rights | None = None,
+    *,
+    lacking: Sequence[str] | None = None,
 ) -> Parts:
     """Every item with every field; FullFile where the header has it, the feed may send it and a batch
-    holds whole scopes; removed items deactivated explicitly where FullFile is not documented to."""
+    holds whole scopes; removed items deactivated explicitly where FullFile is not documented to.
+
+    ``lacking``: the non-nullable fields some item lacks, when ``valid`` is not every row (a streamed
+    plan passes no rows here and sends them itself; `full_groups`)."""
     rights = rights or Rights()
     parts = Parts(grouping="full")
-    valid, diff = _placed(valid, rights.structure), _located_diff(diff, rights.structure)
-    frame = _activated(entity, valid, rights) if entity.removal == "is_active" else valid
-    if entity.removal == "sku_status" and rights.owns and "Status" not in valid.columns:
-        frame = _with_added_active(entity, frame, diff)
+    frame = full_rows(entity, valid, diff, rights)
+    diff = _located_diff(diff, rights.structure)
     full_file = entity.has_full_file and rights.full_file and rights.owns
-    group, extra = _full_groups(entity, frame, cleared_columns(entity, diff), parts)
+    group, extra = full_groups(entity, frame, cleared_columns(entity, diff), parts, lacking=lacking)
     active = still_active(entity, diff.removed)
     if not rights.owns:
         parts.groups = _located_groups(entity, [group, *extra], rights.structure)
@@ -344,16 +363,38 @@ def full_parts(
     return parts
 
 
-def _full_groups(
-    entity: Entity, frame: pl.DataFrame, clear: tuple[str, ...], parts: Parts
+def full_rows(entity: Entity, valid: pl.DataFrame, diff: Diff, rights: Rights) -> pl.DataFrame:
+    """The rows a full feed sends: placed (a feed that does not own the structure) and sent active
+    where the feed owns the deactivation field but the source lacks it."""
+    valid, diff = _placed(valid, rights.structure), _located_diff(diff, rights.structure)
+    frame = _activated(entity, valid, rights) if entity.removal == "is_active" else valid
+    if entity.removal == "sku_status" and rights.owns and "Status" not in valid.columns:
+        frame = _with_added_active(entity, frame, diff)
+    return frame
+
+
+def lacking_fields(entity: Entity, frame: pl.DataFrame) -> list[str]:
+    """The non-nullable fields of ``frame``'s items that some item lacks (null)."""
+    fields = item_columns(entity, frame.columns)
+    strict = [c for c in fields if not entity.column(c).nullable and not entity.column(c).is_key]
+    return [c for c in strict if frame[c].null_count()]
+
+
+def full_groups(
+    entity: Entity,
+    frame: pl.DataFrame,
+    clear: tuple[str, ...],
+    parts: Parts,
+    *,
+    lacking: Sequence[str] | None = None,
 ) -> tuple[Group, list[Group]]:
-    """The full feed's main group, and the requests that set the non-nullable fields some items lack.
+    """The full feed's main group, and the requests that set the non-nullable fields some items lack
+    (``lacking``; default: those ``frame``'s items lack).
 
     The main group (the FullFile one) lists no non-nullable field an item lacks: Connect would write
     its default there. Those fields go in requests of their own, for the items that have them."""
     fields = item_columns(entity, frame.columns)
-    strict = [c for c in fields if not entity.column(c).nullable and not entity.column(c).is_key]
-    lacking = [c for c in strict if frame[c].null_count()]
+    lacking = list(lacking_fields(entity, frame) if lacking is None else lacking)
     if not lacking:
         return Group(frame, None, clear, label="full"), []
     main = Group(frame, tuple(f for f in fields if f not in lacking), clear, label="full")

@@ -201,7 +201,7 @@ def assemble(
     facts = replace(facts, diff=facts.diff.in_key_order())  # items go in key order, whatever the source's
     valid = pl.concat([facts.located.valid, facts.held]) if facts.held.height else facts.located.valid
     first = facts.baseline is None
-    rights, notes = _rights(
+    rights, notes = rights_of(
         settings,
         feed,
         entity,
@@ -213,6 +213,7 @@ def assemble(
         allow=allow,
     )
     rights, notes = facts.located.rights(rights), [*notes, *facts.located.notes]
+    notes = [n for n in notes if facts.kind == "full" or n != FULL_FILE_OFF]
     parts, batches, baseline_rows = _batches(
         entity,
         feed,
@@ -227,7 +228,7 @@ def assemble(
     rows, hashes = _with_pending(valid, facts.hashes, parts.pending, key=facts.key)
     parts.notes.extend(_notes(entity, facts, notes))
     profile = settings.profile_of(feed)
-    summary = _summary(
+    summary = summarize(
         facts.kind,
         facts.why,
         facts.diff,
@@ -318,13 +319,21 @@ def rows_digest(hashes: RowHashes | Sequence[RowHashes | pl.DataFrame]) -> str:
     True
     """
     parts = [hashes] if isinstance(hashes, RowHashes) else hashes
+    return digest_totals([hash_totals(p.frame if isinstance(p, RowHashes) else p) for p in parts])
+
+
+def hash_totals(frame: pl.DataFrame) -> tuple[int, int, int]:
+    """Row count, wrapping sum and xor of ``frame``'s row hashes: what `rows_digest` adds up."""
+    column = frame[ROW_HASH].to_numpy()
+    xor = int(np.bitwise_xor.reduce(column)) if column.size else 0
+    return column.size, int(column.sum(dtype=np.uint64)), xor  # an array's sum wraps silently
+
+
+def digest_totals(totals: Sequence[tuple[int, int, int]]) -> str:
+    """`rows_digest` of parts by their `hash_totals`."""
     count, total, xor = 0, 0, 0
-    for part in parts:
-        frame = part.frame if isinstance(part, RowHashes) else part
-        column = frame[ROW_HASH].to_numpy()
-        count += column.size
-        total = (total + int(column.sum(dtype=np.uint64))) % 2**64  # an array's sum wraps silently
-        xor ^= int(np.bitwise_xor.reduce(column)) if column.size else 0
+    for n, s, x in totals:
+        count, total, xor = count + n, (total + s) % 2**64, xor ^ x
     return hashlib.sha256(f"{count}:{total}:{xor}".encode()).hexdigest()
 
 
@@ -403,7 +412,7 @@ def _with_pending(
     return pl.concat([valid, rows]), both
 
 
-def _rights(
+def rights_of(
     settings: Settings,
     feed: Feed,
     entity: Entity,
@@ -419,9 +428,11 @@ def _rights(
     owns, owner = _owns(settings, feed, entity, frame)
     notes = []
     unbounded = _unbounded_full_file(feed, asked=asked, allow=allow) if first else None
-    full_file = entity.has_full_file and unbounded is None
+    full_file = entity.has_full_file and unbounded is None and feed.policies.full_file
     if entity.has_full_file and unbounded:
         notes.append(unbounded)
+    elif entity.has_full_file and not feed.policies.full_file:
+        notes.append(FULL_FILE_OFF)
     keyless = (
         rejected.height
         and not frame.join(rejected.select("_source", "_row").unique(), on=["_source", "_row"], how="semi")
@@ -436,6 +447,9 @@ def _rights(
         full_file = False  # no baseline holds a rejected row's item: FullFile would deactivate it
         notes.append("FullFile off: with no baseline, the items of rejected rows would be deactivated")
     return Rights(owns=owns, full_file=full_file, owner=owner), notes
+
+
+FULL_FILE_OFF = "FullFile off (policy full_file = false): removed items are deactivated explicitly"
 
 
 def _unbounded_full_file(feed: Feed, *, asked: KindOption, allow: bool) -> str | None:
@@ -538,7 +552,7 @@ def min_requests(batches: Sequence[Batch], policies: Policies) -> int:
     return sum(floor)
 
 
-def _summary(
+def summarize(
     kind: FeedKind,
     why: str,
     diff: Diff,
