@@ -10,7 +10,7 @@ fraction never becomes a whole number (``5.5`` is not 5), whether text or a floa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -73,6 +73,13 @@ def reduce_shadows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}") for n in failing
     )
+
+
+def shadows_where_failed(columns: Iterable[str]) -> list[pl.Expr]:
+    """The ``_raw_`` shadows among ``columns`` kept only where their cast failed (null elsewhere):
+    what `reduce_shadows` does, as expressions for a frame that is streamed, not collected."""
+    names = [c.removeprefix("_raw_") for c in columns if c.startswith("_raw_")]
+    return [pl.when(_failed(n)).then(pl.col(f"_raw_{n}")).alias(f"_raw_{n}") for n in names]
 
 
 def as_string(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:

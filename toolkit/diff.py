@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import polars as pl
 
 from toolkit.rowhash import (
@@ -357,16 +358,17 @@ def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> tuple[pl.Dat
     """Row indexes (_IB, _IC) of rows that are not unchanged, paired on the key, and how many
     rows are unchanged (equal row hashes; the row hash covers the key too)."""
     bh, ch = sides.base_hashes.lazy(), sides.cur_hashes.lazy()
-    # One collect_all: the two anti joins and the uniqueness counts run side by side.
-    left, right, distinct = pl.collect_all(
+    # A membership test (one hash set per side, run side by side) rather than two anti joins: a
+    # third of the time; the key hashes' uniqueness by a sort, which beats a hash set on u64.
+    left, right = pl.collect_all(
         [
-            bh.with_row_index(_IB).join(ch.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
-            ch.with_row_index(_IC).join(bh.select(ROW_HASH), on=ROW_HASH, how="anti").drop(ROW_HASH),
-            pl.concat([bh.select(pl.col(KEY_HASH).n_unique()), ch.select(pl.col(KEY_HASH).n_unique())]),
+            bh.with_row_index(_IB).filter(~pl.col(ROW_HASH).is_in(sides.cur_hashes[ROW_HASH].implode())),
+            ch.with_row_index(_IC).filter(~pl.col(ROW_HASH).is_in(sides.base_hashes[ROW_HASH].implode())),
         ]
     )
+    left, right = left.drop(ROW_HASH), right.drop(ROW_HASH)
     base_rows, cur_rows = sides.base_hashes.height, sides.cur_hashes.height
-    unique = distinct[KEY_HASH].to_list() == [base_rows, cur_rows]
+    unique = _distinct(sides.base_hashes[KEY_HASH]) and _distinct(sides.cur_hashes[KEY_HASH])
     if not unique:
         _check_unique(sides.base_keys(keys), keys, "baseline")
         _check_unique(sides.cur.select(keys), keys, "current")
@@ -379,6 +381,12 @@ def _pairs(sides: _Sides, keys: tuple[str, ...], *, exact: bool) -> tuple[pl.Dat
         right = pl.concat([right, sides.cur.select(keys)[right[_IC]]], how="horizontal")
     joined = left.join(right, on=on, how="full", coalesce=True)
     return joined.select(_IB, _IC), cur_rows - right.height
+
+
+def _distinct(hashes: pl.Series) -> bool:
+    """Whether no two rows share a hash."""
+    ordered = np.sort(hashes.to_numpy())
+    return not bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _check_unique(frame: pl.DataFrame, keys: tuple[str, ...], side: str) -> None:

@@ -31,7 +31,9 @@ import hashlib
 import math
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +42,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from toolkit._casts import reduce_shadows
+from toolkit._casts import reduce_shadows, shadows_where_failed
 from toolkit._element_rows import row_key, with_element_keys
 from toolkit._refusals import refuse_source
 from toolkit.batches import Batch, Group, batch_id, limits_split, make_batches
@@ -50,7 +52,7 @@ from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import PlanError
 from toolkit.payloads import build_header, item_columns, join_items
-from toolkit.plan_model import FeedKind, Plan, batch_file, guard, plan_id, save_plan
+from toolkit.plan_model import ORIGINS, FeedKind, Plan, batch_file, guard, plan_id, save_plan
 from toolkit.plan_parts import (
     Parts,
     Rights,
@@ -175,7 +177,9 @@ class _Partial:
     check: CheckResult
     totals: tuple[int, int, int]
     """`hash_totals` of the partition's snapshot rows."""
-    origins: pl.DataFrame | None
+    origins: int
+    """Rows written to the plan's origin parts."""
+    added: int
     held: int
     lacking: set[str]
 
@@ -193,6 +197,17 @@ class _Run:
     reason: str | None
     progress: Callable[[dict[str, Any]], None] | None
     steps: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Where the time went (partitioning, checking, diffing, writing the snapshot, batching): the
+    last progress event carries it."""
+
+    @contextmanager
+    def timed(self, what: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - start
 
     def tell(self, what: str, step: int) -> None:
         if self.progress is not None:
@@ -223,15 +238,19 @@ class _Run:
         work = self.out / "work"
         shutil.rmtree(work, ignore_errors=True)
         self.tell(f"partitioning {rows:,} rows into {parts}", 1)
-        _partition(scan, key[0], bounds, work)
-        snapshot = self.out / "snapshot"
-        shutil.rmtree(snapshot, ignore_errors=True)
+        with self.timed("partitioning"):
+            _partition(scan, key[0], bounds, work)
+        snapshot, plan_dir = self.out / "snapshot", self.out / "plan"
+        for folder in (snapshot, plan_dir):
+            shutil.rmtree(folder, ignore_errors=True)
         snapshot.mkdir(parents=True)
+        (plan_dir / "batches").mkdir(parents=True)
+        (plan_dir / ORIGIN_PARTS).mkdir()
         keyless = odd.filter(pl.any_horizontal(pl.col(k).is_null() for k in key)) if rows else odd
         partials = []
         for i in range(parts):
             self.tell(f"checking and diffing partition {i + 1} of {parts}", 2 + i)
-            partials.append(self._partition(i, work, snapshot, key, keyless))
+            partials.append(self._partition(i, work, snapshot, key, keyless, plan_dir / ORIGIN_PARTS))
         check = combine(self.entity, [p.check for p in partials])
         enforce(self.entity, self.feed.policies, check)
         diff = concat_diffs([p.diff for p in partials])
@@ -239,11 +258,9 @@ class _Run:
         valid = sum(p.check.summary["valid"] for p in partials) + sum(p.held for p in partials)
         digest = digest_totals([p.totals for p in partials])
         meta = self._snapshot_meta(snapshot, key, bounds, valid, digest, columns, partials)
-        plan_dir = self.out / "plan"
-        shutil.rmtree(plan_dir, ignore_errors=True)
-        (plan_dir / "batches").mkdir(parents=True)
         lacking = sorted(set().union(*(p.lacking for p in partials)), key=columns.index)
-        parts_, batches = self._batches(diff, rights, lacking, key, meta, plan_dir, valid)
+        with self.timed("batching"):
+            parts_, batches = self._batches(diff, rights, lacking, key, meta, plan_dir, valid)
         parts_.notes.extend(_said(self.entity, diff, sum(p.held for p in partials), notes))
         profile = self.settings.profile_of(self.feed)
         summary = summarize(
@@ -257,7 +274,9 @@ class _Run:
             profile.rate_limit_per_minute,
             self.feed.policies,
         )
-        origins = [p.origins for p in partials if p.origins is not None]
+        summary = dataclasses.replace(summary, added=sum(p.added for p in partials))
+        with self.timed("batching"):
+            origins = _gather_origins(plan_dir, sum(p.origins for p in partials))
         plan = Plan(
             id=plan_id(
                 self.feed.name,
@@ -279,11 +298,18 @@ class _Run:
             allow_mass_deactivation=self.allow,
             override_reason=self.reason,
             diff=diff,
-            origins=pl.concat(origins) if origins else None,
+            origins=origins,
         )
-        save_plan(plan, plan_dir)
+        with self.timed("batching"):
+            save_plan(plan, plan_dir)
         shutil.rmtree(work, ignore_errors=True)
-        self.tell(f"{len(batches):,} requests planned", self.steps)
+        if self.progress is not None:
+            what = f"{len(batches):,} requests planned"
+            seconds = {k: round(v, 2) for k, v in self.seconds.items()}
+            self.progress(
+                {"event": "plan", "feed": self.feed.name, "step": self.steps, "steps": self.steps}
+                | {"what": what, "seconds": seconds}
+            )
         return plan
 
     def _why(self) -> str:
@@ -331,41 +357,50 @@ class _Run:
         return tuple(sorted(set(picked)))
 
     def _partition(
-        self, i: int, work: Path, snapshot: Path, key: list[str], keyless: pl.DataFrame
+        self, i: int, work: Path, snapshot: Path, key: list[str], keyless: pl.DataFrame, origins: Path
     ) -> _Partial:
-        frame = _read_part(work, i)
-        check = validate(self.entity, frame, policies=Policies(max_reject_ratio=1.0))
-        valid = with_element_keys(self.entity, data_columns(check.valid))
-        hashes = hash_rows(valid, key=key)
-        if self.base is None:
-            diff = diff_frames(valid.clear(), valid, key=key, current_hashes=hashes)
-        else:
-            diff = diff_frames(
-                self.base.rows_of(i),
-                valid,
-                key=key,
-                baseline_hashes=self.base.hashes_of(i),
-                current_hashes=hashes,
-            )
-        # a rejected row without a complete key may stand for a removed row of any partition
-        odd = keyless.join(frame.select("_source", "_row"), on=["_source", "_row"], how="anti")
-        both = pl.concat([frame, odd], how="diagonal_relaxed") if odd.height else frame
-        rejected = (
-            pl.concat([check.rejected, odd.select("_source", "_row")], how="diagonal_relaxed")
-            if odd.height
-            else check.rejected
-        )
-        diff, held, hashes = hold_rejected(diff, valid, both, rejected, key=key, hashes=hashes)
-        rows = pl.concat([valid, held]) if held.height else valid
-        order = rows.select(pl.arg_sort_by(key)).to_series()
-        rows, row_hashes = rows[order], hashes.frame[order]
-        rows.write_parquet(snapshot / f"part-{i:05d}.parquet")
-        row_hashes.write_parquet(snapshot / f"hashes-{i:05d}.parquet")
+        with self.timed("reading"):
+            frame = _read_part(work, i)
+        with self.timed("checking"):
+            check = validate(self.entity, frame, policies=Policies(max_reject_ratio=1.0))
+            valid = with_element_keys(self.entity, data_columns(check.valid))
+        with self.timed("diffing"):
+            hashes = hash_rows(valid, key=key)
+            if self.base is None:
+                diff = diff_frames(valid.clear(), valid, key=key, current_hashes=hashes)
+            else:
+                diff = diff_frames(
+                    self.base.rows_of(i),
+                    valid,
+                    key=key,
+                    baseline_hashes=self.base.hashes_of(i),
+                    current_hashes=hashes,
+                )
+            # a rejected row without a complete key may stand for a removed row of any partition
+            odd = keyless.join(frame.select("_source", "_row"), on=["_source", "_row"], how="anti")
+            both = pl.concat([frame, odd], how="diagonal_relaxed") if odd.height else frame
+            rejected = check.rejected
+            if odd.height:
+                rejected = pl.concat([rejected, odd.select("_source", "_row")], how="diagonal_relaxed")
+            diff, held, hashes = hold_rejected(diff, valid, both, rejected, key=key, hashes=hashes)
+        with self.timed("writing the snapshot"):
+            rows = pl.concat([valid, held]) if held.height else valid
+            order = rows.select(pl.arg_sort_by(key)).to_series()
+            rows, row_hashes = rows[order], hashes.frame[order]
+            rows.write_parquet(snapshot / f"part-{i:05d}.parquet")
+            row_hashes.write_parquet(snapshot / f"hashes-{i:05d}.parquet")
+        found = _origins(frame, diff, key)
+        if found is not None:
+            found.write_parquet(origins / f"{i:05d}.parquet")
+        added = diff.added.height
+        if self.kind == "full":  # a full feed sends every row from the snapshot: the added ones only count
+            diff = dataclasses.replace(diff, added=diff.added.clear())
         return _Partial(
             diff=diff.in_key_order(),
             check=dataclasses.replace(check, valid=check.valid.clear()),
             totals=hash_totals(row_hashes),
-            origins=_origins(frame, diff, key),
+            origins=found.height if found is not None else 0,
+            added=added,
             held=held.height,
             lacking=set(lacking_fields(self.entity, rows)),
         )
@@ -472,6 +507,23 @@ def _origins(frame: pl.DataFrame, diff: Diff, key: list[str]) -> pl.DataFrame | 
     return rows.join(touched, on=key, how="semi", nulls_equal=False)
 
 
+ORIGIN_PARTS = "origins-parts"
+ORIGINS_IN_MEMORY = 5_000_000
+"""A streamed plan keeps its origins in memory up to this many rows (always in ``origins.parquet``)."""
+
+
+def _gather_origins(plan_dir: Path, rows: int) -> pl.DataFrame | None:
+    """The partitions' origins as the plan's ``origins.parquet`` (streamed, not collected); returned
+    when small enough to keep, else None (the file has them)."""
+    parts = sorted((plan_dir / ORIGIN_PARTS).glob("*.parquet"))
+    kept = None
+    if parts:
+        pl.scan_parquet(parts).sink_parquet(plan_dir / ORIGINS, engine="streaming")
+        kept = pl.read_parquet(plan_dir / ORIGINS) if rows <= ORIGINS_IN_MEMORY else None
+    shutil.rmtree(plan_dir / ORIGIN_PARTS, ignore_errors=True)
+    return kept
+
+
 def _probe(scan: pl.LazyFrame, key: list[str]) -> tuple[int, pl.DataFrame]:
     """The source's row count, and its rows that need a look before planning: those with an
     ``_error`` (a cut-off file) or without a complete key (they may stand for any removed item)."""
@@ -491,18 +543,21 @@ def _partition_of(column: str, bounds: tuple[Any, ...]) -> pl.Expr:
 
 
 def _partition(scan: pl.LazyFrame, column: str, bounds: tuple[Any, ...], work: Path) -> None:
-    scan.with_columns(_partition_of(column, bounds).alias(_PART)).sink_parquet(
+    """The source in partition files (Arrow IPC, uncompressed: written and read at memory speed), the
+    text of a value kept only where its cast failed."""
+    shadows = shadows_where_failed(scan.collect_schema().names())
+    scan.with_columns(*shadows, _partition_of(column, bounds).alias(_PART)).sink_ipc(
         pl.PartitionBy(work, key=_PART, include_key=False), mkdir=True, engine="streaming"
     )
 
 
 def _read_part(work: Path, i: int) -> pl.DataFrame:
     folder = work / f"{_PART}={i}"
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    files = sorted(folder.glob("*.ipc")) if folder.exists() else []
     if not files:
-        any_file = next(work.glob("*/*.parquet"))
-        return reduce_shadows(pl.read_parquet(any_file, n_rows=0))
-    return reduce_shadows(pl.read_parquet(files))
+        any_file = next(work.glob("*/*.ipc"))
+        return reduce_shadows(pl.read_ipc(any_file, n_rows=0))
+    return reduce_shadows(pl.scan_ipc(files).collect())
 
 
 @dataclass
