@@ -204,6 +204,10 @@ class Policies:
     deactivate: Literal["auto", "always", "never"] = "auto"
     # False: full feeds never send FullFile; removed items are deactivated explicitly instead
     full_file: bool = True
+    # True: plan a partition of key ranges at a time, bodies and snapshot written as they are made,
+    # for feeds larger than memory (toolkit.streaming); about this many rows per partition
+    stream: bool = False
+    rows_per_partition: int = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -501,6 +505,8 @@ def _policies(t: _Table) -> Policies:
         min_rows=t.get("min_rows", int, 0),
         deactivate=deactivate,
         full_file=t.get("full_file", bool, True),
+        stream=t.get("stream", bool, False),
+        rows_per_partition=t.get("rows_per_partition", int, 2_000_000),
         **ratios,
     )
     t.refuse_unknown()

@@ -11,6 +11,9 @@ background: `Plan.snapshot` waits for it):
 - a **full feed** sends every item with every mapped field, with ``FullFile`` where the header has it
   (see :mod:`toolkit.batches` for the scopes a FullFile batch must hold whole).
 
+A feed with the policy ``stream = true`` is planned a partition at a time (:mod:`toolkit.streaming`):
+the same plan, for sources larger than memory.
+
 A guard refuses a plan that would deactivate more than ``max_deactivation_ratio`` of the baseline, or
 whose source is empty, unless ``allow_mass_deactivation`` is given (the plan records it).
 Nothing is sent here; :mod:`toolkit.runs` submits plans.
@@ -31,6 +34,7 @@ from toolkit.errors import ConfigError
 from toolkit.plan_model import FeedKind, KindOption, Plan, PlanSummary, guard, plan_id
 from toolkit.planning import build_plan
 from toolkit.snapshots import SnapshotStore
+from toolkit.streaming import plan_in_store
 from toolkit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -118,6 +122,19 @@ def plan_feed(
         raise ConfigError(msg)
     if store is None:
         store = Workspace.of(settings).store()
+    if f.policies.stream and checked is None:  # larger than memory: a partition at a time
+        return plan_in_store(
+            settings,
+            f,
+            kind=kind,
+            source=source,
+            now=now or datetime.now(UTC),
+            allow=allow_mass_deactivation,
+            reason=override_reason,
+            store=store,
+            plans=Workspace.of(settings).plans_dir,
+            progress=progress,
+        )
     return build_plan(
         settings,
         f,

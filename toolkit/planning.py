@@ -128,7 +128,7 @@ def build_plan(
             frame, check = checked
             enforce(entity, feed.policies, check)
         base_ref = finding.result()
-    columns = list(pl.read_parquet_schema(base_ref.path)) if base_ref is not None else None
+    columns = store.scan(base_ref).collect_schema().names() if base_ref is not None else None
     rows = base_ref.rows if base_ref is not None else 0
     refuse_source(feed, frame, columns, baseline_rows=rows, source=source, allow=allow)  # drift, cut-off
     valid = with_element_keys(entity, data_columns(check.valid))  # supplier rows: "" for no element

@@ -7,6 +7,9 @@ accepted is the feed's **baseline**: the next diff runs against it. Layout::
     <directory>/<feed>/<id>.parquet             the rows (zstd, row groups of `ROW_GROUP_ROWS`),
                                                 "_"-prefixed columns dropped
     <directory>/<feed>/<id>.hashes.parquet      optional row-hash cache (see `SnapshotStore.row_hashes`)
+    <directory>/<feed>/<id>.parts/              a snapshot in partitions of key ranges (a streamed
+                                                plan's, `toolkit.streaming`): part and hash files,
+                                                meta.json with their sha256 (the content hash)
 
 Every file is written atomically (temp file in the same directory, fsync, ``os.replace``, fsync of
 the directory), so a crash leaves the old file or the new one, never half of one. Every read checks
@@ -42,6 +45,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +64,7 @@ __all__ = ["SnapshotKind", "SnapshotRef", "SnapshotStatus", "SnapshotStore"]
 SnapshotStatus = Literal["saved", "baseline", "superseded"]
 SnapshotKind = Literal["change", "full"]
 MANIFEST = "manifest.json"
+PARTS, PARTS_META = ".parts", "meta.json"
 _T = TypeVar("_T")
 _FEED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ROW_GROUP_ROWS = 65_536
@@ -176,13 +181,44 @@ class SnapshotStore:
             raise SnapshotError(msg) from exc
         return _ref(feed, folder, entry)
 
+    def adopt(self, feed: str, folder: Path, *, kind: SnapshotKind | None = None) -> SnapshotRef:
+        """Take a snapshot written in partitions (a folder with ``meta.json``, `toolkit.streaming`)
+        as a new snapshot of ``feed`` (status ``saved``): the folder moves into the store, and its
+        ``meta.json`` (which holds every part's sha256) is its content hash."""
+        created = self._clock().astimezone(dt.UTC)
+        snap_id = f"{created:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
+        store = self._folder(feed, create=False)
+        path = store / f"{snap_id}{PARTS}"
+        try:
+            meta = json.loads((folder / PARTS_META).read_bytes())
+            with self._manifest(feed) as entries:
+                shutil.move(folder, path)
+                entry = {
+                    "id": snap_id,
+                    "file": path.name,
+                    "rows": meta["rows"],
+                    "bytes": sum(f.stat().st_size for f in path.iterdir()),
+                    "content_hash": _sha256(path / PARTS_META),
+                    "created": _iso(created),
+                    "status": "saved",
+                    "kind": kind,
+                    "promoted": None,
+                    "hash_cache": None,
+                }
+                entries.append(entry)
+                self._retain(store, entries)
+        except (OSError, ValueError, KeyError) as exc:
+            msg = f"feed {feed!r}: the new snapshot could not be stored in {store} ({exc})"
+            raise SnapshotError(msg) from exc
+        return _ref(feed, store, entry)
+
     def load(self, ref: SnapshotRef) -> pl.DataFrame:
         """The snapshot's rows, after checking the file against its content hash."""
-        return _read(self._verify(ref), lambda p: pl.read_parquet(p))
+        return _read(self._verify(ref), lambda p: pl.read_parquet(_files(p)))
 
     def scan(self, ref: SnapshotRef) -> pl.LazyFrame:
         """A LazyFrame over the snapshot's rows, after checking the file against its content hash."""
-        return _read(self._verify(ref), lambda p: pl.scan_parquet(p))
+        return _read(self._verify(ref), lambda p: pl.scan_parquet(_files(p)))
 
     def baseline(self, feed: str) -> SnapshotRef | None:
         """The feed's baseline (the last promoted snapshot), checked; None if it never had one.
@@ -282,24 +318,35 @@ class SnapshotStore:
             _write_manifest(folder, feed, entries)
 
     def _verify(self, ref: SnapshotRef) -> Path:
-        path = ref.path
+        if not ref.path.is_dir():
+            self._check(ref, ref.path, ref.content_hash)
+            return ref.path
+        self._check(ref, ref.path / PARTS_META, ref.content_hash)  # partitions: meta.json names the parts
+        try:
+            files = json.loads((ref.path / PARTS_META).read_bytes())["files"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SnapshotError(f"snapshot {ref.id!r} of feed {ref.feed!r}: {exc}") from exc
+        for name, digest in files.items():
+            self._check(ref, ref.path / name, digest)
+        return ref.path
+
+    def _check(self, ref: SnapshotRef, path: Path, expected: str) -> None:
         try:
             stat = path.stat()
         except FileNotFoundError:
             msg = f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is missing"
             raise SnapshotError(msg) from None
         seen = self._verified.get(path)
-        if seen is not None and seen == (stat.st_mtime_ns, stat.st_size, ref.content_hash):
-            return path
+        if seen is not None and seen == (stat.st_mtime_ns, stat.st_size, expected):
+            return
         found = _sha256(path)
-        if found != ref.content_hash:
+        if found != expected:
             msg = (
                 f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is corrupt (sha256 "
-                f"{found[:12]}…, expected {ref.content_hash[:12]}…)"
+                f"{found[:12]}…, expected {expected[:12]}…)"
             )
             raise SnapshotError(msg)
         self._verified[path] = (stat.st_mtime_ns, stat.st_size, found)
-        return path
 
     def _cached(self, ref: SnapshotRef, wanted: dict[str, Any]) -> RowHashes | None:
         folder = self._folder(ref.feed, create=False)
@@ -322,7 +369,10 @@ class SnapshotStore:
             keep.add(max(full, key=lambda e: e["promoted"])["id"])
         for entry in [e for e in entries if e["id"] not in keep]:
             entries.remove(entry)
-            (folder / entry["file"]).unlink(missing_ok=True)
+            gone = folder / entry["file"]
+            if gone.is_dir():
+                shutil.rmtree(gone, ignore_errors=True)
+            gone.unlink(missing_ok=True)
             if entry["hash_cache"]:
                 (folder / entry["hash_cache"]["file"]).unlink(missing_ok=True)
 
@@ -369,9 +419,16 @@ def _write_parquet(data: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
         )
 
 
+def _files(path: Path) -> Path | list[Path]:
+    """The snapshot's Parquet file, or its parts when it was written in partitions."""
+    return sorted(path.glob("part-*.parquet")) if path.is_dir() else path
+
+
 def _slice_rows(path: Path) -> int | None:
     """Rows per slice when reading the snapshot's changed rows: whole row groups, one per thread
-    (None for a file written before its layout was recorded: it is then read in one go)."""
+    (None for a file written before its layout was recorded, or in partitions: read in one go)."""
+    if path.is_dir():
+        return None
     group_rows = pl.read_parquet_metadata(path).get(_GROUP_ROWS)
     return int(group_rows) * max(2, pl.thread_pool_size()) if group_rows else None
 

@@ -32,6 +32,7 @@ import math
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import PlanError
 from toolkit.payloads import build_header, item_columns, join_items
-from toolkit.plan_model import ORIGINS, FeedKind, Plan, batch_file, guard, plan_id, save_plan
+from toolkit.plan_model import ORIGINS, FeedKind, KindOption, Plan, batch_file, guard, plan_id, save_plan
 from toolkit.plan_parts import (
     Parts,
     Rights,
@@ -65,6 +66,7 @@ from toolkit.plan_parts import (
 )
 from toolkit.planning import (
     FULL_FILE_OFF,
+    choose_kind,
     data_columns,
     digest_totals,
     hash_totals,
@@ -73,8 +75,9 @@ from toolkit.planning import (
     summarize,
 )
 from toolkit.rowhash import RowHashes, hash_rows
+from toolkit.snapshots import SnapshotStore
 
-__all__ = ["STREAMED", "StreamedSnapshot", "plan_streamed"]
+__all__ = ["STREAMED", "StreamedSnapshot", "in_parts", "plan_in_store", "plan_streamed"]
 
 STREAMED = frozenset({"sku_prices", "onhands", "relations", "companies"})
 """The entities a streamed plan takes: one item per row, removed items deactivated by IsActive."""
@@ -145,6 +148,8 @@ def plan_streamed(
     reason: str | None = None,
     rows_per_partition: int = ROWS_PER_PARTITION,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    baseline_id: str | None = None,
+    why: str | None = None,
 ) -> Plan:
     """Plan ``feed`` a partition at a time into ``out/plan`` (the saved plan) and ``out/snapshot``.
 
@@ -166,7 +171,61 @@ def plan_streamed(
     out = Path(out)
     base = StreamedSnapshot.open(baseline) if baseline is not None else None
     run = _Run(settings, feed, entity, out, kind, now, base, allow, reason, progress)
+    run.base_id = baseline_id or (base.id if base else None)
+    run.why = why or f"{kind} feed asked for" + ("" if base else "; no baseline yet")
     return run.plan(source, rows_per_partition)
+
+
+def plan_in_store(
+    settings: Settings,
+    feed: Feed,
+    *,
+    kind: KindOption,
+    source: str | Path | None,
+    now: datetime,
+    allow: bool,
+    reason: str | None,
+    store: SnapshotStore,
+    plans: Path,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Plan:
+    """`plan_streamed` for ``plan_feed`` (a feed with ``stream = true``): against the feed's baseline
+    in ``store`` (a one-file baseline is cut into partitions first), the new snapshot taken into
+    ``store`` and the plan left in ``plans/<plan id>``, where submitting it reads its bodies."""
+    base = store.baseline(feed.name)
+    chosen, why = choose_kind(kind, feed, store, base, now)
+    work = plans / f".streaming-{uuid.uuid4().hex[:12]}"
+    try:
+        baseline = base.path if base is not None and base.path.is_dir() else None
+        if base is not None and baseline is None:
+            key = feed.key or get_entity(feed.entity).key
+            baseline = work / "baseline"
+            in_parts(
+                store.scan(base), key, baseline, per_part=feed.policies.rows_per_partition, feed=feed.name
+            )
+        plan = plan_streamed(
+            settings,
+            feed,
+            out=work,
+            kind=chosen,
+            now=now,
+            source=source,
+            baseline=baseline,
+            allow=allow,
+            reason=reason,
+            rows_per_partition=feed.policies.rows_per_partition,
+            progress=progress,
+            baseline_id=base.id if base else None,
+            why=why,
+        )
+        snapshot = store.adopt(feed.name, work / "snapshot", kind=chosen)
+        final = plans / plan.id
+        shutil.rmtree(final, ignore_errors=True)  # the same id: the same batches, planned again
+        (work / "plan").rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    batches = tuple(dataclasses.replace(b, file=final / batch_file(b)) if b.file else b for b in plan.batches)
+    return dataclasses.replace(plan, saving=snapshot, baseline=base, batches=batches)
 
 
 @dataclass
@@ -197,6 +256,8 @@ class _Run:
     reason: str | None
     progress: Callable[[dict[str, Any]], None] | None
     steps: int = 0
+    base_id: str | None = None
+    why: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
     """Where the time went (partitioning, checking, diffing, writing the snapshot, batching): the
     last progress event carries it."""
@@ -257,7 +318,7 @@ class _Run:
         rights, notes = self._rights(odd, key)
         valid = sum(p.check.summary["valid"] for p in partials) + sum(p.held for p in partials)
         digest = digest_totals([p.totals for p in partials])
-        meta = self._snapshot_meta(snapshot, key, bounds, valid, digest, columns, partials)
+        meta = write_meta(snapshot, key, bounds, valid, digest[:16])
         lacking = sorted(set().union(*(p.lacking for p in partials)), key=columns.index)
         with self.timed("batching"):
             parts_, batches = self._batches(diff, rights, lacking, key, meta, plan_dir, valid)
@@ -265,7 +326,7 @@ class _Run:
         profile = self.settings.profile_of(self.feed)
         summary = summarize(
             self.kind,
-            self._why(),
+            self.why,
             diff,
             parts_,
             batches,
@@ -283,7 +344,7 @@ class _Run:
                 self.kind,
                 digest,
                 [b.id for b in batches],
-                baseline=self.base.id if self.base else None,
+                baseline=self.base_id,
             ),
             feed=self.feed.name,
             entity=self.entity.name,
@@ -312,9 +373,6 @@ class _Run:
             )
         return plan
 
-    def _why(self) -> str:
-        return f"{self.kind} feed asked for" + ("" if self.base else "; no baseline yet")
-
     def _rights(self, odd: pl.DataFrame, key: list[str]) -> tuple[Rights, list[str]]:
         """The feed's rights and notes as in memory with ``full_file = false`` (a streamed plan
         sends no FullFile), that note said so where the feed's policy would have sent it."""
@@ -340,21 +398,7 @@ class _Run:
     def _bounds(self, scan: pl.LazyFrame, column: str, rows: int, per_part: int) -> tuple[Any, ...]:
         if self.base is not None and self.base.column == column:
             return self.base.bounds
-        parts = max(1, math.ceil(rows / max(per_part, 1)))
-        if parts == 1:
-            return ()
-        dtype = scan.collect_schema()[column]
-        if not (dtype == pl.String or dtype.is_integer()):
-            msg = (
-                f"feed {self.feed.name!r}: a streamed plan partitions by {column}, which must be text "
-                "or a whole number"
-            )
-            raise PlanError(msg)
-        every = max(1, rows // (parts * 64))
-        sample = scan.select(pl.col(column).gather_every(every)).drop_nulls().collect(engine="streaming")
-        values = sample[column].sort()
-        picked = [values[int(len(values) * i / parts)] for i in range(1, parts)] if len(values) else []
-        return tuple(sorted(set(picked)))
+        return sample_bounds(scan, column, rows, per_part, feed=self.feed.name)
 
     def _partition(
         self, i: int, work: Path, snapshot: Path, key: list[str], keyless: pl.DataFrame, origins: Path
@@ -404,31 +448,6 @@ class _Run:
             held=held.height,
             lacking=set(lacking_fields(self.entity, rows)),
         )
-
-    def _snapshot_meta(
-        self,
-        snapshot: Path,
-        key: list[str],
-        bounds: tuple[Any, ...],
-        rows: int,
-        digest: str,
-        columns: list[str],
-        partials: list[_Partial],
-    ) -> StreamedSnapshot:
-        signature = hash_rows(pl.read_parquet(snapshot / "part-00000.parquet", n_rows=1), key=key).signature
-        meta = StreamedSnapshot(
-            path=snapshot,
-            id=digest[:16],
-            rows=rows,
-            column=key[0],
-            bounds=bounds,
-            key=tuple(key),
-            signature=signature,
-            columns=tuple(pl.read_parquet_schema(snapshot / "part-00000.parquet")),
-        )
-        data = {f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name != "path"}
-        (snapshot / META).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        return meta
 
     def _batches(
         self,
@@ -485,6 +504,74 @@ class _Run:
 
 
 STREAMED_FULL_FILE = "FullFile off: a streamed full plan deactivates removed items explicitly"
+
+
+def sample_bounds(scan: pl.LazyFrame, column: str, rows: int, per_part: int, *, feed: str) -> tuple[Any, ...]:
+    """Bounds of ``column`` that cut ``rows`` rows into partitions of about ``per_part``, from a
+    sample of the column (every few thousandth value, read by the streaming engine)."""
+    parts = max(1, math.ceil(rows / max(per_part, 1)))
+    if parts == 1:
+        return ()
+    dtype = scan.collect_schema()[column]
+    if not (dtype == pl.String or dtype.is_integer()):
+        msg = f"feed {feed!r}: a streamed plan partitions by {column}, which must be text or a whole number"
+        raise PlanError(msg)
+    every = max(1, rows // (parts * 64))
+    sample = scan.select(pl.col(column).gather_every(every)).drop_nulls().collect(engine="streaming")
+    values = sample[column].sort()
+    picked = [values[int(len(values) * i / parts)] for i in range(1, parts)] if len(values) else []
+    return tuple(sorted(set(picked)))
+
+
+def write_meta(
+    snapshot: Path, key: Sequence[str], bounds: tuple[Any, ...], rows: int, snap_id: str
+) -> StreamedSnapshot:
+    """``meta.json`` of the partitions written in ``snapshot``, with every file's sha256."""
+    first = snapshot / "part-00000.parquet"
+    meta = StreamedSnapshot(
+        path=snapshot,
+        id=snap_id,
+        rows=rows,
+        column=key[0],
+        bounds=bounds,
+        key=tuple(key),
+        signature=hash_rows(pl.read_parquet(first, n_rows=1), key=list(key)).signature,
+        columns=tuple(pl.read_parquet_schema(first)),
+    )
+    data: dict[str, Any] = {
+        f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name != "path"
+    }
+    data["files"] = {f.name: _sha256(f) for f in sorted(snapshot.glob("*.parquet"))}
+    (snapshot / META).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    return meta
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def in_parts(
+    rows: pl.LazyFrame, key: Sequence[str], folder: Path, *, per_part: int, feed: str
+) -> StreamedSnapshot:
+    """A snapshot of ``rows`` (a stored one-file snapshot) in partitions: the baseline of a feed's
+    first streamed plan."""
+    key = list(key)
+    count = rows.select(pl.len()).collect(engine="streaming").item()
+    bounds = sample_bounds(rows, key[0], count, per_part, feed=feed)
+    work = folder.with_name(folder.name + ".work")
+    _partition(rows, key[0], bounds, work)
+    folder.mkdir(parents=True, exist_ok=True)
+    digests = []
+    for i in range(len(bounds) + 1):
+        part = _read_part(work, i)
+        part = part[part.select(pl.arg_sort_by(key)).to_series()]
+        hashes = hash_rows(part, key=key).frame
+        part.write_parquet(folder / f"part-{i:05d}.parquet")
+        hashes.write_parquet(folder / f"hashes-{i:05d}.parquet")
+        digests.append(hash_totals(hashes))
+    shutil.rmtree(work, ignore_errors=True)
+    return write_meta(folder, key, bounds, count, digest_totals(digests)[:16])
 
 
 def _said(entity: Entity, diff: Diff, held: int, notes: list[str]) -> list[str]:

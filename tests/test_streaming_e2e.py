@@ -1,0 +1,108 @@
+"""A feed with ``stream = true`` day after day against the sandbox: planned a partition at a time, sent,
+promoted; the sandbox's catalog equals the source after every day, and the feed can switch between
+streamed and in-memory planning with its baseline (one file or partitions) carried over."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from fixtures.settings import feed, write_settings
+from fixtures.stock import seed_skus
+
+from toolkit.config import Settings
+from toolkit.plan_model import Plan
+from toolkit.runs import open_run, plan_and_submit
+from toolkit.status import feed_status
+
+pytestmark = pytest.mark.slow
+
+SKUS = 60
+POLICIES = "max_items = 7\nmax_deactivation_ratio = 0.5\nrows_per_partition = 12\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    from toolkit.sandbox import serve
+
+    with serve(rate_limit=100_000) as server:
+        yield server
+
+
+def settings_for(root: Path, sandbox: Any, *, stream: bool) -> Settings:
+    policies = POLICIES + f"stream = {'true' if stream else 'false'}\n"
+    return write_settings(
+        root, feed("stock", "onhands", "stock.csv", policies=policies), environ=sandbox.environ()
+    )
+
+
+def day(settings: Settings, values: dict[int, int], kind: str = "auto") -> Plan:
+    """Send on-hand ``values`` (SKU number -> value) and wait; returns the plan sent."""
+    pl.DataFrame(
+        {
+            "PartNo": [f"P{i}" for i in values],
+            "WarehouseCode": "W1",
+            "LocationCode": "L1",
+            "OnhandValue": list(values.values()),
+        }
+    ).sample(fraction=1.0, shuffle=True, seed=len(values)).write_csv(settings.path.parent / "stock.csv")
+    sent: list[Plan] = []
+    outcome = plan_and_submit(
+        settings,
+        "stock",
+        kind=kind,  # type: ignore[arg-type]
+        wait=True,
+        confirm=lambda p: sent.append(p) or True,
+        timeout=60.0,
+        poll_interval=0.05,
+    )
+    assert outcome is not None and outcome.succeeded
+    return sent[0]
+
+
+def catalog(sandbox: Any) -> dict[int, int]:
+    active = [i for i in sandbox.items("onhands") if i.get("IsActive", True)]
+    return {int(i["PartNo"][1:]): int(i["OnhandValue"]) for i in active}
+
+
+def test_a_streamed_feed_keeps_the_catalog_equal_to_its_source_day_after_day(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    sandbox.reset()
+    seed_skus(sandbox, SKUS)
+    streamed = settings_for(tmp_path, sandbox, stream=True)
+    in_memory = settings_for(tmp_path, sandbox, stream=False)
+    values = {i: 10 + i for i in range(SKUS)}
+
+    first = day(in_memory, values)  # a one-file baseline, then the feed turns streaming on
+    assert first.kind == "full" and catalog(sandbox) == values
+
+    values = {i: v + (1 if i % 5 == 0 else 0) for i, v in values.items() if i % 9}  # changed, gone
+    second = day(streamed, values)
+    assert second.kind == "change" and catalog(sandbox) == values
+    assert second.summary.changed == 10 and second.summary.deactivated == 7
+    with open_run(streamed, "stock") as run:
+        base = run.store.baseline("stock")
+        assert base is not None and base.path.is_dir() and base.rows == len(values)  # partitions
+    status = feed_status(streamed, feed="stock").row(0, named=True)
+    assert status["baseline_rows"] == len(values)
+
+    values = {**{i: 10 + i for i in range(SKUS) if i % 9 == 0}, **values}  # the gone ones return
+    values[3] = 10 + 3  # a value that flips back
+    third = day(streamed, values)
+    assert third.kind == "change" and catalog(sandbox) == values
+    assert third.summary.added == 7
+
+    full = day(streamed, values, kind="full")
+    assert full.kind == "full" and full.summary.items == SKUS and catalog(sandbox) == values
+    assert all(b.data is None for b in full.batches)  # bodies read from the plan on disk when sent
+
+    quiet = day(streamed, values)  # nothing changed: nothing sent
+    assert quiet.kind == "change" and not quiet.batches and catalog(sandbox) == values
+
+    values = {i: v * 2 for i, v in values.items() if i < 50}  # back to planning in memory
+    last = day(in_memory, values)
+    assert last.kind == "change" and catalog(sandbox) == values
