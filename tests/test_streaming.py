@@ -165,3 +165,20 @@ def test_a_streamed_plan_refuses_as_the_in_memory_one_does(tmp_path: Path) -> No
     products = write_settings(tmp_path / "p", feed("p", "products", "p.parquet"))
     with pytest.raises(PlanError, match="a streamed plan takes"):
         plan_streamed(products, products.feed("p"), out=tmp_path / "p", kind="full", now=T0)
+
+
+def test_partitions_are_balanced_even_for_an_export_sorted_by_customer() -> None:
+    """A price export sorted by price list, then SKU: a sample taken at a fixed stride would see a few
+    SKUs only (and make a few huge partitions); the bounds cut it into even partitions."""
+    from toolkit.streaming import sample_bounds
+
+    skus, lists = 1000, 1024  # a stride of rows / (partitions * 64) = 1000 rows would see one SKU
+    rows = pl.LazyFrame({"i": range(skus * lists)}).select(
+        ("SKU-" + (pl.col("i") % skus).cast(pl.String).str.zfill(5)).alias("PartNo"),
+        ("C" + (pl.col("i") // skus).cast(pl.String).str.zfill(4)).alias("PriceListCode"),
+    )
+    bounds = sample_bounds(rows, "PartNo", skus * lists, 64_000, feed="prices")
+    assert len(bounds) == 15
+    sizes = rows.select(pl.sum_horizontal(pl.col("PartNo") >= b for b in bounds).alias("part")).collect()
+    counts = sizes["part"].value_counts()["count"]
+    assert counts.len() == 16 and counts.max() <= 2 * 64_000  # type: ignore[operator]
