@@ -182,3 +182,36 @@ def test_partitions_are_balanced_even_for_an_export_sorted_by_customer() -> None
     sizes = rows.select(pl.sum_horizontal(pl.col("PartNo") >= b for b in bounds).alias("part")).collect()
     counts = sizes["part"].value_counts()["count"]
     assert counts.len() == 16 and counts.max() <= 2 * 64_000  # type: ignore[operator]
+
+
+def test_a_baseline_partitioned_by_another_key_is_cut_again_not_misread(tmp_path: Path) -> None:
+    """Partitions of another key would pair rows wrongly: plan_streamed refuses such a baseline, and
+    plan_feed cuts it again by the feed's key (so an unchanged source plans nothing)."""
+    from toolkit.feeds import plan_feed
+    from toolkit.snapshots import SnapshotStore
+
+    def settings_keyed(key: str) -> Settings:
+        lines = "max_items = 9\nfull_file = false\nstream = true\nrows_per_partition = 40\n"
+        table = feed("prices", "sku_prices", "prices.parquet", policies=lines)
+        return write_settings(
+            tmp_path, table.replace('source = "prices.parquet"\n', f'source = "prices.parquet"\n{key}')
+        )
+
+    day1 = prices(60)
+    day1.write_parquet(tmp_path / "prices.parquet")
+    first = settings_keyed("")
+    plan = plan_feed(first, "prices", kind="full", now=T0)
+    assert plan.snapshot is not None
+    SnapshotStore(first.state_dir / "snapshots").promote(plan.snapshot)
+    other = settings_keyed('key = ["PriceListCode", "PartNo", "QuantityBreak"]\n')
+    with pytest.raises(PlanError, match="partitioned by"):
+        plan_streamed(
+            other,
+            other.feed("prices"),
+            out=tmp_path / "x",
+            kind="change",
+            now=T0,
+            baseline=plan.snapshot.path,
+        )
+    again = plan_feed(other, "prices", kind="change", now=T0)
+    assert again.summary.unchanged == day1.height and not again.batches

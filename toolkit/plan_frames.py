@@ -3,7 +3,7 @@
 ``plan_feed`` reads a feed's source and baseline from disk and writes the new snapshot; ``plan_frames``
 takes the source rows and the baseline rows as polars frames and returns the same plan (same batches,
 same ids) with nothing read or written. Notebooks use it to try a mapping on a few rows, tests use it to
-check planning rules, and a partitioned planner can call it per partition.
+check planning rules; `toolkit.streaming` makes the same plan a partition at a time.
 
 Examples
 --------

@@ -198,9 +198,11 @@ def plan_in_store(
     chosen, why = choose_kind(kind, feed, store, base, now)
     work = plans / f".streaming-{uuid.uuid4().hex[:12]}"
     try:
+        key = tuple(feed.key or get_entity(feed.entity).key)
         baseline = base.path if base is not None and base.path.is_dir() else None
+        if baseline is not None and StreamedSnapshot.open(baseline).key != key:
+            baseline = None  # partitioned by another key: cut again by this one
         if base is not None and baseline is None:
-            key = feed.key or get_entity(feed.entity).key
             baseline = work / "baseline"
             in_parts(
                 store.scan(base), key, baseline, per_part=feed.policies.rows_per_partition, feed=feed.name
@@ -297,6 +299,12 @@ class _Run:
         scan = scan_source(self.feed, path=source)
         columns = scan.collect_schema().names()
         key = list(self.feed.key or row_key(self.entity, [c for c in columns if not c.startswith("_")]))
+        if self.base is not None and self.base.key != tuple(key):
+            msg = (
+                f"feed {self.feed.name!r}: the baseline is partitioned by {list(self.base.key)}, the feed's "
+                f"key is {key}; plan it with plan_feed, which partitions the baseline again"
+            )
+            raise PlanError(msg)
         rows, odd = _probe(scan, key)
         baseline_cols = list(self.base.columns) if self.base else None
         refuse_source(
