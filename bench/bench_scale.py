@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,9 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_plan import _rss_mb  # noqa: E402
 
 SKUS = 10_000
 KEY = ["PartNo", "PriceListCode", "QuantityBreak"]
@@ -60,13 +62,6 @@ pick = "all"
 max_deactivation_ratio = 0.05
 min_rows = 1000
 """
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _size(path: Path) -> int:

@@ -122,28 +122,9 @@ def plan_feed(
         raise ConfigError(msg)
     if store is None:
         store = Workspace.of(settings).store()
+    when = now or datetime.now(UTC)
+    common: dict[str, Any] = {"kind": kind, "source": source, "now": when, "allow": allow_mass_deactivation}
+    common |= {"reason": override_reason, "store": store, "progress": progress}
     if f.policies.stream and checked is None:  # larger than memory: a partition at a time
-        return plan_in_store(
-            settings,
-            f,
-            kind=kind,
-            source=source,
-            now=now or datetime.now(UTC),
-            allow=allow_mass_deactivation,
-            reason=override_reason,
-            store=store,
-            plans=Workspace.of(settings).plans_dir,
-            progress=progress,
-        )
-    return build_plan(
-        settings,
-        f,
-        kind=kind,
-        source=source,
-        now=now or datetime.now(UTC),
-        allow=allow_mass_deactivation,
-        reason=override_reason,
-        store=store,
-        checked=checked,
-        progress=progress,
-    )
+        return plan_in_store(settings, f, plans=Workspace.of(settings).plans_dir, **common)
+    return build_plan(settings, f, checked=checked, **common)
