@@ -112,9 +112,12 @@ class FakeStore:
         )
         return self.frames.get(ref.id, empty)
 
-    def save(self, feed: str, rows: pl.DataFrame, **kw: Any) -> Ref:
+    def scan(self, ref: Ref) -> pl.LazyFrame:
+        return self.load(ref).lazy()
+
+    def save(self, feed: str, rows: pl.DataFrame | pl.LazyFrame, **kw: Any) -> Ref:
         ref = Ref(f"partial-{len(self.frames) + 1}", feed)
-        self.frames[ref.id] = rows
+        self.frames[ref.id] = rows.lazy().collect()
         return ref
 
     def baseline(self, feed: str) -> Ref | None:

@@ -106,3 +106,59 @@ def test_a_streamed_feed_keeps_the_catalog_equal_to_its_source_day_after_day(
     values = {i: v * 2 for i, v in values.items() if i < 50}  # back to planning in memory
     last = day(in_memory, values)
     assert last.kind == "change" and catalog(sandbox) == values
+
+
+def test_failed_items_of_a_streamed_plan_are_named_by_source_row_and_resent(
+    tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three on-hands of SKUs Norce lacks: the job succeeds with Fail 3, the rest is promoted (a partial
+    baseline, streamed into its file), the failures name their source rows through origins read
+    lazily from the plan's file, and the next streamed change feed sends exactly those three."""
+    import toolkit.plan_model
+    import toolkit.streaming
+    from toolkit.cli import main
+
+    for module in (toolkit.plan_model, toolkit.streaming):  # origins too many to keep: read from the file
+        monkeypatch.setattr(module, "ORIGINS_IN_MEMORY", 0)
+    for key, value in sandbox.environ().items():
+        monkeypatch.setenv(key, value)
+    sandbox.reset()
+    seed_skus(sandbox, SKUS)
+    settings = settings_for(tmp_path, sandbox, stream=True)
+    values = {i: 10 + i for i in range(SKUS + 3)}  # P60, P61, P62 are unknown
+    pl.DataFrame(
+        {
+            "PartNo": [f"P{i}" for i in values],
+            "WarehouseCode": "W1",
+            "LocationCode": "L1",
+            "OnhandValue": list(values.values()),
+        }
+    ).write_csv(tmp_path / "stock.csv")
+    sent: list[Plan] = []
+    outcome = plan_and_submit(
+        settings,
+        "stock",
+        wait=True,
+        confirm=lambda p: sent.append(p) or True,
+        timeout=60.0,
+        poll_interval=0.05,
+    )
+    assert outcome is not None and not outcome.succeeded
+    assert isinstance(sent[0].origins, pl.LazyFrame)
+    assert sum(f.fail for f in outcome.failures) == 3
+    assert catalog(sandbox) == {i: v for i, v in values.items() if i < SKUS}
+    assert main(["jobs", "--failures", "--feed", "stock", "--settings", str(settings.path)]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"PartNo=P{i}" in listed for i in (60, 61, 62)) and "stock.csv" in listed
+
+    again: list[Plan] = []
+    outcome = plan_and_submit(
+        settings,
+        "stock",
+        wait=True,
+        confirm=lambda p: again.append(p) or True,
+        timeout=60.0,
+        poll_interval=0.05,
+    )
+    assert again[0].kind == "change"
+    assert {i["PartNo"] for b in again[0].batches for i in b.items()} == {"P60", "P61", "P62"}

@@ -72,7 +72,7 @@ class HeldBack:
 def key_columns(plan: Plan) -> list[str]:
     """The row key of the plan's feed (as ``Plan.origins`` has it, else the entity's)."""
     if plan.origins is not None:
-        return [c for c in plan.origins.columns if not c.startswith("_")]
+        return [c for c in plan.origins.collect_schema().names() if not c.startswith("_")]
     return list(row_key(get_entity(plan.entity), ()))
 
 
@@ -129,15 +129,18 @@ def item_failures(plan: Plan, batch: Batch, job: JobRecord, log: Iterable[JobLog
     Log rows of severity warning or error that name an item are failures; the item's key is looked up
     in ``Plan.origins`` for the source file and row (null for a removed item, which has no source row).
     """
-    items, rows, origin = batch.items(), [], _origins(plan)
+    items, named = batch.items(), []
     for entry in log:
         if entry.severity < 2 or entry.imported_row in (None, ""):
             continue
         position, item = _named_item(plan, items, entry)
-        keys: list[Item | None] = list(
-            _keys_of(plan, [item] if item is not None else []).iter_rows(named=True)
-        )
-        for key in keys or [None]:
+        named.append((entry, position, _keys_of(plan, [item] if item is not None else [])))
+    keys = [k for _, _, k in named if k.height]
+    origin = _origins(plan, pl.concat(keys, how="vertical_relaxed") if keys else None)
+    rows = []
+    for entry, position, found in named:
+        found_keys: list[Item | None] = list(found.iter_rows(named=True))
+        for key in found_keys or [None]:
             source, row = origin.get(_label(key), (None, None)) if key else (None, None)
             rows.append(
                 {
@@ -160,12 +163,16 @@ def _label(key: dict[str, Any] | None) -> str | None:
     return ", ".join(f"{k}={v}" for k, v in key.items()) if key else None
 
 
-def _origins(plan: Plan) -> dict[str | None, tuple[str, int]]:
-    """Key label -> (source file, row) of its first source row, from ``Plan.origins``."""
-    if plan.origins is None:
+def _origins(plan: Plan, keys: pl.DataFrame | None) -> dict[str | None, tuple[str, int]]:
+    """Key label -> (source file, row) of its first source row, from ``Plan.origins``, for ``keys``
+    only (a plan's origins may be millions of rows, a LazyFrame over its file)."""
+    if plan.origins is None or keys is None:
         return {}
     key = key_columns(plan)
-    first = plan.origins.unique(subset=key, keep="first", maintain_order=True)
+    schema = plan.origins.collect_schema()
+    wanted = keys.select(pl.col(k).cast(schema[k]) for k in key).unique().lazy()
+    rows = plan.origins.lazy().join(wanted, on=key, how="semi")
+    first = rows.unique(subset=key, keep="first", maintain_order=True).collect()
     return {_label({k: r[k] for k in key}): (r["_source"], r["_row"]) for r in first.iter_rows(named=True)}
 
 

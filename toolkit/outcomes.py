@@ -315,8 +315,8 @@ def _promote_partial(
     """Save and promote the partial baseline: the plan's snapshot with the held-back items as ``current``."""
     assert plan.snapshot is not None
     key = key_columns(plan)
-    new = store.load(plan.snapshot)
-    old = store.load(current) if current is not None else None
+    new = store.scan(plan.snapshot)  # streamed into the new file: a snapshot may not fit in memory
+    old = store.scan(current) if current is not None else None
     rows = partial_rows(new, old, held.keys, key=key, removals=held.removals)
     ref = store.promote(store.save(plan.feed, rows, kind="change", key=key))
     ledger.record_promotion(plan.feed, ref.id, plan.id)

@@ -96,9 +96,10 @@ class Plan:
     override_reason: str | None = None
     diff: Diff | None = field(default=None, repr=False, compare=False)
     """The diff the plan was made from: in memory only (a loaded plan has None)."""
-    origins: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    origins: pl.DataFrame | pl.LazyFrame | None = field(default=None, repr=False, compare=False)
     """Where the rows of the plan's items came from: the row key, ``_source`` (file) and ``_row``
-    (line or row number); saved as ``origins.parquet``. Maps a failed item back to its source row."""
+    (line or row number); saved as ``origins.parquet``. Maps a failed item back to its source row.
+    A loaded plan with more than `ORIGINS_IN_MEMORY` of them has a LazyFrame over the file."""
 
     @property
     def snapshot(self) -> SnapshotRef | None:
@@ -237,7 +238,11 @@ def save_plan(plan: Plan, directory: Path) -> Path:
             }
         )
     plan.rejected.write_parquet(directory / REJECTED)
-    if plan.origins is not None:
+    if isinstance(plan.origins, pl.LazyFrame):  # the file of a loaded plan, maybe this very one
+        tmp = directory / f".{ORIGINS}.tmp"
+        plan.origins.sink_parquet(tmp)
+        tmp.replace(directory / ORIGINS)
+    elif plan.origins is not None:
         plan.origins.write_parquet(directory / ORIGINS)
     manifest = {
         "format": FORMAT,
@@ -330,8 +335,18 @@ def load_plan(directory: Path) -> Plan:
         rejected=rejected,
         allow_mass_deactivation=m["allow_mass_deactivation"],
         override_reason=m["override_reason"],
-        origins=pl.read_parquet(directory / ORIGINS) if (directory / ORIGINS).exists() else None,
+        origins=_origins(directory / ORIGINS),
     )
+
+
+ORIGINS_IN_MEMORY = 5_000_000
+
+
+def _origins(path: Path) -> pl.DataFrame | pl.LazyFrame | None:
+    if not path.exists():
+        return None
+    rows = pl.scan_parquet(path)
+    return rows.collect() if rows.select(pl.len()).collect().item() <= ORIGINS_IN_MEMORY else rows
 
 
 def _over(s: PlanSummary) -> str:

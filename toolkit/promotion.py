@@ -20,27 +20,35 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import polars as pl
 
 __all__ = ["partial_rows"]
 
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
 def partial_rows(
-    new: pl.DataFrame, old: pl.DataFrame | None, held: pl.DataFrame, *, key: Sequence[str], removals: bool
-) -> pl.DataFrame:
+    new: Frame, old: Frame | None, held: pl.DataFrame, *, key: Sequence[str], removals: bool
+) -> Frame:
     """The rows of a partial baseline: ``new`` with the ``held`` keys as ``old`` has them.
 
-    With ``removals``, the rows of ``old`` missing from ``new`` stay too.
+    With ``removals``, the rows of ``old`` missing from ``new`` stay too. LazyFrames give a LazyFrame:
+    a snapshot larger than memory is streamed (`SnapshotStore.save` sinks it).
     """
     key = list(key)
-    held = held.select(pl.col(k).cast(new.schema[k]) for k in key).unique()
-    kept = new.join(held, on=key, how="anti", nulls_equal=True)
+    schema = new.collect_schema()
+    held_keys = held.select(pl.col(k).cast(schema[k]) for k in key).unique()
+    keys = held_keys.lazy() if isinstance(new, pl.LazyFrame) else held_keys
+    kept = new.join(keys, on=key, how="anti", nulls_equal=True)
     if old is None:
         return kept
-    old = old.select(c for c in new.columns if c in old.columns)
-    back = old.join(held, on=key, how="semi", nulls_equal=True)
+    names = old.collect_schema().names()
+    old = old.select(c for c in schema.names() if c in names)
+    back = old.join(keys, on=key, how="semi", nulls_equal=True)
     if removals:
         gone = old.join(new.select(key), on=key, how="anti", nulls_equal=True)
         back = pl.concat([back, gone.join(back.select(key), on=key, how="anti", nulls_equal=True)])
-    return pl.concat([kept, back], how="diagonal_relaxed").select(new.columns)
+    return pl.concat([kept, back], how="diagonal_relaxed").select(schema.names())

@@ -55,7 +55,17 @@ from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import PlanError
 from toolkit.payloads import build_header, item_columns, join_items
-from toolkit.plan_model import ORIGINS, FeedKind, KindOption, Plan, batch_file, guard, plan_id, save_plan
+from toolkit.plan_model import (
+    ORIGINS,
+    ORIGINS_IN_MEMORY,
+    FeedKind,
+    KindOption,
+    Plan,
+    batch_file,
+    guard,
+    plan_id,
+    save_plan,
+)
 from toolkit.plan_parts import (
     Parts,
     Rights,
@@ -229,7 +239,10 @@ def plan_in_store(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     batches = tuple(dataclasses.replace(b, file=final / batch_file(b)) if b.file else b for b in plan.batches)
-    return dataclasses.replace(plan, saving=snapshot, baseline=base, batches=batches)
+    origins = plan.origins
+    if origins is None and (final / ORIGINS).exists():  # too many to keep: read from the plan's file
+        origins = pl.scan_parquet(final / ORIGINS)
+    return dataclasses.replace(plan, saving=snapshot, baseline=base, batches=batches, origins=origins)
 
 
 @dataclass
@@ -635,8 +648,6 @@ def _origins(frame: pl.DataFrame, diff: Diff, key: list[str]) -> pl.DataFrame | 
 
 
 ORIGIN_PARTS = "origins-parts"
-ORIGINS_IN_MEMORY = 5_000_000
-"""A streamed plan keeps its origins in memory up to this many rows (always in ``origins.parquet``)."""
 
 
 def _gather_origins(plan_dir: Path, rows: int) -> pl.DataFrame | None:
