@@ -215,3 +215,28 @@ def test_a_baseline_partitioned_by_another_key_is_cut_again_not_misread(tmp_path
         )
     again = plan_feed(other, "prices", kind="change", now=T0)
     assert again.summary.unchanged == day1.height and not again.batches
+
+
+def test_a_feed_that_outgrew_its_partitions_is_cut_again(tmp_path: Path) -> None:
+    """Bounds come from the baseline; once its partitions hold more than twice rows_per_partition (the
+    feed grew, or the setting shrank), the next plan cuts the baseline again, and plans the same."""
+    from toolkit.feeds import plan_feed
+    from toolkit.snapshots import SnapshotStore
+
+    def settings_sized(rows: int) -> Settings:
+        lines = f"max_items = 9\nfull_file = false\nstream = true\nrows_per_partition = {rows}\n"
+        return write_settings(tmp_path, feed("prices", "sku_prices", "prices.parquet", policies=lines))
+
+    day1 = prices(60)
+    day1.write_parquet(tmp_path / "prices.parquet")
+    store = SnapshotStore(settings_sized(40).state_dir / "snapshots")
+    plan = plan_feed(settings_sized(40), "prices", kind="full", now=T0)
+    assert plan.snapshot is not None
+    store.promote(plan.snapshot)
+    assert StreamedSnapshot.open(plan.snapshot.path).parts <= 12
+    day2 = next_day(day1, seed=4)
+    day2.write_parquet(tmp_path / "prices.parquet")
+    small = settings_sized(10)
+    again = plan_feed(small, "prices", kind="change", now=T0)
+    assert again.snapshot is not None and StreamedSnapshot.open(again.snapshot.path).parts >= 30
+    same_batches(again, plan_frames(small, "prices", day2, baseline=day1, kind="change", now=T0))

@@ -209,14 +209,15 @@ def plan_in_store(
     work = plans / f".streaming-{uuid.uuid4().hex[:12]}"
     try:
         key = tuple(feed.key or get_entity(feed.entity).key)
+        per_part = feed.policies.rows_per_partition
         baseline = base.path if base is not None and base.path.is_dir() else None
-        if baseline is not None and StreamedSnapshot.open(baseline).key != key:
-            baseline = None  # partitioned by another key: cut again by this one
+        if baseline is not None:
+            meta = StreamedSnapshot.open(baseline)
+            if meta.key != key or meta.rows > 2 * per_part * meta.parts:
+                baseline = None  # by another key, or grown past twice rows_per_partition: cut again
         if base is not None and baseline is None:
             baseline = work / "baseline"
-            in_parts(
-                store.scan(base), key, baseline, per_part=feed.policies.rows_per_partition, feed=feed.name
-            )
+            in_parts(store.scan(base), key, baseline, per_part=per_part, feed=feed.name)
         plan = plan_streamed(
             settings,
             feed,
