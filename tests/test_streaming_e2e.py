@@ -162,3 +162,50 @@ def test_failed_items_of_a_streamed_plan_are_named_by_source_row_and_resent(
     )
     assert again[0].kind == "change"
     assert {i["PartNo"] for b in again[0].batches for i in b.items()} == {"P60", "P61", "P62"}
+
+
+def test_a_streamed_plan_killed_midway_leaves_nothing_behind_the_next_one(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    """kill -9 while a streamed plan writes its partitions: the next plan of the feed removes the dead
+    plan's work folder (it holds partitions and bodies: gigabytes at scale), plans the same, and the
+    baseline never moved."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    policies = "stream = true\nrows_per_partition = 20000\nmax_deactivation_ratio = 1.0\n"
+    settings = write_settings(tmp_path, feed("prices", "sku_prices", "prices.parquet", policies=policies))
+    n = 400_000
+    pl.DataFrame(
+        {
+            "PartNo": [f"S{i % 2000:05d}" for i in range(n)],
+            "PriceListCode": [f"C{i // 2000:04d}" for i in range(n)],
+            "QuantityBreak": [1] * n,
+            "PriceSale": [float(i % 977) for i in range(n)],
+        }
+    ).write_parquet(tmp_path / "prices.parquet")
+    script = (
+        "import sys; from toolkit.config import load_settings; from toolkit.feeds import plan_feed; "
+        "plan_feed(load_settings(sys.argv[1], environ={}), 'prices', kind='full')"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(settings.path)])
+    plans = settings.state_dir / "plans"
+    deadline = time.monotonic() + 60
+    while not list(plans.glob(".streaming-prices-*/snapshot/part-*.parquet")):
+        assert child.poll() is None and time.monotonic() < deadline, (
+            "the plan ended before it could be killed"
+        )
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    (dead,) = plans.glob(".streaming-prices-*")
+    from toolkit.feeds import plan_feed
+    from toolkit.snapshots import SnapshotStore
+
+    assert SnapshotStore(settings.state_dir / "snapshots").baseline("prices") is None
+    plan = plan_feed(settings, "prices", kind="full")
+    assert not dead.exists() and not list(plans.glob(".streaming-*"))
+    assert plan.summary.items == n and (plans / plan.id / "manifest.json").exists()

@@ -206,7 +206,10 @@ def plan_in_store(
     ``store`` and the plan left in ``plans/<plan id>``, where submitting it reads its bodies."""
     base = store.baseline(feed.name)
     chosen, why = choose_kind(kind, feed, store, base, now)
-    work = plans / f".streaming-{uuid.uuid4().hex[:12]}"
+    _clear_abandoned(plans, feed.name)
+    work = plans / f".streaming-{feed.name}-{uuid.uuid4().hex[:12]}"
+    work.mkdir(parents=True)
+    (work / PID).write_text(str(os.getpid()))
     try:
         key = tuple(feed.key or get_entity(feed.entity).key)
         per_part = feed.policies.rows_per_partition
@@ -244,6 +247,32 @@ def plan_in_store(
     if origins is None and (final / ORIGINS).exists():  # too many to keep: read from the plan's file
         origins = pl.scan_parquet(final / ORIGINS)
     return dataclasses.replace(plan, saving=snapshot, baseline=base, batches=batches, origins=origins)
+
+
+PID = "pid"
+
+
+def _clear_abandoned(plans: Path, feed: str) -> None:
+    """Remove the work folders of ``feed``'s streamed plans whose process is gone (killed mid-plan:
+    they may hold gigabytes of partitions and bodies). A live process's folder is left alone."""
+    for folder in plans.glob(f".streaming-{feed}-*"):
+        try:
+            pid = int((folder / PID).read_text())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @dataclass
