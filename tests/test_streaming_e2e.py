@@ -209,3 +209,40 @@ def test_a_streamed_plan_killed_midway_leaves_nothing_behind_the_next_one(
     plan = plan_feed(settings, "prices", kind="full")
     assert not dead.exists() and not list(plans.glob(".streaming-*"))
     assert plan.summary.items == n and (plans / plan.id / "manifest.json").exists()
+
+
+def test_prune_removes_old_finished_plans_but_never_an_open_one_nor_the_latest(
+    tmp_path: Path, sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from toolkit.cli import main
+    from toolkit.feeds import plan_feed
+    from toolkit.pruning import prune_plans
+    from toolkit.workspace import Workspace
+
+    sandbox.reset()
+    seed_skus(sandbox, SKUS)
+    settings = settings_for(tmp_path, sandbox, stream=True)
+    values = {i: 10 + i for i in range(SKUS)}
+    first = day(settings, values)
+    second = day(settings, {i: v + 1 for i, v in values.items()})
+    (tmp_path / "stock.csv").write_text("PartNo,WarehouseCode,LocationCode,OnhandValue\nP1,W1,L1,99\n")
+    previewed = plan_feed(settings, "stock", allow_mass_deactivation=True, override_reason="preview only")
+    (tmp_path / "stock.csv").write_text("PartNo,WarehouseCode,LocationCode,OnhandValue\nP2,W1,L1,98\n")
+    pending = plan_feed(settings, "stock", allow_mass_deactivation=True, override_reason="not sent yet")
+    ws = Workspace.of(settings)
+    with ws.ledger() as ledger:
+        ledger.record_plan(pending, directory=ws.plan_dir(pending.id))  # open: resume sends from it
+    later = datetime.now(UTC) + timedelta(days=30)
+
+    dry = prune_plans(settings, now=later, dry_run=True)
+    names = {p.name for p in dry.removed}
+    assert names == {first.id, second.id, previewed.id} and dry.kept == 1 and dry.freed_bytes > 0
+    assert all(p.exists() for p in dry.removed)
+    assert prune_plans(settings, now=datetime.now(UTC)).removed == ()  # all within 14 days
+    done = prune_plans(settings, now=later)
+    assert {p.name for p in done.removed} == names and not any(p.exists() for p in done.removed)
+    assert ws.plan_dir(pending.id).exists()
+    assert main(["prune", "--dry-run", "--settings", str(settings.path)]) == 0
+    assert "kept 1" in capsys.readouterr().out

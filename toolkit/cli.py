@@ -244,6 +244,36 @@ def _run_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_prune(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "prune", help="remove the directories of old finished plans (bodies, origins, failures)"
+    )
+    p.add_argument(
+        "--older-than",
+        type=_period,
+        default=None,
+        metavar="PERIOD",
+        help="plans last touched before this (default 14d: the window in which restart resends from them)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    _settings_arg(p)
+    p.set_defaults(run=_run_prune)
+
+
+def _run_prune(args: argparse.Namespace) -> int:
+    from toolkit.pruning import prune_plans
+    from toolkit.restarts import RESTART_WINDOW
+
+    settings = read_settings(args.settings)
+    done = prune_plans(settings, older_than=args.older_than or RESTART_WINDOW, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for folder in done.removed:
+        print(f"{verb} {folder}")
+    freed = f"{done.freed_bytes / 1e9:.1f} GB" if done.freed_bytes >= 1e8 else f"{done.freed_bytes:,} bytes"
+    print(f"{verb} {len(done.removed)} plan directories ({freed}); kept {done.kept}")
+    return EXIT_OK
+
+
 def _add_status(sub: Subparsers) -> None:
     p = sub.add_parser(
         "status",
@@ -422,6 +452,7 @@ _COMMANDS: list[Callable[[Subparsers], None]] = [
     _add_jobs,
     _add_report,
     _add_restart,
+    _add_prune,
     _add_events,
     _add_sandbox,
 ]  # the order of a day's work, as --help lists them
