@@ -39,8 +39,8 @@ def settings_for(root: Path, sandbox: Any, *, stream: bool) -> Settings:
     )
 
 
-def day(settings: Settings, values: dict[int, int], kind: str = "auto") -> Plan:
-    """Send on-hand ``values`` (SKU number -> value) and wait; returns the plan sent."""
+def write(settings: Settings, values: dict[int, int]) -> None:
+    """The on-hand source: ``values`` (SKU number -> value), rows shuffled."""
     pl.DataFrame(
         {
             "PartNo": [f"P{i}" for i in values],
@@ -49,6 +49,10 @@ def day(settings: Settings, values: dict[int, int], kind: str = "auto") -> Plan:
             "OnhandValue": list(values.values()),
         }
     ).sample(fraction=1.0, shuffle=True, seed=len(values)).write_csv(settings.path.parent / "stock.csv")
+
+
+def send(settings: Settings, kind: str = "auto") -> tuple[Plan, Any]:
+    """Plan, send and wait; the plan sent and the outcome."""
     sent: list[Plan] = []
     outcome = plan_and_submit(
         settings,
@@ -59,8 +63,16 @@ def day(settings: Settings, values: dict[int, int], kind: str = "auto") -> Plan:
         timeout=60.0,
         poll_interval=0.05,
     )
-    assert outcome is not None and outcome.succeeded
-    return sent[0]
+    assert outcome is not None
+    return sent[0], outcome
+
+
+def day(settings: Settings, values: dict[int, int], kind: str = "auto") -> Plan:
+    """Send on-hand ``values`` and wait for success; returns the plan sent."""
+    write(settings, values)
+    plan, outcome = send(settings, kind)
+    assert outcome.succeeded
+    return plan
 
 
 def catalog(sandbox: Any) -> dict[int, int]:
@@ -126,42 +138,19 @@ def test_failed_items_of_a_streamed_plan_are_named_by_source_row_and_resent(
     seed_skus(sandbox, SKUS)
     settings = settings_for(tmp_path, sandbox, stream=True)
     values = {i: 10 + i for i in range(SKUS + 3)}  # P60, P61, P62 are unknown
-    pl.DataFrame(
-        {
-            "PartNo": [f"P{i}" for i in values],
-            "WarehouseCode": "W1",
-            "LocationCode": "L1",
-            "OnhandValue": list(values.values()),
-        }
-    ).write_csv(tmp_path / "stock.csv")
-    sent: list[Plan] = []
-    outcome = plan_and_submit(
-        settings,
-        "stock",
-        wait=True,
-        confirm=lambda p: sent.append(p) or True,
-        timeout=60.0,
-        poll_interval=0.05,
-    )
-    assert outcome is not None and not outcome.succeeded
-    assert isinstance(sent[0].origins, pl.LazyFrame)
+    write(settings, values)
+    first, outcome = send(settings)
+    assert not outcome.succeeded
+    assert isinstance(first.origins, pl.LazyFrame)
     assert sum(f.fail for f in outcome.failures) == 3
     assert catalog(sandbox) == {i: v for i, v in values.items() if i < SKUS}
     assert main(["jobs", "--failures", "--feed", "stock", "--settings", str(settings.path)]) == 0
     listed = capsys.readouterr().out
     assert all(f"PartNo=P{i}" in listed for i in (60, 61, 62)) and "stock.csv" in listed
 
-    again: list[Plan] = []
-    outcome = plan_and_submit(
-        settings,
-        "stock",
-        wait=True,
-        confirm=lambda p: again.append(p) or True,
-        timeout=60.0,
-        poll_interval=0.05,
-    )
-    assert again[0].kind == "change"
-    assert {i["PartNo"] for b in again[0].batches for i in b.items()} == {"P60", "P61", "P62"}
+    again, _ = send(settings)
+    assert again.kind == "change"
+    assert {i["PartNo"] for b in again.batches for i in b.items()} == {"P60", "P61", "P62"}
 
 
 def test_a_streamed_plan_killed_midway_leaves_nothing_behind_the_next_one(
