@@ -240,3 +240,19 @@ def test_a_feed_that_outgrew_its_partitions_is_cut_again(tmp_path: Path) -> None
     again = plan_feed(small, "prices", kind="change", now=T0)
     assert again.snapshot is not None and StreamedSnapshot.open(again.snapshot.path).parts >= 30
     same_batches(again, plan_frames(small, "prices", day2, baseline=day1, kind="change", now=T0))
+
+
+def test_an_empty_source_is_refused_as_in_memory(tmp_path: Path) -> None:
+    """A header-only export deactivates everything: the guard refuses it, streamed or not."""
+    settings = settings_for(tmp_path)
+    streamed(settings, prices(60), tmp_path / "day1", kind="full")
+    with pytest.raises(GuardRefused, match="no data rows"):
+        streamed(
+            settings,
+            prices(60).clear(),
+            tmp_path / "empty",
+            kind="change",
+            baseline=tmp_path / "day1" / "snapshot",
+        )
+    with pytest.raises(GuardRefused, match="no valid rows"):
+        streamed(settings, prices(60).clear(), tmp_path / "first", kind="full")

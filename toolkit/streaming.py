@@ -305,6 +305,8 @@ class _Run:
     steps: int = 0
     base_id: str | None = None
     why: str = ""
+    schema: pl.Schema = field(default_factory=pl.Schema)
+    """The source's columns (a partition with no rows has them too)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Where the time went (partitioning, checking, diffing, writing the snapshot, batching): the
     last progress event carries it."""
@@ -340,7 +342,8 @@ class _Run:
         from toolkit.sources import scan_source
 
         scan = scan_source(self.feed, path=source)
-        columns = scan.collect_schema().names()
+        self.schema = scan.collect_schema()
+        columns = self.schema.names()
         key = list(self.feed.key or row_key(self.entity, [c for c in columns if not c.startswith("_")]))
         if self.base is not None and self.base.key != tuple(key):
             msg = (
@@ -477,7 +480,7 @@ class _Run:
         self, i: int, work: Path, snapshot: Path, key: list[str], keyless: pl.DataFrame, origins: Path
     ) -> _Partial:
         with self.timed("reading"):
-            frame = _read_part(work, i)
+            frame = _read_part(work, i, self.schema)
         with self.timed("checking"):
             check = validate(self.entity, frame, policies=Policies(max_reject_ratio=1.0))
             valid = with_element_keys(self.entity, data_columns(check.valid))
@@ -639,7 +642,7 @@ def in_parts(
     folder.mkdir(parents=True, exist_ok=True)
     digests = []
     for i in range(len(bounds) + 1):
-        part = _read_part(work, i)
+        part = _read_part(work, i, rows.collect_schema())
         part = part[part.select(pl.arg_sort_by(key)).to_series()]
         hashes = hash_rows(part, key=key).frame
         part.write_parquet(folder / f"part-{i:05d}.parquet")
@@ -719,13 +722,12 @@ def _partition(scan: pl.LazyFrame, column: str, bounds: tuple[Any, ...], work: P
     )
 
 
-def _read_part(work: Path, i: int) -> pl.DataFrame:
+def _read_part(work: Path, i: int, schema: pl.Schema) -> pl.DataFrame:
+    """Partition ``i`` of the rows `_partition` wrote (none: an empty frame of ``schema``)."""
     folder = work / f"{_PART}={i}"
     files = sorted(folder.glob("*.ipc")) if folder.exists() else []
-    if not files:
-        any_file = next(work.glob("*/*.ipc"))
-        return reduce_shadows(pl.read_ipc(any_file, n_rows=0))
-    return reduce_shadows(pl.scan_ipc(files).collect())
+    frame = pl.scan_ipc(files).collect() if files else pl.DataFrame(schema=schema)
+    return reduce_shadows(frame)
 
 
 @dataclass
