@@ -256,3 +256,21 @@ def test_an_empty_source_is_refused_as_in_memory(tmp_path: Path) -> None:
         )
     with pytest.raises(GuardRefused, match="no valid rows"):
         streamed(settings, prices(60).clear(), tmp_path / "first", kind="full")
+
+
+def test_fields_some_items_lack_go_in_requests_of_their_own_alike(tmp_path: Path) -> None:
+    """CostPurchase and IsPriceDiscountable cannot be sent as null: items lacking them go without them,
+    the others get requests of their own listing them, in the same order and cut the same way."""
+    settings = settings_for(tmp_path)
+    day1 = prices(60).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(None)
+        .otherwise(pl.col("PriceSale"))
+        .alias("CostPurchase"),
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(True).alias("IsPriceDiscountable"),
+    )
+    plan = streamed(settings, day1, tmp_path / "day1", kind="full")
+    memory = plan_frames(settings, "prices", day1, kind="full", now=T0)
+    lists = {tuple(b.header["SkuPriceListFieldsThatAreSet"]) for b in memory.batches}
+    assert len(lists) >= 3  # the main request and at least two of their own
+    same_batches(plan, memory)

@@ -395,7 +395,8 @@ class _Run:
         valid = sum(p.check.summary["valid"] for p in partials) + sum(p.held for p in partials)
         digest = digest_totals([p.totals for p in partials])
         meta = write_meta(snapshot, key, bounds, valid, digest[:16])
-        lacking = sorted(set().union(*(p.lacking for p in partials)), key=columns.index)
+        lacking_any = set().union(*(p.lacking for p in partials))  # in the order memory lists them:
+        lacking = [c for c in item_columns(self.entity, meta.columns) if c in lacking_any]
         with self.timed("batching"):
             parts_, batches = self._batches(diff, rights, lacking, key, meta, plan_dir, valid)
         parts_.notes.extend(_said(self.entity, diff, sum(p.held for p in partials), notes))
