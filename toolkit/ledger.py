@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -105,6 +106,19 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
+def _wal(con: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out another process that is creating or switching the same file (the
+    busy timeout does not cover a journal-mode change, which two processes starting at once race for)."""
+    for attempt in range(200):
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.05)
+
+
 class Ledger(FeedLocks, JobClaims, JobEvents):
     """The SQLite ledger of one state directory (WAL mode; safe for several processes).
 
@@ -128,7 +142,7 @@ class Ledger(FeedLocks, JobClaims, JobEvents):
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
             self._con.row_factory = sqlite3.Row
-            self._con.execute("PRAGMA journal_mode=WAL")
+            _wal(self._con)
             self._con.execute("PRAGMA foreign_keys=ON")
             self._con.executescript(_SCHEMA + CLAIMS_SCHEMA + JOB_EVENTS_SCHEMA)
         except sqlite3.Error as exc:

@@ -95,9 +95,13 @@ def test_bad_settings_are_refused() -> None:
 
 
 _WORKER = textwrap.dedent("""
-    import sys, time
+    import os, pathlib, sys, time
     from toolkit.connect.budget import shared_budget
     budget = shared_budget("two", 5, window=1.0, state_dir=sys.argv[1])
+    ready = pathlib.Path(sys.argv[1], f"ready-{os.getpid()}")
+    ready.touch()
+    while len(list(ready.parent.glob("ready-*"))) < 2:  # both start together, however slow a start
+        time.sleep(0.01)
     for _ in range(int(sys.argv[2])):
         print(budget.acquire(), flush=True)
 """)
