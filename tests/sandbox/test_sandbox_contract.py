@@ -159,6 +159,18 @@ def test_unlisted_members_are_errors_by_default_and_can_be_ignored() -> None:
     assert validate_import(ONHANDS, ONHAND_HEADER, [onhand(IncomingValue=None)]) == []  # null: not sent
 
 
+def test_a_listed_value_type_member_an_item_lacks_is_refused() -> None:
+    """Connect would write its default (0) over the stock; a nullable member may be absent."""
+    header = {"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue", "NextDeliveryDate"]}
+    item = {"PartNo": "S1", "WarehouseCode": "W", "LocationCode": "L"}
+    assert messages(ONHANDS, header, [item]) == [
+        "$[0].OnhandValue: member listed in SkuOnhandFieldsThatAreSet but absent: Connect would write the "
+        "default of a decimal number (0, false, the first enum value) over the item's value"
+    ]
+    assert messages(ONHANDS, header, [{**item, "OnhandValue": 3}]) == []
+    assert messages(ONHANDS, header, [item], unlisted="ignore") == []
+
+
 def test_members_that_identify_an_item_may_be_sent_unlisted() -> None:
     # Product.Code is the variant-cluster key: it finds the product; listing it writes it
     header = {k: v for k, v in SKU_HEADER.items() if k != "FullFile"}
@@ -349,3 +361,63 @@ def test_the_contract_check_can_be_turned_off(api: Any) -> None:
     assert r.status_code == 400 and "setting contract must be one of ['strict', 'off']" in r.json()["Message"]
     api.admin("reset")
     assert api.admin("settings")["contract"] == "strict"
+
+
+# --- a registry error does not pass on both sides ----------------------------------------------
+def _corrupted(change: str) -> Any:
+    """The on-hand entity of toolkit.entities with one error in it, as a wrong edit would make it."""
+    import dataclasses
+
+    from toolkit.entities import ENTITIES as REGISTRY
+
+    ent = REGISTRY["onhands"]
+    columns = []
+    for c in ent.columns:
+        if c.name == "OnhandValue" and change == "nullable value":
+            c = dataclasses.replace(c, nullable=True)  # a C# decimal said to take null
+        if c.name == "IncomingValue" and change == "unlisted member":
+            c = dataclasses.replace(c, field=None)  # a member said to be always sent, never listed
+        columns.append(c)
+    return dataclasses.replace(ent, columns=tuple(columns))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("nullable value", "$[0].OnhandValue: member listed in SkuOnhandFieldsThatAreSet but absent"),
+        ("unlisted member", "$[0].IncomingValue"),
+    ],
+)
+def test_a_registry_error_is_refused_by_the_sandbox_in_the_same_process(
+    api: Any, monkeypatch: pytest.MonkeyPatch, change: str, expected: str
+) -> None:
+    """The sandbox runs in this process and reads toolkit.entities to parse and store imports. With
+    the registry corrupted here, the payload the toolkit builds from it is wrong, and the sandbox,
+    reading the same corrupted registry, still refuses it: the contract data judges, not the registry."""
+    import polars as pl
+
+    from toolkit.entities import ENTITIES as REGISTRY
+    from toolkit.payloads import build_header, build_items
+
+    monkeypatch.setitem(REGISTRY, "onhands", _corrupted(change))
+    frame = pl.DataFrame(
+        {
+            "PartNo": ["S1"],
+            "WarehouseCode": ["W"],
+            "LocationCode": ["L"],
+            "OnhandValue": [None],
+            "IncomingValue": [4],
+        },
+        schema_overrides={"OnhandValue": pl.Decimal(18, 4), "IncomingValue": pl.Decimal(18, 4)},
+    )
+    if change == "unlisted member":
+        frame = frame.with_columns(pl.lit(1, pl.Decimal(18, 4)).alias("OnhandValue"))
+    fields = [c for c in frame.columns if REGISTRY["onhands"].column(c).field is not None]
+    header = build_header("onhands", account=10000, fields=fields)
+    items = build_items("onhands", frame)
+    r = api.post_import("onhands", items, header)
+    assert r.status_code == 400, r.text
+    messages = r.json()["ValidationSummary"]["Messages"]
+    assert any(m.startswith(expected) for m in messages), messages
+    assert api.http.get("/_sandbox/stats").json()["jobs"] == {}

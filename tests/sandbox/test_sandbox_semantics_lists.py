@@ -21,8 +21,12 @@ def supplier(part: str, warehouses: list[str], price_lists: list[str], **onhand:
     return {
         "SupplierPartNo": part,
         "ProductName": part,
-        "OnHand": [{"WarehouseCode": w, "LocationCode": "L1", "Value": 5, **onhand} for w in warehouses],
-        "PriceList": [{"PriceListCode": p, "CostPurchase": 10.0} for p in price_lists],
+        # IsActive is listed, so every element carries it (absent, Connect would write false)
+        "OnHand": [
+            {"WarehouseCode": w, "LocationCode": "L1", "Value": 5, "IsActive": True, **onhand}
+            for w in warehouses
+        ],
+        "PriceList": [{"PriceListCode": p, "CostPurchase": 10.0, "IsActive": True} for p in price_lists],
     }
 
 

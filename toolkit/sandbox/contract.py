@@ -20,6 +20,9 @@ never from the registry the payloads are built from. :func:`validate_import` ret
   nothing. A ``null`` value counts as absent (serializers that write every member send it). Members
   that identify an item (the level's identity, or a key rule at its path, such as a product's
   ``Code``, the variant-cluster key) may be sent unlisted: they find the item, they do not write it;
+- the converse, with ``unlisted="error"`` too: a value-type member (not nullable: a number, a boolean,
+  an enum) whose flag is listed but that an item lacks. Connect deserializes its C# default (0, false,
+  the first enum value) and writes it over the item's value, which a payload never means;
 - required keys (``imports[..].keys``) missing or empty where their objects occur.
 
 The sandbox refuses a request with violations with HTTP 400 (Connect documents 400 for a body it
@@ -195,6 +198,11 @@ def _missing_parents(imp: Import, level: Level, header: _Header) -> list[tuple[L
 
 
 # --- body ----------------------------------------------------------------------------------------
+def _value_type(t: Type) -> bool:
+    """A C# value type: absent from the JSON, Connect deserializes its default and writes it."""
+    return not t.nullable and t.kind not in ("object", "list")
+
+
 @dataclass(frozen=True, slots=True)
 class _Node:
     """What the walk needs at one object pattern, looked up once per pattern and request."""
@@ -204,6 +212,7 @@ class _Node:
     level: Level | None
     blocked: frozenset[str]  # members that need a flag none of whose values is listed
     rules: tuple[KeyRule, ...]
+    defaulted: frozenset[str] = frozenset()  # listed value-type members: absent, Connect writes a default
 
 
 class _Walker:
@@ -219,13 +228,19 @@ class _Walker:
         self.nodes: dict[str, _Node] = {}
 
     def node(self, model: str, pattern: str) -> _Node:
-        level, blocked = self.levels.get(pattern), frozenset[str]()
+        level, blocked, defaulted = self.levels.get(pattern), frozenset[str](), frozenset[str]()
+        members = model_members(model)
         if level is not None and self.check_unlisted:
             listed = self.header.listed.get(level.list_name, frozenset())
             keys = {m for rule in self.keys.get(pattern, ()) for m in rule.members} | level.identity
             blocked = frozenset(m for m, f in level.member_flags.items() if not f & listed and m not in keys)
+            defaulted = frozenset(
+                m
+                for m, f in level.member_flags.items()
+                if f & listed and m not in keys and m in members and _value_type(members[m])
+            )
         rules = tuple(r for r in self.keys.get(pattern, ()) if not r.when or any(map(self.holds, r.when)))
-        node = _Node(model_members(model), model.rsplit(".", 1)[-1], level, blocked, rules)
+        node = _Node(members, model.rsplit(".", 1)[-1], level, blocked, rules, defaulted)
         self.nodes[pattern] = node
         return node
 
@@ -266,6 +281,8 @@ class _Walker:
         self.members(value, node.members, node.owner, pattern, path)
         if node.level is not None and not node.blocked.isdisjoint(value):
             self.flags(value, node.level, node.blocked, path)
+        if node.defaulted and not node.defaulted <= value.keys():
+            self.absent(value, node, path)
         if node.rules:
             self.required(value, node.rules, path)
 
@@ -292,6 +309,15 @@ class _Walker:
                 f"{path}.{name}",
                 f"member present but not listed: {level.list_name} lists none "
                 f"of {flags}, so Connect would not write it",
+            )
+
+    def absent(self, value: Mapping[str, Any], node: _Node, path: str) -> None:
+        assert node.level is not None
+        for name in sorted(node.defaulted - value.keys()):
+            self.add(
+                f"{path}.{name}",
+                f"member listed in {node.level.list_name} but absent: Connect would write the default of "
+                f"{node.members[name].label} (0, false, the first enum value) over the item's value",
             )
 
     def required(self, value: Mapping[str, Any], rules: tuple[KeyRule, ...], path: str) -> None:
