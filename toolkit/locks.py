@@ -113,15 +113,19 @@ class FeedLocks:
 
 def _is_stale(row: sqlite3.Row, host: str) -> bool:
     """A lock is stale when its holder ran on this host and that process is gone (or was replaced)."""
-    if row["host"] != host:
-        return False
-    started = process_started(row["pid"])
-    if started is not None:
-        return bool(started != row["started"])
+    return row["host"] == host and process_gone(row["pid"], row["started"])
+
+
+def process_gone(pid: int, started: str | None) -> bool:
+    """Whether process ``pid`` of this host, which started at ``started`` (`process_started`), is
+    gone: no such process, or another one that took its pid."""
+    now = process_started(pid)
+    if now is not None:
+        return bool(now != started)
     if Path("/proc/self/stat").exists():
         return True  # /proc works and has no live process of that pid (or only a zombie)
     try:
-        os.kill(row["pid"], 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

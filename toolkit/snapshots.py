@@ -160,7 +160,7 @@ class SnapshotStore:
                     hashes = None
                 elif not _fits(hashes, source.collect_schema(), key, rows=rows):
                     hashes = hash_rows(source, key=key)
-                stat, content_hash = path.stat(), _sha256(path)
+                stat, content_hash = path.stat(), file_sha256(path)
                 self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
                 entry = {
                     "id": snap_id,
@@ -198,7 +198,7 @@ class SnapshotStore:
                     "file": path.name,
                     "rows": meta["rows"],
                     "bytes": sum(f.stat().st_size for f in path.iterdir()),
-                    "content_hash": _sha256(path / PARTS_META),
+                    "content_hash": file_sha256(path / PARTS_META),
                     "created": _iso(created),
                     "status": "saved",
                     "kind": kind,
@@ -339,7 +339,7 @@ class SnapshotStore:
         seen = self._verified.get(path)
         if seen is not None and seen == (stat.st_mtime_ns, stat.st_size, expected):
             return
-        found = _sha256(path)
+        found = file_sha256(path)
         if found != expected:
             msg = (
                 f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is corrupt (sha256 "
@@ -356,7 +356,7 @@ class SnapshotStore:
             return None
         path = folder / cache["file"]
         # A cache is only a cache: when it is missing or damaged, it is computed again.
-        if not path.exists() or _sha256(path) != cache["sha256"]:
+        if not path.exists() or file_sha256(path) != cache["sha256"]:
             return None
         return RowHashes(pl.read_parquet(path).rechunk(), cache["signature"])  # one chunk joins faster
 
@@ -457,7 +457,7 @@ def _write_manifest(folder: Path, feed: str, entries: list[dict[str, Any]]) -> N
 def _write_cache(folder: Path, snap_id: str, hashes: RowHashes) -> dict[str, Any]:
     path = folder / f"{snap_id}.hashes.parquet"
     _write_atomic(path, lambda tmp: hashes.frame.write_parquet(tmp, compression="zstd"))
-    return {"file": path.name, "sha256": _sha256(path), "signature": hashes.signature}
+    return {"file": path.name, "sha256": file_sha256(path), "signature": hashes.signature}
 
 
 def _fits(hashes: RowHashes | None, schema: pl.Schema, key: str | Sequence[str], *, rows: int) -> bool:
@@ -469,7 +469,8 @@ def _fits(hashes: RowHashes | None, schema: pl.Schema, key: str | Sequence[str],
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 

@@ -54,6 +54,7 @@ from toolkit.config import Feed, Policies, Settings
 from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import PlanError
+from toolkit.locks import process_gone, process_started
 from toolkit.payloads import build_header, item_columns, join_items
 from toolkit.plan_model import (
     ORIGINS,
@@ -87,7 +88,7 @@ from toolkit.planning import (
     summarize,
 )
 from toolkit.rowhash import RowHashes, hash_rows
-from toolkit.snapshots import SnapshotStore
+from toolkit.snapshots import SnapshotStore, file_sha256
 
 __all__ = ["STREAMED", "StreamedSnapshot", "in_parts", "plan_in_store", "plan_streamed"]
 
@@ -209,7 +210,7 @@ def plan_in_store(
     _clear_abandoned(plans, feed.name)
     work = plans / f".streaming-{feed.name}-{uuid.uuid4().hex[:12]}"
     work.mkdir(parents=True)
-    (work / PID).write_text(str(os.getpid()))
+    (work / PID).write_bytes(orjson.dumps([os.getpid(), process_started(os.getpid())]))
     try:
         key = tuple(feed.key or get_entity(feed.entity).key)
         per_part = feed.policies.rows_per_partition
@@ -257,22 +258,12 @@ def _clear_abandoned(plans: Path, feed: str) -> None:
     they may hold gigabytes of partitions and bodies). A live process's folder is left alone."""
     for folder in plans.glob(f".streaming-{feed}-*"):
         try:
-            pid = int((folder / PID).read_text())
-        except (OSError, ValueError):
-            pid = 0
-        if pid and _alive(pid):
+            pid, started = orjson.loads((folder / PID).read_bytes())
+        except (OSError, ValueError, TypeError):
+            pid, started = 0, None
+        if pid and not process_gone(pid, started):
             continue
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 @dataclass
@@ -620,14 +611,9 @@ def write_meta(
     data: dict[str, Any] = {
         f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name != "path"
     }
-    data["files"] = {f.name: _sha256(f) for f in sorted(snapshot.glob("*.parquet"))}
+    data["files"] = {f.name: file_sha256(f) for f in sorted(snapshot.glob("*.parquet"))}
     (snapshot / META).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     return meta
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def in_parts(
