@@ -14,9 +14,11 @@ added. Then, each in its own process so that its peak RSS is its own (VmHWM):
   into a table, counted.
 
 Reported per plan: wall time, peak RSS, bytes written (plan and snapshot), requests and their lower
-bound, and where the time went; the change plan's diff (partitioning the source, reading and hashing
-it, diffing it against the baseline's partitions) beside DuckDB's, as a ratio. Plans are deleted
-after they are measured unless ``--keep``.
+bound, and where the time went; the change plan's diff (`toolkit.hashdiff`: hashing the source,
+matching its row hashes with the baseline's, reading the rows that differ and diffing them; or, when
+a plan goes a partition at a time, partitioning, reading and diffing) beside DuckDB's, as a ratio.
+A change plan links the baseline's partition files into its snapshot: bytes written count only the
+files it wrote. Plans are deleted after they are measured unless ``--keep``.
 
 Run: ``.venv/bin/python bench/bench_scale.py --rows 100000000`` (about 40 minutes here, 60 GB of
 disk while it runs); ``--rows 2000000`` for a quick look. Results in ``bench/results/bench_scale.{json,md}``.
@@ -64,8 +66,13 @@ min_rows = 1000
 """
 
 
-def _size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+def _size(path: Path, *, linked: bool = False) -> int:
+    """Bytes of the files under ``path`` that were written there (or, ``linked``, that are hard links
+    of another snapshot's files)."""
+    if not path.exists():
+        return 0
+    stats = [f.stat() for f in path.rglob("*") if f.is_file()]
+    return sum(s.st_size for s in stats if (s.st_nlink > 1) == linked)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -145,6 +152,7 @@ def task_plan(data: Path, which: str, kind: str, baseline: str | None, out: Path
         "peak_rss_mb": round(_rss_mb()),
         "plan_bytes": _size(out / "plan"),
         "snapshot_bytes": _size(out / "snapshot"),
+        "snapshot_bytes_linked": _size(out / "snapshot", linked=True),
         "requests": s.requests,
         "min_requests": s.min_requests,
         "items": s.items,
@@ -243,7 +251,8 @@ def main() -> None:
             report["duckdb same memory"] = _in_process([*task, "--memory", memory, *common])
             print(json.dumps(report["duckdb same memory"]), flush=True)
     change, duck = report["change"], report["duckdb"]
-    ours = sum(change["seconds"].get(k, 0.0) for k in ("partitioning", "reading", "diffing"))
+    phases = ("partitioning", "hashing", "matching", "reading", "diffing")
+    ours = sum(change["seconds"].get(k, 0.0) for k in phases)
     same = report["duckdb same memory"]
     report["diff_ratio"] = {
         "change_plan_diff_s": round(ours, 1),
@@ -279,7 +288,7 @@ def markdown(r: dict[str, Any]) -> str:
     d = r["diff_ratio"]
     lines += [
         "",
-        f"Change plan's diff (partition, read, hash, diff): {d['change_plan_diff_s']} s; DuckDB's diff of "
+        f"Change plan's diff (hash, match, read, diff): {d['change_plan_diff_s']} s; DuckDB's diff of "
         f"the same files: {d['duckdb_diff_s']} s, peak RSS {r['duckdb']['peak_rss_mb'] / 1024:.1f} GB; "
         f"DuckDB / ours = {d['duckdb_over_ours']}. DuckDB limited to the change plan's peak RSS: "
         f"{d['duckdb_same_memory_s']} s (peak RSS {r['duckdb same memory']['peak_rss_mb'] / 1024:.1f} GB); "

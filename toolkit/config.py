@@ -208,6 +208,9 @@ class Policies:
     # for feeds larger than memory (toolkit.streaming); about this many rows per partition
     stream: bool = False
     rows_per_partition: int = 2_000_000
+    # a streamed change plan diffs on row hashes (toolkit.hashdiff) while source and baseline hold
+    # at most this many rows each (about 60 bytes a row in memory); above it, a partition at a time
+    max_hashed_rows: int = 120_000_000
 
 
 @dataclass(frozen=True)
@@ -507,6 +510,7 @@ def _policies(t: _Table) -> Policies:
         full_file=t.get("full_file", bool, True),
         stream=t.get("stream", bool, False),
         rows_per_partition=t.get("rows_per_partition", int, 2_000_000),
+        max_hashed_rows=t.get("max_hashed_rows", int, 120_000_000),
         **ratios,
     )
     t.refuse_unknown()

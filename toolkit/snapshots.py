@@ -9,7 +9,10 @@ accepted is the feed's **baseline**: the next diff runs against it. Layout::
     <directory>/<feed>/<id>.hashes.parquet      optional row-hash cache (see `SnapshotStore.row_hashes`)
     <directory>/<feed>/<id>.parts/              a snapshot in partitions of key ranges (a streamed
                                                 plan's, `toolkit.streaming`): part and hash files,
-                                                meta.json with their sha256 (the content hash)
+                                                meta.json with their sha256 (the content hash); a
+                                                partition a change plan patched keeps its files
+                                                (linked) beside the rows it dropped and added
+                                                (`scan_part`)
 
 Every file is written atomically (temp file in the same directory, fsync, ``os.replace``, fsync of
 the directory), so a crash leaves the old file or the new one, never half of one. Every read checks
@@ -59,7 +62,15 @@ from toolkit.diff import Diff, diff_frames
 from toolkit.errors import SnapshotError
 from toolkit.rowhash import RowHashes, hash_rows, row_hash_signature
 
-__all__ = ["SnapshotKind", "SnapshotRef", "SnapshotStatus", "SnapshotStore"]
+__all__ = [
+    "SnapshotKind",
+    "SnapshotRef",
+    "SnapshotStatus",
+    "SnapshotStore",
+    "part_count",
+    "part_file",
+    "scan_part",
+]
 
 SnapshotStatus = Literal["saved", "baseline", "superseded"]
 SnapshotKind = Literal["change", "full"]
@@ -124,7 +135,8 @@ class SnapshotStore:
         self.keep = keep
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._held = held or (lambda feed: held_by_ledger(self.directory.parent / "ledger.sqlite", feed))
-        self._verified: dict[Path, tuple[int, int, str]] = {}
+        self._verified: dict[tuple[int, int], tuple[int, int, str]] = {}
+        """(mtime, size, sha256) of files checked, by inode (device, number)."""
 
     def __repr__(self) -> str:
         return f"SnapshotStore({str(self.directory)!r}, keep={self.keep})"
@@ -161,7 +173,7 @@ class SnapshotStore:
                 elif not _fits(hashes, source.collect_schema(), key, rows=rows):
                     hashes = hash_rows(source, key=key)
                 stat, content_hash = path.stat(), file_sha256(path)
-                self._verified[path] = (stat.st_mtime_ns, stat.st_size, content_hash)
+                self._verified[(stat.st_dev, stat.st_ino)] = (stat.st_mtime_ns, stat.st_size, content_hash)
                 entry = {
                     "id": snap_id,
                     "file": path.name,
@@ -214,11 +226,11 @@ class SnapshotStore:
 
     def load(self, ref: SnapshotRef) -> pl.DataFrame:
         """The snapshot's rows, after checking the file against its content hash."""
-        return _read(self._verify(ref), lambda p: pl.read_parquet(_files(p)))
+        return _read(self._verify(ref), lambda p: _scan(p).collect())
 
     def scan(self, ref: SnapshotRef) -> pl.LazyFrame:
         """A LazyFrame over the snapshot's rows, after checking the file against its content hash."""
-        return _read(self._verify(ref), lambda p: pl.scan_parquet(_files(p)))
+        return _read(self._verify(ref), _scan)
 
     def baseline(self, feed: str) -> SnapshotRef | None:
         """The feed's baseline (the last promoted snapshot), checked; None if it never had one.
@@ -336,7 +348,8 @@ class SnapshotStore:
         except FileNotFoundError:
             msg = f"snapshot {ref.id!r} of feed {ref.feed!r}: file {path} is missing"
             raise SnapshotError(msg) from None
-        seen = self._verified.get(path)
+        inode = (stat.st_dev, stat.st_ino)  # a partition linked into the next snapshot: checked once
+        seen = self._verified.get(inode)
         if seen is not None and seen == (stat.st_mtime_ns, stat.st_size, expected):
             return
         found = file_sha256(path)
@@ -346,7 +359,7 @@ class SnapshotStore:
                 f"{found[:12]}…, expected {expected[:12]}…)"
             )
             raise SnapshotError(msg)
-        self._verified[path] = (stat.st_mtime_ns, stat.st_size, found)
+        self._verified[inode] = (stat.st_mtime_ns, stat.st_size, found)
 
     def _cached(self, ref: SnapshotRef, wanted: dict[str, Any]) -> RowHashes | None:
         folder = self._folder(ref.feed, create=False)
@@ -419,9 +432,45 @@ def _write_parquet(data: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
         )
 
 
-def _files(path: Path) -> Path | list[Path]:
-    """The snapshot's Parquet file, or its parts when it was written in partitions."""
-    return sorted(path.glob("part-*.parquet")) if path.is_dir() else path
+def _scan(path: Path) -> pl.LazyFrame:
+    """The snapshot's rows: its Parquet file, or its partitions when it was written in partitions."""
+    if not path.is_dir():
+        return pl.scan_parquet(path)
+    return pl.concat([scan_part(path, i) for i in range(part_count(path))])
+
+
+PartFiles = Literal["part", "hashes"]
+DROPPED = "dropped"
+
+
+def part_count(folder: Path) -> int:
+    """How many partitions the snapshot in ``folder`` has."""
+    return len(list(folder.glob("part-*.parquet")))
+
+
+def part_file(folder: Path, i: int, what: PartFiles | str) -> Path:
+    """File ``what`` (``part``, ``hashes``, ``dropped``, ``delta-part``, ``delta-hashes``) of
+    partition ``i``."""
+    return folder / f"{what}-{i:05d}.parquet"
+
+
+def scan_part(folder: Path, i: int, what: PartFiles = "part") -> pl.LazyFrame:
+    """Partition ``i`` of a snapshot written in partitions: its rows (``part``) or their row hashes
+    (``hashes``), in the same order.
+
+    A change plan that changed a few rows of a partition links the partition's files into the new
+    snapshot rather than writing them again, and writes beside them the row numbers it dropped
+    (``dropped-NNNNN``: changed and removed rows) and the rows it added (``delta-part-NNNNN`` and
+    ``delta-hashes-NNNNN``: changed and added rows). The partition is the file's rows less the
+    dropped ones, then the added ones; order within a partition means nothing.
+    """
+    rows = pl.scan_parquet(part_file(folder, i, what))
+    dropped = part_file(folder, i, DROPPED)
+    if dropped.exists():
+        gone = pl.read_parquet(dropped).to_series()
+        rows = rows.with_row_index("__r").filter(~pl.col("__r").is_in(gone.implode())).drop("__r")
+    delta = part_file(folder, i, f"delta-{what}")
+    return pl.concat([rows, pl.scan_parquet(delta)]) if delta.exists() else rows
 
 
 def _slice_rows(path: Path) -> int | None:

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import glob
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -94,7 +94,9 @@ log = logging.getLogger(__name__)
 _AREAS = {a.lower(): a for a in SALES_AREAS}
 
 
-def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
+def scan_source(
+    feed: Feed, *, path: str | Path | None = None, rows: Sequence[pl.Series] | None = None
+) -> pl.LazyFrame:
     """Lazily read a feed's source files into a canonical frame of its entity.
 
     Parameters
@@ -103,6 +105,10 @@ def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
         The feed: entity, format, options and column mapping.
     path
         A file or glob to read instead of ``feed.source_path``.
+    rows
+        Only these rows: ``_row`` numbers for each file, in the order the files are read (SourceError
+        when there are more or fewer files). They are picked as a file is read, before any value is
+        trimmed or cast, so a few rows of a large source cost little more than one read of it.
 
     Examples
     --------
@@ -115,7 +121,7 @@ def scan_source(feed: Feed, *, path: str | Path | None = None) -> pl.LazyFrame:
     >>> scan_source(feed).collect_schema()["PriceSale"]
     Decimal(precision=18, scale=4)
     """
-    return _plan(feed, path)[1]
+    return _plan(feed, path, rows)[1]
 
 
 def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
@@ -143,11 +149,17 @@ def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
     return reduce_shadows(frame)
 
 
-def _plan(feed: Feed, path: str | Path | None) -> tuple[list[Path], pl.LazyFrame]:
+def _plan(
+    feed: Feed, path: str | Path | None, rows: Sequence[pl.Series] | None = None
+) -> tuple[list[Path], pl.LazyFrame]:
     opts = SourceOptions.from_feed(feed)
     entity = get_entity(feed.entity)
     files = resolve_files(path if path is not None else feed.source_path, pick=opts.pick)
-    frames = [_canonical(f, feed, entity, opts) for f in files]
+    if rows is not None and len(rows) != len(files):
+        msg = f"feed {feed.name!r}: rows of {len(rows)} files asked for, {len(files)} files found"
+        raise SourceError(msg)
+    picked = rows if rows is not None else [None] * len(files)
+    frames = [_canonical(f, feed, entity, opts, r) for f, r in zip(files, picked, strict=True)]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return files, lf
 
@@ -175,8 +187,12 @@ def resolve_files(pattern: str | Path, *, pick: PickMode = "newest") -> list[Pat
     return matches
 
 
-def _canonical(file: Path, feed: Feed, entity: Entity, opts: SourceOptions) -> pl.LazyFrame:
+def _canonical(
+    file: Path, feed: Feed, entity: Entity, opts: SourceOptions, rows: pl.Series | None = None
+) -> pl.LazyFrame:
     raw = _readers.scan_raw(file, feed.format, opts)
+    if rows is not None:
+        raw = raw.filter(pl.col("_row").is_in(rows.cast(pl.Int64).implode()))
     schema = _readers.schema_of(raw, file, feed.format, opts)
     names = [c for c in schema if not c.startswith("_")]
     renames = _column_plan(file, names, entity, feed.mapping, opts) if names else {}

@@ -54,6 +54,7 @@ from toolkit.config import Feed, Policies, Settings
 from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
 from toolkit.errors import PlanError
+from toolkit.hashdiff import Found, diff_on_hashes
 from toolkit.locks import process_gone, process_started
 from toolkit.payloads import build_header, item_columns, join_items
 from toolkit.plan_model import (
@@ -88,7 +89,7 @@ from toolkit.planning import (
     summarize,
 )
 from toolkit.rowhash import RowHashes, hash_rows
-from toolkit.snapshots import SnapshotStore, file_sha256
+from toolkit.snapshots import DROPPED, SnapshotStore, file_sha256, part_file, scan_part
 
 __all__ = ["STREAMED", "StreamedSnapshot", "in_parts", "plan_in_store", "plan_streamed"]
 
@@ -116,16 +117,31 @@ class StreamedSnapshot:
     key: tuple[str, ...]
     signature: dict[str, Any] = field(repr=False)
     columns: tuple[str, ...] = field(default=(), repr=False)
+    totals: tuple[int, int, int] | None = field(default=None, repr=False)
+    """`hash_totals` of all its rows (None: written before they were kept)."""
 
     @property
     def parts(self) -> int:
         return len(self.bounds) + 1
 
     def rows_of(self, part: int) -> pl.DataFrame:
-        return pl.read_parquet(self.path / f"part-{part:05d}.parquet")
+        """Partition ``part``'s rows in key order."""
+        rows = scan_part(self.path, part).collect()
+        return rows[self._order(rows)] if self._patched(part) else rows
 
     def hashes_of(self, part: int) -> RowHashes:
-        return RowHashes(pl.read_parquet(self.path / f"hashes-{part:05d}.parquet"), self.signature)
+        """Partition ``part``'s row hashes, in the order of `rows_of`."""
+        hashes = scan_part(self.path, part, "hashes").collect()
+        if self._patched(part):
+            hashes = hashes[self._order(scan_part(self.path, part).select(self.key).collect())]
+        return RowHashes(hashes, self.signature)
+
+    def _patched(self, part: int) -> bool:
+        """Whether a change plan patched the partition (its rows are then not in key order)."""
+        return any(part_file(self.path, part, f).exists() for f in (DROPPED, "delta-part"))
+
+    def _order(self, rows: pl.DataFrame) -> pl.Series:
+        return rows.select(pl.arg_sort_by(self.key)).to_series()
 
     @classmethod
     def open(cls, path: str | Path) -> StreamedSnapshot:
@@ -145,6 +161,7 @@ class StreamedSnapshot:
             key=tuple(meta["key"]),
             signature=meta["signature"],
             columns=tuple(meta["columns"]),
+            totals=tuple(int(t) for t in meta["totals"]) if "totals" in meta else None,  # type: ignore[arg-type]
         )
 
 
@@ -354,38 +371,48 @@ class _Run:
             rows=rows,
         )
         bounds = self._bounds(scan, key[0], rows, rows_per_partition)
-        parts = len(bounds) + 1
-        self.steps = 2 * parts + 2 if self.kind == "full" else parts + 2
-        work = self.out / "work"
-        shutil.rmtree(work, ignore_errors=True)
-        self.tell(f"partitioning {rows:,} rows into {parts}", 1)
-        with self.timed("partitioning"):
-            _partition(scan, key[0], bounds, work)
         snapshot, plan_dir = self.out / "snapshot", self.out / "plan"
         for folder in (snapshot, plan_dir):
             shutil.rmtree(folder, ignore_errors=True)
         snapshot.mkdir(parents=True)
         (plan_dir / "batches").mkdir(parents=True)
         (plan_dir / ORIGIN_PARTS).mkdir()
-        keyless = odd.filter(pl.any_horizontal(pl.col(k).is_null() for k in key)) if rows else odd
-        partials = []
-        try:
-            for i in range(parts):
-                self.tell(f"checking and diffing partition {i + 1} of {parts}", 2 + i)
-                partials.append(self._partition(i, work, snapshot, key, keyless, plan_dir / ORIGIN_PARTS))
-        except BaseException:
-            with contextlib.suppress(Exception):  # the partition's own error is the one to tell
-                self._written()
-            raise
-        with self.timed("writing the snapshot"):
-            self._written()
+        found = None
+        hashed = self.feed.policies.max_hashed_rows
+        if (
+            self.kind == "change"
+            and self.base
+            and rows
+            and not odd.height
+            and max(rows, self.base.rows) <= hashed
+        ):
+            self.steps = 3
+            self.tell(f"hashing {rows:,} rows", 1)
+            found = diff_on_hashes(
+                self.entity,
+                scan,
+                key=key,
+                baseline=self.base.path,
+                signature=self.base.signature,
+                totals=self.base.totals,
+                partition_of=_partition_of(key[0], bounds),
+                snapshot=snapshot,
+                timed=self.timed,
+                pick=lambda picked: scan_source(self.feed, path=source, rows=picked),
+            )
+        if found is not None:
+            partials = [self._found(found, key, plan_dir / ORIGIN_PARTS)]
+        else:
+            partials = self._by_partition(scan, key, rows, bounds, odd, snapshot, plan_dir)
         check = combine(self.entity, [p.check for p in partials])
         enforce(self.entity, self.feed.policies, check)
         diff = concat_diffs([p.diff for p in partials])
         rights, notes = self._rights(odd, key)
         valid = sum(p.check.summary["valid"] for p in partials) + sum(p.held for p in partials)
-        digest = digest_totals([p.totals for p in partials])
-        meta = write_meta(snapshot, key, bounds, valid, digest[:16])
+        totals = fold_totals([p.totals for p in partials])
+        digest = digest_totals([totals])
+        linked = found.linked if found else None
+        meta = write_meta(snapshot, key, bounds, valid, digest[:16], totals=totals, known=linked)
         lacking_any = set().union(*(p.lacking for p in partials))  # in the order memory lists them:
         lacking = [c for c in item_columns(self.entity, meta.columns) if c in lacking_any]
         with self.timed("batching"):
@@ -431,7 +458,6 @@ class _Run:
         )
         with self.timed("batching"):
             save_plan(plan, plan_dir)
-        shutil.rmtree(work, ignore_errors=True)
         if self.progress is not None:
             what = f"{len(batches):,} requests planned"
             seconds = {k: round(v, 2) for k, v in self.seconds.items()}
@@ -440,6 +466,55 @@ class _Run:
                 | {"what": what, "seconds": seconds}
             )
         return plan
+
+    def _by_partition(
+        self,
+        scan: pl.LazyFrame,
+        key: list[str],
+        rows: int,
+        bounds: tuple[Any, ...],
+        odd: pl.DataFrame,
+        snapshot: Path,
+        plan_dir: Path,
+    ) -> list[_Partial]:
+        """Check and diff the source a partition at a time, each written as the new snapshot's."""
+        parts = len(bounds) + 1
+        self.steps = 2 * parts + 2 if self.kind == "full" else parts + 2
+        work = self.out / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        self.tell(f"partitioning {rows:,} rows into {parts}", 1)
+        with self.timed("partitioning"):
+            _partition(scan, key[0], bounds, work)
+        keyless = odd.filter(pl.any_horizontal(pl.col(k).is_null() for k in key)) if rows else odd
+        partials = []
+        try:
+            for i in range(parts):
+                self.tell(f"checking and diffing partition {i + 1} of {parts}", 2 + i)
+                partials.append(self._partition(i, work, snapshot, key, keyless, plan_dir / ORIGIN_PARTS))
+        except BaseException:
+            with contextlib.suppress(Exception):  # the partition's own error is the one to tell
+                self._written()
+            raise
+        with self.timed("writing the snapshot"):
+            self._written()
+        shutil.rmtree(work, ignore_errors=True)
+        return partials
+
+    def _found(self, found: Found, key: list[str], origins: Path) -> _Partial:
+        """The one partial of a change plan diffed on hashes (`toolkit.hashdiff`)."""
+        self.tell("planning the rows that changed", 2)
+        rows = _origins(found.frame, found.diff, key)
+        if rows is not None:
+            rows.write_parquet(origins / f"{0:05d}.parquet")
+        return _Partial(
+            diff=found.diff.in_key_order(),
+            check=found.check,
+            totals=fold_totals(found.totals),
+            origins=rows.height if rows is not None else 0,
+            added=found.diff.added.height,
+            held=found.held,
+            lacking=set(),
+        )
 
     def _rights(self, odd: pl.DataFrame, key: list[str]) -> tuple[Rights, list[str]]:
         """The feed's rights and notes as in memory with ``full_file = false`` (a streamed plan
@@ -594,9 +669,17 @@ def sample_bounds(scan: pl.LazyFrame, column: str, rows: int, per_part: int, *, 
 
 
 def write_meta(
-    snapshot: Path, key: Sequence[str], bounds: tuple[Any, ...], rows: int, snap_id: str
+    snapshot: Path,
+    key: Sequence[str],
+    bounds: tuple[Any, ...],
+    rows: int,
+    snap_id: str,
+    *,
+    totals: tuple[int, int, int],
+    known: dict[str, str] | None = None,
 ) -> StreamedSnapshot:
-    """``meta.json`` of the partitions written in ``snapshot``, with every file's sha256."""
+    """``meta.json`` of the partitions written in ``snapshot`` (``totals``: `hash_totals` of all their
+    rows), with every file's sha256 (those of ``known``, files linked from a baseline, as given)."""
     first = snapshot / "part-00000.parquet"
     meta = StreamedSnapshot(
         path=snapshot,
@@ -607,11 +690,14 @@ def write_meta(
         key=tuple(key),
         signature=hash_rows(pl.read_parquet(first, n_rows=1), key=list(key)).signature,
         columns=tuple(pl.read_parquet_schema(first)),
+        totals=totals,
     )
     data: dict[str, Any] = {
-        f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name != "path"
+        f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name not in ("path", "totals")
     }
-    data["files"] = {f.name: file_sha256(f) for f in sorted(snapshot.glob("*.parquet"))}
+    data["totals"] = [str(t) for t in totals]  # u64 sums: text, as JSON readers may not take them
+    known = known or {}
+    data["files"] = {f.name: known.get(f.name) or file_sha256(f) for f in sorted(snapshot.glob("*.parquet"))}
     (snapshot / META).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     return meta
 
@@ -636,7 +722,8 @@ def in_parts(
         hashes.write_parquet(folder / f"hashes-{i:05d}.parquet")
         digests.append(hash_totals(hashes))
     shutil.rmtree(work, ignore_errors=True)
-    return write_meta(folder, key, bounds, count, digest_totals(digests)[:16])
+    totals = fold_totals(digests)
+    return write_meta(folder, key, bounds, count, digest_totals([totals])[:16], totals=totals)
 
 
 _WRITER = ThreadPoolExecutor(1, thread_name_prefix="snapshot-parts")
@@ -645,6 +732,14 @@ _WRITER = ThreadPoolExecutor(1, thread_name_prefix="snapshot-parts")
 def _write_part(rows: pl.DataFrame, hashes: pl.DataFrame, snapshot: Path, i: int) -> None:
     rows.write_parquet(snapshot / f"part-{i:05d}.parquet", compression_level=1)  # zstd 3 is 20 % slower
     hashes.write_parquet(snapshot / f"hashes-{i:05d}.parquet", compression_level=1)
+
+
+def fold_totals(parts: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The `hash_totals` of rows in parts, from each part's."""
+    count, total, xor = 0, 0, 0
+    for n, t, x in parts:
+        count, total, xor = count + n, (total + t) % 2**64, xor ^ x
+    return count, total, xor
 
 
 def _said(entity: Entity, diff: Diff, held: int, notes: list[str]) -> list[str]:
