@@ -164,7 +164,9 @@ def test_above_max_hashed_rows_a_change_plan_goes_a_partition_at_a_time(tmp_path
     day1 = prices(60)
     plan(settings, day1, tmp_path / "day1", kind="full")
     day2 = a_few_changes(day1, seed=2)
-    made, seconds = plan(settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot")
+    made, seconds = plan(
+        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
+    )
     assert "partitioning" in seconds and "hashing" not in seconds
     same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
 
