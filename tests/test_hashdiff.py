@@ -22,6 +22,7 @@ from toolkit.plan_model import Plan
 from toolkit.planning import hash_totals
 from toolkit.rowhash import hash_rows
 from toolkit.snapshots import SnapshotStore
+from toolkit.sources import read_source
 from toolkit.streaming import StreamedSnapshot, fold_totals, plan_streamed
 
 KEY = ["PartNo", "PriceListCode", "QuantityBreak"]
@@ -157,6 +158,30 @@ def test_a_source_the_shortcut_could_misread_goes_a_partition_at_a_time(tmp_path
     )
     assert "partitioning" in seconds
     same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
+
+
+def test_text_with_spaces_to_trim_is_read_again_and_trimmed(tmp_path: Path) -> None:
+    """The source is hashed untrimmed (faster): a row whose text has spaces around it hashes unlike
+    its baseline row, so it is read again and trimmed, and is unchanged if only the spaces were new."""
+    settings = settings_for(tmp_path)
+    day1 = prices(60)
+    plan(settings, day1, tmp_path / "day1", kind="full")
+    at = pl.int_range(pl.len())
+    day2 = day1.with_columns(
+        pl.when(at < 5).then(" " + pl.col("PartNo") + "\t").otherwise("PartNo").alias("PartNo"),
+        pl.when(at == 3).then(pl.col("PriceSale") + 1).otherwise("PriceSale").alias("PriceSale"),
+    )
+    made, seconds = plan(
+        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
+    )
+    assert "hashing" in seconds
+    memory = plan_frames(
+        settings, "prices", read_source(settings.feed("prices")), baseline=day1, kind="change", now=T0
+    )
+    same_batches(made, memory)
+    assert (made.summary.changed, made.summary.added, made.summary.removed) == (1, 0, 0)
+    snapshot = StreamedSnapshot.open(tmp_path / "day2" / "snapshot")
+    assert snapshot_rows(snapshot)["PartNo"].str.contains(r"\s").sum() == 0
 
 
 def test_above_max_hashed_rows_a_change_plan_goes_a_partition_at_a_time(tmp_path: Path) -> None:

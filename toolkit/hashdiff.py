@@ -92,14 +92,17 @@ def diff_on_hashes(
     snapshot: Path,
     timed: Timer,
     pick: Pick | None = None,
+    untrimmed: pl.LazyFrame | None = None,
 ) -> Found | None:
     """Diff the source ``scan`` against the partitioned snapshot in ``baseline`` (row hashes of
     ``signature``, `hash_totals` ``totals`` when known) on row hashes, and write the new snapshot's
     partitions into ``snapshot`` (the baseline's, patched; ``partition_of`` gives a row's
     partition). ``pick`` gives the source of only some rows, by ``_row`` in each file
     (`toolkit.sources.scan_source` with ``rows``): those are then read without trimming and casting
-    the rest again. None where it does not apply (see the module's docstring); the caller then
-    plans every row."""
+    the rest again. ``untrimmed`` is the source read without trimming its text (``trim=False``),
+    hashed faster: a row with text to trim hashes unlike its baseline row and is read again,
+    trimmed; a row that hashes like one is that row, trimmed or not. None where it does not apply
+    (see the module's docstring); the caller then plans every row."""
     schema = scan.collect_schema()
     data = [c for c in schema.names() if not c.startswith("_")]
     base_schema = pl.read_parquet_schema(part_file(baseline, 0, "part"))
@@ -114,7 +117,8 @@ def diff_on_hashes(
         reading = pool.submit(_base_hashes, baseline)  # the baseline's hashes, read meanwhile
         row_hash = hash_exprs(spec, schema)[1]  # it covers the key
         where = [pl.col("_row").cast(pl.UInt32)] if pick and "_row" in schema else []
-        source = scan.select(row_hash, bad.alias(_BAD), *where).collect(engine="streaming")
+        hashed = untrimmed if untrimmed is not None else scan
+        source = hashed.select(row_hash, bad.alias(_BAD), *where).collect(engine="streaming")
         base, starts = reading.result()
     with timed("matching"):
         once = _found_once(source[ROW_HASH], base[ROW_HASH]).implode()

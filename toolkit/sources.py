@@ -95,7 +95,11 @@ _AREAS = {a.lower(): a for a in SALES_AREAS}
 
 
 def scan_source(
-    feed: Feed, *, path: str | Path | None = None, rows: Sequence[pl.Series] | None = None
+    feed: Feed,
+    *,
+    path: str | Path | None = None,
+    rows: Sequence[pl.Series] | None = None,
+    trim: bool = True,
 ) -> pl.LazyFrame:
     """Lazily read a feed's source files into a canonical frame of its entity.
 
@@ -121,7 +125,7 @@ def scan_source(
     >>> scan_source(feed).collect_schema()["PriceSale"]
     Decimal(precision=18, scale=4)
     """
-    return _plan(feed, path, rows)[1]
+    return _plan(feed, path, rows, trim=trim)[1]
 
 
 def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
@@ -150,7 +154,7 @@ def read_source(feed: Feed, *, path: str | Path | None = None) -> pl.DataFrame:
 
 
 def _plan(
-    feed: Feed, path: str | Path | None, rows: Sequence[pl.Series] | None = None
+    feed: Feed, path: str | Path | None, rows: Sequence[pl.Series] | None = None, *, trim: bool = True
 ) -> tuple[list[Path], pl.LazyFrame]:
     opts = SourceOptions.from_feed(feed)
     entity = get_entity(feed.entity)
@@ -159,7 +163,7 @@ def _plan(
         msg = f"feed {feed.name!r}: rows of {len(rows)} files asked for, {len(files)} files found"
         raise SourceError(msg)
     picked = rows if rows is not None else [None] * len(files)
-    frames = [_canonical(f, feed, entity, opts, r) for f, r in zip(files, picked, strict=True)]
+    frames = [_canonical(f, feed, entity, opts, r, trim=trim) for f, r in zip(files, picked, strict=True)]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return files, lf
 
@@ -188,7 +192,13 @@ def resolve_files(pattern: str | Path, *, pick: PickMode = "newest") -> list[Pat
 
 
 def _canonical(
-    file: Path, feed: Feed, entity: Entity, opts: SourceOptions, rows: pl.Series | None = None
+    file: Path,
+    feed: Feed,
+    entity: Entity,
+    opts: SourceOptions,
+    rows: pl.Series | None = None,
+    *,
+    trim: bool = True,
 ) -> pl.LazyFrame:
     raw = _readers.scan_raw(file, feed.format, opts)
     if rows is not None:
@@ -210,7 +220,7 @@ def _canonical(
         "_row",
         *error,
         *(
-            (pl.col(src).str.strip_chars() if schema[src] == pl.String else pl.col(src)).alias(tmp)
+            (pl.col(src).str.strip_chars() if trim and schema[src] == pl.String else pl.col(src)).alias(tmp)
             for src, tmp in temps.items()
         ),
     )

@@ -399,6 +399,7 @@ class _Run:
                 snapshot=snapshot,
                 timed=self.timed,
                 pick=lambda picked: scan_source(self.feed, path=source, rows=picked),
+                untrimmed=scan_source(self.feed, path=source, trim=False),
             )
         if found is not None:
             partials = [self._found(found, key, plan_dir / ORIGIN_PARTS)]
