@@ -207,7 +207,7 @@ def _found_once(source: pl.Series, base: pl.Series) -> pl.Series:
     (numpy's sort lets go of the GIL), then each half of the hash range is merged on its own: a
     third of the time of a hash set of a hundred million values per side.
     """
-    sides = [source.to_numpy().copy(), base.to_numpy().copy()]
+    sides = [_copy(source), _copy(base)]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(np.ndarray.sort, sides))
         a, b = sides
@@ -216,6 +216,16 @@ def _found_once(source: pl.Series, base: pl.Series) -> pl.Series:
         del sides, a, b
         found = list(pool.map(_alone, halves))
     return pl.Series(ROW_HASH, np.concatenate(found))
+
+
+def _copy(hashes: pl.Series) -> np.ndarray:
+    """The hashes in a numpy array of their own (to sort in place), copied chunk by chunk: twice as
+    fast as ``to_numpy`` of a series in many chunks."""
+    return (
+        np.concatenate([c.to_numpy() for c in hashes.get_chunks()])
+        if hashes.len()
+        else hashes.to_numpy().copy()
+    )
 
 
 def _alone(values: np.ndarray) -> np.ndarray:
