@@ -20,7 +20,7 @@ a plan goes a partition at a time, partitioning, reading and diffing) beside Duc
 A change plan links the baseline's partition files into its snapshot: bytes written count only the
 files it wrote. Plans are deleted after they are measured unless ``--keep``.
 
-Run: ``.venv/bin/python bench/bench_scale.py --rows 100000000`` (about 40 minutes here, 60 GB of
+Run: ``.venv/bin/python bench/bench_scale.py --rows 100000000`` (about 10 minutes here, 40 GB of
 disk while it runs); ``--rows 2000000`` for a quick look. Results in ``bench/results/bench_scale.{json,md}``.
 """
 
