@@ -5,6 +5,7 @@ the shortcut could differ (a repeated key, other columns) the plan goes a partit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,29 @@ def test_text_with_spaces_to_trim_is_read_again_and_trimmed(tmp_path: Path) -> N
     assert (made.summary.changed, made.summary.added, made.summary.removed) == (1, 0, 0)
     snapshot = StreamedSnapshot.open(tmp_path / "day2" / "snapshot")
     assert snapshot_rows(snapshot)["PartNo"].str.contains(r"\s").sum() == 0
+
+
+@pytest.mark.parametrize("checks", ["0123456789abcdef", None])
+def test_a_baseline_checked_otherwise_is_checked_again_row_by_row(tmp_path: Path, checks: str | None) -> None:
+    """Unchanged rows are not checked again only while the baseline's rows passed the same checks (its
+    meta.json says which): after the checks changed, or when it does not say, every row is checked."""
+    settings = settings_for(tmp_path)
+    day1 = prices(60)
+    plan(settings, day1, tmp_path / "day1", kind="full")
+    meta_file = tmp_path / "day1" / "snapshot" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    assert len(meta["checks"]) == 16
+    if checks is None:
+        del meta["checks"]
+    else:
+        meta["checks"] = checks
+    meta_file.write_text(json.dumps(meta))
+    day2 = a_few_changes(day1, seed=2)
+    made, seconds = plan(
+        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
+    )
+    assert "partitioning" in seconds and "hashing" not in seconds
+    same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
 
 
 def test_above_max_hashed_rows_a_change_plan_goes_a_partition_at_a_time(tmp_path: Path) -> None:

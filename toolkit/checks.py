@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,7 +54,16 @@ from toolkit.config import Policies
 from toolkit.entities import Entity, get_entity, split_qualified
 from toolkit.errors import CheckFailed
 
-__all__ = ["ISO_4217", "REJECTED_SCHEMA", "CheckResult", "combine", "enforce", "schema_for", "validate"]
+__all__ = [
+    "ISO_4217",
+    "REJECTED_SCHEMA",
+    "CheckResult",
+    "checks_digest",
+    "combine",
+    "enforce",
+    "schema_for",
+    "validate",
+]
 
 REJECTED_SCHEMA = pl.Schema(
     {
@@ -187,6 +197,25 @@ def enforce(entity: str | Entity, policies: Policies, result: CheckResult) -> No
     """
     ent = get_entity(entity) if isinstance(entity, str) else entity
     _enforce(ent, policies, result.summary, result.rejected)
+
+
+def checks_digest(entity: str | Entity, columns: Sequence[str]) -> str:
+    """A digest of the checks a frame of ``entity`` with ``columns`` gets (each rule's column, name and
+    expressions, serialized): the same digest, the same verdict on the same row. A streamed change
+    plan checks only the rows that differ from its baseline while its baseline was checked alike.
+
+    >>> a = checks_digest("onhands", ["PartNo", "OnhandValue"])
+    >>> a == checks_digest("onhands", ["OnhandValue", "PartNo"]), a == checks_digest("onhands", ["PartNo"])
+    (True, False)
+    """
+    ent = get_entity(entity) if isinstance(entity, str) else entity
+    rules = rules_for(ent, sorted(columns))
+    text = "\n".join(
+        f"{r.check}|{r.column}|{r.group}|"
+        + "|".join(e.meta.serialize(format="json") for e in (r.ok, r.value, r.reason))
+        for r in rules
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def combine(entity: str | Entity, results: Sequence[CheckResult]) -> CheckResult:

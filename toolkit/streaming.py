@@ -49,7 +49,7 @@ from toolkit._casts import reduce_shadows, shadows_where_failed
 from toolkit._element_rows import row_key, with_element_keys
 from toolkit._refusals import refuse_source
 from toolkit.batches import Batch, Group, batch_id, limits_split, make_batches
-from toolkit.checks import CheckResult, combine, enforce, validate
+from toolkit.checks import CheckResult, checks_digest, combine, enforce, validate
 from toolkit.config import Feed, Policies, Settings
 from toolkit.diff import Diff, concat_diffs, diff_frames
 from toolkit.entities import Entity, get_entity
@@ -119,6 +119,8 @@ class StreamedSnapshot:
     columns: tuple[str, ...] = field(default=(), repr=False)
     totals: tuple[int, int, int] | None = field(default=None, repr=False)
     """`hash_totals` of all its rows (None: written before they were kept)."""
+    checks: str | None = field(default=None, repr=False)
+    """`checks_digest` of the checks its rows passed (None: not known)."""
 
     @property
     def parts(self) -> int:
@@ -162,6 +164,7 @@ class StreamedSnapshot:
             signature=meta["signature"],
             columns=tuple(meta["columns"]),
             totals=tuple(int(t) for t in meta["totals"]) if "totals" in meta else None,  # type: ignore[arg-type]
+            checks=meta.get("checks"),
         )
 
 
@@ -385,6 +388,7 @@ class _Run:
             and rows
             and not odd.height
             and max(rows, self.base.rows) <= hashed
+            and self.base.checks == checks_digest(self.entity, [c for c in columns if not c.startswith("_")])
         ):
             self.steps = 3
             self.tell(f"hashing {rows:,} rows", 1)
@@ -413,7 +417,10 @@ class _Run:
         totals = fold_totals([p.totals for p in partials])
         digest = digest_totals([totals])
         linked = found.linked if found else None
-        meta = write_meta(snapshot, key, bounds, valid, digest[:16], totals=totals, known=linked)
+        checks = checks_digest(self.entity, [c for c in self.schema.names() if not c.startswith("_")])
+        meta = write_meta(
+            snapshot, key, bounds, valid, digest[:16], totals=totals, checks=checks, known=linked
+        )
         lacking_any = set().union(*(p.lacking for p in partials))  # in the order memory lists them:
         lacking = [c for c in item_columns(self.entity, meta.columns) if c in lacking_any]
         with self.timed("batching"):
@@ -677,10 +684,12 @@ def write_meta(
     snap_id: str,
     *,
     totals: tuple[int, int, int],
+    checks: str | None = None,
     known: dict[str, str] | None = None,
 ) -> StreamedSnapshot:
     """``meta.json`` of the partitions written in ``snapshot`` (``totals``: `hash_totals` of all their
-    rows), with every file's sha256 (those of ``known``, files linked from a baseline, as given)."""
+    rows; ``checks``: the `checks_digest` they passed), with every file's sha256 (those of ``known``,
+    files linked from a baseline, as given)."""
     first = snapshot / "part-00000.parquet"
     meta = StreamedSnapshot(
         path=snapshot,
@@ -692,6 +701,7 @@ def write_meta(
         signature=hash_rows(pl.read_parquet(first, n_rows=1), key=list(key)).signature,
         columns=tuple(pl.read_parquet_schema(first)),
         totals=totals,
+        checks=checks,
     )
     data: dict[str, Any] = {
         f.name: getattr(meta, f.name) for f in dataclasses.fields(meta) if f.name not in ("path", "totals")
