@@ -62,6 +62,18 @@ def a_few_changes(rows: pl.DataFrame, seed: int) -> pl.DataFrame:
     return pl.concat([day, new])
 
 
+def goes_a_partition_at_a_time(
+    settings: Settings, day1: pl.DataFrame, day2: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Day 2's change plan against day 1's snapshot is checked and diffed a partition at a time, and is
+    the in-memory plan."""
+    made, seconds = plan(
+        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
+    )
+    assert "partitioning" in seconds and "hashing" not in seconds
+    same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
+
+
 def test_a_change_plan_diffs_on_hashes_and_links_the_baseline(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     day1 = prices(60)
@@ -201,11 +213,7 @@ def test_a_baseline_checked_otherwise_is_checked_again_row_by_row(tmp_path: Path
         meta["checks"] = checks
     meta_file.write_text(json.dumps(meta))
     day2 = a_few_changes(day1, seed=2)
-    made, seconds = plan(
-        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
-    )
-    assert "partitioning" in seconds and "hashing" not in seconds
-    same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
+    goes_a_partition_at_a_time(settings, day1, day2, tmp_path)
 
 
 def test_above_max_hashed_rows_a_change_plan_goes_a_partition_at_a_time(tmp_path: Path) -> None:
@@ -213,11 +221,7 @@ def test_above_max_hashed_rows_a_change_plan_goes_a_partition_at_a_time(tmp_path
     day1 = prices(60)
     plan(settings, day1, tmp_path / "day1", kind="full")
     day2 = a_few_changes(day1, seed=2)
-    made, seconds = plan(
-        settings, day2, tmp_path / "day2", kind="change", baseline=tmp_path / "day1" / "snapshot"
-    )
-    assert "partitioning" in seconds and "hashing" not in seconds
-    same_batches(made, plan_frames(settings, "prices", day2, baseline=day1, kind="change", now=T0))
+    goes_a_partition_at_a_time(settings, day1, day2, tmp_path)
 
 
 def test_rows_of_a_source_in_several_files_are_read_again_by_file_and_row(tmp_path: Path) -> None:
