@@ -3,20 +3,23 @@
 A daily change feed of a large flat feed changes a few rows in a hundred. `diff_on_hashes` finds
 them without partitioning the source or reading the baseline's rows:
 
-1. one pass of the streaming engine over the source hashes every row (key hash and row hash, as
-   `toolkit.rowhash` hashes the baseline's rows), in the baseline's columns and dtypes;
-2. the row hashes of both sides, sorted together: a hash found once is a row on one side only
-   (changed, added or removed); a row whose hash is on both sides is unchanged;
-3. only those rows are read: the source's by their row numbers (a second pass that keeps them),
-   the baseline's from the partitions that hold them; they are checked and diffed as a small frame.
+1. one pass of the streaming engine over the source hashes every row as `toolkit.rowhash` hashed the
+   baseline's rows (in its columns and dtypes), the text untrimmed: trimming is half of the pass, and
+   a row with spaces to trim only hashes unlike its baseline row, so it is read again (3.);
+2. the row hashes of both sides are sorted, a core per side, and merged: a hash found once is a row
+   on one side only (changed, added or removed); a row whose hash is on both sides is unchanged, and
+   is not checked again (the caller makes sure the baseline's rows passed the same checks);
+3. only the rows that differ are read again: the source's by ``_row`` in their own file, picked as
+   the file is read, the baseline's from the partitions that hold them; they are checked and diffed
+   as a small frame, as in memory.
 
-The new snapshot is the baseline patched: each partition's files are linked (not copied) into it,
-with the row numbers it drops and the rows it adds beside them (`toolkit.snapshots.scan_part`); a
-partition whose patches outgrow a quarter of its file is written again whole.
+The new snapshot is the baseline patched: each partition's files are hard-linked into it, with the
+row numbers it drops and the rows it adds beside them (`toolkit.snapshots.scan_part`); a partition
+whose patch outgrows a quarter of its file is written again whole.
 
 It answers None (the caller plans a partition at a time) where the shortcut could differ from a
-plan of every row: a source whose columns or dtypes are not the baseline's, with a repeated key
-(the checks collapse or reject those rows), or with rows the caller must look at first.
+plan of every row: a source whose columns or dtypes are not the baseline's, or with a key on two
+rows (the checks collapse or reject those rows).
 """
 
 from __future__ import annotations
@@ -70,8 +73,6 @@ class Found:
     is a row Norce accepted, checked the same way then)."""
     frame: pl.DataFrame
     """The source rows that differ, as read (with ``_source`` and ``_row``)."""
-    rows: int
-    """Rows in the new snapshot."""
     totals: tuple[tuple[int, int, int], ...]
     """`hash_totals` of the new snapshot's rows, in parts (the baseline's, less the rows gone, plus
     the rows added)."""
@@ -166,7 +167,6 @@ def diff_on_hashes(
         diff=diff,
         check=check,
         frame=frame,
-        rows=sum(t[0] for t in all_totals),
         totals=tuple(all_totals),
         held=held.height,
         linked=linked,
