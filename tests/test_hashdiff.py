@@ -20,11 +20,11 @@ from toolkit.errors import SnapshotError
 from toolkit.feeds import plan_feed
 from toolkit.plan_frames import plan_frames
 from toolkit.plan_model import Plan
-from toolkit.planning import hash_totals
+from toolkit.planning import fold_totals, hash_totals
 from toolkit.rowhash import hash_rows
 from toolkit.snapshots import SnapshotStore
 from toolkit.sources import read_source
-from toolkit.streaming import StreamedSnapshot, fold_totals, plan_streamed
+from toolkit.streaming import StreamedSnapshot, plan_streamed
 
 KEY = ["PartNo", "PriceListCode", "QuantityBreak"]
 

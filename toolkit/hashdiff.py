@@ -185,9 +185,9 @@ def _picked(scan: pl.LazyFrame, pick: Pick | None, source: pl.DataFrame, at: pl.
     if pick is not None and "_row" in source.columns:
         # a file's rows come together and start at _row 1: file k is the k-th run (when no file is empty)
         starts = (source["_row"] == 1).arg_true().to_numpy()
-        files = np.searchsorted(starts, at.to_numpy(), side="right") - 1
         rows = source["_row"][at]
-        by_file = [rows.filter(pl.Series(files == k)) for k in range(starts.size)]
+        cuts = [*np.searchsorted(at.to_numpy(), starts[1:]), rows.len()]  # ``at`` ascends
+        by_file = [rows.slice(a, b - a) for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
         with contextlib.suppress(SourceError):  # as many runs as files, or an empty file
             return pick(by_file)
     return scan.with_row_index(_I).filter(pl.col(_I).is_in(at.implode())).drop(_I)
@@ -271,14 +271,16 @@ def _patch(
     (partition, row), plus the ``added`` rows (with their ``hashes``) that fall in it. Returns the
     files linked from the baseline, with their sha256."""
     known = orjson.loads((baseline / "meta.json").read_bytes())["files"]
-    at = added.select(partition_of.alias(_P)).to_series()
     gone_by = {int(k[0]): v[_O] for k, v in gone.partition_by(_P, as_dict=True).items()}
+    both = pl.concat([added, hashes], how="horizontal").with_columns(partition_of.alias(_P))
+    added_by = {int(k[0]): v.drop(_P) for k, v in both.partition_by(_P, as_dict=True).items()}
+    columns, none = added.columns, both.clear().drop(_P)
     linked: dict[str, str] = {}
     for i in range(parts):
-        here = at == i
         part = _Patch.of(baseline, i)
         part.drop(gone_by.get(i, pl.Series(_O, [], pl.UInt32)))
-        part.add(added.filter(here), hashes.filter(here))
+        here = added_by.get(i, none)
+        part.add(here.select(columns), here.select(KEY_HASH, ROW_HASH))
         if part.patched_rows > COMPACT_AT * part.file_rows:
             part.write_whole(snapshot, key)
         else:
@@ -315,14 +317,7 @@ class _Patch:
         else:
             delta = pl.DataFrame(schema=pl.read_parquet_schema(file))
             delta_hashes = pl.DataFrame(schema=pl.read_parquet_schema(part_file(baseline, i, "hashes")))
-        return cls(
-            baseline,
-            i,
-            file_rows,
-            np.asarray(dropped if dropped is not None else (), dtype=np.uint32),
-            delta,
-            delta_hashes,
-        )
+        return cls(baseline, i, file_rows, dropped.astype(np.uint32), delta, delta_hashes)
 
     @property
     def patched_rows(self) -> int:

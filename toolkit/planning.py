@@ -331,10 +331,16 @@ def hash_totals(frame: pl.DataFrame) -> tuple[int, int, int]:
 
 def digest_totals(totals: Sequence[tuple[int, int, int]]) -> str:
     """`rows_digest` of parts by their `hash_totals`."""
+    count, total, xor = fold_totals(totals)
+    return hashlib.sha256(f"{count}:{total}:{xor}".encode()).hexdigest()
+
+
+def fold_totals(totals: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The `hash_totals` of rows in parts, from each part's."""
     count, total, xor = 0, 0, 0
     for n, s, x in totals:
         count, total, xor = count + n, (total + s) % 2**64, xor ^ x
-    return hashlib.sha256(f"{count}:{total}:{xor}".encode()).hexdigest()
+    return count, total, xor
 
 
 def hold_rejected(

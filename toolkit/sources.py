@@ -113,6 +113,9 @@ def scan_source(
         Only these rows: ``_row`` numbers for each file, in the order the files are read (SourceError
         when there are more or fewer files). They are picked as a file is read, before any value is
         trimmed or cast, so a few rows of a large source cost little more than one read of it.
+    trim
+        False: text is not trimmed of spaces (half the time of a read of a wide text file); a value
+        with spaces around it then differs from the value a trimmed read gives, no other.
 
     Examples
     --------

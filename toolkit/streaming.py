@@ -83,6 +83,7 @@ from toolkit.planning import (
     choose_kind,
     data_columns,
     digest_totals,
+    fold_totals,
     hash_totals,
     hold_rejected,
     rights_of,
@@ -133,10 +134,16 @@ class StreamedSnapshot:
 
     def hashes_of(self, part: int) -> RowHashes:
         """Partition ``part``'s row hashes, in the order of `rows_of`."""
-        hashes = scan_part(self.path, part, "hashes").collect()
+        return self.part(part)[1]
+
+    def part(self, part: int) -> tuple[pl.DataFrame, RowHashes]:
+        """Partition ``part``'s rows in key order and their row hashes (a partition a change plan
+        patched is sorted once, for both)."""
+        rows, hashes = pl.collect_all([scan_part(self.path, part), scan_part(self.path, part, "hashes")])
         if self._patched(part):
-            hashes = hashes[self._order(scan_part(self.path, part).select(self.key).collect())]
-        return RowHashes(hashes, self.signature)
+            order = self._order(rows)
+            rows, hashes = rows[order], hashes[order]
+        return rows, RowHashes(hashes, self.signature)
 
     def _patched(self, part: int) -> bool:
         """Whether a change plan patched the partition (its rows are then not in key order)."""
@@ -382,13 +389,14 @@ class _Run:
         (plan_dir / ORIGIN_PARTS).mkdir()
         found = None
         hashed = self.feed.policies.max_hashed_rows
+        checks = checks_digest(self.entity, [c for c in columns if not c.startswith("_")])
         if (
             self.kind == "change"
             and self.base
             and rows
             and not odd.height
             and max(rows, self.base.rows) <= hashed
-            and self.base.checks == checks_digest(self.entity, [c for c in columns if not c.startswith("_")])
+            and self.base.checks == checks
         ):
             self.steps = 3
             self.tell(f"hashing {rows:,} rows", 1)
@@ -417,7 +425,6 @@ class _Run:
         totals = fold_totals([p.totals for p in partials])
         digest = digest_totals([totals])
         linked = found.linked if found else None
-        checks = checks_digest(self.entity, [c for c in self.schema.names() if not c.startswith("_")])
         meta = write_meta(
             snapshot, key, bounds, valid, digest[:16], totals=totals, checks=checks, known=linked
         )
@@ -564,12 +571,9 @@ class _Run:
             if self.base is None:
                 diff = diff_frames(valid.clear(), valid, key=key, current_hashes=hashes)
             else:
+                base_rows, base_hashes = self.base.part(i)
                 diff = diff_frames(
-                    self.base.rows_of(i),
-                    valid,
-                    key=key,
-                    baseline_hashes=self.base.hashes_of(i),
-                    current_hashes=hashes,
+                    base_rows, valid, key=key, baseline_hashes=base_hashes, current_hashes=hashes
                 )
             # a rejected row without a complete key may stand for a removed row of any partition
             odd = keyless.join(frame.select("_source", "_row"), on=["_source", "_row"], how="anti")
@@ -743,14 +747,6 @@ _WRITER = ThreadPoolExecutor(1, thread_name_prefix="snapshot-parts")
 def _write_part(rows: pl.DataFrame, hashes: pl.DataFrame, snapshot: Path, i: int) -> None:
     rows.write_parquet(snapshot / f"part-{i:05d}.parquet", compression_level=1)  # zstd 3 is 20 % slower
     hashes.write_parquet(snapshot / f"hashes-{i:05d}.parquet", compression_level=1)
-
-
-def fold_totals(parts: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
-    """The `hash_totals` of rows in parts, from each part's."""
-    count, total, xor = 0, 0, 0
-    for n, t, x in parts:
-        count, total, xor = count + n, (total + t) % 2**64, xor ^ x
-    return count, total, xor
 
 
 def _said(entity: Entity, diff: Diff, held: int, notes: list[str]) -> list[str]:
